@@ -1,0 +1,49 @@
+// The root plugin: configuration → infrastructure plugins → routes, in a fixed order.
+// Tests build this; only src/server.ts listens.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { randomUUID } from 'node:crypto'
+import type { Config } from './config.js'
+import errorHandler from './plugins/error-handler.js'
+import swagger from './plugins/swagger.js'
+import metrics from './plugins/metrics.js'
+import health from './plugins/health.js'
+import auth from './plugins/auth.js'
+
+export interface AppOptions {
+  config: Config
+  logger?: FastifyServerOptions['logger']
+}
+
+declare module 'fastify' {
+  interface FastifyInstance { config: Config }
+}
+
+const requestIdPattern = /^[\w.:-]{1,128}$/
+
+export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
+  const { config } = opts
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: config.bodyLimit,
+    // our own 503 (one error body) replaces fastify's while closing
+    return503OnClosing: false,
+    requestIdHeader: false,
+    // a caller's x-request-id is kept when it is sane, so logs join up across services
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID()
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', config)
+  app.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
+
+  await app.register(errorHandler)
+  await app.register(swagger)
+  await app.register(metrics)
+  await app.register(health)
+  await app.register(auth, { apiKeys: config.apiKeys })
+  return app
+}

@@ -1,0 +1,98 @@
+// Configuration from the environment: one table of variables, each with its default, parser and doc.
+// Parsed once at boot; a bad value stops the process with a message naming the variable.
+import { availableParallelism, totalmem } from 'node:os'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+export type StoreKind = 'memory' | 'redis'
+
+export interface Config {
+  host: string
+  port: number
+  logLevel: LogLevel
+  store: StoreKind
+  redisUrl: string
+  apiKeys: string[]
+  memoryBudget: number
+  sessionTtl: number
+  maxSessionTtl: number
+  workers: number
+  bodyLimit: number
+  shutdownTimeout: number
+}
+
+export class ConfigError extends Error {
+  constructor (readonly variable: string, value: string, expected: string) {
+    super(`Invalid ${variable}=${JSON.stringify(value)}: expected ${expected}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const sizeUnits: Record<string, number> = {
+  '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40
+}
+
+/** Parses "8589934592", "8GiB", "512 MB", "1.5g" into bytes. */
+export function parseByteSize (text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text)
+  if (m === null) return undefined
+  const unit = sizeUnits[(m[2] ?? '').toLowerCase()]
+  if (unit === undefined) return undefined
+  const n = Math.floor(Number(m[1]) * unit)
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined
+}
+
+function parseIntIn (min: number, max: number) {
+  return (text: string): number | undefined => {
+    if (!/^\s*\d+\s*$/.test(text)) return undefined
+    const n = Number(text)
+    return n >= min && n <= max ? n : undefined
+  }
+}
+
+function oneOf<T extends string> (...values: T[]) {
+  return (text: string): T | undefined => values.find((v) => v === text.trim().toLowerCase())
+}
+
+interface VarDef<K extends keyof Config> {
+  key: K
+  name: string
+  expected: string
+  doc: string
+  default: (env: NodeJS.ProcessEnv) => string
+  parse: (text: string) => Config[K] | undefined
+}
+
+function v<K extends keyof Config> (d: VarDef<K>): VarDef<K> { return d }
+
+/** Every environment variable the service reads, in the order README and .env.example list them. */
+export const configVars = [
+  v({ key: 'host', name: 'HOST', expected: 'an address to bind', doc: 'Address to listen on.', default: () => '0.0.0.0', parse: (t) => t.trim() === '' ? undefined : t.trim() }),
+  v({ key: 'port', name: 'PORT', expected: 'an integer 0-65535', doc: 'TCP port to listen on.', default: () => '8080', parse: parseIntIn(0, 65535) }),
+  v({ key: 'logLevel', name: 'LOG_LEVEL', expected: 'one of fatal, error, warn, info, debug, trace, silent', doc: 'pino log level. Logs are JSON lines; pretty-printed only when stdout is a terminal.', default: () => 'info', parse: oneOf<LogLevel>('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') }),
+  v({ key: 'store', name: 'MATERIA_STORE', expected: 'memory or redis', doc: 'Session store: `memory` (one replica) or `redis` (several replicas share sessions).', default: () => 'memory', parse: oneOf<StoreKind>('memory', 'redis') }),
+  v({ key: 'redisUrl', name: 'REDIS_URL', expected: 'a redis:// or rediss:// URL', doc: 'Redis server used when MATERIA_STORE=redis.', default: () => 'redis://127.0.0.1:6379', parse: (t) => /^rediss?:\/\/\S+$/.test(t.trim()) ? t.trim() : undefined }),
+  v({ key: 'apiKeys', name: 'MATERIA_API_KEYS', expected: 'comma-separated keys', doc: 'Comma-separated API keys accepted as `Authorization: Bearer <key>` or `x-api-key`. Unset: the API is open (a warning is logged).', default: () => '', parse: (t) => t.split(',').map((k) => k.trim()).filter((k) => k.length > 0) }),
+  v({ key: 'memoryBudget', name: 'MATERIA_MEMORY_BUDGET', expected: 'a byte size such as 8589934592, 8GiB or 512MB', doc: 'Bytes of tensor memory all materializations may hold together (default: half of RAM).', default: () => String(Math.floor(totalmem() / 2)), parse: parseByteSize }),
+  v({ key: 'sessionTtl', name: 'MATERIA_SESSION_TTL', expected: 'an integer number of seconds, 1-604800', doc: 'Default sliding session TTL in seconds; any use of a session extends it.', default: () => '3600', parse: parseIntIn(1, 604800) }),
+  v({ key: 'maxSessionTtl', name: 'MATERIA_MAX_SESSION_TTL', expected: 'an integer number of seconds, 1-2592000', doc: 'Largest ttlSeconds a client may ask for.', default: () => '86400', parse: parseIntIn(1, 2592000) }),
+  v({ key: 'workers', name: 'MATERIA_WORKERS', expected: 'an integer 1-256', doc: 'Worker threads in the fill pool (default: number of cores).', default: () => String(availableParallelism()), parse: parseIntIn(1, 256) }),
+  v({ key: 'bodyLimit', name: 'MATERIA_BODY_LIMIT', expected: 'a byte size', doc: 'Largest JSON request body in bytes.', default: () => '1MiB', parse: parseByteSize }),
+  v({ key: 'shutdownTimeout', name: 'MATERIA_SHUTDOWN_TIMEOUT', expected: 'an integer number of milliseconds, 0-600000', doc: 'How long a SIGTERM waits for in-flight requests before closing them.', default: () => '10000', parse: parseIntIn(0, 600000) })
+] as const
+
+/** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Partial<Record<keyof Config, unknown>> = {}
+  for (const d of configVars) {
+    const raw = env[d.name]
+    const text = raw === undefined || raw === '' ? d.default(env) : raw
+    const value = (d.parse as (t: string) => unknown)(text)
+    if (value === undefined) throw new ConfigError(d.name, text, d.expected)
+    out[d.key] = value
+  }
+  const config = out as Config
+  if (config.sessionTtl > config.maxSessionTtl) {
+    throw new ConfigError('MATERIA_SESSION_TTL', String(config.sessionTtl), `at most MATERIA_MAX_SESSION_TTL (${config.maxSessionTtl})`)
+  }
+  return config
+}

@@ -1,0 +1,76 @@
+// The one error registry: every error the service emits has a code from this table.
+// Codes are stable and never reused; add new ones at the end of their area.
+import { STATUS_CODES } from 'node:http'
+
+export interface ErrorDef {
+  readonly code: string
+  readonly statusCode: number
+  /** What the code means, for docs and openapi.yaml. */
+  readonly description: string
+}
+
+function def (code: string, statusCode: number, description: string): ErrorDef {
+  return { code, statusCode, description }
+}
+
+export const errorDefs = {
+  // request shape (fastify's own errors are mapped onto these)
+  badRequest: def('MATERIA_ERR_BAD_REQUEST', 400, 'The request is malformed (bad JSON, bad content type, bad parameter).'),
+  validation: def('MATERIA_ERR_VALIDATION', 400, 'The request does not match the schema of this route.'),
+  bodyTooLarge: def('MATERIA_ERR_BODY_TOO_LARGE', 413, 'The request body is larger than this route accepts.'),
+  unsupportedMediaType: def('MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'The request content type is not accepted by this route.'),
+  routeNotFound: def('MATERIA_ERR_ROUTE_NOT_FOUND', 404, 'No route matches this method and path.'),
+  // torch.nn catalog and constructor arguments
+  unknownClass: def('MATERIA_ERR_NN_UNKNOWN_CLASS', 404, 'The class name is not in the catalog; the message lists close matches.'),
+  constructorArgs: def('MATERIA_ERR_NN_ARGS', 400, 'The constructor arguments are invalid, worded as Python/PyTorch would word them.'),
+  notAModule: def('MATERIA_ERR_NN_NOT_A_MODULE', 400, "The name is not a torch.nn.Module (PyTorch: Expected a Module; got <class '…'>)."),
+  noDeviceArg: def('MATERIA_ERR_NN_NO_DEVICE_ARG', 400, "The module cannot take a 'device' argument, so it cannot skip initialization."),
+  badTie: def('MATERIA_ERR_NN_BAD_TIE', 400, 'A tie names an unknown tensor or joins tensors of different shape or dtype.'),
+  specTooLarge: def('MATERIA_ERR_NN_SPEC_TOO_LARGE', 400, 'The module spec nests too deeply or has too many submodules or tensors.'),
+  // handles
+  sessionNotFound: def('MATERIA_ERR_SESSION_NOT_FOUND', 404, 'No session with this id (or it expired, or belongs to another tenant).'),
+  moduleNotFound: def('MATERIA_ERR_MODULE_NOT_FOUND', 404, 'No module with this id in this session.'),
+  // operations
+  unauthorized: def('MATERIA_ERR_UNAUTHORIZED', 401, 'The API key is missing or invalid.'),
+  notReady: def('MATERIA_ERR_NOT_READY', 503, 'The service is not ready (store unreachable, pool down, or shutting down).'),
+  internal: def('MATERIA_ERR_INTERNAL', 500, 'An unexpected server error; details are in the server log under the request id.'),
+  // safetensors serialization
+  checkpointInvalid: def('MATERIA_ERR_CHECKPOINT_INVALID', 400, 'The uploaded safetensors file is malformed: bad header length, UTF-8, JSON or entry fields, unknown dtype, offsets that do not match shape and dtype, overlapping or non-contiguous data, a file length other than 8 + header + data, or non-string metadata.'),
+  checkpointUnserializable: def('MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE', 400, 'The tensors cannot be written as safetensors: duplicate or reserved (__metadata__) name, a name that is not valid Unicode, an unsupported dtype, a byte size that does not match shape and dtype, or an inconsistent tie.'),
+  rangeNotSatisfiable: def('MATERIA_ERR_RANGE_NOT_SATISFIABLE', 416, 'The Range header asks for bytes beyond the end of the file; Content-Range gives the file size.')
+} as const satisfies Record<string, ErrorDef>
+
+export type ErrorName = keyof typeof errorDefs
+
+/** An error that carries its HTTP status and stable code, so handlers never map by instanceof. */
+export class MateriaError extends Error {
+  readonly statusCode: number
+  readonly code: string
+  readonly headers: Record<string, string> | undefined
+
+  constructor (name: ErrorName, message: string, headers?: Record<string, string>) {
+    super(message)
+    const d = errorDefs[name]
+    this.name = 'MateriaError'
+    this.statusCode = d.statusCode
+    this.code = d.code
+    this.headers = headers
+  }
+}
+
+export function materiaError (name: ErrorName, message: string, headers?: Record<string, string>): MateriaError {
+  return new MateriaError(name, message, headers)
+}
+
+export interface ErrorBody {
+  statusCode: number
+  code: string
+  error: string
+  message: string
+}
+
+export function errorBody (statusCode: number, code: string, message: string): ErrorBody {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+export const allErrorDefs: readonly ErrorDef[] = Object.values(errorDefs)

@@ -1,0 +1,35 @@
+// Schemas shared by every route. Each has a stable $id: it becomes the OpenAPI component name.
+import { Type, type TSchema } from '@sinclair/typebox'
+import { allErrorDefs, errorDefs, type ErrorName } from '../errors.js'
+
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer({ description: 'HTTP status code, repeated.' }),
+  code: Type.String({
+    description: 'Stable error code from the error registry; never reused.',
+    enum: allErrorDefs.map((d) => d.code)
+  }),
+  error: Type.String({ description: 'HTTP reason phrase.' }),
+  message: Type.String({ description: 'What went wrong, for a person. Constructor errors read like Python.' })
+}, {
+  $id: 'ErrorBody',
+  title: 'ErrorBody',
+  description: 'The body of every error response.',
+  additionalProperties: false,
+  examples: [{ statusCode: 404, code: 'MATERIA_ERR_SESSION_NOT_FOUND', error: 'Not Found', message: "Session 'ses_x' not found" }]
+})
+
+/** Response entries for the given error names, grouped by status, described by their codes. */
+export function errorResponses (...names: ErrorName[]): Record<number, TSchema> {
+  const byStatus = new Map<number, string[]>()
+  for (const n of names) {
+    const d = errorDefs[n]
+    byStatus.set(d.statusCode, [...(byStatus.get(d.statusCode) ?? []), d.code])
+  }
+  const out: Record<number, TSchema> = {}
+  for (const [status, codes] of byStatus) {
+    out[status] = Type.Ref(ErrorBody, { description: `Error: ${codes.join(', ')}.` })
+  }
+  return out
+}
+
+export const sharedSchemas: TSchema[] = [ErrorBody]

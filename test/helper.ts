@@ -1,0 +1,31 @@
+// Builds the app for a test with the embedded defaults plus overrides, and closes it on teardown.
+import type { Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+
+export function testConfig (env: Record<string, string> = {}): Config {
+  return loadConfig({ MATERIA_WORKERS: '2', ...env })
+}
+
+/** `extra` registers routes of a test's own (to exercise fastify's parsers and error paths). */
+export async function build (t: Test, env: Record<string, string> = {}, extra?: (app: FastifyInstance) => void): Promise<FastifyInstance> {
+  const app = await buildApp({ config: testConfig(env) })
+  t.teardown(async () => { await app.close() })
+  extra?.(app)
+  await app.ready()
+  return app
+}
+
+/** Asserts the one error body shape and returns it. */
+export function assertErrorBody (t: Test, res: { statusCode: number, headers: Record<string, unknown>, body: string }, statusCode: number, code: string): { message: string } {
+  t.equal(res.statusCode, statusCode, `status ${statusCode}`)
+  t.match(String(res.headers['content-type']), /^application\/json/)
+  const body = JSON.parse(res.body) as Record<string, unknown>
+  t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'])
+  t.equal(body.statusCode, statusCode)
+  t.equal(body.code, code)
+  t.type(body.error, 'string')
+  t.type(body.message, 'string')
+  return body as { message: string }
+}
