@@ -9,6 +9,10 @@ import swagger from './plugins/swagger.js'
 import metrics from './plugins/metrics.js'
 import health from './plugins/health.js'
 import auth from './plugins/auth.js'
+import sessionStore from './plugins/session-store.js'
+import catalogRoutes from '../routes/catalog.js'
+import sessionRoutes from '../routes/sessions.js'
+import moduleRoutes from '../routes/modules.js'
 
 export interface AppOptions {
   config: Config
@@ -45,5 +49,9 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(metrics)
   await app.register(health)
   await app.register(auth, { apiKeys: config.apiKeys })
+  await app.register(sessionStore)
+  await app.register(catalogRoutes)
+  await app.register(sessionRoutes)
+  await app.register(moduleRoutes)
   return app
 }

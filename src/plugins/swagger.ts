@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import { sharedSchemas } from '../schemas/common.js'
+import { allSchemas } from '../schemas/index.js'
 
 export const apiInfo = {
   title: 'materia',
@@ -22,7 +22,7 @@ export const apiTags = [
 ]
 
 async function swaggerPlugin (app: FastifyInstance): Promise<void> {
-  for (const s of sharedSchemas) app.addSchema(s)
+  for (const s of allSchemas) app.addSchema(s)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

@@ -1,0 +1,50 @@
+// The catalog of torch.nn classes and memory estimates; no session needed.
+import type { FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { buildModule, getModuleClass, listModuleClasses } from '../src/nn/index.js'
+import { estimateTensors } from '../src/nn/estimate.js'
+import { errorResponses } from '../src/schemas/common.js'
+import { Estimate, ModuleClass, ModuleClassList, ModuleSpec } from '../src/schemas/nn.js'
+
+const specErrors = errorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'bodyTooLarge', 'unauthorized')
+
+export default async function catalogRoutes (fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+
+  app.get('/v1/modules', {
+    schema: {
+      operationId: 'listModuleClasses',
+      tags: ['catalog'],
+      summary: 'List the torch.nn classes materia can build',
+      description: 'Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc.',
+      response: { 200: Type.Ref(ModuleClassList, { description: 'The catalog.' }), ...errorResponses('unauthorized') }
+    }
+  }, async () => ({ modules: listModuleClasses() }))
+
+  app.get('/v1/modules/:name', {
+    schema: {
+      operationId: 'getModuleClass',
+      tags: ['catalog'],
+      summary: 'Describe one torch.nn class',
+      description: 'Accepts `Linear`, `nn.Linear` or `torch.nn.Linear`. An unknown name is a 404 listing close matches.',
+      params: Type.Object({ name: Type.String({ description: 'Class name.', maxLength: 200 }) }),
+      response: { 200: Type.Ref(ModuleClass, { description: 'The class.' }), ...errorResponses('unknownClass', 'unauthorized') }
+    }
+  }, async (request) => getModuleClass(request.params.name))
+
+  app.post('/v1/estimate', {
+    schema: {
+      operationId: 'estimateMemory',
+      tags: ['catalog'],
+      summary: 'Estimate the memory of a module',
+      description: 'Builds the module on the meta device and reports what PyTorch would allocate: totals, per-dtype sizes, ' +
+        'the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included.',
+      body: Type.Ref(ModuleSpec),
+      response: { 200: Type.Ref(Estimate, { description: 'The estimate.' }), ...specErrors }
+    }
+  }, async (request) => {
+    const built = buildModule(request.body)
+    return { class: built.qualname, ...estimateTensors(built.tensors) }
+  })
+}

@@ -1,0 +1,113 @@
+// Modules of a session, built on the meta device: shapes and dtypes only, no tensor memory.
+import type { FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { materiaError } from '../src/errors.js'
+import { buildModule, type BuiltModule } from '../src/nn/index.js'
+import { errorResponses } from '../src/schemas/common.js'
+import { ModuleSpec, TensorInfo } from '../src/schemas/nn.js'
+import { Module, ModuleId, ModuleList, SessionId } from '../src/schemas/sessions.js'
+import { newHandle } from '../src/store/session-store.js'
+
+const tensorInfoKeys = Object.keys(TensorInfo.properties) as Array<keyof typeof TensorInfo.static>
+
+/** The API's view of a built module: the public TensorInfo fields and the totals. */
+export function moduleBody (id: string, sessionId: string, built: BuiltModule, ties: string[][] | undefined): typeof Module.static {
+  let parameters = 0; let buffers = 0; let nbytes = 0
+  const tensors = built.tensors.map((t) => {
+    if (t.tiedTo === undefined) {
+      if (t.kind === 'parameter') parameters += t.numel; else buffers += t.numel
+      nbytes += t.nbytes
+    }
+    const info: Record<string, unknown> = {}
+    for (const k of tensorInfoKeys) if (t[k] !== undefined) info[k] = t[k]
+    return info as typeof TensorInfo.static
+  })
+  return {
+    id,
+    sessionId,
+    class: built.qualname,
+    args: built.args,
+    kwargs: built.kwargs,
+    ...(ties !== undefined ? { ties } : {}),
+    device: 'meta',
+    tensors,
+    totals: { parameters, buffers, numel: parameters + buffers, nbytes }
+  }
+}
+
+export default async function moduleRoutes (fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const { store } = app
+  const sessionParams = Type.Object({ sessionId: SessionId })
+  const moduleParams = Type.Object({ sessionId: SessionId, moduleId: ModuleId })
+  const notFound = (id: string): Error => materiaError('moduleNotFound', `Module '${id}' not found`)
+
+  app.post('/v1/sessions/:sessionId/modules', {
+    schema: {
+      operationId: 'createModule',
+      tags: ['modules'],
+      summary: 'Build a module on the meta device',
+      description: 'Validates the constructor call like PyTorch and returns the tensors of `state_dict()` (names, shapes, dtypes, ' +
+        'strides, kinds), non-persistent buffers last. No tensor memory is allocated.',
+      params: sessionParams,
+      body: Type.Ref(ModuleSpec),
+      response: {
+        201: Type.Ref(Module, { description: 'The module.' }),
+        ...errorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'sessionNotFound', 'bodyTooLarge', 'unauthorized')
+      }
+    }
+  }, async (request, reply) => {
+    const session = await app.requireSession(request, request.params.sessionId)
+    const built = buildModule(request.body)
+    const id = newHandle('mod')
+    const body = moduleBody(id, session.id, built, request.body.ties)
+    await store.putModule(session.id, { id, sessionId: session.id, createdAt: Date.now(), body })
+    void reply.code(201).header('location', `/v1/sessions/${session.id}/modules/${id}`)
+    return body
+  })
+
+  app.get('/v1/sessions/:sessionId/modules', {
+    schema: {
+      operationId: 'listModules',
+      tags: ['modules'],
+      summary: 'List the modules of a session',
+      params: sessionParams,
+      response: { 200: Type.Ref(ModuleList, { description: 'Modules, oldest first.' }), ...errorResponses('validation', 'sessionNotFound', 'unauthorized') }
+    }
+  }, async (request) => {
+    const session = await app.requireSession(request, request.params.sessionId)
+    const modules = await store.listModules(session.id)
+    modules.sort((a, b) => a.createdAt - b.createdAt)
+    return { modules: modules.map((m) => m.body as typeof Module.static) }
+  })
+
+  app.get('/v1/sessions/:sessionId/modules/:moduleId', {
+    schema: {
+      operationId: 'getModule',
+      tags: ['modules'],
+      summary: 'Get a module',
+      params: moduleParams,
+      response: { 200: Type.Ref(Module, { description: 'The module.' }), ...errorResponses('validation', 'sessionNotFound', 'moduleNotFound', 'unauthorized') }
+    }
+  }, async (request) => {
+    const session = await app.requireSession(request, request.params.sessionId)
+    const m = await store.getModule(session.id, request.params.moduleId)
+    if (m === undefined) throw notFound(request.params.moduleId)
+    return m.body as typeof Module.static
+  })
+
+  app.delete('/v1/sessions/:sessionId/modules/:moduleId', {
+    schema: {
+      operationId: 'deleteModule',
+      tags: ['modules'],
+      summary: 'Delete a module',
+      params: moduleParams,
+      response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses('validation', 'sessionNotFound', 'moduleNotFound', 'unauthorized') }
+    }
+  }, async (request, reply) => {
+    const session = await app.requireSession(request, request.params.sessionId)
+    if (!await store.deleteModule(session.id, request.params.moduleId)) throw notFound(request.params.moduleId)
+    return await reply.code(204).send(null)
+  })
+}

@@ -1,0 +1,319 @@
+// Module spec (JSON) → tree of ModuleNodes → flat TensorSpec list in state_dict order.
+// Evaluation mirrors a Python call: nested specs inside args/kwargs are constructed first, in the
+// order they appear (that is Python's argument evaluation order, and therefore the RNG order a
+// seeded init has to replay), then the outer arguments are bound, coerced and built.
+import { materiaError } from '../errors.js'
+import { contiguousStrides, DTYPES } from '../tensor/dtype.js'
+import type { TensorSpec } from '../tensor/spec.js'
+import { argError, bindAndCoerce } from './args.js'
+import { findModuleDef, findNonModule, unknownClassError } from './catalog.js'
+import {
+  type AnyModuleDef, type BuildContext, isModuleNode, MODULE_TAG, type ModuleNode, nonModuleRef,
+  type NonModuleRef, type OwnTensor
+} from './define.js'
+
+export const LIMITS = {
+  /** module nesting (spec nesting and the built tree's height) */
+  maxDepth: 64,
+  maxModules: 100_000,
+  maxTensors: 1_000_000,
+  /** plain JSON nesting inside args/kwargs */
+  maxValueDepth: 256
+} as const
+
+export interface BuiltModule {
+  qualname: string
+  /** as given, with nested class names qualified */
+  args: unknown[]
+  kwargs: Record<string, unknown>
+  acceptsDevice: boolean
+  /** state_dict order, then non-persistent buffers */
+  tensors: TensorSpec[]
+}
+
+const SPEC_KEYS = new Set(['class', 'args', 'kwargs', 'ties'])
+
+function isPlainObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isModuleNode(v)
+}
+
+/** An object is a module spec when its "class" is a string (ModuleDict keys may be anything else). */
+function isSpec (v: unknown): v is Record<string, unknown> {
+  return isPlainObject(v) && typeof v.class === 'string'
+}
+
+function tooLarge (message: string): never {
+  throw materiaError('specTooLarge', message)
+}
+
+interface Evaluated { value: unknown; echo: unknown }
+
+class Builder {
+  private nextId = 0
+  private constructed = 0
+
+  /** Evaluates a spec: a ModuleNode, or a NonModuleRef for names such as torch.Tensor. */
+  spec (raw: Record<string, unknown>, depth: number): { value: ModuleNode | NonModuleRef; echo: Record<string, unknown> } {
+    if (depth > LIMITS.maxDepth) tooLarge(`Module spec nests deeper than ${LIMITS.maxDepth} levels`)
+    for (const k of Object.keys(raw)) {
+      if (!SPEC_KEYS.has(k)) argError(`Unknown key '${k}' in module spec (expected class, args, kwargs, ties)`)
+    }
+    const name = raw.class as string
+    const def = findModuleDef(name)
+    if (def === undefined) {
+      const nm = findNonModule(name)
+      if (nm === undefined) throw unknownClassError(name)
+      return { value: nonModuleRef(nm.typename), echo: { ...raw, class: nm.name } }
+    }
+    if (raw.args !== undefined && !Array.isArray(raw.args)) argError(`'args' of ${def.name} must be a list`)
+    if (raw.kwargs !== undefined && !isPlainObject(raw.kwargs)) argError(`'kwargs' of ${def.name} must be an object`)
+    const ties = parseTies(raw.ties)
+
+    const args: unknown[] = []
+    const argsEcho: unknown[] = []
+    for (const v of (raw.args ?? []) as unknown[]) {
+      const e = this.value(v, depth, 1)
+      args.push(e.value)
+      argsEcho.push(e.echo)
+    }
+    const kwargs: Record<string, unknown> = {}
+    const kwargsEcho: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries((raw.kwargs ?? {}) as Record<string, unknown>)) {
+      const e = this.value(v, depth, 1)
+      kwargs[k] = e.value
+      kwargsEcho[k] = e.echo
+    }
+    const node = this.construct(def, args, kwargs, ties, depth)
+    const echo: Record<string, unknown> = { class: def.qualname }
+    if (raw.args !== undefined) echo.args = argsEcho
+    if (raw.kwargs !== undefined) echo.kwargs = kwargsEcho
+    if (raw.ties !== undefined) echo.ties = ties
+    return { value: node, echo }
+  }
+
+  private value (v: unknown, depth: number, valueDepth: number): Evaluated {
+    if (valueDepth > LIMITS.maxValueDepth) tooLarge(`Module arguments nest deeper than ${LIMITS.maxValueDepth} levels`)
+    if (typeof v === 'number' && !Number.isFinite(v)) argError('Non-finite numbers are not valid JSON arguments')
+    if (Array.isArray(v)) {
+      const items = v.map((x) => this.value(x, depth, valueDepth + 1))
+      return { value: items.map((e) => e.value), echo: items.map((e) => e.echo) }
+    }
+    if (isSpec(v)) return this.spec(v, depth + 1)
+    if (isPlainObject(v)) {
+      const value: Record<string, unknown> = {}
+      const echo: Record<string, unknown> = {}
+      for (const [k, x] of Object.entries(v)) {
+        const e = this.value(x, depth, valueDepth + 1)
+        value[k] = e.value
+        echo[k] = e.echo
+      }
+      return { value, echo }
+    }
+    return { value: v, echo: v }
+  }
+
+  construct (def: AnyModuleDef, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>, ties: string[][], depth: number): ModuleNode {
+    if (depth > LIMITS.maxDepth) tooLarge(`Module tree nests deeper than ${LIMITS.maxDepth} levels`)
+    if (++this.constructed > LIMITS.maxModules) tooLarge(`Module spec constructs more than ${LIMITS.maxModules} modules`)
+    const bound = bindAndCoerce(def.fn, def.signature, args, kwargs)
+    const ctx: BuildContext = {
+      name: def.name,
+      qualname: def.qualname,
+      fn: def.fn,
+      make: (className, a = [], k = {}) => {
+        const d = findModuleDef(className)
+        if (d === undefined) throw new Error(`internal: ${def.name} makes unknown class ${className}`)
+        return this.construct(d, a, k, [], depth + 1)
+      },
+      clone: (node) => this.clone(node),
+      fail: argError
+    }
+    const result = def.build(bound, ctx)
+    const tensors = result.tensors ?? []
+    const children = result.children ?? []
+    const seen = new Set<string>()
+    for (const t of tensors) {
+      if (seen.has(t.name)) throw new Error(`internal: ${def.name} registers '${t.name}' twice`)
+      seen.add(t.name)
+    }
+    let moduleCount = 1
+    let tensorCount = tensors.length
+    let height = 0
+    for (const [name, child] of children) {
+      checkChildName(name, seen)
+      seen.add(name)
+      if (child === null) continue
+      moduleCount += child.moduleCount
+      tensorCount += child.tensorCount
+      height = Math.max(height, child.depth)
+    }
+    if (height + 1 > LIMITS.maxDepth) tooLarge(`Module tree nests deeper than ${LIMITS.maxDepth} levels`)
+    if (moduleCount > LIMITS.maxModules) tooLarge(`Module has ${moduleCount} submodules (limit ${LIMITS.maxModules})`)
+    if (tensorCount > LIMITS.maxTensors) tooLarge(`Module has more than ${LIMITS.maxTensors} tensors`)
+    const node: ModuleNode = {
+      [MODULE_TAG]: true,
+      id: this.nextId++,
+      def,
+      name: def.name,
+      qualname: def.qualname,
+      bound,
+      tensors,
+      children,
+      ties,
+      moduleCount,
+      tensorCount,
+      depth: height + 1
+    }
+    if (ties.length > 0) resolveTies(node)
+    return node
+  }
+
+  /** copy.deepcopy: same layout, fresh identity; the copied values start equal to the source's. */
+  clone (node: ModuleNode): ModuleNode {
+    this.constructed += node.moduleCount
+    if (this.constructed > LIMITS.maxModules) tooLarge(`Module spec constructs more than ${LIMITS.maxModules} modules`)
+    return { ...node, id: this.nextId++, copyOf: node.copyOf ?? node.id }
+  }
+}
+
+/** nn.Module.add_module's checks (KeyError texts). */
+function checkChildName (name: string, taken: Set<string>): void {
+  if (name.includes('.')) argError(`module name can't contain ".", got: ${name}`)
+  if (name === '') argError('module name can\'t be empty string ""')
+  if (taken.has(name)) argError(`attribute '${name}' already exists`)
+}
+
+function parseTies (raw: unknown): string[][] {
+  if (raw === undefined) return []
+  if (!Array.isArray(raw) || !raw.every((g) => Array.isArray(g) && g.every((n) => typeof n === 'string'))) {
+    throw materiaError('badTie', "'ties' must be a list of lists of tensor names, e.g. [[\"lm_head.weight\", \"embed.weight\"]]")
+  }
+  return raw as string[][]
+}
+
+// ---------------------------------------------------------------------------------------------
+// flattening
+
+interface Walked { spec: TensorSpec; index: number }
+
+function toSpec (t: OwnTensor, name: string, owner: ModuleNode, path: string): TensorSpec {
+  const s: TensorSpec = {
+    name,
+    kind: t.kind,
+    shape: [...t.shape],
+    dtype: t.dtype,
+    stride: contiguousStrides(t.shape),
+    numel: t.numel,
+    nbytes: t.numel * DTYPES[t.dtype].bytes,
+    requiresGrad: t.requiresGrad,
+    persistent: t.persistent,
+    owner: { qualname: owner.qualname, path }
+  }
+  if (t.fill !== undefined) s.fill = t.fill
+  if (!Number.isSafeInteger(s.nbytes)) tooLarge(`Tensor '${name}' has ${s.nbytes} bytes, beyond 2^53-1`)
+  return s
+}
+
+/** Calls `visit` for every tensor in state_dict order, then every non-persistent buffer. */
+function walk (root: ModuleNode, visit: (t: OwnTensor, name: string, owner: ModuleNode, path: string) => void): void {
+  const later: Array<() => void> = []
+  const rec = (node: ModuleNode, path: string): void => {
+    const prefix = path === '' ? '' : `${path}.`
+    for (const t of node.tensors) if (t.kind === 'parameter') visit(t, prefix + t.name, node, path)
+    for (const t of node.tensors) {
+      if (t.kind !== 'buffer') continue
+      if (t.persistent) visit(t, prefix + t.name, node, path)
+      else later.push(() => visit(t, prefix + t.name, node, path))
+    }
+    for (const [name, child] of node.children) if (child !== null) rec(child, prefix + name)
+  }
+  rec(root, '')
+  for (const f of later) f()
+}
+
+/** Checks a node's ties (names relative to it), so a bad tie fails where it is written. */
+function resolveTies (node: ModuleNode): void {
+  const byName = new Map<string, OwnTensor>()
+  walk(node, (t, name) => byName.set(name, t))
+  for (const group of node.ties) {
+    const first = group[0]
+    for (const n of group) {
+      const t = byName.get(n)
+      if (t === undefined) throw materiaError('badTie', `Cannot tie '${n}': ${node.name} has no tensor of that name`)
+      const f = byName.get(first as string) as OwnTensor
+      if (t.kind !== f.kind) throw materiaError('badTie', `Cannot tie '${n}' (${t.kind}) to '${first as string}' (${f.kind})`)
+      if (t.dtype !== f.dtype || t.shape.length !== f.shape.length || t.shape.some((d, i) => d !== f.shape[i])) {
+        throw materiaError('badTie', `Cannot tie '${n}' ${t.dtype}[${t.shape.join(', ')}] to '${first as string}' ${f.dtype}[${f.shape.join(', ')}]: shape and dtype must match`)
+      }
+    }
+  }
+}
+
+/** The flat tensor table; tied tensors after the first of their group get tiedTo. */
+export function flatten (root: ModuleNode): TensorSpec[] {
+  const out: TensorSpec[] = []
+  const index = new Map<string, Walked>()
+  const parent = new Map<string, string>()
+  walk(root, (t, name, owner, path) => {
+    const spec = toSpec(t, name, owner, path)
+    index.set(name, { spec, index: out.length })
+    out.push(spec)
+  })
+
+  const find = (n: string): string => {
+    let r = n
+    while (parent.has(r)) r = parent.get(r) as string
+    return r
+  }
+  const tieRec = (node: ModuleNode, path: string): void => {
+    const prefix = path === '' ? '' : `${path}.`
+    for (const group of node.ties) {
+      const names = group.map((n) => prefix + n)
+      for (const n of names.slice(1)) {
+        const a = find(names[0] as string)
+        const b = find(n)
+        if (a === b) continue
+        // the earlier tensor in state_dict order is the root every other one points to
+        const [keep, drop] = (index.get(a) as Walked).index <= (index.get(b) as Walked).index ? [a, b] : [b, a]
+        parent.set(drop, keep)
+      }
+    }
+    for (const [name, child] of node.children) {
+      if (child !== null && child.tensorCount > 0) tieRec(child, prefix + name)
+    }
+  }
+  tieRec(root, '')
+  for (const [name] of parent) {
+    const root = find(name)
+    const w = index.get(name) as Walked
+    w.spec.tiedTo = root
+    // a tied name is an alias of the root's storage (`a.weight = b.weight`)
+    w.spec.requiresGrad = (index.get(root) as Walked).spec.requiresGrad
+  }
+  return out
+}
+
+/** The root spec → its module tree (kept for init replay) and the JSON-safe table. */
+export function buildModuleTree (spec: unknown): { root: ModuleNode; built: BuiltModule } {
+  if (!isPlainObject(spec)) argError("A module spec must be an object like {\"class\": \"Linear\", \"args\": [5, 1]}")
+  if (typeof spec.class !== 'string') argError("A module spec needs a string 'class', e.g. \"torch.nn.Linear\"")
+  const b = new Builder()
+  const { value, echo } = b.spec(spec, 1)
+  if (!isModuleNode(value)) throw materiaError('notAModule', `Expected a Module; got ${value.pyClass}`)
+  const tensors = flatten(value)
+  if (tensors.length > LIMITS.maxTensors) tooLarge(`Module has more than ${LIMITS.maxTensors} tensors`)
+  return {
+    root: value,
+    built: {
+      qualname: value.qualname,
+      args: (echo.args ?? []) as unknown[],
+      kwargs: (echo.kwargs ?? {}) as Record<string, unknown>,
+      acceptsDevice: value.def.acceptsDevice,
+      tensors
+    }
+  }
+}
+
+export function buildModule (spec: unknown): BuiltModule {
+  return buildModuleTree(spec).built
+}

@@ -1,0 +1,188 @@
+// The declarative shape of one torch.nn class. One definition drives argument binding and checks,
+// the catalog entry (signature, doc) and the tensor layout; nothing else lists classes.
+//
+// How a family file adds classes: export `defs` (an array of defineModule(...) results) from
+// src/nn/modules/<family>.ts and add that array to src/nn/registry.ts. Example:
+//
+//   export const linear = defineModule({
+//     name: 'Linear',
+//     pyModule: 'torch.nn.modules.linear',
+//     acceptsDevice: true,
+//     doc: 'y = x A^T + b. weight (out_features, in_features) ~ U(-1/sqrt(in), 1/sqrt(in)); bias likewise.',
+//     signature: {
+//       in_features: arg.int(),
+//       out_features: arg.int(),
+//       bias: arg.bool(true),
+//       device: arg.device(),
+//       dtype: arg.dtype()
+//     },
+//     build (a) {   // a.in_features: number, a.bias: boolean, a.dtype: DType | null ...
+//       const dtype = a.dtype ?? DEFAULT_DTYPE
+//       return {
+//         tensors: [
+//           parameter('weight', [a.out_features, a.in_features], dtype),
+//           ...(a.bias ? [parameter('bias', [a.out_features], dtype)] : [])
+//         ]
+//       }
+//     }
+//   })
+//
+// build() runs after binding and coercion, so it only performs PyTorch's own checks (ctx.fail with
+// PyTorch's message) and returns the module's own tensors in registration order plus its children.
+// Submodules a PyTorch __init__ creates itself come from ctx.make('Linear', [a, b], {...}).
+import { materiaError } from '../errors.js'
+import { type DType, DTYPES, numelOf } from '../tensor/dtype.js'
+import type { BoundArgs, Signature } from './args.js'
+
+/** One tensor a module registers itself (register_parameter / register_buffer). */
+export interface OwnTensor {
+  readonly name: string
+  readonly kind: 'parameter' | 'buffer'
+  readonly shape: readonly number[]
+  readonly dtype: DType
+  readonly numel: number
+  readonly requiresGrad: boolean
+  readonly persistent: boolean
+  /** constructor value of a buffer (torch.zeros → 0, torch.ones → 1); undefined: uninitialized */
+  readonly fill?: number
+}
+
+function checkShape (shape: readonly number[]): number {
+  const neg = shape.find((d) => d < 0)
+  // torch.empty's own wording, which is what PyTorch users see for negative sizes
+  if (neg !== undefined) throw materiaError('constructorArgs', `Trying to create tensor with negative dimension ${neg}: [${shape.join(', ')}]`)
+  return numelOf(shape)
+}
+
+/** nn.Parameter(torch.empty(shape, dtype)). */
+export function parameter (name: string, shape: readonly number[], dtype: DType, opts: { requiresGrad?: boolean } = {}): OwnTensor {
+  const requiresGrad = opts.requiresGrad ?? true
+  const numel = checkShape(shape)
+  if (requiresGrad && !DTYPES[dtype].floating) {
+    throw materiaError('constructorArgs', 'Only Tensors of floating point and complex dtype can require gradients')
+  }
+  return { name, kind: 'parameter', shape: [...shape], dtype, numel, requiresGrad, persistent: true }
+}
+
+/** register_buffer(name, tensor, persistent); `fill` is the value the constructor writes, if any. */
+export function buffer (name: string, shape: readonly number[], dtype: DType, fill?: number, opts: { persistent?: boolean } = {}): OwnTensor {
+  const numel = checkShape(shape)
+  const t: OwnTensor = { name, kind: 'buffer', shape: [...shape], dtype, numel, requiresGrad: false, persistent: opts.persistent ?? true }
+  return fill === undefined ? t : { ...t, fill }
+}
+
+const MODULE_TAG = Symbol.for('materia.nn.module')
+const NON_MODULE_TAG = Symbol.for('materia.nn.nonModule')
+
+/** A built module: immutable, so a deep copy (TransformerEncoder's clones) may share subtrees. */
+export interface ModuleNode {
+  readonly [MODULE_TAG]: true
+  /** construction order (Python's evaluation order: nested specs first, then the module) */
+  readonly id: number
+  /** set on deep copies: the id of the module copied (values start identical) */
+  readonly copyOf?: number
+  readonly def: AnyModuleDef
+  /** short class name, 'Linear' */
+  readonly name: string
+  /** 'torch.nn.Linear' */
+  readonly qualname: string
+  /** the coerced arguments build() saw, for later init replay */
+  readonly bound: Readonly<Record<string, unknown>>
+  readonly tensors: readonly OwnTensor[]
+  /** named children in registration order; null is a registered None (skipped by state_dict) */
+  readonly children: ReadonlyArray<readonly [string, ModuleNode | null]>
+  /** tensor-name groups relative to this module that share storage */
+  readonly ties: ReadonlyArray<readonly string[]>
+  /** 1 + descendants, tensors in the subtree, tree height: checked against limits at construction */
+  readonly moduleCount: number
+  readonly tensorCount: number
+  readonly depth: number
+}
+
+/** A class name that is not a module (torch.Tensor, torch.optim.SGD) used where a module may be. */
+export interface NonModuleRef {
+  readonly [NON_MODULE_TAG]: true
+  /** torch.typename(cls), e.g. 'torch.optim.sgd.SGD' */
+  readonly typename: string
+  /** repr(cls), e.g. "<class 'torch.optim.sgd.SGD'>" */
+  readonly pyClass: string
+}
+
+export function isModuleNode (value: unknown): value is ModuleNode {
+  return typeof value === 'object' && value !== null && MODULE_TAG in value
+}
+
+export function isNonModuleRef (value: unknown): value is NonModuleRef {
+  return typeof value === 'object' && value !== null && NON_MODULE_TAG in value
+}
+
+export function nonModuleRef (typename: string): NonModuleRef {
+  return { [NON_MODULE_TAG]: true, typename, pyClass: `<class '${typename}'>` }
+}
+
+export { MODULE_TAG }
+
+/** What build() may use besides its arguments. */
+export interface BuildContext {
+  /** 'Linear', 'torch.nn.Linear', and the __init__ qualname used in messages ('_BatchNorm.__init__') */
+  readonly name: string
+  readonly qualname: string
+  readonly fn: string
+  /** constructs a submodule the way `Linear(a, b, **factory_kwargs)` inside an __init__ does */
+  make (className: string, args?: readonly unknown[], kwargs?: Readonly<Record<string, unknown>>): ModuleNode
+  /** copy.deepcopy(module) */
+  clone (node: ModuleNode): ModuleNode
+  /** a PyTorch ValueError/TypeError/RuntimeError text → 400 constructorArgs */
+  fail (message: string): never
+}
+
+export interface BuildResult {
+  /** own parameters and buffers in registration order (state_dict puts parameters first anyway) */
+  readonly tensors?: readonly OwnTensor[]
+  readonly children?: ReadonlyArray<readonly [string, ModuleNode | null]>
+}
+
+export interface ModuleDef<S extends Signature = Signature> {
+  /** 'Linear' */
+  readonly name: string
+  /** 'torch.nn.Linear' (public path) */
+  readonly qualname: string
+  /** where the class lives, 'torch.nn.modules.linear' (also accepted as a name prefix) */
+  readonly pyModule: string
+  /** qualname of the __init__ that runs, as Python's messages name it */
+  readonly fn: string
+  readonly acceptsDevice: boolean
+  readonly doc: string
+  readonly signature: S
+  build (a: BoundArgs<S>, ctx: BuildContext): BuildResult
+}
+
+// build's parameter type differs per definition; the registry only calls it with matching args
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyModuleDef = ModuleDef<any>
+
+export interface ModuleDefInput<S extends Signature> {
+  name: string
+  /** defaults to 'torch.nn.' + name */
+  qualname?: string
+  pyModule: string
+  /** class that defines the __init__ that runs, when inherited (e.g. '_BatchNorm'); default name */
+  initClass?: string
+  acceptsDevice: boolean
+  doc: string
+  signature: S
+  build: (a: BoundArgs<S>, ctx: BuildContext) => BuildResult
+}
+
+export function defineModule<S extends Signature> (d: ModuleDefInput<S>): ModuleDef<S> {
+  return {
+    name: d.name,
+    qualname: d.qualname ?? `torch.nn.${d.name}`,
+    pyModule: d.pyModule,
+    fn: `${d.initClass ?? d.name}.__init__`,
+    acceptsDevice: d.acceptsDevice,
+    doc: d.doc,
+    signature: d.signature,
+    build: d.build
+  }
+}

@@ -1,0 +1,47 @@
+// Memory estimates from a tensor table: what PyTorch would allocate, tied storage counted once,
+// every buffer (also non-persistent) included; and the same module cast to other dtypes, as
+// `accelerate estimate-memory` reports it.
+import type { TensorInfo } from './index.js'
+
+export const estimateDtypes = { float32: 4, float16: 2, bfloat16: 2, int8: 1 } as const
+export type EstimateDtype = keyof typeof estimateDtypes
+
+export interface DtypeEstimate { numel: number, nbytes: number, largestTensor: number, trainingAdam: number }
+export interface ModuleEstimate {
+  totals: { numel: number, nbytes: number }
+  byDtype: Record<EstimateDtype, DtypeEstimate>
+  largestTensor: { name: string, nbytes: number }
+  training: { adam: number }
+}
+
+const floating = new Set(['float32', 'float64', 'float16', 'bfloat16'])
+
+/** Adam keeps weights, gradients and two states (exp_avg, exp_avg_sq) in the parameter's dtype. */
+const adamFactor = 4
+
+export function estimateTensors (tensors: readonly TensorInfo[]): ModuleEstimate {
+  const storages = tensors.filter((t) => t.tiedTo === undefined)
+  const numel = storages.reduce((n, t) => n + t.numel, 0)
+  const nbytes = storages.reduce((n, t) => n + t.nbytes, 0)
+  const largest = storages.reduce<TensorInfo | undefined>((a, t) => (a === undefined || t.nbytes > a.nbytes ? t : a), undefined)
+  const trainable = (t: TensorInfo): boolean => t.kind === 'parameter' && t.requiresGrad
+  const adam = storages.reduce((n, t) => n + (trainable(t) ? adamFactor * t.nbytes : t.nbytes), 0)
+
+  const byDtype = {} as Record<EstimateDtype, DtypeEstimate>
+  for (const [dtype, size] of Object.entries(estimateDtypes) as Array<[EstimateDtype, number]>) {
+    let bytes = 0; let top = 0; let train = 0
+    for (const t of storages) {
+      const b = floating.has(t.dtype) ? t.numel * size : t.nbytes
+      bytes += b
+      top = Math.max(top, b)
+      train += trainable(t) ? adamFactor * b : b
+    }
+    byDtype[dtype] = { numel, nbytes: bytes, largestTensor: top, trainingAdam: train }
+  }
+  return {
+    totals: { numel, nbytes },
+    byDtype,
+    largestTensor: { name: largest?.name ?? '', nbytes: largest?.nbytes ?? 0 },
+    training: { adam }
+  }
+}

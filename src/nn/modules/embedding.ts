@@ -1,0 +1,77 @@
+// torch/nn/modules/sparse.py
+import { arg, argError } from '../args.js'
+import { DEFAULT_DTYPE } from '../../tensor/dtype.js'
+import { type AnyModuleDef, defineModule, parameter } from '../define.js'
+
+const pyModule = 'torch.nn.modules.sparse'
+
+/** Both classes check padding_idx the same way, with different capitalization. */
+function checkPaddingIdx (paddingIdx: number | null, num: number, what: string): void {
+  if (paddingIdx === null) return
+  if ((paddingIdx > 0 && paddingIdx >= num) || (paddingIdx < 0 && paddingIdx < -num)) {
+    argError(`${what} must be within num_embeddings`)
+  }
+}
+
+// A Tensor cannot travel in JSON; values belong in a checkpoint materialization instead.
+function noWeight (w: unknown): void {
+  if (w !== null) {
+    argError('_weight is not supported: tensors cannot be passed in a module spec; build without _weight and ' +
+      'materialize from a safetensors checkpoint to load values')
+  }
+}
+
+export const embedding = defineModule({
+  name: 'Embedding',
+  pyModule,
+  acceptsDevice: true,
+  doc: 'A lookup table of num_embeddings vectors of size embedding_dim. weight: (num_embeddings, embedding_dim) ~ N(0, 1), ' +
+    'with the padding_idx row zeroed. _freeze=True makes weight not require grad; _weight is not supported.',
+  signature: {
+    num_embeddings: arg.int(),
+    embedding_dim: arg.int(),
+    padding_idx: arg.optional(arg.int()),
+    max_norm: arg.optional(arg.float()),
+    norm_type: arg.float(2.0),
+    scale_grad_by_freq: arg.bool(false),
+    sparse: arg.bool(false),
+    _weight: arg.typed('Optional[Tensor]', arg.any(null)),
+    _freeze: arg.bool(false),
+    device: arg.device(),
+    dtype: arg.dtype()
+  },
+  build (a) {
+    checkPaddingIdx(a.padding_idx, a.num_embeddings, 'Padding_idx')
+    noWeight(a._weight)
+    return { tensors: [parameter('weight', [a.num_embeddings, a.embedding_dim], a.dtype ?? DEFAULT_DTYPE, { requiresGrad: !a._freeze })] }
+  }
+})
+
+export const embeddingBag = defineModule({
+  name: 'EmbeddingBag',
+  pyModule,
+  acceptsDevice: true,
+  doc: "Sums, averages or maxes bags of embeddings (mode 'sum' | 'mean' | 'max', checked by PyTorch only at forward). " +
+    'weight: (num_embeddings, embedding_dim) ~ N(0, 1), with the padding_idx row zeroed. _weight is not supported.',
+  signature: {
+    num_embeddings: arg.int(),
+    embedding_dim: arg.int(),
+    max_norm: arg.optional(arg.float()),
+    norm_type: arg.float(2.0),
+    scale_grad_by_freq: arg.bool(false),
+    mode: arg.typed("Literal['sum', 'mean', 'max']", arg.str('mean')),
+    sparse: arg.bool(false),
+    _weight: arg.typed('Optional[Tensor]', arg.any(null)),
+    include_last_offset: arg.bool(false),
+    padding_idx: arg.optional(arg.int()),
+    device: arg.device(),
+    dtype: arg.dtype()
+  },
+  build (a) {
+    checkPaddingIdx(a.padding_idx, a.num_embeddings, 'padding_idx')
+    noWeight(a._weight)
+    return { tensors: [parameter('weight', [a.num_embeddings, a.embedding_dim], a.dtype ?? DEFAULT_DTYPE)] }
+  }
+})
+
+export const defs: AnyModuleDef[] = [embedding, embeddingBag]

@@ -1,0 +1,186 @@
+// torch/nn/modules/normalization.py, batchnorm.py, instancenorm.py
+import { arg, argError } from '../args.js'
+import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
+import { type AnyModuleDef, type BuildResult, buffer, defineModule, type OwnTensor, parameter } from '../define.js'
+
+const normalization = 'torch.nn.modules.normalization'
+
+export const layerNorm = defineModule({
+  name: 'LayerNorm',
+  pyModule: normalization,
+  acceptsDevice: true,
+  doc: 'Layer normalization over the trailing normalized_shape dims. weight (ones) and bias (zeros) of shape ' +
+    'normalized_shape when elementwise_affine; bias=False drops the bias.',
+  signature: {
+    normalized_shape: arg.typed('Union[int, List[int], torch.Size]', arg.shape()),
+    eps: arg.float(1e-5),
+    elementwise_affine: arg.bool(true),
+    bias: arg.bool(true),
+    device: arg.device(),
+    dtype: arg.dtype()
+  },
+  build (a) {
+    const dtype = a.dtype ?? DEFAULT_DTYPE
+    if (!a.elementwise_affine) return {}
+    return {
+      tensors: [
+        parameter('weight', a.normalized_shape, dtype),
+        ...(a.bias ? [parameter('bias', a.normalized_shape, dtype)] : [])
+      ]
+    }
+  }
+})
+
+export const groupNorm = defineModule({
+  name: 'GroupNorm',
+  pyModule: normalization,
+  acceptsDevice: true,
+  doc: 'Group normalization of num_channels channels in num_groups groups. weight (ones) and bias (zeros): (num_channels) when affine.',
+  signature: {
+    num_groups: arg.int(),
+    num_channels: arg.int(),
+    eps: arg.float(1e-5),
+    affine: arg.bool(true),
+    device: arg.device(),
+    dtype: arg.dtype(),
+    bias: arg.kwOnly(arg.bool(true))
+  },
+  build (a) {
+    if (a.num_groups === 0) argError('integer modulo by zero')
+    if (a.num_channels % a.num_groups !== 0) {
+      argError(`num_channels (${a.num_channels}) must be divisible by num_groups (${a.num_groups})`)
+    }
+    const dtype = a.dtype ?? DEFAULT_DTYPE
+    if (!a.affine) return {}
+    return {
+      tensors: [
+        parameter('weight', [a.num_channels], dtype),
+        ...(a.bias ? [parameter('bias', [a.num_channels], dtype)] : [])
+      ]
+    }
+  }
+})
+
+export const rmsNorm = defineModule({
+  name: 'RMSNorm',
+  pyModule: normalization,
+  acceptsDevice: true,
+  doc: 'Root mean square layer normalization. weight (ones) of shape normalized_shape when elementwise_affine; no bias. ' +
+    'eps None means torch.finfo(dtype).eps.',
+  signature: {
+    normalized_shape: arg.typed('Union[int, List[int], torch.Size]', arg.shape()),
+    eps: arg.optional(arg.float()),
+    elementwise_affine: arg.bool(true),
+    device: arg.device(),
+    dtype: arg.dtype()
+  },
+  build (a) {
+    return a.elementwise_affine ? { tensors: [parameter('weight', a.normalized_shape, a.dtype ?? DEFAULT_DTYPE)] } : {}
+  }
+})
+
+function lrn (name: string, kDefault: number) {
+  return defineModule({
+    name,
+    pyModule: normalization,
+    acceptsDevice: false,
+    doc: 'Local response normalization across channels. No tensors.',
+    signature: { size: arg.int(), alpha: arg.float(1e-4), beta: arg.float(0.75), k: arg.float(kDefault) },
+    build: () => ({})
+  })
+}
+
+interface NormArgs {
+  num_features: number
+  affine: boolean
+  track_running_stats: boolean
+  bias: boolean
+  dtype: DType | null
+}
+
+/** _NormBase.__init__: affine parameters, then running statistics as buffers. */
+function normBase (a: NormArgs): BuildResult {
+  const dtype = a.dtype ?? DEFAULT_DTYPE
+  const n = [a.num_features]
+  const tensors: OwnTensor[] = []
+  if (a.affine) {
+    tensors.push(parameter('weight', n, dtype))
+    if (a.bias) tensors.push(parameter('bias', n, dtype))
+  }
+  if (a.track_running_stats) {
+    tensors.push(buffer('running_mean', n, dtype, 0), buffer('running_var', n, dtype, 1))
+    // torch.tensor(0, dtype=torch.long): a 0-dim counter whatever the module dtype
+    tensors.push(buffer('num_batches_tracked', [], 'int64', 0))
+  }
+  return { tensors }
+}
+
+const bnDoc = (what: string): string => `${what}. weight (ones) and bias (zeros): (num_features) when affine; ` +
+  'buffers running_mean (zeros), running_var (ones), num_batches_tracked (int64 scalar 0) when track_running_stats.'
+
+function batchNorm (n: 1 | 2 | 3) {
+  return defineModule({
+    name: `BatchNorm${n}d`,
+    pyModule: 'torch.nn.modules.batchnorm',
+    initClass: '_BatchNorm',
+    acceptsDevice: true,
+    doc: bnDoc(`Batch normalization over a ${n + 1}D or ${n + 2}D input`),
+    signature: {
+      num_features: arg.int(),
+      eps: arg.float(1e-5),
+      momentum: arg.optional(arg.float(), 0.1),
+      affine: arg.bool(true),
+      track_running_stats: arg.bool(true),
+      device: arg.device(),
+      dtype: arg.dtype(),
+      bias: arg.kwOnly(arg.bool(true))
+    },
+    build: normBase
+  })
+}
+
+export const syncBatchNorm = defineModule({
+  name: 'SyncBatchNorm',
+  pyModule: 'torch.nn.modules.batchnorm',
+  acceptsDevice: true,
+  doc: bnDoc('Batch normalization synchronized across processes (process_group is accepted and ignored here)'),
+  signature: {
+    num_features: arg.int(),
+    eps: arg.float(1e-5),
+    momentum: arg.optional(arg.float(), 0.1),
+    affine: arg.bool(true),
+    track_running_stats: arg.bool(true),
+    process_group: arg.typed('Optional[Any]', arg.any(null)),
+    device: arg.device(),
+    dtype: arg.dtype(),
+    bias: arg.kwOnly(arg.bool(true))
+  },
+  build: normBase
+})
+
+function instanceNorm (n: 1 | 2 | 3) {
+  return defineModule({
+    name: `InstanceNorm${n}d`,
+    pyModule: 'torch.nn.modules.instancenorm',
+    initClass: '_InstanceNorm',
+    acceptsDevice: true,
+    doc: bnDoc(`Instance normalization over a ${n + 1}D or ${n + 2}D input (affine and track_running_stats default to False)`),
+    signature: {
+      num_features: arg.int(),
+      eps: arg.float(1e-5),
+      momentum: arg.typed('float', arg.optional(arg.float(), 0.1)),
+      affine: arg.bool(false),
+      track_running_stats: arg.bool(false),
+      device: arg.device(),
+      dtype: arg.dtype(),
+      bias: arg.kwOnly(arg.bool(true))
+    },
+    build: normBase
+  })
+}
+
+export const defs: AnyModuleDef[] = [
+  layerNorm, groupNorm, rmsNorm, lrn('LocalResponseNorm', 1.0), lrn('CrossMapLRN2d', 1),
+  batchNorm(1), batchNorm(2), batchNorm(3), syncBatchNorm,
+  instanceNorm(1), instanceNorm(2), instanceNorm(3)
+]

@@ -1,0 +1,113 @@
+// torch/nn/modules/pooling.py: no tensors anywhere; only argument checks.
+import { arg, argError, type BoundArgs, pyValueRepr, type Signature, toFloatOrFloats, toIntOrInts, toOptIntOrInts } from '../args.js'
+import { type AnyModuleDef, type BuildResult, defineModule } from '../define.js'
+
+const pyModule = 'torch.nn.modules.pooling'
+
+const size = (n: number | 'any', ...def: [unknown?]) =>
+  arg.custom(n === 'any' ? '_size_any_t' : `_size_${n}_t`, toIntOrInts, ...def)
+const optSize = (n: number | 'any') => arg.optional(size(n))
+
+function pool<S extends Signature> (name: string, initClass: string | undefined, doc: string, signature: S, build: (a: BoundArgs<S>) => BuildResult = () => ({})) {
+  return defineModule({
+    name,
+    pyModule,
+    ...(initClass === undefined ? {} : { initClass }),
+    acceptsDevice: false,
+    doc: `${doc} No tensors.`,
+    signature,
+    build
+  })
+}
+
+function maxPool (n: number) {
+  return pool(`MaxPool${n}d`, '_MaxPoolNd', `${n}D max pooling; stride defaults to kernel_size.`, {
+    kernel_size: size('any'),
+    stride: optSize('any'),
+    padding: size('any', 0),
+    dilation: size('any', 1),
+    return_indices: arg.bool(false),
+    ceil_mode: arg.bool(false)
+  })
+}
+
+function avgPool (n: number) {
+  return pool(`AvgPool${n}d`, undefined, `${n}D average pooling; stride defaults to kernel_size.`, {
+    kernel_size: size(n),
+    stride: optSize(n),
+    padding: size(n, 0),
+    ceil_mode: arg.bool(false),
+    count_include_pad: arg.bool(true),
+    ...(n === 1 ? {} : { divisor_override: arg.optional(arg.int()) })
+  })
+}
+
+function maxUnpool (n: number) {
+  return pool(`MaxUnpool${n}d`, undefined, `Partial inverse of MaxPool${n}d.`, {
+    kernel_size: size(n),
+    stride: optSize(n),
+    padding: size(n, 0)
+  })
+}
+
+function adaptiveAvg (n: number) {
+  return pool(`AdaptiveAvgPool${n}d`, '_AdaptiveAvgPoolNd', `${n}D adaptive average pooling to output_size (None keeps an input size).`, {
+    output_size: arg.custom('_size_any_opt_t', toOptIntOrInts)
+  })
+}
+
+function adaptiveMax (n: number) {
+  return pool(`AdaptiveMaxPool${n}d`, '_AdaptiveMaxPoolNd', `${n}D adaptive max pooling to output_size (None keeps an input size).`, {
+    output_size: arg.custom('_size_any_opt_t', toOptIntOrInts),
+    return_indices: arg.bool(false)
+  })
+}
+
+function lpPool (n: number) {
+  return pool(`LPPool${n}d`, '_LPPoolNd', `${n}D power-average pooling.`, {
+    norm_type: arg.float(),
+    kernel_size: size('any'),
+    stride: optSize('any'),
+    ceil_mode: arg.bool(false)
+  })
+}
+
+function fractionalMax (n: 2 | 3) {
+  const name = `FractionalMaxPool${n}d`
+  return pool(name, undefined, `${n}D fractional max pooling; give exactly one of output_size and output_ratio (each in (0, 1)).`, {
+    kernel_size: size(n),
+    output_size: optSize(n),
+    output_ratio: arg.optional(arg.custom(`_ratio_${n}_t`, toFloatOrFloats)),
+    return_indices: arg.bool(false),
+    _random_samples: arg.typed('Optional[Tensor]', arg.any(null))
+  }, (a) => {
+    const k = a.kernel_size
+    if (n === 3 && (typeof k === 'number' ? k <= 0 : !k.every((x) => x > 0))) {
+      argError(`kernel_size must be greater than 0, but got ${pyValueRepr(k)}`)
+    }
+    if (a._random_samples !== null) argError('_random_samples is not supported: tensors cannot be passed in a module spec')
+    if (a.output_size === null && a.output_ratio === null) {
+      argError(`${name} requires specifying either an output size, or a pooling ratio`)
+    }
+    if (a.output_size !== null && a.output_ratio !== null) argError('only one of output_size and output_ratio may be specified')
+    if (a.output_ratio !== null) {
+      const r = a.output_ratio
+      // _pair/_triple of the ratio; only the first n entries are compared, as PyTorch indexes them
+      const rs = typeof r === 'number' ? new Array<number>(n).fill(r) : r
+      if (!Array.from({ length: n }, (_, i) => rs[i]).every((x) => x !== undefined && x > 0 && x < 1)) {
+        argError(`output_ratio must be between 0 and 1 (got ${pyValueRepr(r)})`)
+      }
+    }
+    return {}
+  })
+}
+
+export const defs: AnyModuleDef[] = [
+  maxPool(1), maxPool(2), maxPool(3),
+  avgPool(1), avgPool(2), avgPool(3),
+  adaptiveAvg(1), adaptiveAvg(2), adaptiveAvg(3),
+  adaptiveMax(1), adaptiveMax(2), adaptiveMax(3),
+  lpPool(1), lpPool(2), lpPool(3),
+  fractionalMax(2), fractionalMax(3),
+  maxUnpool(1), maxUnpool(2), maxUnpool(3)
+]

@@ -1,0 +1,6 @@
+// Every shared schema, registered once on the app; their $ids are the OpenAPI component names.
+import { sharedSchemas } from './common.js'
+import { nnSchemas } from './nn.js'
+import { sessionSchemas } from './sessions.js'
+
+export const allSchemas = [...sharedSchemas, ...nnSchemas, ...sessionSchemas]

@@ -1,0 +1,78 @@
+// Schemas for module specs, tensor tables, the catalog and estimates.
+import { Type, type Static } from '@sinclair/typebox'
+
+export const DTypeName = Type.String({
+  $id: 'DType',
+  title: 'DType',
+  description: 'A torch dtype, short or qualified: float32 | torch.float32, float64, float16, bfloat16 (buffers may be int64).',
+  examples: ['float32', 'torch.bfloat16']
+})
+
+export const ModuleSpec = Type.Object({
+  class: Type.String({ description: 'A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear` (see GET /v1/modules).', minLength: 1, maxLength: 200 }),
+  args: Type.Optional(Type.Array(Type.Unknown(), { description: 'Positional constructor arguments as PyTorch takes them; a nested module spec may stand wherever PyTorch takes a module.', maxItems: 100000 })),
+  kwargs: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Keyword arguments; `dtype` takes a DType, `device` takes "meta" (default), "cpu" or "worker".' })),
+  ties: Type.Optional(Type.Array(Type.Array(Type.String(), { minItems: 2 }), { description: 'Groups of tensor names that share one storage, like `lm_head.weight = embed.weight` in PyTorch.', maxItems: 10000 }))
+}, {
+  $id: 'ModuleSpec',
+  title: 'ModuleSpec',
+  description: 'A torch.nn constructor call as JSON.',
+  additionalProperties: false,
+  examples: [
+    { class: 'torch.nn.LSTM', args: [6, 9], kwargs: { bidirectional: true } },
+    { class: 'Sequential', args: [{ class: 'Linear', args: [784, 128] }, { class: 'ReLU' }, { class: 'Linear', args: [128, 10] }] }
+  ]
+})
+export type ModuleSpecT = Static<typeof ModuleSpec>
+
+export const TensorInfo = Type.Object({
+  name: Type.String({ description: 'state_dict key, e.g. `layers.3.self_attn.in_proj_weight`.' }),
+  kind: Type.Union([Type.Literal('parameter'), Type.Literal('buffer')]),
+  shape: Type.Array(Type.Integer({ minimum: 0 })),
+  dtype: Type.String({ description: 'Short dtype name, e.g. `float32`, `int64`.' }),
+  stride: Type.Array(Type.Integer({ minimum: 0 }), { description: 'Element strides (contiguous, C order).' }),
+  numel: Type.Integer({ minimum: 0 }),
+  nbytes: Type.Integer({ minimum: 0 }),
+  requiresGrad: Type.Boolean(),
+  persistent: Type.Boolean({ description: 'false for non-persistent buffers, which state_dict() omits; they are listed last.' }),
+  tiedTo: Type.Optional(Type.String({ description: 'The earlier tensor this one shares storage with.' }))
+}, { $id: 'TensorInfo', title: 'TensorInfo', description: 'One tensor of a module, in state_dict() order.', additionalProperties: false })
+
+export const SignatureParam = Type.Object({
+  name: Type.String(),
+  kind: Type.Union([Type.Literal('positional_or_keyword'), Type.Literal('var_positional'), Type.Literal('keyword_only'), Type.Literal('var_keyword')]),
+  required: Type.Boolean(),
+  default: Type.Optional(Type.Unknown({ description: 'The Python default (null for None).' })),
+  type: Type.String({ description: 'The accepted type, Python-style (e.g. `int`, `bool`, `int | tuple[int, int]`, `Module`).' })
+}, { $id: 'SignatureParam', title: 'SignatureParam', description: 'One constructor parameter.', additionalProperties: false })
+
+export const ModuleClass = Type.Object({
+  name: Type.String({ examples: ['Linear'] }),
+  qualname: Type.String({ examples: ['torch.nn.Linear'] }),
+  acceptsDevice: Type.Boolean({ description: 'Whether the constructor takes `device` (required by skip_init).' }),
+  signature: Type.Array(Type.Ref(SignatureParam)),
+  doc: Type.String()
+}, { $id: 'ModuleClass', title: 'ModuleClass', description: 'A torch.nn class materia can build.', additionalProperties: false })
+
+export const ModuleClassList = Type.Object({
+  modules: Type.Array(Type.Ref(ModuleClass))
+}, { $id: 'ModuleClassList', title: 'ModuleClassList', description: 'The catalog, sorted by name.', additionalProperties: false })
+
+const DtypeEstimate = Type.Object({
+  numel: Type.Integer({ minimum: 0 }),
+  nbytes: Type.Integer({ minimum: 0, description: 'Bytes with every floating tensor cast to this dtype (integer buffers unchanged).' }),
+  largestTensor: Type.Integer({ minimum: 0, description: 'Bytes of the largest tensor in this dtype.' }),
+  trainingAdam: Type.Integer({ minimum: 0, description: 'Bytes to train with torch.optim.Adam in this dtype: weights + gradients + two Adam states per trainable element, plus buffers.' })
+}, { additionalProperties: false })
+
+export const Estimate = Type.Object({
+  class: Type.String(),
+  totals: Type.Object({ numel: Type.Integer(), nbytes: Type.Integer() }, { description: 'As built: tied storage once, buffers (also non-persistent) included.', additionalProperties: false }),
+  byDtype: Type.Object({
+    float32: DtypeEstimate, float16: DtypeEstimate, bfloat16: DtypeEstimate, int8: DtypeEstimate
+  }, { description: 'The same module cast to each dtype, like `accelerate estimate-memory`.', additionalProperties: false }),
+  largestTensor: Type.Object({ name: Type.String(), nbytes: Type.Integer() }, { additionalProperties: false }),
+  training: Type.Object({ adam: Type.Integer({ description: 'Bytes to train as built with torch.optim.Adam: weights, gradients, exp_avg, exp_avg_sq, buffers.' }) }, { additionalProperties: false })
+}, { $id: 'Estimate', title: 'Estimate', description: 'Memory PyTorch would allocate for this module.', additionalProperties: false })
+
+export const nnSchemas = [DTypeName, ModuleSpec, TensorInfo, SignatureParam, ModuleClass, ModuleClassList, Estimate]

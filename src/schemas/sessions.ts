@@ -1,0 +1,45 @@
+// Schemas for sessions and the modules they hold.
+import { Type } from '@sinclair/typebox'
+import { TensorInfo } from './nn.js'
+
+export const SessionId = Type.String({ pattern: '^ses_[A-Za-z0-9_-]{1,64}$', description: 'A session handle (`ses_…`).' })
+export const ModuleId = Type.String({ pattern: '^mod_[A-Za-z0-9_-]{1,64}$', description: 'A module handle (`mod_…`).' })
+
+export const CreateSession = Type.Object({
+  ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'Sliding TTL; at most MATERIA_MAX_SESSION_TTL (default 86400). Default MATERIA_SESSION_TTL.' }))
+}, { $id: 'CreateSession', title: 'CreateSession', description: 'Options for a new session.', additionalProperties: false })
+
+export const Session = Type.Object({
+  id: Type.String({ examples: ['ses_5bY1o2mK8o0nPq3v2ZrJ0Ab9'] }),
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.String({ format: 'date-time', description: 'Moves forward on every use of the session.' }),
+  ttlSeconds: Type.Integer(),
+  modules: Type.Integer({ description: 'Modules in this session.' }),
+  materializations: Type.Integer({ description: 'Materializations in this session.' }),
+  residentBytes: Type.Integer({ description: 'Tensor bytes this session holds in memory.' })
+}, { $id: 'Session', title: 'Session', description: 'A session: a namespace of modules and materializations with a sliding TTL.', additionalProperties: false })
+
+export const SessionList = Type.Object({ sessions: Type.Array(Type.Ref(Session)) },
+  { $id: 'SessionList', title: 'SessionList', description: "The caller's live sessions.", additionalProperties: false })
+
+export const Module = Type.Object({
+  id: Type.String({ examples: ['mod_Zt0yq2a1bXo9lYpC3mR7w4Ej'] }),
+  sessionId: Type.String(),
+  class: Type.String({ description: 'Qualified class name, e.g. `torch.nn.LSTM`.' }),
+  args: Type.Array(Type.Unknown()),
+  kwargs: Type.Record(Type.String(), Type.Unknown()),
+  ties: Type.Optional(Type.Array(Type.Array(Type.String()))),
+  device: Type.Literal('meta'),
+  tensors: Type.Array(Type.Ref(TensorInfo)),
+  totals: Type.Object({
+    parameters: Type.Integer({ description: 'Parameter elements (tied storage once), like sum(p.numel() for p in m.parameters()).' }),
+    buffers: Type.Integer({ description: 'Buffer elements, non-persistent ones included.' }),
+    numel: Type.Integer({ description: 'parameters + buffers.' }),
+    nbytes: Type.Integer({ description: 'Bytes the tensors would take once materialized.' })
+  }, { additionalProperties: false })
+}, { $id: 'Module', title: 'Module', description: 'A module built on the meta device: shapes and dtypes, no tensor memory.', additionalProperties: false })
+
+export const ModuleList = Type.Object({ modules: Type.Array(Type.Ref(Module)) },
+  { $id: 'ModuleList', title: 'ModuleList', description: 'The modules of a session, oldest first.', additionalProperties: false })
+
+export const sessionSchemas = [CreateSession, Session, SessionList, Module, ModuleList]

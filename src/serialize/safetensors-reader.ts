@@ -1,0 +1,437 @@
+// Parse and validate a safetensors header (uploads). Streaming-friendly: the first 8 bytes give the
+// header length (readHeaderLength), the next N bytes the header (parseSafetensorsHeader); the data
+// buffer never needs to be in memory. SafetensorsHeaderReader does the buffering for a chunked body.
+//
+// Acceptance follows the reference reader (safetensors 0.8.0 Rust `Metadata` deserialization and
+// `validate`), see /work/shared/reference/safetensors.md §3.4 and the conformance cases in
+// test/fixtures/safetensors/reader-cases.json. Every rejection is a MATERIA_ERR_CHECKPOINT_INVALID
+// (400) with a message naming the problem. Deliberate differences from the reference:
+// - a repeated tensor name or a repeated `__metadata__` key is rejected (the reference silently keeps
+//   the last one; an upload whose meaning depends on that is almost certainly broken);
+// - dtypes that safetensors defines but materia does not support (U16/U32/U64, F8_*, F4, F6_*, C64)
+//   are rejected unless `allowNonMateriaDtypes` is set;
+// - offsets and sizes must be below 2^53 (the format's JSON schema caps them at 2^48 − 1 anyway).
+// Like the reference we accept: unpadded or whitespace-padded headers (space, \t, \n, \r), leading
+// whitespace, pretty-printed JSON, extra fields in a tensor entry, entries in any order,
+// `"__metadata__": null`. Header JSON is parsed by a strict RFC 8259 parser that mirrors serde_json:
+// no BOM, no trailing characters (so NUL padding fails), no lone surrogate escapes, integers only as
+// plain non-negative decimals (`2.0`, `2e0`, `-0` are rejected as serde rejects them for usize).
+import { materiaError } from '../errors.js'
+import {
+  DTYPE_BITS, SAFETENSORS_TO_MATERIA, isSafetensorsDtype, tensorByteSize,
+  type MateriaDtype, type SafetensorsDtype
+} from './dtypes.js'
+
+/** Rust safetensors MAX_HEADER_SIZE. */
+export const MAX_HEADER_LENGTH = 100_000_000
+
+export interface ReadOptions {
+  /** Total body length when known: enables the "beyond body" and exact-length checks. */
+  readonly fileSize?: number | undefined
+  /** Largest accepted header length N (default 100,000,000 like the Rust reader). */
+  readonly maxHeaderLength?: number | undefined
+  /** Accept safetensors dtypes that have no materia equivalent (entry.dtype is then null). */
+  readonly allowNonMateriaDtypes?: boolean | undefined
+}
+
+export interface ParsedTensor {
+  readonly name: string
+  readonly stDtype: SafetensorsDtype
+  /** The materia dtype, or null for a safetensors dtype materia does not support. */
+  readonly dtype: MateriaDtype | null
+  readonly shape: readonly number[]
+  readonly begin: number
+  readonly end: number
+  readonly nbytes: number
+  /** Absolute file position of the first byte (dataOffset + begin). */
+  readonly fileOffset: number
+}
+
+export interface ParsedSafetensorsHeader {
+  /** N. */
+  readonly headerLength: number
+  /** 8 + N. */
+  readonly dataOffset: number
+  /** D: end of the last tensor. */
+  readonly dataSize: number
+  /** 8 + N + D: the only valid file length. */
+  readonly totalSize: number
+  /** `__metadata__` (null-prototype object), or null when absent or `null`. */
+  readonly metadata: Readonly<Record<string, string>> | null
+  /** Tensors in file (data offset) order. */
+  readonly tensors: readonly ParsedTensor[]
+}
+
+function invalid (message: string): never {
+  throw materiaError('checkpointInvalid', `invalid safetensors file: ${message}`)
+}
+
+const q = (s: string): string => JSON.stringify(s)
+
+/**
+ * Read and check the u64 little-endian header length N from the first 8 bytes of the file.
+ * Rejects N > maxHeaderLength and, when `fileSize` is given, 8 + N > fileSize.
+ */
+export function readHeaderLength (prefix: Uint8Array, options: ReadOptions = {}): number {
+  if (prefix.length < 8) {
+    invalid(`the file is ${prefix.length} bytes long, too short for the 8-byte header length`)
+  }
+  const view = new DataView(prefix.buffer, prefix.byteOffset, 8)
+  const n = view.getBigUint64(0, true)
+  const max = options.maxHeaderLength ?? MAX_HEADER_LENGTH
+  if (n > BigInt(max)) invalid(`header length ${n} is larger than the limit of ${max} bytes`)
+  const len = Number(n)
+  if (options.fileSize !== undefined && 8 + len > options.fileSize) {
+    invalid(`header length ${len} goes beyond the end of the file (${options.fileSize} bytes, so at most ${Math.max(0, options.fileSize - 8)})`)
+  }
+  return len
+}
+
+// ---------------------------------------------------------------------------------------------------
+// strict JSON (serde_json-compatible) with ordered keys and raw number lexemes
+
+type JValue =
+  | { readonly t: 'obj', readonly entries: Array<[string, JValue]>, readonly pos: number }
+  | { readonly t: 'arr', readonly items: JValue[], readonly pos: number }
+  | { readonly t: 'str', readonly v: string, readonly pos: number }
+  | { readonly t: 'num', readonly raw: string, readonly pos: number }
+  | { readonly t: 'lit', readonly v: boolean | null, readonly pos: number }
+
+const MAX_DEPTH = 64
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y
+
+class JsonParser {
+  private i = 0
+  constructor (private readonly s: string) {}
+
+  private err (what: string, at = this.i): never {
+    invalid(`header is not valid JSON: ${what} at character ${at}`)
+  }
+
+  private ws (): void {
+    const s = this.s
+    while (this.i < s.length) {
+      const c = s.charCodeAt(this.i)
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.i++
+      else break
+    }
+  }
+
+  parseDocument (): JValue {
+    this.ws()
+    if (this.i >= this.s.length) this.err('empty header (expected a JSON object)')
+    const v = this.value(0)
+    this.ws()
+    if (this.i < this.s.length) {
+      const c = this.s.charCodeAt(this.i)
+      this.err(c === 0 ? 'NUL byte after the JSON (padding must be spaces)' : `trailing characters ${q(this.s.slice(this.i, this.i + 8))}`)
+    }
+    return v
+  }
+
+  private value (depth: number): JValue {
+    if (depth > MAX_DEPTH) this.err(`nesting deeper than ${MAX_DEPTH}`)
+    const s = this.s
+    const pos = this.i
+    const c = s[this.i]
+    if (c === '{') {
+      this.i++
+      const entries: Array<[string, JValue]> = []
+      this.ws()
+      if (s[this.i] === '}') { this.i++; return { t: 'obj', entries, pos } }
+      for (;;) {
+        this.ws()
+        if (s[this.i] !== '"') this.err('expected a string key')
+        const k = this.string()
+        this.ws()
+        if (s[this.i] !== ':') this.err("expected ':'")
+        this.i++
+        this.ws()
+        entries.push([k, this.value(depth + 1)])
+        this.ws()
+        if (s[this.i] === ',') { this.i++; continue }
+        if (s[this.i] === '}') { this.i++; return { t: 'obj', entries, pos } }
+        this.err(this.i >= s.length ? 'unexpected end of header inside an object' : "expected ',' or '}'")
+      }
+    }
+    if (c === '[') {
+      this.i++
+      const items: JValue[] = []
+      this.ws()
+      if (s[this.i] === ']') { this.i++; return { t: 'arr', items, pos } }
+      for (;;) {
+        this.ws()
+        items.push(this.value(depth + 1))
+        this.ws()
+        if (s[this.i] === ',') { this.i++; continue }
+        if (s[this.i] === ']') { this.i++; return { t: 'arr', items, pos } }
+        this.err(this.i >= s.length ? 'unexpected end of header inside an array' : "expected ',' or ']'")
+      }
+    }
+    if (c === '"') return { t: 'str', v: this.string(), pos }
+    if (s.startsWith('true', this.i)) { this.i += 4; return { t: 'lit', v: true, pos } }
+    if (s.startsWith('false', this.i)) { this.i += 5; return { t: 'lit', v: false, pos } }
+    if (s.startsWith('null', this.i)) { this.i += 4; return { t: 'lit', v: null, pos } }
+    NUMBER.lastIndex = this.i
+    const m = NUMBER.exec(s)
+    if (m !== null) { this.i += m[0].length; return { t: 'num', raw: m[0], pos } }
+    if (this.i >= s.length) this.err('unexpected end of header')
+    if (s.charCodeAt(this.i) === 0xfeff) this.err('byte order mark')
+    this.err(`unexpected character ${q(s[this.i] ?? '')}`)
+  }
+
+  private hex4 (): number {
+    const h = this.s.slice(this.i, this.i + 4)
+    if (!/^[0-9a-fA-F]{4}$/.test(h)) this.err('bad \\u escape')
+    this.i += 4
+    return parseInt(h, 16)
+  }
+
+  private string (): string {
+    const s = this.s
+    const start = this.i
+    this.i++ // opening quote
+    let out = ''
+    let run = this.i
+    for (;;) {
+      if (this.i >= s.length) this.err('unterminated string', start)
+      const c = s.charCodeAt(this.i)
+      if (c === 0x22) { out += s.slice(run, this.i); this.i++; return out }
+      if (c < 0x20) this.err('raw control character in a string (must be escaped)')
+      if (c !== 0x5c) { this.i++; continue }
+      out += s.slice(run, this.i)
+      this.i++
+      const e = s[this.i++]
+      switch (e) {
+        case '"': out += '"'; break
+        case '\\': out += '\\'; break
+        case '/': out += '/'; break
+        case 'b': out += '\b'; break
+        case 'f': out += '\f'; break
+        case 'n': out += '\n'; break
+        case 'r': out += '\r'; break
+        case 't': out += '\t'; break
+        case 'u': {
+          const u = this.hex4()
+          if (u >= 0xdc00 && u <= 0xdfff) this.err('lone surrogate in \\u escape')
+          if (u >= 0xd800 && u <= 0xdbff) {
+            if (s[this.i] !== '\\' || s[this.i + 1] !== 'u') this.err('lone surrogate in \\u escape')
+            this.i += 2
+            const lo = this.hex4()
+            if (lo < 0xdc00 || lo > 0xdfff) this.err('lone surrogate in \\u escape')
+            out += String.fromCharCode(u, lo)
+          } else {
+            out += String.fromCharCode(u)
+          }
+          break
+        }
+        default: this.err(`invalid escape \\${e ?? ''}`)
+      }
+      run = this.i
+    }
+  }
+}
+
+function describe (v: JValue): string {
+  switch (v.t) {
+    case 'obj': return 'an object'
+    case 'arr': return 'an array'
+    case 'str': return `the string ${q(v.v)}`
+    case 'num': return `the number ${v.raw}`
+    case 'lit': return String(v.v)
+  }
+}
+
+function uint (v: JValue, what: string): number {
+  if (v.t !== 'num') invalid(`${what} must be a non-negative integer, got ${describe(v)}`)
+  if (!/^(?:0|[1-9][0-9]*)$/.test(v.raw)) invalid(`${what} must be a non-negative integer, got ${v.raw}`)
+  const n = Number(v.raw)
+  if (!Number.isSafeInteger(n)) invalid(`${what} ${v.raw} is too large (must be below 2^53)`)
+  return n
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * Parse and validate the header. `bytes` starts at file offset 0 and holds at least 8 + N bytes
+ * (extra bytes after the header are ignored, so the first chunk(s) of an upload can be passed as is).
+ * With `fileSize` the file length must be exactly 8 + N + D; without it, call checkFileSize() once
+ * the body length is known.
+ */
+export function parseSafetensorsHeader (bytes: Uint8Array, options: ReadOptions = {}): ParsedSafetensorsHeader {
+  const n = readHeaderLength(bytes, options)
+  if (bytes.length < 8 + n) {
+    invalid(`header length ${n} goes beyond the end of the data (${bytes.length} bytes, so at most ${Math.max(0, bytes.length - 8)})`)
+  }
+  let text: string
+  try {
+    text = decoder.decode(bytes.subarray(8, 8 + n))
+  } catch {
+    invalid('header is not valid UTF-8')
+  }
+  const root = new JsonParser(text).parseDocument()
+  if (root.t !== 'obj') invalid(`header must be a JSON object, got ${describe(root)}`)
+
+  let metadata: Record<string, string> | null = null
+  let sawMetadata = false
+  const names = new Set<string>()
+  const tensors: Array<Omit<ParsedTensor, 'fileOffset'>> = []
+  for (const [key, v] of root.entries) {
+    if (key === '__metadata__') {
+      if (sawMetadata) invalid('"__metadata__" appears twice')
+      sawMetadata = true
+      if (v.t === 'lit' && v.v === null) continue
+      if (v.t !== 'obj') invalid(`"__metadata__" must be an object of strings, got ${describe(v)}`)
+      metadata = Object.create(null) as Record<string, string>
+      const seen = new Set<string>()
+      for (const [mk, mv] of v.entries) {
+        if (mv.t !== 'str') invalid(`"__metadata__" values must be strings; ${q(mk)} is ${describe(mv)}`)
+        if (seen.has(mk)) invalid(`"__metadata__" key ${q(mk)} appears twice`)
+        seen.add(mk)
+        metadata[mk] = mv.v
+      }
+      continue
+    }
+    const what = `tensor ${q(key)}`
+    if (names.has(key)) invalid(`${what} appears twice`)
+    names.add(key)
+    if (v.t !== 'obj') invalid(`${what} must be an object {"dtype", "shape", "data_offsets"}, got ${describe(v)}`)
+    const fields = new Map<string, JValue>()
+    for (const [fk, fv] of v.entries) {
+      if (fk === 'dtype' || fk === 'shape' || fk === 'data_offsets') {
+        if (fields.has(fk)) invalid(`${what}: field ${q(fk)} appears twice`)
+        fields.set(fk, fv)
+      } // other fields are ignored, as by the reference reader
+    }
+    const dt = fields.get('dtype')
+    const sh = fields.get('shape')
+    const off = fields.get('data_offsets')
+    if (dt === undefined) invalid(`${what}: missing field "dtype"`)
+    if (sh === undefined) invalid(`${what}: missing field "shape"`)
+    if (off === undefined) invalid(`${what}: missing field "data_offsets"`)
+    if (dt.t !== 'str') invalid(`${what}: dtype must be a string, got ${describe(dt)}`)
+    const stDtype = dt.v
+    if (!isSafetensorsDtype(stDtype)) {
+      invalid(`${what}: unknown dtype ${q(stDtype)} (dtypes are case-sensitive: ${Object.keys(DTYPE_BITS).join(', ')})`)
+    }
+    const dtype = SAFETENSORS_TO_MATERIA[stDtype] ?? null
+    if (dtype === null && options.allowNonMateriaDtypes !== true) {
+      invalid(`${what}: dtype ${stDtype} is valid safetensors but not supported by materia`)
+    }
+    if (sh.t !== 'arr') invalid(`${what}: shape must be an array, got ${describe(sh)}`)
+    const shape = sh.items.map((d, i) => uint(d, `${what}: shape[${i}]`))
+    if (off.t !== 'arr') invalid(`${what}: data_offsets must be an array [begin, end], got ${describe(off)}`)
+    if (off.items.length !== 2) invalid(`${what}: data_offsets must have exactly 2 numbers, got ${off.items.length}`)
+    const begin = uint(off.items[0]!, `${what}: data_offsets[0]`)
+    const end = uint(off.items[1]!, `${what}: data_offsets[1]`)
+    if (end < begin) invalid(`${what}: data_offsets [${begin}, ${end}] end before begin`)
+    const nbytes = tensorByteSize(stDtype, shape)
+    if (nbytes === null) {
+      if (DTYPE_BITS[stDtype] % 8 !== 0) invalid(`${what}: ${stDtype} [${shape.join(', ')}] is not a whole number of bytes`)
+      invalid(`${what}: shape [${shape.join(', ')}] is too large`)
+    }
+    if (end - begin !== nbytes) {
+      invalid(`${what}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${stDtype} [${shape.join(', ')}] needs ${nbytes}`)
+    }
+    tensors.push({ name: key, stDtype, dtype, shape, begin, end, nbytes })
+  }
+
+  // contiguity: sorted by (begin, end), each tensor starts where the previous one ended
+  tensors.sort((a, b) => (a.begin - b.begin) || (a.end - b.end))
+  let pos = 0
+  let prev: (typeof tensors)[number] | undefined
+  for (const t of tensors) {
+    if (t.begin !== pos) {
+      if (prev === undefined) invalid(`data must start at offset 0, but the first tensor ${q(t.name)} starts at ${t.begin}`)
+      if (t.begin > pos) invalid(`gap of ${t.begin - pos} bytes between tensor ${q(prev.name)} (ends at ${pos}) and tensor ${q(t.name)} (starts at ${t.begin}); data must be contiguous`)
+      invalid(`tensor ${q(t.name)} [${t.begin}, ${t.end}) overlaps tensor ${q(prev.name)} [${prev.begin}, ${prev.end})`)
+    }
+    pos = t.end
+    prev = t
+  }
+
+  const dataOffset = 8 + n
+  const dataSize = pos
+  const totalSize = dataOffset + dataSize
+  if (!Number.isSafeInteger(totalSize)) invalid('file size exceeds 2^53 bytes')
+  const header: ParsedSafetensorsHeader = {
+    headerLength: n,
+    dataOffset,
+    dataSize,
+    totalSize,
+    metadata,
+    tensors: tensors.map(t => Object.freeze({ ...t, fileOffset: dataOffset + t.begin }))
+  }
+  if (options.fileSize !== undefined) checkFileSize(header, options.fileSize)
+  return header
+}
+
+/** The file must be exactly 8 + N + D bytes: no trailing bytes, no truncated data. */
+export function checkFileSize (header: ParsedSafetensorsHeader, fileSize: number): void {
+  if (fileSize > header.totalSize) {
+    invalid(`${fileSize - header.totalSize} trailing bytes after the data (the file must be exactly 8 + ${header.headerLength} + ${header.dataSize} = ${header.totalSize} bytes, got ${fileSize})`)
+  }
+  if (fileSize < header.totalSize) {
+    invalid(`data is truncated: the header describes 8 + ${header.headerLength} + ${header.dataSize} = ${header.totalSize} bytes, got ${fileSize}`)
+  }
+}
+
+/** Parse a complete in-memory file (header checks plus the exact-length check). */
+export function parseSafetensors (file: Uint8Array, options: Omit<ReadOptions, 'fileSize'> = {}): ParsedSafetensorsHeader {
+  return parseSafetensorsHeader(file, { ...options, fileSize: file.length })
+}
+
+/**
+ * Incremental header reader for a chunked upload: push() chunks until it returns the parsed header;
+ * `rest` then holds the bytes of the pushed chunks that follow the header (the start of the data
+ * buffer). Bytes pushed after the header is complete are not retained. Call end() when the body is
+ * finished before the header was complete: it throws the appropriate 400.
+ */
+export class SafetensorsHeaderReader {
+  private chunks: Uint8Array[] = []
+  private size = 0
+  private need = 8
+  private result: ParsedSafetensorsHeader | null = null
+  /** Data bytes received together with the header. */
+  rest: Uint8Array = new Uint8Array(0)
+
+  constructor (private readonly options: ReadOptions = {}) {}
+
+  get header (): ParsedSafetensorsHeader | null { return this.result }
+
+  push (chunk: Uint8Array): ParsedSafetensorsHeader | null {
+    if (this.result !== null) return this.result
+    this.chunks.push(chunk)
+    this.size += chunk.length
+    if (this.size < this.need) return null
+    // concatenates at most twice: once for the length field, once for the whole header
+    let buf = this.joined()
+    if (this.need === 8) {
+      this.need = 8 + readHeaderLength(buf, this.options)
+      if (this.size < this.need) return null
+      buf = this.joined()
+    }
+    this.chunks = []
+    this.result = parseSafetensorsHeader(buf.subarray(0, this.need), { ...this.options, fileSize: undefined })
+    if (this.options.fileSize !== undefined) checkFileSize(this.result, this.options.fileSize)
+    this.rest = buf.subarray(this.need)
+    return this.result
+  }
+
+  private joined (): Uint8Array {
+    const only = this.chunks.length === 1 ? this.chunks[0] : undefined
+    const buf = only ?? Buffer.concat(this.chunks, this.size)
+    this.chunks = [buf]
+    return buf
+  }
+
+  /** Signal the end of the body; throws if the header never completed. */
+  end (): ParsedSafetensorsHeader {
+    if (this.result !== null) return this.result
+    const buf = this.joined()
+    // reproduces the precise error (too short / header beyond body)
+    return parseSafetensorsHeader(buf, { ...this.options, fileSize: this.size })
+  }
+}

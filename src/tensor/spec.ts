@@ -1,0 +1,25 @@
+// One state_dict entry, described without memory.
+import type { DType } from './dtype.js'
+
+export interface TensorInfo {
+  /** dotted, e.g. "layers.3.self_attn.in_proj_weight" */
+  name: string
+  kind: 'parameter' | 'buffer'
+  shape: number[]
+  dtype: DType
+  stride: number[]
+  numel: number
+  nbytes: number
+  requiresGrad: boolean
+  persistent: boolean
+  /** set on the later of two tied tensors: the name of the first one (state_dict order) */
+  tiedTo?: string
+}
+
+export interface TensorSpec extends TensorInfo {
+  /** constructor value of a buffer (BatchNorm running_mean 0, running_var 1, num_batches_tracked 0),
+      so an "empty" materialization still fills buffers; undefined for parameters */
+  fill?: number
+  /** the owning module, so a seeded init can replay each module's reset_parameters() */
+  owner: { qualname: string; path: string }
+}
