@@ -36,6 +36,14 @@ export function moduleBody (id: string, sessionId: string, built: BuiltModule, t
   }
 }
 
+/** Rebuilds a stored module's tensor table from its spec (cheap, and the store keeps JSON only). */
+export async function moduleBuilt (app: FastifyInstance, sessionId: string, moduleId: string): Promise<BuiltModule> {
+  const m = await app.store.getModule(sessionId, moduleId)
+  if (m === undefined) throw materiaError('moduleNotFound', `Module '${moduleId}' not found`)
+  const { class: cls, args, kwargs, ties } = m.body as typeof Module.static
+  return buildModule({ class: cls, args, kwargs, ...(ties !== undefined ? { ties } : {}) })
+}
+
 export default async function moduleRoutes (fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { store } = app
@@ -101,13 +109,14 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
     schema: {
       operationId: 'deleteModule',
       tags: ['modules'],
-      summary: 'Delete a module',
+      summary: 'Delete a module and its materializations',
       params: moduleParams,
       response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses('validation', 'sessionNotFound', 'moduleNotFound', 'unauthorized') }
     }
   }, async (request, reply) => {
     const session = await app.requireSession(request, request.params.sessionId)
     if (!await store.deleteModule(session.id, request.params.moduleId)) throw notFound(request.params.moduleId)
+    app.materializations.deleteWhere((m) => m.sessionId === session.id && m.moduleId === request.params.moduleId)
     return await reply.code(204).send(null)
   })
 }

@@ -18,8 +18,8 @@ export default async function sessionRoutes (fastify: FastifyInstance): Promise<
       expiresAt: new Date(s.expiresAt).toISOString(),
       ttlSeconds: s.ttlSeconds,
       modules: await store.countModules(s.id),
-      materializations: 0,
-      residentBytes: 0
+      materializations: app.materializations.list(s.id).length,
+      residentBytes: app.materializations.residentBytesOf(s.id)
     }
   }
   const params = Type.Object({ sessionId: SessionId })

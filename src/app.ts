@@ -13,6 +13,10 @@ import sessionStore from './plugins/session-store.js'
 import catalogRoutes from '../routes/catalog.js'
 import sessionRoutes from '../routes/sessions.js'
 import moduleRoutes from '../routes/modules.js'
+import workerPool from './plugins/worker-pool.js'
+import materializations from './plugins/materializations.js'
+import materializationRoutes from '../routes/materializations.js'
+import skipInitRoutes from '../routes/skip-init.js'
 
 export interface AppOptions {
   config: Config
@@ -50,8 +54,12 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(health)
   await app.register(auth, { apiKeys: config.apiKeys })
   await app.register(sessionStore)
+  await app.register(workerPool)
+  await app.register(materializations)
   await app.register(catalogRoutes)
   await app.register(sessionRoutes)
   await app.register(moduleRoutes)
+  await app.register(materializationRoutes)
+  await app.register(skipInitRoutes)
   return app
 }

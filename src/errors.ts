@@ -37,7 +37,15 @@ export const errorDefs = {
   // safetensors serialization
   checkpointInvalid: def('MATERIA_ERR_CHECKPOINT_INVALID', 400, 'The uploaded safetensors file is malformed: bad header length, UTF-8, JSON or entry fields, unknown dtype, offsets that do not match shape and dtype, overlapping or non-contiguous data, a file length other than 8 + header + data, or non-string metadata.'),
   checkpointUnserializable: def('MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE', 400, 'The tensors cannot be written as safetensors: duplicate or reserved (__metadata__) name, a name that is not valid Unicode, an unsupported dtype, a byte size that does not match shape and dtype, or an inconsistent tie.'),
-  rangeNotSatisfiable: def('MATERIA_ERR_RANGE_NOT_SATISFIABLE', 416, 'The Range header asks for bytes beyond the end of the file; Content-Range gives the file size.')
+  rangeNotSatisfiable: def('MATERIA_ERR_RANGE_NOT_SATISFIABLE', 416, 'The Range header asks for bytes beyond the end of the file; Content-Range gives the file size.'),
+  // materializations
+  materializationNotFound: def('MATERIA_ERR_MATERIALIZATION_NOT_FOUND', 404, 'No materialization with this id in this session (or it was deleted).'),
+  tensorNotFound: def('MATERIA_ERR_TENSOR_NOT_FOUND', 404, 'The materialization has no tensor of this name.'),
+  materializationNotReady: def('MATERIA_ERR_MATERIALIZATION_NOT_READY', 409, 'The materialization is still being filled, or it failed; its status and progress say which.'),
+  memoryBudget: def('MATERIA_ERR_MEMORY_BUDGET', 507, 'The memory budget (MATERIA_MEMORY_BUDGET) cannot hold this materialization; the message gives the figures.'),
+  checkpointMismatch: def('MATERIA_ERR_CHECKPOINT_MISMATCH', 400, 'The checkpoint does not fit the module as load_state_dict(strict=True) requires: missing, unexpected or size-mismatched keys, or other dtypes.'),
+  materializationOptions: def('MATERIA_ERR_MATERIALIZATION_OPTIONS', 400, 'The materialization options do not go together (for example seed or rng without init "default").'),
+  initUnavailable: def('MATERIA_ERR_INIT_UNAVAILABLE', 501, 'This init is not available in this version of the service.')
 } as const satisfies Record<string, ErrorDef>
 
 export type ErrorName = keyof typeof errorDefs

@@ -100,7 +100,9 @@ const splitter = 134217729
  */
 export function fma64 (a: number, b: number, c: number): number {
   const uh = a * b
-  if (!Number.isFinite(uh) || !Number.isFinite(c)) return uh + c
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return uh + c // IEEE: the infinite product rules
+  if (!Number.isFinite(c)) return c // finite exact product: an infinite (or NaN) c wins
+  if (!Number.isFinite(uh)) return fma64Exact(a, b, c) // the product overflows, the sum may not
   if (c === 0) {
     // a*b + (±0): the product rounded once, and -0 + +0 = +0 as in IEEE.
     return uh + c
@@ -146,7 +148,8 @@ export function fma64 (a: number, b: number, c: number): number {
 
 /** Exact fma via BigInt rationals; slow, only for extreme exponents. */
 export function fma64Exact (a: number, b: number, c: number): number {
-  if (!Number.isFinite(a) || !Number.isFinite(b) || !Number.isFinite(c)) return a * b + c
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return a * b + c
+  if (!Number.isFinite(c)) return c
   const [ma, ea] = decompose(a)
   const [mb, eb] = decompose(b)
   const [mc, ec] = decompose(c)

@@ -16,6 +16,7 @@ import {
   allocDense, decodeElement, defaultProfile, encodeElement, normalFill, numelOf, readValues, uniformFill,
   UnsupportedInitError, writeValues, type FillTarget, type InitProfile
 } from './distributions.js'
+import { erf } from './libm.js'
 import type { CpuGenerator } from './mt19937.js'
 
 /** A contiguous (row-major) tensor: its shape plus the storage filled in place. */
@@ -210,7 +211,7 @@ export function kaimingNormal (gen: CpuGenerator, t: InitTensor, a = 0, mode: Fa
  *
  * Not supported (UnsupportedInitError): p <= 0.3 (torch accepts with Tensor.log_ of uniforms, a
  * SLEEF/MKL vector log), and the torch <= 2.11 inverse-CDF algorithm (profile 1.13), whose erfinv
- * is MKL's on official wheels. Φ uses this module's erf (within ~1 ulp of libm's), which only
+ * is MKL's on official wheels. Φ uses libm.ts's erf (within ~2 ulp of glibc's), which only
  * decides the p > 0.3 branch. torch's "mean is more than 2 std from [a, b]" warning is not emitted.
  */
 export function truncNormal (gen: CpuGenerator, t: InitTensor, mean = 0.0, std = 1.0, a = -2.0, b = 2.0,
@@ -248,36 +249,4 @@ export function truncNormal (gen: CpuGenerator, t: InitTensor, mean = 0.0, std =
 /** Φ(x) = (1 + erf(x / sqrt(2))) / 2, as torch/nn/init.py writes it. */
 function normCdf (x: number): number {
   return (1.0 + erf(x / Math.sqrt(2.0))) / 2.0
-}
-
-const twoOverSqrtPi = 1.1283791670955126
-const oneOverSqrtPi = 0.5641895835477563
-
-/**
- * erf to within a few ulp: for |x| < 2.5 the all-positive series
- * erf x = 2/sqrt(π) e^(-x²) Σ 2^n x^(2n+1) / (1·3···(2n+1)) (no cancellation); beyond, 1 - erfc(x)
- * with erfc from its continued fraction, evaluated bottom-up.
- */
-export function erf (x: number): number {
-  if (x !== x) return NaN
-  const ax = Math.abs(x)
-  if (ax >= 6) return x > 0 ? 1 : -1
-  let r: number
-  if (ax < 2.5) {
-    const x2 = ax * ax
-    let term = ax
-    let sum = ax
-    for (let n = 1; n < 200; n++) {
-      term *= (2 * x2) / (2 * n + 1)
-      sum += term
-      if (term < sum * 1e-17) break
-    }
-    r = twoOverSqrtPi * Math.exp(-x2) * sum
-  } else {
-    // erfc(x) = e^(-x²)/sqrt(π) · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
-    let f = ax
-    for (let k = 60; k >= 1; k--) f = ax + (k / 2) / f
-    r = 1 - oneOverSqrtPi * Math.exp(-ax * ax) / f
-  }
-  return x < 0 ? -r : r
 }

@@ -4,7 +4,8 @@
 // their precedence (unexpected/multiple keyword first, then too many positional, then missing
 // positional, then missing keyword-only) are the ones Python prints.
 import { materiaError } from '../errors.js'
-import { type DType, isSafeInt, parseDType, DTYPE_NAMES } from '../tensor/dtype.js'
+import { type DType, isSafeInt, parseDType } from '../tensor/dtype.js'
+import { rawDim } from './dims.js'
 import { isModuleNode, isNonModuleRef, type ModuleNode } from './define.js'
 
 export type ParamKind = 'positional_or_keyword' | 'var_positional' | 'keyword_only' | 'var_keyword'
@@ -77,9 +78,10 @@ const SELF = Symbol('self')
 
 /**
  * Binds `args`/`kwargs` to `sig` like a call `Class(*args, **kwargs)` binds to `__init__(self, ...)`.
- * Returns raw values by parameter name (defaults filled in, *args as an array, **kwargs as a record).
+ * Returns raw values by parameter name (defaults filled in, *args as an array, **kwargs as a record)
+ * and the names the caller passed explicitly.
  */
-export function bindArguments (fn: string, sig: Signature, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function bindArguments (fn: string, sig: Signature, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): { raw: Record<string, unknown>; given: Set<string> } {
   const entries = Object.entries(sig)
   const positional = ['self', ...entries.filter(([, p]) => p.kind === 'positional_or_keyword').map(([n]) => n)]
   const kwOnly = entries.filter(([, p]) => p.kind === 'keyword_only').map(([n]) => n)
@@ -122,18 +124,19 @@ export function bindArguments (fn: string, sig: Signature, args: readonly unknow
   const missingKw = kwOnly.filter((name) => !slots.has(name) && (sig[name] as Param<unknown>).required)
   if (missingKw.length > 0) missingError(fn, 'keyword-only', missingKw)
 
-  const out: Record<string, unknown> = {}
+  const raw: Record<string, unknown> = {}
+  const passed = new Set<string>()
   for (const [name, p] of entries) {
-    if (p.kind === 'var_positional') out[name] = rest
-    else if (p.kind === 'var_keyword') out[name] = extraKw
-    else out[name] = slots.has(name) ? slots.get(name) : p.default
+    if (p.kind === 'var_positional') raw[name] = rest
+    else if (p.kind === 'var_keyword') raw[name] = extraKw
+    else raw[name] = slots.has(name) ? slots.get(name) : p.default
+    if (slots.has(name)) passed.add(name)
   }
-  return out
+  return { raw, given: passed }
 }
 
-/** Binds and then coerces each parameter in signature order. */
-export function bindAndCoerce<S extends Signature> (fn: string, sig: S, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): BoundArgs<S> {
-  const raw = bindArguments(fn, sig, args, kwargs)
+/** Coerces each bound parameter in signature order. */
+export function coerceBound<S extends Signature> (fn: string, sig: S, raw: Readonly<Record<string, unknown>>): BoundArgs<S> {
   const out: Record<string, unknown> = {}
   for (const [name, p] of Object.entries(sig)) out[name] = p.coerce(raw[name], { fn, param: name })
   return out as BoundArgs<S>
@@ -187,18 +190,38 @@ export function toIntTuple (n: number, value: unknown, c: CoerceCtx): number[] {
   return new Array<number>(n).fill(toInt(value, c))
 }
 
-/** int or sequence of ints → list (LayerNorm's normalized_shape, Unflatten's sizes). */
+/**
+ * A size that PyTorch passes straight to a tensor factory without checking it: ints pass, other
+ * values travel as RawDim so torch.empty's own TypeError can be reported where the tensor is made.
+ */
+export function toDim (value: unknown, c: CoerceCtx): number {
+  if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    argError(`${c.fn}(): argument '${c.param}' = ${value} is outside the exactly representable integer range (|n| <= 2^53-1)`)
+  }
+  return typeof value === 'number' && Number.isInteger(value) ? value : rawDim(value)
+}
+
+/**
+ * LayerNorm's normalized_shape: an int (not bool: bool is Integral but stays itself) becomes (n,),
+ * anything else goes through tuple(), so a list keeps its elements, a string its characters, a
+ * dict its keys; non-iterables raise Python's TypeError.
+ */
 export function toShape (value: unknown, c: CoerceCtx): number[] {
-  if (Array.isArray(value)) return value.map((v, i) => toInt(v, { fn: c.fn, param: `${c.param}[${i}]` }))
-  if (typeof value === 'number' || typeof value === 'boolean') return [toInt(value, c)]
-  return typeError(c, 'int or sequence of ints', value)
+  if (typeof value === 'number' && Number.isInteger(value)) return [toDim(value, c)]
+  if (typeof value === 'boolean') return [rawDim(value)]
+  let items: unknown[]
+  if (Array.isArray(value)) items = value
+  else if (typeof value === 'string') items = [...value]
+  else if (typeof value === 'object' && value !== null && !isModuleNode(value) && !isNonModuleRef(value)) items = Object.keys(value)
+  else return argError(`'${pyTypeName(value)}' object is not iterable`)
+  return items.map((v, i) => toDim(v, { fn: c.fn, param: `${c.param}[${i}]` }))
 }
 
 export function toDType (value: unknown, c: CoerceCtx): DType {
   const d = parseDType(value)
   if (d !== undefined) return d
-  if (typeof value === 'string') argError(`${c.fn}(): unknown dtype '${value}' for argument '${c.param}'; expected one of ${DTYPE_NAMES.join(', ')} (optionally prefixed with 'torch.')`)
-  return typeError(c, 'torch.dtype', value)
+  // what torch.empty(..., dtype=x) says; materia's accepted spellings are in the catalog signature
+  return argError(`empty(): argument 'dtype' must be torch.dtype, not ${pyTypeName(value)}`)
 }
 
 export type Device = 'meta' | 'cpu' | 'worker'
@@ -229,8 +252,10 @@ export const arg = {
   /** `_size_Nd_t`: int or tuple, normalized with _single/_pair/_triple. */
   intTuple: (n: number, ...def: [(number | number[])?]): Param<number[]> =>
     make(n === 1 ? '_size_1_t' : `_size_${n}_t`, (v, c) => toIntTuple(n, v, c), withDefault(def)),
+  /** a size handed to torch.empty unchecked (see toDim) */
+  dim: (...def: [number?]): Param<number> => make('int', toDim, withDefault(def)),
   shape: (...def: [(number | number[])?]): Param<number[]> => make('Union[int, List[int]]', toShape, withDefault(def)),
-  /** `dtype=None` factory kwarg: null means torch.get_default_dtype(). */
+  /** `dtype=None` factory kwarg: null means torch.get_default_dtype(); "float32" or "torch.float32". */
   dtype: (): Param<DType | null> => make('Optional[torch.dtype]', orNone(toDType), { value: null }),
   /** `device=None` factory kwarg: null means meta (the catalog builds shapes only). */
   device: (): Param<Device | null> => make('Optional[Union[str, torch.device]]', orNone(toDevice), { value: null }),
@@ -293,7 +318,7 @@ export function pyValueRepr (v: unknown): string {
   if (v === null || v === undefined) return 'None'
   if (typeof v === 'boolean') return v ? 'True' : 'False'
   if (typeof v === 'number') return pyRepr(v)
-  if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+  if (typeof v === 'string') return pyStrRepr(v)
   if (Array.isArray(v)) return `[${v.map(pyValueRepr).join(', ')}]`
   if (typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${pyValueRepr(k)}: ${pyValueRepr(x)}`).join(', ')}}`
   return String(v)
@@ -315,4 +340,30 @@ export function toOptIntOrInts (value: unknown, c: CoerceCtx): number | null | A
 export function toFloatOrFloats (value: unknown, c: CoerceCtx): number | number[] {
   if (Array.isArray(value)) return value.map((v, i) => toFloat(v, { fn: c.fn, param: `${c.param}[${i}]` }))
   return toFloat(value, c)
+}
+
+/** repr(str): single quotes unless the text has a single quote and no double quote. */
+export function pyStrRepr (s: string): string {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'"
+  let out = ''
+  for (const ch of s) {
+    if (ch === '\\') out += '\\\\'
+    else if (ch === quote) out += `\\${ch}`
+    else if (ch === '\n') out += '\\n'
+    else if (ch === '\r') out += '\\r'
+    else if (ch === '\t') out += '\\t'
+    else if (ch < ' ' || ch === '\x7f') out += `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`
+    else out += ch
+  }
+  return quote + out + quote
+}
+
+/** str(KeyError(msg)) is repr(msg): PyTorch's add_module KeyErrors print with their quotes. */
+export function keyError (message: string): never {
+  return argError(pyStrRepr(message))
+}
+
+/** bindArguments then coerceBound. */
+export function bindAndCoerce<S extends Signature> (fn: string, sig: S, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): BoundArgs<S> {
+  return coerceBound(fn, sig, bindArguments(fn, sig, args, kwargs).raw)
 }

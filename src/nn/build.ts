@@ -5,7 +5,7 @@
 import { materiaError } from '../errors.js'
 import { contiguousStrides, DTYPES } from '../tensor/dtype.js'
 import type { TensorSpec } from '../tensor/spec.js'
-import { argError, bindAndCoerce } from './args.js'
+import { argError, bindArguments, coerceBound, keyError } from './args.js'
 import { findModuleDef, findNonModule, unknownClassError } from './catalog.js'
 import {
   type AnyModuleDef, type BuildContext, isModuleNode, MODULE_TAG, type ModuleNode, nonModuleRef,
@@ -115,7 +115,8 @@ class Builder {
   construct (def: AnyModuleDef, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>, ties: string[][], depth: number): ModuleNode {
     if (depth > LIMITS.maxDepth) tooLarge(`Module tree nests deeper than ${LIMITS.maxDepth} levels`)
     if (++this.constructed > LIMITS.maxModules) tooLarge(`Module spec constructs more than ${LIMITS.maxModules} modules`)
-    const bound = bindAndCoerce(def.fn, def.signature, args, kwargs)
+    const { raw, given } = bindArguments(def.fn, def.signature, args, kwargs)
+    const bound = coerceBound(def.fn, def.signature, raw)
     const ctx: BuildContext = {
       name: def.name,
       qualname: def.qualname,
@@ -126,6 +127,7 @@ class Builder {
         return this.construct(d, a, k, [], depth + 1)
       },
       clone: (node) => this.clone(node),
+      given: (param) => given.has(param),
       fail: argError
     }
     const result = def.build(bound, ctx)
@@ -178,9 +180,9 @@ class Builder {
 
 /** nn.Module.add_module's checks (KeyError texts). */
 function checkChildName (name: string, taken: Set<string>): void {
-  if (name.includes('.')) argError(`module name can't contain ".", got: ${name}`)
-  if (name === '') argError('module name can\'t be empty string ""')
-  if (taken.has(name)) argError(`attribute '${name}' already exists`)
+  if (name.includes('.')) keyError(`module name can't contain ".", got: ${name}`)
+  if (name === '') keyError('module name can\'t be empty string ""')
+  if (taken.has(name)) keyError(`attribute '${name}' already exists`)
 }
 
 function parseTies (raw: unknown): string[][] {

@@ -33,6 +33,7 @@
 import { materiaError } from '../errors.js'
 import { type DType, DTYPES, numelOf } from '../tensor/dtype.js'
 import type { BoundArgs, Signature } from './args.js'
+import { dimValue, sizeTypeError } from './dims.js'
 
 /** One tensor a module registers itself (register_parameter / register_buffer). */
 export interface OwnTensor {
@@ -47,27 +48,51 @@ export interface OwnTensor {
   readonly fill?: number
 }
 
-function checkShape (shape: readonly number[]): number {
+/**
+ * A tensor size as PyTorch code passes it to a factory: a number n is `torch.empty(n)`, an array is
+ * `torch.empty((a, b, ...))`. The two forms word type errors differently, hence the distinction.
+ */
+export type Size = number | readonly number[]
+
+const INT64_MAX = 2n ** 63n - 1n
+
+/** torch.empty/zeros/ones' checks, in their order: element types, then negative sizes, then overflow. */
+function checkShape (factory: string, size: Size, dtype: DType): { shape: number[], numel: number } {
+  const scalar = !Array.isArray(size)
+  const elems: readonly number[] = scalar ? [size as number] : size as readonly number[]
+  const typeMessage = sizeTypeError(factory, elems, scalar)
+  if (typeMessage !== undefined) throw materiaError('constructorArgs', typeMessage)
+  const shape = elems.map(dimValue)
   const neg = shape.find((d) => d < 0)
-  // torch.empty's own wording, which is what PyTorch users see for negative sizes
   if (neg !== undefined) throw materiaError('constructorArgs', `Trying to create tensor with negative dimension ${neg}: [${shape.join(', ')}]`)
-  return numelOf(shape)
+  if (shape.some((d) => !Number.isSafeInteger(d))) {
+    throw materiaError('constructorArgs', `Tensor sizes must be integers below 2^53, got [${shape.join(', ')}]`)
+  }
+  if (!shape.includes(0) && shape.reduce((p, d) => p * BigInt(d), BigInt(DTYPES[dtype].bytes)) > INT64_MAX) {
+    throw materiaError('constructorArgs', `Storage size calculation overflowed with sizes=[${shape.join(', ')}]`)
+  }
+  // beyond 2^53 PyTorch would still build on meta, but our sizes would no longer be exact: 400 specTooLarge
+  return { shape, numel: numelOf(shape) }
 }
 
-/** nn.Parameter(torch.empty(shape, dtype)). */
-export function parameter (name: string, shape: readonly number[], dtype: DType, opts: { requiresGrad?: boolean } = {}): OwnTensor {
+/** nn.Parameter(torch.empty(size, dtype)). */
+export function parameter (name: string, size: Size, dtype: DType, opts: { requiresGrad?: boolean } = {}): OwnTensor {
   const requiresGrad = opts.requiresGrad ?? true
-  const numel = checkShape(shape)
+  const { shape, numel } = checkShape('empty', size, dtype)
   if (requiresGrad && !DTYPES[dtype].floating) {
     throw materiaError('constructorArgs', 'Only Tensors of floating point and complex dtype can require gradients')
   }
-  return { name, kind: 'parameter', shape: [...shape], dtype, numel, requiresGrad, persistent: true }
+  return { name, kind: 'parameter', shape, dtype, numel, requiresGrad, persistent: true }
 }
 
-/** register_buffer(name, tensor, persistent); `fill` is the value the constructor writes, if any. */
-export function buffer (name: string, shape: readonly number[], dtype: DType, fill?: number, opts: { persistent?: boolean } = {}): OwnTensor {
-  const numel = checkShape(shape)
-  const t: OwnTensor = { name, kind: 'buffer', shape: [...shape], dtype, numel, requiresGrad: false, persistent: opts.persistent ?? true }
+/**
+ * register_buffer(name, tensor, persistent). `fill` is the value the constructor writes
+ * (torch.zeros → 0, torch.ones → 1; undefined: torch.empty), which also names the factory in errors.
+ */
+export function buffer (name: string, size: Size, dtype: DType, fill?: number, opts: { persistent?: boolean } = {}): OwnTensor {
+  const factory = fill === 0 ? 'zeros' : fill === 1 ? 'ones' : 'empty'
+  const { shape, numel } = checkShape(factory, size, dtype)
+  const t: OwnTensor = { name, kind: 'buffer', shape, dtype, numel, requiresGrad: false, persistent: opts.persistent ?? true }
   return fill === undefined ? t : { ...t, fill }
 }
 
@@ -132,6 +157,8 @@ export interface BuildContext {
   make (className: string, args?: readonly unknown[], kwargs?: Readonly<Record<string, unknown>>): ModuleNode
   /** copy.deepcopy(module) */
   clone (node: ModuleNode): ModuleNode
+  /** whether the caller passed this parameter (false: its default was used) */
+  given (param: string): boolean
   /** a PyTorch ValueError/TypeError/RuntimeError text → 400 constructorArgs */
   fail (message: string): never
 }

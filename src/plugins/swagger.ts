@@ -18,7 +18,8 @@ export const apiTags = [
   { name: 'operations', description: 'Health, readiness, metrics and the API description.' },
   { name: 'catalog', description: 'The torch.nn classes materia can build, and memory estimates.' },
   { name: 'sessions', description: 'Sessions hold modules and materializations, with a sliding TTL.' },
-  { name: 'modules', description: 'Modules built on the meta device: shapes and dtypes only.' }
+  { name: 'modules', description: 'Modules built on the meta device: shapes and dtypes only.' },
+  { name: 'materializations', description: 'Modules given real memory, and their bytes: raw tensors, safetensors files, sharded exports.' }
 ]
 
 async function swaggerPlugin (app: FastifyInstance): Promise<void> {

@@ -2,5 +2,6 @@
 import { sharedSchemas } from './common.js'
 import { nnSchemas } from './nn.js'
 import { sessionSchemas } from './sessions.js'
+import { materializationSchemas } from './materializations.js'
 
-export const allSchemas = [...sharedSchemas, ...nnSchemas, ...sessionSchemas]
+export const allSchemas = [...sharedSchemas, ...nnSchemas, ...sessionSchemas, ...materializationSchemas]

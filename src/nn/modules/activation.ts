@@ -12,8 +12,9 @@ function fn<S extends Signature> (name: string, doc: string, signature: S) {
 
 const inplace = { inplace: arg.bool(false) }
 
-// Hardtanh prints its bounds; the defaults are Python floats (-1.0, 1.0), user values as JSON gives them.
-const bound = (x: number, def: number): string => x === def ? pyFloatRepr(x) : pyRepr(x)
+// Hardtanh prints its bounds: defaults are Python floats (-1.0, 1.0), given values print as JSON
+// loads them in Python (2 stays an int).
+const bound = (x: number, given: boolean): string => given ? pyRepr(x) : pyFloatRepr(x)
 
 export const defs: AnyModuleDef[] = [
   fn('ReLU', 'max(0, x).', inplace),
@@ -35,10 +36,14 @@ export const defs: AnyModuleDef[] = [
       min_value: arg.optional(arg.float()),
       max_value: arg.optional(arg.float())
     },
-    build (a) {
+    build (a, ctx) {
       const min = a.min_value ?? a.min_val
       const max = a.max_value ?? a.max_val
-      if (max <= min) argError(`max_val (${bound(max, 1)}) must be greater than min_val (${bound(min, -1)})`)
+      if (max <= min) {
+        const maxGiven = a.max_value !== null || ctx.given('max_val')
+        const minGiven = a.min_value !== null || ctx.given('min_val')
+        argError(`max_val (${bound(max, maxGiven)}) must be greater than min_val (${bound(min, minGiven)})`)
+      }
       return {}
     }
   }),
@@ -71,11 +76,11 @@ export const defs: AnyModuleDef[] = [
     acceptsDevice: true,
     doc: 'max(0, x) + weight * min(0, x) with a learnable slope. weight: (num_parameters), filled with init.',
     signature: {
-      num_parameters: arg.int(1),
+      num_parameters: arg.dim(1),
       init: arg.float(0.25),
       device: arg.device(),
       dtype: arg.dtype()
     },
-    build: (a) => ({ tensors: [parameter('weight', [a.num_parameters], a.dtype ?? DEFAULT_DTYPE)] })
+    build: (a) => ({ tensors: [parameter('weight', a.num_parameters, a.dtype ?? DEFAULT_DTYPE)] })
   })
 ]

@@ -1,7 +1,7 @@
 // torch/nn/modules/container.py and nn.Module itself. Children come from nested specs; names are
 // checked the way nn.Module.add_module checks them, in the same order.
-import { arg, argError, pyTypeName, torchTypeName } from '../args.js'
-import { type AnyModuleDef, defineModule, isModuleNode, type ModuleNode } from '../define.js'
+import { arg, argError, keyError, pyTypeName, torchTypeName } from '../args.js'
+import { type AnyModuleDef, defineModule, isModuleNode, isNonModuleRef, type ModuleNode } from '../define.js'
 
 const pyModule = 'torch.nn.modules.container'
 
@@ -33,14 +33,19 @@ type Children = Map<string, ModuleNode | null>
 function addModule (children: Children, attrs: ReadonlySet<string>, name: unknown, module: unknown): void {
   if (!isModuleNode(module) && module !== null) argError(`${torchTypeName(module)} is not a Module subclass`)
   if (typeof name !== 'string') argError(`module name should be a string. Got ${torchTypeName(name)}`)
-  if (attrs.has(name) && !children.has(name)) argError(`attribute '${name}' already exists`)
-  if (name.includes('.')) argError(`module name can't contain ".", got: ${name}`)
-  if (name === '') argError('module name can\'t be empty string ""')
+  if (attrs.has(name) && !children.has(name)) keyError(`attribute '${name}' already exists`)
+  if (name.includes('.')) keyError(`module name can't contain ".", got: ${name}`)
+  if (name === '') keyError('module name can\'t be empty string ""')
   children.set(name, module)
 }
 
 const seqAttrs = new Set([...MODULE_ATTRS, ...SEQUENCE_ATTRS])
 const dictAttrs = new Set([...MODULE_ATTRS, ...DICT_ATTRS])
+
+/** A JSON object standing for a dict/OrderedDict (not a built module or a non-module class). */
+function isMapping (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isModuleNode(v) && !isNonModuleRef(v)
+}
 
 /** What `for x in value` yields for a JSON value or module, or undefined when not iterable. */
 function iterate (value: unknown): unknown[] | undefined {
@@ -51,7 +56,7 @@ function iterate (value: unknown): unknown[] | undefined {
     if (value.name === 'ModuleDict') return value.children.map(([k]) => k)
     return undefined
   }
-  if (typeof value === 'object' && value !== null) return Object.keys(value)
+  if (isMapping(value)) return Object.keys(value)
   return undefined
 }
 
@@ -67,8 +72,8 @@ export const sequential = defineModule({
   build (a) {
     const children: Children = new Map()
     const only = a.args[0]
-    if (a.args.length === 1 && typeof only === 'object' && only !== null && !Array.isArray(only) && !isModuleNode(only)) {
-      for (const [k, m] of Object.entries(only as Record<string, unknown>)) addModule(children, seqAttrs, k, m)
+    if (a.args.length === 1 && isMapping(only)) {
+      for (const [k, m] of Object.entries(only)) addModule(children, seqAttrs, k, m)
     } else {
       a.args.forEach((m, i) => addModule(children, seqAttrs, String(i), m))
     }
@@ -105,13 +110,13 @@ export const moduleDict = defineModule({
     if (m === null) return {}
     if (isModuleNode(m) && m.name === 'ModuleDict') {
       for (const [k, v] of m.children) addModule(children, dictAttrs, k, v)
-    } else if (typeof m === 'object' && !Array.isArray(m) && !isModuleNode(m)) {
-      for (const [k, v] of Object.entries(m as Record<string, unknown>)) addModule(children, dictAttrs, k, v)
+    } else if (isMapping(m)) {
+      for (const [k, v] of Object.entries(m)) addModule(children, dictAttrs, k, v)
     } else {
       const items = iterate(m)
       if (items === undefined) argError(`ModuleDict.update should be called with an iterable of key/value pairs, but got ${pyTypeName(m)}`)
       items.forEach((pair, j) => {
-        const kv = isModuleNode(pair) || (typeof pair === 'object' && pair !== null && !Array.isArray(pair)) ? undefined : iterate(pair)
+        const kv = isMapping(pair) ? undefined : iterate(pair)
         if (kv === undefined) argError(`ModuleDict update sequence element #${j} should be Iterable; is${pyTypeName(pair)}`)
         if (kv.length !== 2) argError(`ModuleDict update sequence element #${j} has length ${kv.length}; 2 is required`)
         addModule(children, dictAttrs, kv[0], kv[1])

@@ -43,7 +43,7 @@ function convNd (a: ConvArgs, transposed: boolean): BuildResult {
   return {
     tensors: [
       parameter('weight', weight, dtype),
-      ...(a.bias ? [parameter('bias', [a.out_channels], dtype)] : [])
+      ...(a.bias ? [parameter('bias', a.out_channels, dtype)] : [])
     ]
   }
 }

@@ -28,8 +28,8 @@ export const embedding = defineModule({
   doc: 'A lookup table of num_embeddings vectors of size embedding_dim. weight: (num_embeddings, embedding_dim) ~ N(0, 1), ' +
     'with the padding_idx row zeroed. _freeze=True makes weight not require grad; _weight is not supported.',
   signature: {
-    num_embeddings: arg.int(),
-    embedding_dim: arg.int(),
+    num_embeddings: arg.dim(),
+    embedding_dim: arg.dim(),
     padding_idx: arg.optional(arg.int()),
     max_norm: arg.optional(arg.float()),
     norm_type: arg.float(2.0),
@@ -54,8 +54,8 @@ export const embeddingBag = defineModule({
   doc: "Sums, averages or maxes bags of embeddings (mode 'sum' | 'mean' | 'max', checked by PyTorch only at forward). " +
     'weight: (num_embeddings, embedding_dim) ~ N(0, 1), with the padding_idx row zeroed. _weight is not supported.',
   signature: {
-    num_embeddings: arg.int(),
-    embedding_dim: arg.int(),
+    num_embeddings: arg.dim(),
+    embedding_dim: arg.dim(),
     max_norm: arg.optional(arg.float()),
     norm_type: arg.float(2.0),
     scale_grad_by_freq: arg.bool(false),

@@ -1,13 +1,13 @@
 // torch/nn/modules/linear.py
-import { arg } from '../args.js'
+import { arg, argError } from '../args.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
 import { type AnyModuleDef, defineModule, parameter } from '../define.js'
 
 const pyModule = 'torch.nn.modules.linear'
 
 const linearSignature = {
-  in_features: arg.int(),
-  out_features: arg.int(),
+  in_features: arg.dim(),
+  out_features: arg.dim(),
   bias: arg.bool(true),
   device: arg.device(),
   dtype: arg.dtype()
@@ -18,7 +18,7 @@ function linearBuild (a: { in_features: number, out_features: number, bias: bool
   return {
     tensors: [
       parameter('weight', [a.out_features, a.in_features], dtype),
-      ...(a.bias ? [parameter('bias', [a.out_features], dtype)] : [])
+      ...(a.bias ? [parameter('bias', a.out_features, dtype)] : [])
     ]
   }
 }
@@ -51,21 +51,22 @@ export const bilinear = defineModule({
   doc: 'Applies a bilinear transformation y = x1^T A x2 + b. weight: (out_features, in1_features, in2_features), ' +
     'bias: (out_features), both initialized from U(-1/sqrt(in1_features), 1/sqrt(in1_features)).',
   signature: {
-    in1_features: arg.int(),
-    in2_features: arg.int(),
-    out_features: arg.int(),
+    in1_features: arg.dim(),
+    in2_features: arg.dim(),
+    out_features: arg.dim(),
     bias: arg.bool(true),
     device: arg.device(),
     dtype: arg.dtype()
   },
   build (a) {
     const dtype = a.dtype ?? DEFAULT_DTYPE
-    return {
-      tensors: [
-        parameter('weight', [a.out_features, a.in1_features, a.in2_features], dtype),
-        ...(a.bias ? [parameter('bias', [a.out_features], dtype)] : [])
-      ]
-    }
+    const tensors = [
+      parameter('weight', [a.out_features, a.in1_features, a.in2_features], dtype),
+      ...(a.bias ? [parameter('bias', a.out_features, dtype)] : [])
+    ]
+    // reset_parameters() runs in __init__ and divides by sqrt(in1_features)
+    if (a.in1_features <= 0) argError(`in1_features must be > 0, but got (in1_features=${a.in1_features})`)
+    return { tensors }
   }
 })
 

@@ -54,8 +54,8 @@ export const groupNorm = defineModule({
     if (!a.affine) return {}
     return {
       tensors: [
-        parameter('weight', [a.num_channels], dtype),
-        ...(a.bias ? [parameter('bias', [a.num_channels], dtype)] : [])
+        parameter('weight', a.num_channels, dtype),
+        ...(a.bias ? [parameter('bias', a.num_channels, dtype)] : [])
       ]
     }
   }
@@ -101,7 +101,8 @@ interface NormArgs {
 /** _NormBase.__init__: affine parameters, then running statistics as buffers. */
 function normBase (a: NormArgs): BuildResult {
   const dtype = a.dtype ?? DEFAULT_DTYPE
-  const n = [a.num_features]
+  // torch.empty(num_features): the scalar form
+  const n = a.num_features
   const tensors: OwnTensor[] = []
   if (a.affine) {
     tensors.push(parameter('weight', n, dtype))
@@ -126,7 +127,7 @@ function batchNorm (n: 1 | 2 | 3) {
     acceptsDevice: true,
     doc: bnDoc(`Batch normalization over a ${n + 1}D or ${n + 2}D input`),
     signature: {
-      num_features: arg.int(),
+      num_features: arg.dim(),
       eps: arg.float(1e-5),
       momentum: arg.optional(arg.float(), 0.1),
       affine: arg.bool(true),
@@ -145,7 +146,7 @@ export const syncBatchNorm = defineModule({
   acceptsDevice: true,
   doc: bnDoc('Batch normalization synchronized across processes (process_group is accepted and ignored here)'),
   signature: {
-    num_features: arg.int(),
+    num_features: arg.dim(),
     eps: arg.float(1e-5),
     momentum: arg.optional(arg.float(), 0.1),
     affine: arg.bool(true),
@@ -166,7 +167,7 @@ function instanceNorm (n: 1 | 2 | 3) {
     acceptsDevice: true,
     doc: bnDoc(`Instance normalization over a ${n + 1}D or ${n + 2}D input (affine and track_running_stats default to False)`),
     signature: {
-      num_features: arg.int(),
+      num_features: arg.dim(),
       eps: arg.float(1e-5),
       momentum: arg.typed('float', arg.optional(arg.float(), 0.1)),
       affine: arg.bool(false),

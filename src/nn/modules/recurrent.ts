@@ -137,8 +137,7 @@ function rnnBase (mode: Mode, a: RNNBaseArgs, ctx: BuildContext): { tensors: Own
   if (typeof a.bias !== 'boolean') fail(`bias should be of type bool, got: ${pyTypeName(a.bias)}`)
   if (typeof a.batch_first !== 'boolean') fail(`batch_first should be of type bool, got: ${pyTypeName(a.batch_first)}`)
   if (!isPyInt(a.input_size)) fail(`input_size should be of type int, got: ${pyTypeName(a.input_size)}`)
-  const inputSize = pyNum(a.input_size)
-  if (inputSize <= 0) fail('input_size must be greater than zero')
+  if (pyNum(a.input_size) <= 0) fail('input_size must be greater than zero')
   if (!isPyInt(a.hidden_size)) fail(`hidden_size should be of type int, got: ${pyTypeName(a.hidden_size)}`)
   const hidden = pyNum(a.hidden_size)
   if (hidden <= 0) fail('hidden_size must be greater than zero')
@@ -151,19 +150,20 @@ function rnnBase (mode: Mode, a: RNNBaseArgs, ctx: BuildContext): { tensors: Own
 
   const perDirection = (a.bias ? 4 : 2) + (proj > 0 ? 1 : 0)
   if (layers * dirs * perDirection > MAX_TENSORS) throw materiaError('specTooLarge', `Module has more than ${MAX_TENSORS} tensors`)
-  const realHidden = proj > 0 ? proj : hidden
+  // sizes go to torch.empty as given: proj_size=True is a valid second size but not a first one
+  const realHidden = proj > 0 ? a.proj_size : a.hidden_size
   const tensors: OwnTensor[] = []
   for (let layer = 0; layer < layers; layer++) {
     for (let direction = 0; direction < dirs; direction++) {
       const sfx = `_l${layer}${direction === 1 ? '_reverse' : ''}`
-      const layerInput = layer === 0 ? inputSize : realHidden * dirs
+      const layerInput = layer === 0 ? a.input_size : pyIntTimes(dirs, realHidden, fail)
       tensors.push(emptyParameter(`weight_ih${sfx}`, [gate, layerInput], dtype, fail))
       tensors.push(emptyParameter(`weight_hh${sfx}`, [gate, realHidden], dtype, fail))
       if (a.bias) {
         tensors.push(parameter(`bias_ih${sfx}`, [gate], dtype))
         tensors.push(parameter(`bias_hh${sfx}`, [gate], dtype))
       }
-      if (proj > 0) tensors.push(emptyParameter(`weight_hr${sfx}`, [proj, hidden], dtype, fail))
+      if (proj > 0) tensors.push(emptyParameter(`weight_hr${sfx}`, [a.proj_size, a.hidden_size], dtype, fail))
     }
   }
   return { tensors }

@@ -1,0 +1,48 @@
+// Byte responses: raw tensors and safetensors files as zero-copy views of an arena, streamed with
+// backpressure; HEAD, Range (206/416), ETag, If-None-Match and If-Range.
+import { Readable } from 'node:stream'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Arena } from '../src/materialize/arena.js'
+import { materiaError } from '../src/errors.js'
+import { contentRange, parseRange, unsatisfiedContentRange } from '../src/serialize/range.js'
+
+/** A piece of a byte response: bytes already in a Buffer, or a region of an arena. */
+export type Segment = { buffer: Buffer } | { arena: Arena, offset: number, length: number }
+
+const segmentLength = (s: Segment): number => 'buffer' in s ? s.buffer.length : s.length
+
+/** Zero-copy views of [start, end) across the segments, at most 1 MiB each. */
+export function * segmentViews (segments: readonly Segment[], start: number, end: number): Generator<Buffer> {
+  let base = 0
+  for (const s of segments) {
+    const len = segmentLength(s)
+    const from = Math.max(start, base); const to = Math.min(end, base + len)
+    if (from < to) {
+      if ('buffer' in s) yield s.buffer.subarray(from - base, to - base)
+      else yield * s.arena.views(s.offset + from - base, s.offset + to - base)
+    }
+    base += len
+    if (base >= end) return
+  }
+}
+
+export function sendBytes (request: FastifyRequest, reply: FastifyReply, segments: readonly Segment[], etag: string, headers: Record<string, string>,
+  contentType = 'application/octet-stream'): FastifyReply {
+  const size = segments.reduce((n, s) => n + segmentLength(s), 0)
+  void reply.headers({ ...headers, etag, 'accept-ranges': 'bytes', 'cache-control': 'private, max-age=0, must-revalidate' })
+  void reply.type(contentType)
+  if (request.headers['if-none-match'] === etag) return reply.code(304).send()
+  let range = parseRange(request.headers.range, size)
+  const ifRange = request.headers['if-range']
+  if (ifRange !== undefined && ifRange !== etag) range = 'none'
+  if (range === 'unsatisfiable') {
+    throw materiaError('rangeNotSatisfiable', `Range ${request.headers.range ?? ''} is not satisfiable for ${size} bytes`, { 'content-range': unsatisfiedContentRange(size) })
+  }
+  const start = range === 'none' ? 0 : range.start
+  const end = range === 'none' ? size : range.end + 1
+  if (range !== 'none') void reply.code(206).header('content-range', contentRange(range, size))
+  void reply.header('content-length', String(end - start))
+  // HEAD: an empty stream keeps our content-length (an empty payload would reset it to 0)
+  const body = request.method === 'HEAD' ? [] : segmentViews(segments, start, end)
+  return reply.send(Readable.from(body, { objectMode: false }))
+}

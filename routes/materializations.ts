@@ -1,0 +1,304 @@
+// Materializations: a module given real memory (empty, constant, or from a checkpoint upload),
+// its status and progress, and its bytes as raw tensors and safetensors files.
+import { createHash } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { materiaError } from '../src/errors.js'
+import { parseDType, type BuiltModule, type DType } from '../src/nn/index.js'
+import { errorResponses } from '../src/schemas/common.js'
+import { CreateMaterialization, Materialization, MaterializationId, MaterializationList } from '../src/schemas/materializations.js'
+import { ModuleId, SessionId } from '../src/schemas/sessions.js'
+import { newHandle } from '../src/store/session-store.js'
+import { castTensors, constantFills, planArena, type InitKind } from '../src/materialize/plan.js'
+import type { Device, Materialization as Mat, MaterializationOptions } from '../src/materialize/registry.js'
+import { bodyIterator, checkCheckpoint, copyCheckpointData, readCheckpointHeader } from '../src/materialize/checkpoint.js'
+import { planShards, INDEX_FILE_NAME } from '../src/serialize/sharding.js'
+import { sendBytes, type Segment } from './byte-response.js'
+import { moduleBuilt } from './modules.js'
+
+type MaterializationView = typeof Materialization.static
+
+const base = (m: Mat): string => `/v1/sessions/${m.sessionId}/materializations/${m.id}`
+
+export function materializationView (m: Mat): MaterializationView {
+  return {
+    id: m.id,
+    moduleId: m.moduleId,
+    sessionId: m.sessionId,
+    device: m.device,
+    init: m.init,
+    seed: m.seed,
+    rng: m.rng,
+    dtype: m.dtype,
+    status: m.status,
+    ...(m.error !== undefined ? { error: m.error } : {}),
+    progress: { bytesDone: Math.min(m.bytesDone(), m.bytesTotal), bytesTotal: m.bytesTotal },
+    nbytes: m.plan.arenaSize,
+    tensors: m.plan.tensors.map((t) => ({
+      name: t.name, kind: t.kind, shape: t.shape, dtype: t.dtype, stride: t.stride, numel: t.numel, nbytes: t.nbytes,
+      requiresGrad: t.requiresGrad, persistent: t.persistent, ...(t.tiedTo !== undefined ? { tiedTo: t.tiedTo } : {}),
+      href: `${base(m)}/tensors/${encodeURIComponent(t.name)}`
+    })),
+    safetensors: `${base(m)}/safetensors`
+  }
+}
+
+export interface StartRequest {
+  sessionId: string
+  moduleId: string
+  built: BuiltModule
+  device: Device
+  init: InitKind
+  seed?: number | undefined
+  rng?: 'torch' | 'philox' | undefined
+  dtype?: string | undefined
+}
+
+/** Validates the options, plans the arena and starts the fill (shared by skip_init). */
+export function startMaterialization (app: FastifyInstance, r: StartRequest): Mat {
+  let dtype: DType | undefined
+  if (r.dtype !== undefined) {
+    dtype = parseDType(r.dtype)
+    if (dtype === undefined || !['float32', 'float64', 'float16', 'bfloat16'].includes(dtype)) {
+      throw materiaError('materializationOptions', `dtype must be a floating dtype (float32, float64, float16, bfloat16), got '${r.dtype}'`)
+    }
+  }
+  if (r.init !== 'default' && (r.seed !== undefined || r.rng !== undefined)) {
+    throw materiaError('materializationOptions', `seed and rng apply to init 'default' only (init is '${r.init}')`)
+  }
+  if (r.init === 'default') {
+    throw materiaError('initUnavailable', "init 'default' (PyTorch's seeded reset_parameters) is not available in this version; use 'empty', 'zeros' or 'ones'")
+  }
+  const plan = planArena(castTensors(r.built.tensors, dtype))
+  const opts: MaterializationOptions = { sessionId: r.sessionId, moduleId: r.moduleId, device: r.device, init: r.init, seed: r.seed ?? null, rng: r.rng ?? null, dtype: dtype ?? null }
+  return app.materializations.start(newHandle('mat'), opts, plan, constantFills(plan, r.init))
+}
+
+/** Waits for the fill; a client that goes away first cancels it and frees the memory. */
+export async function awaitFill (app: FastifyInstance, request: FastifyRequest, m: Mat): Promise<void> {
+  const onClose = (): void => {
+    if (m.status === 'pending') {
+      request.log.info({ materializationId: m.id }, 'client went away: cancelling the fill')
+      app.materializations.delete(m.sessionId, m.id)
+    }
+  }
+  request.raw.socket?.once('close', onClose)
+  try {
+    await m.done
+  } finally {
+    request.raw.socket?.off('close', onClose)
+  }
+}
+
+function etagOf (m: Mat, what: string): string {
+  return `"${createHash('sha256').update(`${m.id}\0${what}`).digest('base64url').slice(0, 27)}"`
+}
+
+export default async function materializationRoutes (fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const registry = app.materializations
+
+  // checkpoint uploads arrive as a stream: no buffering, no body limit beyond the module's own size
+  app.addContentTypeParser('application/octet-stream', (_request, payload, done) => { done(null, payload) })
+
+  const moduleParams = Type.Object({ sessionId: SessionId, moduleId: ModuleId })
+  const sessionParams = Type.Object({ sessionId: SessionId })
+  const matParams = Type.Object({ sessionId: SessionId, materializationId: MaterializationId })
+  const lookupErrors = errorResponses('validation', 'sessionNotFound', 'materializationNotFound', 'unauthorized')
+
+  async function requireMaterialization (request: FastifyRequest, sessionId: string, id: string): Promise<Mat> {
+    const session = await app.requireSession(request, sessionId)
+    const m = registry.get(session.id, id)
+    if (m === undefined) throw materiaError('materializationNotFound', `Materialization '${id}' not found`)
+    return m
+  }
+  function requireReady (m: Mat): void {
+    if (m.status !== 'ready') {
+      throw materiaError('materializationNotReady', `Materialization '${m.id}' is ${m.status}${m.error !== undefined ? ` (${m.error})` : ''}; bytes are served once it is ready`, m.status === 'pending' ? { 'retry-after': '1' } : undefined)
+    }
+  }
+
+  app.post('/v1/sessions/:sessionId/modules/:moduleId/materializations', {
+    bodyLimit: Number.MAX_SAFE_INTEGER,
+    schema: {
+      operationId: 'createMaterialization',
+      tags: ['materializations'],
+      summary: 'Give a module real memory',
+      description: 'JSON options materialize empty (skip_init), zeros or ones, on `cpu` or `worker`. A body of type ' +
+        '`application/octet-stream` holding a safetensors file materializes the module from that checkpoint instead, ' +
+        'streamed in; keys, shapes and dtypes are checked like load_state_dict(strict=True).',
+      params: moduleParams,
+      body: {
+        content: {
+          'application/json': { schema: Type.Ref(CreateMaterialization) },
+          'application/octet-stream': { schema: { type: 'string', format: 'binary', description: 'A safetensors file.' } }
+        }
+      },
+      response: {
+        201: Type.Ref(Materialization, { description: 'Materialized.' }),
+        202: Type.Ref(Materialization, { description: 'Accepted (wait: false); poll the Location for progress.' }),
+        ...errorResponses('validation', 'materializationOptions', 'checkpointInvalid', 'checkpointMismatch', 'sessionNotFound', 'moduleNotFound',
+          'materializationNotReady', 'memoryBudget', 'initUnavailable', 'unsupportedMediaType', 'unauthorized')
+      }
+    }
+  }, async (request, reply) => {
+    const { sessionId, moduleId } = request.params
+    const session = await app.requireSession(request, sessionId)
+    const built = await moduleBuilt(app, session.id, moduleId)
+    let m: Mat
+    if (request.headers['content-type']?.startsWith('application/octet-stream') === true) {
+      m = await loadCheckpoint(request, session.id, moduleId, built)
+    } else {
+      const body = request.body as typeof CreateMaterialization.static
+      m = startMaterialization(app, { sessionId: session.id, moduleId, built, device: body.device ?? 'cpu', init: body.init ?? 'empty', seed: body.seed, rng: body.rng, dtype: body.dtype })
+      if (body.wait === false) {
+        return await reply.code(202).header('location', base(m)).send(materializationView(m))
+      }
+      await awaitFill(app, request, m)
+    }
+    if (m.status === 'failed') {
+      throw materiaError('materializationNotReady', `Materialization failed: ${m.error ?? 'unknown'}`)
+    }
+    return await reply.code(201).header('location', base(m)).send(materializationView(m))
+  })
+
+  async function loadCheckpoint (request: FastifyRequest, sessionId: string, moduleId: string, built: BuiltModule): Promise<Mat> {
+    const length = request.headers['content-length'] !== undefined ? Number(request.headers['content-length']) : undefined
+    const body = bodyIterator(request.body as Readable)
+    const { header, rest } = await readCheckpointHeader(body, Number.isSafeInteger(length) ? length : undefined)
+    const plan = planArena(built.tensors)
+    checkCheckpoint(header, plan, built.qualname)
+    // persistent tensors come from the file; non-persistent buffers get their constructor values
+    const fills = constantFills(plan, 'empty').filter((f) => plan.tensors.some((t) => !t.persistent && t.offset === f.offset))
+    const m = registry.start(newHandle('mat'), { sessionId, moduleId, device: 'cpu', init: 'checkpoint', seed: null, rng: null, dtype: null }, plan, fills,
+      async (arena, signal, progress) => { await copyCheckpointData(header, rest, body, plan, arena, signal, progress) })
+    await awaitFill(app, request, m)
+    if (m.status === 'failed' && m.error !== undefined && m.error !== 'cancelled') {
+      registry.delete(sessionId, m.id)
+      throw materiaError('checkpointInvalid', m.error)
+    }
+    return m
+  }
+
+  app.get('/v1/sessions/:sessionId/materializations', {
+    schema: {
+      operationId: 'listMaterializations',
+      tags: ['materializations'],
+      summary: 'List the materializations of a session',
+      params: sessionParams,
+      response: { 200: Type.Ref(MaterializationList, { description: 'Materializations, oldest first.' }), ...errorResponses('validation', 'sessionNotFound', 'unauthorized') }
+    }
+  }, async (request) => {
+    const session = await app.requireSession(request, request.params.sessionId)
+    return { materializations: registry.list(session.id).sort((a, b) => a.createdAt - b.createdAt).map(materializationView) }
+  })
+
+  app.get('/v1/sessions/:sessionId/materializations/:materializationId', {
+    schema: {
+      operationId: 'getMaterialization',
+      tags: ['materializations'],
+      summary: 'Status and progress of a materialization',
+      params: matParams,
+      response: { 200: Type.Ref(Materialization, { description: 'The materialization.' }), ...lookupErrors }
+    }
+  }, async (request) => materializationView(await requireMaterialization(request, request.params.sessionId, request.params.materializationId)))
+
+  app.delete('/v1/sessions/:sessionId/materializations/:materializationId', {
+    schema: {
+      operationId: 'deleteMaterialization',
+      tags: ['materializations'],
+      summary: 'Delete a materialization (cancels a running fill, frees the memory)',
+      params: matParams,
+      response: { 204: Type.Null({ description: 'Deleted; its memory is returned.' }), ...lookupErrors }
+    }
+  }, async (request, reply) => {
+    const m = await requireMaterialization(request, request.params.sessionId, request.params.materializationId)
+    registry.delete(m.sessionId, m.id)
+    return await reply.code(204).send(null)
+  })
+
+  const bytesResponses = {
+    200: { description: 'The bytes.', type: 'string', format: 'binary' },
+    206: { description: 'The requested byte range.', type: 'string', format: 'binary' },
+    304: { description: 'Not modified (If-None-Match).', type: 'null' },
+    ...errorResponses('validation', 'sessionNotFound', 'materializationNotFound', 'tensorNotFound', 'materializationNotReady', 'rangeNotSatisfiable', 'unauthorized')
+  }
+
+  app.get('/v1/sessions/:sessionId/materializations/:materializationId/tensors/:name', {
+    schema: {
+      operationId: 'getTensorBytes',
+      tags: ['materializations'],
+      summary: 'Raw bytes of one tensor',
+      description: 'Little-endian, C order. Headers x-tensor-dtype, x-tensor-shape (comma-separated), ETag; HEAD and Range (206/416).',
+      produces: ['application/octet-stream'],
+      params: Type.Object({ sessionId: SessionId, materializationId: MaterializationId, name: Type.String({ description: 'state_dict key.' }) }),
+      response: bytesResponses
+    }
+  }, async (request, reply) => {
+    const m = await requireMaterialization(request, request.params.sessionId, request.params.materializationId)
+    const t = m.plan.byName.get(request.params.name)
+    if (t === undefined) throw materiaError('tensorNotFound', `Materialization '${m.id}' has no tensor '${request.params.name}'`)
+    requireReady(m)
+    return sendBytes(request, reply, [{ arena: m.arena, offset: t.offset, length: t.nbytes }], etagOf(m, `tensor:${t.name}`),
+      { 'x-tensor-dtype': t.dtype, 'x-tensor-shape': t.shape.join(',') })
+  })
+
+  app.get('/v1/sessions/:sessionId/materializations/:materializationId/safetensors', {
+    schema: {
+      operationId: 'getSafetensors',
+      tags: ['materializations'],
+      summary: 'The state dict as one safetensors file',
+      description: 'Canonical safetensors, byte-compatible with the Python package (`__metadata__` has "format": "pt"); tied ' +
+        'storage written once, the aliases recorded in `__metadata__` as safetensors.torch.save_model does. HEAD and Range.',
+      produces: ['application/octet-stream'],
+      params: matParams,
+      response: bytesResponses
+    }
+  }, async (request, reply) => {
+    const m = await requireMaterialization(request, request.params.sessionId, request.params.materializationId)
+    requireReady(m)
+    const { layout } = m.plan
+    void reply.header('content-disposition', 'attachment; filename="model.safetensors"')
+    return sendBytes(request, reply, [{ buffer: layout.header }, { arena: m.arena, offset: 0, length: layout.dataSize }], etagOf(m, 'safetensors'), {})
+  })
+
+  const shardQuery = Type.Object({ maxShardBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Largest shard in bytes, as save_pretrained(max_shard_size=…); default 5000000000.' })) })
+
+  app.get('/v1/sessions/:sessionId/materializations/:materializationId/safetensors/:file', {
+    schema: {
+      operationId: 'getSafetensorsShard',
+      tags: ['materializations'],
+      summary: 'Sharded export: the index or one shard',
+      description: '`model.safetensors.index.json` or `model-0000k-of-0000n.safetensors` exactly as save_pretrained(max_shard_size=maxShardBytes) ' +
+        'splits the state dict (huggingface_hub\'s algorithm). Pass the same maxShardBytes to the index and the shards.',
+      params: Type.Object({ sessionId: SessionId, materializationId: MaterializationId, file: Type.String({ description: 'A file name from the index.' }) }),
+      querystring: shardQuery,
+      response: { ...bytesResponses, 200: { description: 'The index (JSON) or the shard (bytes).', type: 'string', format: 'binary' } }
+    }
+  }, async (request, reply) => {
+    const m = await requireMaterialization(request, request.params.sessionId, request.params.materializationId)
+    requireReady(m)
+    const persistent = m.plan.tensors.filter((t) => t.persistent)
+    const params = persistent.filter((t) => t.kind === 'parameter' && t.tiedTo === undefined).reduce((n, t) => n + t.numel, 0)
+    const plan = planShards(persistent.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, nbytes: t.nbytes, tiedTo: t.tiedTo })),
+      { maxShardSize: request.query.maxShardBytes, totalParameters: params, tiedAliasesInMetadata: true })
+    const tag = `shards:${request.query.maxShardBytes ?? 'default'}`
+    if (request.params.file === INDEX_FILE_NAME) {
+      return sendBytes(request, reply, [{ buffer: Buffer.from(plan.indexJson) }], etagOf(m, `${tag}:index`), {}, 'application/json; charset=utf-8')
+    }
+    const shard = plan.shards.find((s) => s.file === request.params.file)
+    if (shard === undefined) {
+      throw materiaError('tensorNotFound', `No file '${request.params.file}' in this export; the index lists ${plan.shards.map((s) => s.file).join(', ')}`)
+    }
+    const segments: Segment[] = [{ buffer: shard.layout.header }]
+    for (const t of shard.layout.tensors) {
+      const p = m.plan.byName.get(t.name)
+      if (p !== undefined) segments.push({ arena: m.arena, offset: p.offset, length: t.nbytes })
+    }
+    void reply.header('content-disposition', `attachment; filename="${shard.file}"`)
+    return sendBytes(request, reply, segments, etagOf(m, `${tag}:${shard.file}`), {})
+  })
+}
+

@@ -1,0 +1,60 @@
+// skip_init as one call: build on meta, then materialize empty on kwargs.device (default cpu),
+// with PyTorch's two errors for names that are not modules or modules without a device argument.
+import type { FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { materiaError } from '../src/errors.js'
+import { buildModule, lookupClass } from '../src/nn/index.js'
+import { errorResponses } from '../src/schemas/common.js'
+import { Materialization } from '../src/schemas/materializations.js'
+import { ModuleSpec } from '../src/schemas/nn.js'
+import { Module, SessionId } from '../src/schemas/sessions.js'
+import { newHandle } from '../src/store/session-store.js'
+import { awaitFill, materializationView, startMaterialization } from './materializations.js'
+import { moduleBody } from './modules.js'
+
+export const SkipInitResult = Type.Object({ ...Materialization.properties, module: Type.Ref(Module) },
+  { $id: 'SkipInitResult', title: 'SkipInitResult', description: 'The materialization (init "empty") and the module it was built from.', additionalProperties: false })
+
+export default async function skipInitRoutes (fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  app.addSchema(SkipInitResult)
+
+  app.post('/v1/sessions/:sessionId/skip_init', {
+    schema: {
+      operationId: 'skipInit',
+      tags: ['materializations'],
+      summary: 'torch.nn.utils.skip_init in one call',
+      description: 'Builds the module on meta and materializes it empty (no pass over parameter bytes; buffers get their ' +
+        'constructor values) on `kwargs.device` (`cpu` by default, or `worker`). Like PyTorch: a name that is not a module ' +
+        "class is `Expected a Module; got <class '…'>`, a module that takes no `device` argument is " +
+        "`Module must support a 'device' arg to skip initialization`.",
+      params: Type.Object({ sessionId: SessionId }),
+      body: Type.Ref(ModuleSpec),
+      response: {
+        201: Type.Ref(SkipInitResult, { description: 'Materialized.' }),
+        ...errorResponses('validation', 'constructorArgs', 'notAModule', 'noDeviceArg', 'badTie', 'specTooLarge', 'unknownClass',
+          'sessionNotFound', 'materializationNotReady', 'memoryBudget', 'unauthorized')
+      }
+    }
+  }, async (request, reply) => {
+    const session = await app.requireSession(request, request.params.sessionId)
+    const spec = request.body
+    const found = lookupClass(spec.class)
+    if (found.kind === 'nonModule') throw materiaError('notAModule', `Expected a Module; got ${found.pyClass}`)
+    if (!found.info.acceptsDevice) throw materiaError('noDeviceArg', "Module must support a 'device' arg to skip initialization")
+    const device = spec.kwargs?.device ?? 'cpu'
+    if (device !== 'cpu' && device !== 'worker') {
+      throw materiaError('constructorArgs', `skip_init materializes on 'cpu' or 'worker', got device ${JSON.stringify(device)}`)
+    }
+    const { device: _final, ...kwargs } = spec.kwargs ?? {}
+    const built = buildModule({ ...spec, kwargs })
+    const moduleId = newHandle('mod')
+    const module = moduleBody(moduleId, session.id, built, spec.ties)
+    await app.store.putModule(session.id, { id: moduleId, sessionId: session.id, createdAt: Date.now(), body: module })
+    const m = startMaterialization(app, { sessionId: session.id, moduleId, built, device, init: 'empty' })
+    await awaitFill(app, request, m)
+    if (m.status === 'failed') throw materiaError('materializationNotReady', `Materialization failed: ${m.error ?? 'unknown'}`)
+    return await reply.code(201).header('location', `/v1/sessions/${session.id}/materializations/${m.id}`).send({ ...materializationView(m), module })
+  })
+}

@@ -1,0 +1,29 @@
+// One arena per materialization: a single zero-initialised buffer laid out like a safetensors data
+// section, so every tensor and the whole file are served as zero-copy views. Typed-array and
+// Buffer views stop at 4 GiB on Node 20 (an ArrayBuffer does not), so views are taken in windows.
+export type ArenaMemory = ArrayBuffer | SharedArrayBuffer
+
+/** Largest single view we take: well under Node 20's 4 GiB Buffer limit. */
+export const MAX_VIEW_BYTES = 2 ** 30
+
+export class Arena {
+  readonly memory: ArenaMemory
+
+  /** `shared`: a SharedArrayBuffer that worker threads fill in place; otherwise process memory. */
+  constructor (readonly size: number, shared: boolean) {
+    // zero-length buffers are legal but some views of them are not; keep one byte
+    const n = Math.max(1, size)
+    this.memory = shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n)
+  }
+
+  /** A Buffer view of [start, start + length); length at most MAX_VIEW_BYTES. */
+  view (start: number, length: number): Buffer {
+    if (length > MAX_VIEW_BYTES) throw new RangeError(`view of ${length} bytes exceeds ${MAX_VIEW_BYTES}`)
+    return Buffer.from(this.memory, start, length)
+  }
+
+  /** Zero-copy views covering [start, end) in pieces of at most `chunk` bytes. */
+  * views (start: number, end: number, chunk = 1 << 20): Generator<Buffer> {
+    for (let p = start; p < end; p += chunk) yield this.view(p, Math.min(chunk, end - p))
+  }
+}

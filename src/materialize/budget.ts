@@ -1,0 +1,24 @@
+// The memory budget: bytes are reserved before any arena is allocated, returned when it is freed.
+import { materiaError } from '../errors.js'
+
+const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`
+
+export class MemoryBudget {
+  private usedBytes = 0
+  constructor (readonly limit: number) {}
+
+  get used (): number { return this.usedBytes }
+
+  /** Reserves `bytes` or throws a 507 with the figures; the service stays up either way. */
+  reserve (bytes: number): void {
+    if (this.usedBytes + bytes > this.limit) {
+      throw materiaError('memoryBudget', `Materialization needs ${bytes} bytes (${gib(bytes)}); the memory budget is ${this.limit} bytes ` +
+        `(${gib(this.limit)}) with ${this.usedBytes} in use and ${this.limit - this.usedBytes} free (MATERIA_MEMORY_BUDGET)`)
+    }
+    this.usedBytes += bytes
+  }
+
+  release (bytes: number): void {
+    this.usedBytes = Math.max(0, this.usedBytes - bytes)
+  }
+}

@@ -1,0 +1,87 @@
+// Loading a safetensors checkpoint into an arena, streamed: the header is read and checked against
+// the module like load_state_dict(strict=True) before any memory is reserved, then each chunk of
+// the body is copied straight to its tensor's place in the arena (no second buffer of the file).
+import type { Readable } from 'node:stream'
+import { materiaError } from '../errors.js'
+import { SafetensorsHeaderReader, type ParsedSafetensorsHeader, type ParsedTensor } from '../serialize/safetensors-reader.js'
+import type { Arena } from './arena.js'
+import type { ArenaPlan } from './plan.js'
+
+const list = (names: string[]): string => names.map((n) => `"${n}"`).join(', ')
+
+/** load_state_dict(strict=True)'s checks, with PyTorch's wording for each list. */
+export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPlan, qualname: string): void {
+  const inFile = new Map(header.tensors.map((t) => [t.name, t]))
+  // a tied alias may be left out of a file (save_model drops it) when its storage is present
+  const aliasesOf = new Map<string, string>()
+  for (const t of plan.tensors) if (t.tiedTo !== undefined) aliasesOf.set(t.name, t.tiedTo)
+  const expected = plan.tensors.filter((t) => t.persistent)
+  const missing = expected.filter((t) => !inFile.has(t.name) && !(aliasesOf.has(t.name) && inFile.has(aliasesOf.get(t.name) ?? ''))).map((t) => t.name)
+  const known = new Set(expected.map((t) => t.name))
+  const unexpected = header.tensors.filter((t) => !known.has(t.name)).map((t) => t.name)
+  const problems: string[] = []
+  if (missing.length > 0) problems.push(`Missing key(s) in state_dict: ${list(missing)}.`)
+  if (unexpected.length > 0) problems.push(`Unexpected key(s) in state_dict: ${list(unexpected)}.`)
+  for (const t of expected) {
+    const f = inFile.get(t.name)
+    if (f === undefined) continue
+    if (f.shape.length !== t.shape.length || f.shape.some((d, i) => d !== t.shape[i])) {
+      problems.push(`size mismatch for ${t.name}: copying a param with shape torch.Size([${f.shape.join(', ')}]) from checkpoint, the shape in current model is torch.Size([${t.shape.join(', ')}]).`)
+    } else if (f.dtype !== t.dtype) {
+      problems.push(`dtype mismatch for ${t.name}: the checkpoint has ${f.dtype ?? f.stDtype}, the module has ${t.dtype} (materialize with a matching dtype).`)
+    }
+  }
+  if (problems.length > 0) {
+    throw materiaError('checkpointMismatch', `Error(s) in loading state_dict for ${qualname.replace(/^torch\.nn\./, '')}:\n\t${problems.join('\n\t')}`)
+  }
+}
+
+/** Reads chunks until the header is complete; returns it and the data bytes that came with it. */
+export async function readCheckpointHeader (body: AsyncIterator<Uint8Array>, fileSize: number | undefined): Promise<{ header: ParsedSafetensorsHeader, rest: Uint8Array }> {
+  const reader = new SafetensorsHeaderReader({ fileSize })
+  for (;;) {
+    const { value, done } = await body.next()
+    if (done === true) return { header: reader.end(), rest: new Uint8Array(0) }
+    const header = reader.push(value)
+    if (header !== null) return { header, rest: reader.rest }
+  }
+}
+
+/**
+ * Copies the data section, as it streams in, to each tensor's storage in the arena. The reader has
+ * checked that the data is contiguous from 0, so every byte belongs to exactly one tensor.
+ */
+export async function copyCheckpointData (header: ParsedSafetensorsHeader, first: Uint8Array, body: AsyncIterator<Uint8Array>,
+  plan: ArenaPlan, arena: Arena, signal: AbortSignal, progress: (bytes: number) => void): Promise<void> {
+  const order: ParsedTensor[] = [...header.tensors].sort((a, b) => a.begin - b.begin)
+  let ti = 0
+  let pos = 0 // position in the data section
+  const write = (chunk: Uint8Array): void => {
+    let off = 0
+    while (off < chunk.length) {
+      while (ti < order.length && (order[ti]?.end ?? 0) <= pos) ti++
+      const t = order[ti]
+      if (t === undefined) throw materiaError('checkpointInvalid', `invalid safetensors file: ${chunk.length - off} bytes after the data section`)
+      const target = plan.byName.get(t.name)
+      const n = Math.min(chunk.length - off, t.end - pos)
+      if (target !== undefined) arena.view(target.offset + (pos - t.begin), n).set(chunk.subarray(off, off + n))
+      off += n
+      pos += n
+    }
+    progress(chunk.length)
+  }
+  write(first)
+  for (;;) {
+    if (signal.aborted) throw new Error('cancelled')
+    const { value, done } = await body.next()
+    if (done === true) break
+    write(value)
+  }
+  if (pos !== header.dataSize) {
+    throw materiaError('checkpointInvalid', `invalid safetensors file: the body ended after ${pos} of ${header.dataSize} data bytes`)
+  }
+}
+
+export function bodyIterator (stream: Readable): AsyncIterator<Uint8Array> {
+  return stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
+}

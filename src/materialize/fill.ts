@@ -1,0 +1,101 @@
+// Constant fills (zeros, ones, buffer constructor values) for every dtype, into windows of an arena.
+// The same code runs on the main thread (device "cpu") and in the worker pool (device "worker").
+import type { DType } from '../tensor/dtype.js'
+
+/** One region to fill: bytes [offset, offset + nbytes) of the arena hold `dtype` elements = value. */
+export interface FillRange {
+  offset: number
+  nbytes: number
+  dtype: DType
+  value: number
+}
+
+const elementBytes: Record<DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 }
+
+const f32 = new Float32Array(1)
+const u32 = new Uint32Array(f32.buffer)
+
+/** float32 → bfloat16 bits, round to nearest even (NaN stays NaN). */
+export function bfloat16Bits (v: number): number {
+  f32[0] = v
+  const x = u32[0] ?? 0
+  if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff
+}
+
+/** number → IEEE half bits, round to nearest even. */
+export function float16Bits (v: number): number {
+  f32[0] = v
+  const x = u32[0] ?? 0
+  const sign = (x >>> 16) & 0x8000
+  const exp = (x >>> 23) & 0xff
+  let mant = x & 0x7fffff
+  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0)
+  const e = exp - 127 + 15
+  if (e >= 0x1f) return sign | 0x7c00
+  if (e <= 0) {
+    if (e < -10) return sign
+    mant |= 0x800000
+    const shift = 14 - e
+    const half = 1 << (shift - 1)
+    const rest = mant & ((1 << shift) - 1)
+    let h = mant >>> shift
+    if (rest > half || (rest === half && (h & 1) === 1)) h++
+    return sign | h
+  }
+  let h = sign | (e << 10) | (mant >>> 13)
+  const rest = mant & 0x1fff
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++
+  return h
+}
+
+/** Fills `count` elements starting at byte `offset` of `memory` (window must stay under 4 GiB). */
+function fillWindow (memory: ArrayBufferLike, offset: number, count: number, dtype: DType, value: number): void {
+  switch (dtype) {
+    case 'float32': new Float32Array(memory, offset, count).fill(value); break
+    case 'float64': new Float64Array(memory, offset, count).fill(value); break
+    case 'float16': new Uint16Array(memory, offset, count).fill(float16Bits(value)); break
+    case 'bfloat16': new Uint16Array(memory, offset, count).fill(bfloat16Bits(value)); break
+    case 'int64': new BigInt64Array(memory, offset, count).fill(BigInt(Math.trunc(value))); break
+    case 'int32': new Int32Array(memory, offset, count).fill(value); break
+    case 'int16': new Int16Array(memory, offset, count).fill(value); break
+    case 'int8': new Int8Array(memory, offset, count).fill(value); break
+    case 'uint8': new Uint8Array(memory, offset, count).fill(value); break
+    case 'bool': new Uint8Array(memory, offset, count).fill(value !== 0 ? 1 : 0); break
+  }
+}
+
+/** Splits ranges into pieces of at most `chunk` bytes (element-aligned), in order. */
+export function * fillSteps (ranges: readonly FillRange[], chunk: number): Generator<FillRange> {
+  for (const r of ranges) {
+    const size = elementBytes[r.dtype]
+    const step = Math.max(size, chunk - (chunk % size))
+    for (let done = 0; done < r.nbytes; done += step) {
+      yield { ...r, offset: r.offset + done, nbytes: Math.min(step, r.nbytes - done) }
+    }
+  }
+}
+
+export function fillRange (memory: ArrayBufferLike, r: FillRange): void {
+  if (r.nbytes === 0) return
+  // zero is what a new arena already holds: skip the pass over memory
+  if (r.value === 0 && !Object.is(r.value, -0)) return
+  fillWindow(memory, r.offset, r.nbytes / elementBytes[r.dtype], r.dtype, r.value)
+}
+
+/** Splits ranges into `parts` lists of about equal bytes, for parallel fills. */
+export function splitRanges (ranges: readonly FillRange[], parts: number): FillRange[][] {
+  const total = ranges.reduce((n, r) => n + r.nbytes, 0)
+  const target = Math.max(1, Math.ceil(total / parts))
+  const out: FillRange[][] = [[]]
+  let current = 0
+  for (const piece of fillSteps(ranges, Math.min(target, 64 << 20))) {
+    if (current + piece.nbytes > target && (out[out.length - 1]?.length ?? 0) > 0 && out.length < parts) {
+      out.push([])
+      current = 0
+    }
+    out[out.length - 1]?.push(piece)
+    current += piece.nbytes
+  }
+  return out.filter((l) => l.length > 0)
+}

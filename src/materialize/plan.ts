@@ -1,0 +1,73 @@
+// The arena plan of a materialization: the state_dict laid out as a canonical safetensors data
+// section (aligned offsets, tied storage once), then the non-persistent buffers, which take memory
+// but are not part of the file. Tied aliases point at the storage they share.
+import type { DType } from '../tensor/dtype.js'
+import type { TensorSpec } from '../tensor/spec.js'
+import { computeSafetensorsLayout, type SafetensorsLayout } from '../serialize/safetensors-layout.js'
+import type { FillRange } from './fill.js'
+
+export type InitKind = 'empty' | 'zeros' | 'ones' | 'default'
+
+export interface PlannedTensor extends TensorSpec {
+  /** byte offset of the tensor's storage in the arena */
+  offset: number
+}
+
+export interface ArenaPlan {
+  tensors: PlannedTensor[]            // state_dict order, then non-persistent buffers
+  byName: Map<string, PlannedTensor>
+  layout: SafetensorsLayout           // the file: header + arena[0, layout.dataSize)
+  arenaSize: number                   // file data + non-persistent buffers
+}
+
+const floating = new Set<DType>(['float32', 'float64', 'float16', 'bfloat16'])
+const elementBytes: Record<DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 }
+
+/** The tensors as they will be stored: floating tensors cast to `dtype` when given. */
+export function castTensors (tensors: readonly TensorSpec[], dtype: DType | undefined): TensorSpec[] {
+  if (dtype === undefined) return [...tensors]
+  return tensors.map((t) => floating.has(t.dtype) && t.dtype !== dtype
+    ? { ...t, dtype, nbytes: t.numel * elementBytes[dtype] }
+    : t)
+}
+
+export function planArena (tensors: readonly TensorSpec[]): ArenaPlan {
+  const persistent = tensors.filter((t) => t.persistent)
+  const layout = computeSafetensorsLayout(
+    persistent.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, nbytes: t.nbytes, tiedTo: t.tiedTo })),
+    { tiedAliasesInMetadata: true })
+  const kept = new Map(layout.omitted.map((o) => [o.name, o.keptAs]))
+  let end = layout.dataSize
+  const planned: PlannedTensor[] = []
+  const byName = new Map<string, PlannedTensor>()
+  for (const t of tensors) {
+    let offset: number
+    if (t.persistent) {
+      const stored = layout.byName.get(kept.get(t.name) ?? t.name)
+      if (stored === undefined) throw new Error(`no storage planned for ${t.name}`)
+      offset = stored.begin
+    } else {
+      end = Math.ceil(end / 8) * 8
+      offset = end
+      end += t.nbytes
+    }
+    const p = { ...t, offset }
+    planned.push(p)
+    byName.set(t.name, p)
+  }
+  return { tensors: planned, byName, layout, arenaSize: end }
+}
+
+/** The constant fills an init needs: parameters per init, buffers their constructor values. */
+export function constantFills (plan: ArenaPlan, init: InitKind): FillRange[] {
+  const out: FillRange[] = []
+  for (const t of plan.tensors) {
+    if (t.tiedTo !== undefined) continue
+    let value: number | undefined
+    if (t.kind === 'buffer') value = t.fill
+    else if (init === 'ones') value = 1
+    else if (init === 'zeros') value = 0
+    if (value !== undefined) out.push({ offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, value })
+  }
+  return out
+}

@@ -1,0 +1,186 @@
+// The materializations this process holds: their arenas, fills, status and progress. Memory is
+// reserved against the budget before allocation and returned when a materialization is deleted,
+// its module or session is deleted, or its session expires.
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import type { Piscina } from 'piscina'
+import { materiaError } from '../errors.js'
+import type { DType } from '../tensor/dtype.js'
+import { Arena } from './arena.js'
+import { MemoryBudget } from './budget.js'
+import { fillRange, fillSteps, splitRanges, type FillRange } from './fill.js'
+import type { FillTask } from './fill-worker.js'
+import { STEP_BYTES } from './fill-worker.js'
+import type { ArenaPlan, InitKind } from './plan.js'
+
+export type Device = 'cpu' | 'worker'
+export type Status = 'pending' | 'ready' | 'failed'
+
+export interface MaterializationOptions {
+  sessionId: string
+  moduleId: string
+  device: Device
+  init: InitKind | 'checkpoint'
+  seed: number | null
+  rng: 'torch' | 'philox' | null
+  dtype: DType | null
+}
+
+export interface Materialization extends MaterializationOptions {
+  id: string
+  createdAt: number
+  status: Status
+  error?: string
+  plan: ArenaPlan
+  arena: Arena
+  bytesTotal: number
+  bytesDone: () => number
+  /** settles when the fill ends (ready, failed or cancelled) */
+  done: Promise<void>
+}
+
+interface Entry {
+  m: Materialization
+  abort: AbortController
+  released: boolean
+}
+
+/** Frees collected arenas promptly: large ArrayBuffers go back to the OS only when V8 collects them. */
+const collectGarbage: (() => void) | undefined = (() => {
+  try {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as unknown
+    return typeof gc === 'function' ? gc as () => void : undefined
+  } catch {
+    return undefined
+  }
+})()
+
+export class MaterializationRegistry {
+  private readonly entries = new Map<string, Entry>()
+  private gcTimer: NodeJS.Timeout | undefined
+
+  constructor (readonly budget: MemoryBudget, private readonly pool: Piscina | undefined) {}
+
+  get residentBytes (): number { return this.budget.used }
+  get count (): number { return this.entries.size }
+
+  /**
+   * Reserves memory, allocates the arena and starts filling it. `fill` receives the arena and an
+   * abort signal for fills other than constants (checkpoint uploads); constants are filled here.
+   */
+  start (id: string, opts: MaterializationOptions, plan: ArenaPlan, fills: FillRange[],
+    fill?: (arena: Arena, signal: AbortSignal, progress: (bytes: number) => void) => Promise<void>): Materialization {
+    this.budget.reserve(plan.arenaSize)
+    let arena: Arena
+    try {
+      arena = new Arena(plan.arenaSize, opts.device === 'worker')
+    } catch (err) {
+      this.budget.release(plan.arenaSize)
+      throw materiaError('memoryBudget', `Could not allocate ${plan.arenaSize} bytes: ${(err as Error).message}`)
+    }
+    const abort = new AbortController()
+    const constantBytes = fills.reduce((n, r) => n + r.nbytes, 0)
+    let external = 0
+    const control = new SharedArrayBuffer(16)
+    const poolDone = new BigInt64Array(control, 8, 1)
+    const m: Materialization = {
+      ...opts,
+      id,
+      createdAt: Date.now(),
+      status: 'pending',
+      plan,
+      arena,
+      bytesTotal: constantBytes + (fill !== undefined ? plan.layout.dataSize : 0),
+      bytesDone: () => external + (opts.device === 'worker' ? Number(Atomics.load(poolDone, 0)) : cpuDone),
+      done: Promise.resolve()
+    }
+    let cpuDone = 0
+    const entry: Entry = { m, abort, released: false }
+    this.entries.set(id, entry)
+    m.done = (async () => {
+      if (fill !== undefined) await fill(arena, abort.signal, (b) => { external += b })
+      if (opts.device === 'worker' && this.pool !== undefined) {
+        await this.fillOnPool(arena, fills, control, abort.signal)
+      } else {
+        for (const step of fillSteps(fills, STEP_BYTES)) {
+          if (abort.signal.aborted) throw new Error('cancelled')
+          fillRange(arena.memory, step)
+          cpuDone += step.nbytes
+          // a long fill on the main thread still lets other requests through between steps
+          await yieldToLoop()
+        }
+      }
+      if (abort.signal.aborted) throw new Error('cancelled')
+    })().then(() => {
+      m.status = 'ready'
+    }, (err: unknown) => {
+      m.status = 'failed'
+      m.error = abort.signal.aborted ? 'cancelled' : (err as Error).message
+      this.release(entry)
+    })
+    return m
+  }
+
+  private async fillOnPool (arena: Arena, fills: FillRange[], control: SharedArrayBuffer, signal: AbortSignal): Promise<void> {
+    if (this.pool === undefined || fills.length === 0) return
+    const flag = new Int32Array(control, 0, 1)
+    const onAbort = (): void => { Atomics.store(flag, 0, 1) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      const parts = splitRanges(fills, this.pool.threads.length > 0 ? this.pool.threads.length : 1)
+      await Promise.all(parts.map(async (ranges) => {
+        const task: FillTask = { memory: arena.memory as SharedArrayBuffer, ranges, control }
+        await this.pool?.run(task, { signal })
+      }))
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  get (sessionId: string, id: string): Materialization | undefined {
+    const e = this.entries.get(id)
+    return e !== undefined && e.m.sessionId === sessionId ? e.m : undefined
+  }
+
+  list (sessionId: string): Materialization[] {
+    return [...this.entries.values()].filter((e) => e.m.sessionId === sessionId).map((e) => e.m)
+  }
+
+  /** Cancels a running fill and frees the memory. Returns false when there is no such materialization. */
+  delete (sessionId: string, id: string): boolean {
+    const e = this.entries.get(id)
+    if (e === undefined || e.m.sessionId !== sessionId) return false
+    e.abort.abort()
+    this.release(e)
+    this.entries.delete(id)
+    return true
+  }
+
+  deleteWhere (pred: (m: Materialization) => boolean): number {
+    let n = 0
+    for (const e of [...this.entries.values()]) if (pred(e.m) && this.delete(e.m.sessionId, e.m.id)) n++
+    return n
+  }
+
+  residentBytesOf (sessionId: string): number {
+    return this.list(sessionId).reduce((n, m) => n + m.plan.arenaSize, 0)
+  }
+
+  async close (): Promise<void> {
+    this.deleteWhere(() => true)
+  }
+
+  private release (e: Entry): void {
+    if (e.released) return
+    e.released = true
+    this.budget.release(e.m.plan.arenaSize)
+    // drop our reference to the arena memory and let V8 return it soon (debounced)
+    ;(e.m as { arena: Arena | undefined }).arena = undefined
+    if (collectGarbage !== undefined && e.m.plan.arenaSize >= 1 << 20 && this.gcTimer === undefined) {
+      this.gcTimer = setTimeout(() => { this.gcTimer = undefined; collectGarbage() }, 50)
+      this.gcTimer.unref()
+    }
+  }
+}

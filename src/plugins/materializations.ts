@@ -1,0 +1,24 @@
+// Materializations as an app service: the registry with its budget and pool, freed with sessions
+// and modules, counted in /metrics, closed on shutdown.
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { Gauge } from 'prom-client'
+import { MemoryBudget } from '../materialize/budget.js'
+import { MaterializationRegistry } from '../materialize/registry.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { materializations: MaterializationRegistry }
+}
+
+async function materializationsPlugin (app: FastifyInstance): Promise<void> {
+  const registry = new MaterializationRegistry(new MemoryBudget(app.config.memoryBudget), app.pool)
+  app.decorate('materializations', registry)
+  app.store.onSessionEnd((s) => { registry.deleteWhere((m) => m.sessionId === s.id) })
+  const registers = [app.metrics.registry]
+  void new Gauge({ name: 'materia_resident_bytes', help: 'Tensor bytes held by materializations.', registers, collect () { this.set(registry.residentBytes) } })
+  void new Gauge({ name: 'materia_memory_budget_bytes', help: 'MATERIA_MEMORY_BUDGET.', registers, collect () { this.set(registry.budget.limit) } })
+  void new Gauge({ name: 'materia_materializations', help: 'Materializations held by this process.', registers, collect () { this.set(registry.count) } })
+  app.addHook('onClose', async () => { await registry.close() })
+}
+
+export default fp(materializationsPlugin, { name: 'materializations', fastify: '5.x', dependencies: ['session-store', 'worker-pool', 'metrics'] })
