@@ -133,7 +133,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       body: {
         content: {
           'application/json': { schema: Type.Ref(CreateMaterialization) },
-          'application/octet-stream': { schema: { type: 'string', format: 'binary', description: 'A safetensors file.' } }
+          'application/octet-stream': { schema: { description: 'A safetensors file (binary), streamed in.' } }
         }
       },
       response: {

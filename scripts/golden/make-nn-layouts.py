@@ -16,6 +16,7 @@ followed by non-persistent buffers; an error record is {id, spec, torch, error: 
 with the exception's class name and str(exc), exactly as PyTorch raised it.
 """
 
+import collections
 import json
 import os
 import sys
@@ -119,6 +120,9 @@ def build(spec, top=True):
             torch.nn.utils.skip_init(cls)
         return cls  # handed to the container as is: "<typename> is not a Module subclass"
     args = [convert(a) for a in spec.get("args", [])]
+    if cls is torch.nn.Sequential and len(args) == 1 and isinstance(args[0], dict):
+        # JSON has no OrderedDict: materia reads Sequential's single object argument as one
+        args = [collections.OrderedDict(args[0])]
     kwargs = {}
     for key, value in spec.get("kwargs", {}).items():
         kwargs[key] = convert_dtype(value) if key == "dtype" else convert(value)

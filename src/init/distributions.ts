@@ -19,9 +19,9 @@
 // Uint8Array is viewed as the element type without copying; a misaligned one is filled through a
 // small reusable chunk buffer.
 
-import { logPs, sincosPs } from './avx-mathfun.js'
-import { bf16BitsFromF32, bf16FromBits, f16BitsFromF32, f16FromBits, fma32, fma64, hostIsLittleEndian } from './fp.js'
+import { bf16BitsFromF32, bf16FromBits, f16BitsFromF32, f16FromBits, f32Bits, fma32, fma64, hostIsLittleEndian } from './fp.js'
 import { logCr, sinCosCr } from './libm.js'
+import { normalFillAvx2 } from './normal-fill-avx2.js'
 import type { CpuGenerator } from './mt19937.js'
 
 const fround = Math.fround
@@ -223,16 +223,62 @@ export function uniformFill (gen: CpuGenerator, target: FillTarget, a = 0, b = 1
   }
 }
 
+/** ulp of a float32 value (2^-149 for zero and subnormals). */
+function ulp32 (v: number): number {
+  const e = (f32Bits(v) >>> 23) & 0xff
+  return 2 ** (Math.max(e, 1) - 150)
+}
+
+/**
+ * Whether x*range + from (x = k * scale, k < 2^bits) is exact in double for every k, so that
+ * rounding the double sum once equals the float32 FMA. Every term is a multiple of
+ * g = min(scale * ulp(range), ulp(from)); the sum is exact when its magnitude bound is < 2^53 g.
+ * This holds for all practical bounds (e.g. [0, 1), ±b), and skips the tie check per element.
+ */
+function sumIsExact (scale: number, range: number, from: number): boolean {
+  const g = from === 0 ? scale * ulp32(range) : Math.min(scale * ulp32(range), ulp32(from))
+  return Math.abs(range) + Math.abs(from) <= 2 ** 53 * g
+}
+
 function uniformF32 (gen: CpuGenerator, dst: Float32Array, off: number, count: number,
+  from: number, range: number, to: number, clampToFrom: boolean): void {
+  if (!sumIsExact(twoPowM24, range, from)) {
+    uniformF32Fma(gen, dst, off, count, from, range, to, clampToFrom)
+    return
+  }
+  // Hot path: draws are tempered in registers straight from the engine's block.
+  const eng = gen.engine
+  const s = eng.state
+  while (count > 0) {
+    const k = eng.takeFromBlock(count)
+    const base = eng.next - k
+    for (let i = 0; i < k; i++) {
+      let y = s[base + i]!
+      y ^= y >>> 11
+      y ^= (y << 7) & 0x9d2c5680
+      y ^= (y << 15) & 0xefc60000
+      y ^= y >>> 18
+      // x = k * 2^-24 is exact and so is x*range + from (see sumIsExact): one rounding = the FMA.
+      let v = fround((y & 0xffffff) * twoPowM24 * range + from)
+      if (v === to && clampToFrom) v = from // 2.x: never return the upper bound
+      dst[off + i] = v
+    }
+    off += k
+    count -= k
+  }
+}
+
+/** uniform_ float32 for bounds whose double sum can round: the emulated FMA per element. */
+function uniformF32Fma (gen: CpuGenerator, dst: Float32Array, off: number, count: number,
   from: number, range: number, to: number, clampToFrom: boolean): void {
   const u = draws
   while (count > 0) {
     const k = count < drawLen ? count : drawLen
     gen.fillU32(u, 0, k)
     for (let i = 0; i < k; i++) {
-      // x = k * 2^-24 is exact; GCC fuses x*range + from into one FMA.
+      // GCC fuses x*range + from into one FMA.
       let v = fma32((u[i]! & 0xffffff) * twoPowM24, range, from)
-      if (v === to && clampToFrom) v = from // 2.x: never return the upper bound
+      if (v === to && clampToFrom) v = from
       dst[off + i] = v
     }
     off += k
@@ -268,11 +314,13 @@ function uniformLowp (gen: CpuGenerator, dst: Uint16Array, off: number, count: n
   from: number, range: number, bits: (x: number) => number, toBits: number, fromBits: number): void {
   const u = draws
   const toIsZero = toBits >= 0 && (toBits & 0x7fff) === 0
+  const exact = sumIsExact(scale, range, from)
   while (count > 0) {
     const k = count < drawLen ? count : drawLen
     gen.fillU32(u, 0, k)
     for (let i = 0; i < k; i++) {
-      let h = bits(fma32((u[i]! & mask) * scale, range, from))
+      const x = (u[i]! & mask) * scale
+      let h = bits(exact ? fround(x * range + from) : fma32(x, range, from))
       // Half == Half compares values, so -0 equals +0.
       if (h === toBits || (toIsZero && (h & 0x7fff) === 0)) h = fromBits
       dst[off + i] = h
@@ -340,44 +388,38 @@ export function normalFill (gen: CpuGenerator, target: FillTarget, mean = 0, std
   }
 }
 
-const twoPiF = fround(2 * Math.PI) // _mm256_set1_ps(2.0f * c10::pi<double>)
 const twoPi = 2 * Math.PI
 const sincosOut = new Float64Array(2)
-const blockF32 = new Float32Array(16)
+const lowpScratch = new Float32Array(drawLen)
 
 /** normal_fill_16_AVX2 on consecutive blocks of 16 float32 uniforms drawn from the generator. */
 function normalBlocksF32 (gen: CpuGenerator, dst: Float32Array, off: number, nBlocks: number, mean: number, std: number): void {
   const u = draws
   const perChunk = drawLen >>> 4
-  const sc = sincosOut
   while (nBlocks > 0) {
     const kb = nBlocks < perChunk ? nBlocks : perChunk
     gen.fillU32(u, 0, kb << 4)
-    for (let b = 0; b < kb; b++) {
-      const base = b << 4
-      const o = off + base
-      for (let j = 0; j < 8; j++) {
-        const u1 = 1 - (u[base + j]! & 0xffffff) * twoPowM24 // exact in float32
-        const u2 = (u[base + j + 8]! & 0xffffff) * twoPowM24
-        const radius = fround(Math.sqrt(fround(-2 * logPs(u1))))
-        sincosPs(fround(twoPiF * u2), sc)
-        // The source uses an explicit FMA for *std + mean.
-        dst[o + j] = fma32(fround(radius * sc[1]!), std, mean)
-        dst[o + j + 8] = fma32(fround(radius * sc[0]!), std, mean)
-      }
-    }
+    normalFillAvx2(u, kb, dst, off, mean, std)
     off += kb << 4
     nBlocks -= kb
   }
 }
 
-/** 2.x float16/bfloat16 fill: the float32 AVX2 transform per block, each result cast to the type. */
+/**
+ * 2.x float16/bfloat16 fill: per block, 16 float uniforms through the float32 AVX2 transform, each
+ * result cast to the type. Blocks draw in order, so a chunk of blocks can be drawn at once.
+ */
 function normalBlocksLowp (gen: CpuGenerator, dst: Uint16Array, off: number, nBlocks: number,
   mean: number, std: number, bits: (x: number) => number): void {
-  for (let b = 0; b < nBlocks; b++) {
-    normalBlocksF32(gen, blockF32, 0, 1, mean, std)
-    const o = off + (b << 4)
-    for (let j = 0; j < 16; j++) dst[o + j] = bits(blockF32[j]!)
+  const tmp = lowpScratch
+  const perChunk = tmp.length >>> 4
+  while (nBlocks > 0) {
+    const kb = nBlocks < perChunk ? nBlocks : perChunk
+    normalBlocksF32(gen, tmp, 0, kb, mean, std)
+    const n = kb << 4
+    for (let i = 0; i < n; i++) dst[off + i] = bits(tmp[i]!)
+    off += n
+    nBlocks -= kb
   }
 }
 

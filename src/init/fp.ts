@@ -264,3 +264,46 @@ export function bf16FromBits (h: number): number {
 export function bf16Round (x: number): number {
   return bf16FromBits(bf16BitsFromF32(x))
 }
+
+// ---- bulk casts for fill loops (integer-only, no per-element aliasing) ----
+
+/**
+ * float32 bits -> binary16 bits, round to nearest even (subnormals, overflow to inf, NaN -> 0x7E00
+ * with the sign): the same results as f16BitsFromF32, with integer operations only.
+ */
+export function f16BitsFromF32Bits (x: number): number {
+  const sign = (x >>> 16) & 0x8000
+  const abs = x & 0x7fffffff
+  if (abs >= 0x477ff000) { // >= 65520 rounds to inf; also inf and NaN
+    return sign | (abs > 0x7f800000 ? 0x7e00 : 0x7c00)
+  }
+  if (abs >= 0x38800000) { // normal half: rebias the exponent, round away 13 mantissa bits
+    let q = (abs - 0x38000000) >>> 13
+    const rem = abs & 0x1fff
+    if (rem > 0x1000 || (rem === 0x1000 && (q & 1) === 1)) q++
+    return sign | q
+  }
+  if (abs <= 0x33000000) return sign // <= 2^-25 (the tie rounds to even zero)
+  // Subnormal half: value = m * 2^(e-150) = q units of 2^-24, q = m >> (126 - e), rounded.
+  const e = abs >>> 23
+  const m = (abs & 0x7fffff) | 0x800000
+  const sh = 126 - e
+  let q = m >>> sh
+  const rem = m & ((1 << sh) - 1)
+  const half = 1 << (sh - 1)
+  if (rem > half || (rem === half && (q & 1) === 1)) q++
+  return sign | q
+}
+
+/** Cast n float32 values (given as their bits) to binary16 bits. */
+export function castF32BitsToF16 (src: Uint32Array, dst: Uint16Array, dstOff: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[dstOff + i] = f16BitsFromF32Bits(src[i]!)
+}
+
+/** Cast n float32 values (given as their bits) to bfloat16 bits (c10 rounding, NaN -> 0x7FC0). */
+export function castF32BitsToBf16 (src: Uint32Array, dst: Uint16Array, dstOff: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const u = src[i]!
+    dst[dstOff + i] = (u & 0x7fffffff) > 0x7f800000 ? 0x7fc0 : (u + 0x7fff + ((u >>> 16) & 1)) >>> 16
+  }
+}

@@ -97,21 +97,33 @@ export class MT19937 {
   }
 
   /**
-   * Write `count` consecutive outputs into out[offset..]. This is the hot-loop entry point: the
-   * inner loop runs over one block with no bookkeeping per draw.
+   * Take up to `count` (>= 1) draws from the current block, regenerating it first if it is used up,
+   * and return how many were taken (at least 1). Their raw words are state[next - taken .. next);
+   * temper() turns them into the outputs. Lets hot loops temper in registers instead of going
+   * through a buffer.
+   */
+  takeFromBlock (count: number): number {
+    if (this.left === 1) this.twist() // sets left = 624, next = 0, as the next draw would
+    else this.left-- // account for the first draw (torch pre-decrements)
+    // One draw is accounted for above; the block has `left - 1` more before the next twist.
+    const take = count < this.left ? count : this.left
+    this.left -= take - 1
+    this.next += take
+    return take
+  }
+
+  /**
+   * Write `count` consecutive outputs into out[offset..]. The inner loop runs over one block with
+   * no bookkeeping per draw.
    */
   fillU32 (out: Uint32Array, offset: number, count: number): void {
     const s = this.state
     let o = offset
     let remaining = count
     while (remaining > 0) {
-      if (this.left === 1) this.twist() // sets left = 624, next = 0, as the next draw would
-      else this.left-- // account for the draw about to happen (torch pre-decrements)
-      // One draw is accounted for above; take up to `left` more from this block.
-      let take = Math.min(remaining, this.left)
-      let nx = this.next
-      const end = nx + take
-      for (; nx < end; nx++) {
+      const take = this.takeFromBlock(remaining)
+      const end = this.next
+      for (let nx = end - take; nx < end; nx++) {
         let y = s[nx]!
         y ^= y >>> 11
         y ^= (y << 7) & 0x9d2c5680
@@ -119,10 +131,7 @@ export class MT19937 {
         y ^= y >>> 18
         out[o++] = y
       }
-      this.next = nx
-      take-- // the first draw's decrement already happened
-      this.left -= take
-      remaining -= take + 1
+      remaining -= take
     }
   }
 

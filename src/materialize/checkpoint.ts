@@ -12,16 +12,16 @@ const list = (names: string[]): string => names.map((n) => `"${n}"`).join(', ')
 /** load_state_dict(strict=True)'s checks, with PyTorch's wording for each list. */
 export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPlan, qualname: string): void {
   const inFile = new Map(header.tensors.map((t) => [t.name, t]))
-  // a tied alias may be left out of a file (save_model drops it) when its storage is present
-  const aliasesOf = new Map<string, string>()
-  for (const t of plan.tensors) if (t.tiedTo !== undefined) aliasesOf.set(t.name, t.tiedTo)
+  // any member of a tie group may be left out of a file (save_model keeps one name) when another is present
+  const storageIn = new Set(plan.tensors.filter((t) => inFile.has(t.name)).map((t) => t.offset))
   const expected = plan.tensors.filter((t) => t.persistent)
-  const missing = expected.filter((t) => !inFile.has(t.name) && !(aliasesOf.has(t.name) && inFile.has(aliasesOf.get(t.name) ?? ''))).map((t) => t.name)
+  const tied = (t: { name: string, tiedTo?: string }): boolean => t.tiedTo !== undefined || plan.tensors.some((o) => o.tiedTo === t.name)
+  const missing = expected.filter((t) => !inFile.has(t.name) && !(tied(t) && storageIn.has(t.offset))).map((t) => t.name)
   const known = new Set(expected.map((t) => t.name))
   const unexpected = header.tensors.filter((t) => !known.has(t.name)).map((t) => t.name)
   const problems: string[] = []
-  if (missing.length > 0) problems.push(`Missing key(s) in state_dict: ${list(missing)}.`)
-  if (unexpected.length > 0) problems.push(`Unexpected key(s) in state_dict: ${list(unexpected)}.`)
+  if (missing.length > 0) problems.push(`Missing key(s) in state_dict: ${list(missing)}. `)
+  if (unexpected.length > 0) problems.push(`Unexpected key(s) in state_dict: ${list(unexpected)}. `)
   for (const t of expected) {
     const f = inFile.get(t.name)
     if (f === undefined) continue

@@ -63,6 +63,11 @@ function typeError (c: CoerceCtx, expected: string, value: unknown): never {
 // ---------------------------------------------------------------------------------------------
 // binding
 
+/** obj[key] = value, also for '__proto__' (a JSON key like any other, never a prototype switch). */
+export function setOwn (obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
 function quoteList (names: string[]): string {
   const q = names.map((n) => `'${n}'`)
   if (q.length === 1) return q[0] as string
@@ -81,13 +86,39 @@ const SELF = Symbol('self')
  * Returns raw values by parameter name (defaults filled in, *args as an array, **kwargs as a record)
  * and the names the caller passed explicitly.
  */
-export function bindArguments (fn: string, sig: Signature, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): { raw: Record<string, unknown>; given: Set<string> } {
-  const entries = Object.entries(sig)
-  const positional = ['self', ...entries.filter(([, p]) => p.kind === 'positional_or_keyword').map(([n]) => n)]
-  const kwOnly = entries.filter(([, p]) => p.kind === 'keyword_only').map(([n]) => n)
-  const varPos = entries.find(([, p]) => p.kind === 'var_positional')?.[0]
-  const varKw = entries.find(([, p]) => p.kind === 'var_keyword')?.[0]
+interface Shape {
+  entries: Array<[string, Param<unknown>]>
+  positional: string[]
+  kwOnly: string[]
+  varPos: string | undefined
+  varKw: string | undefined
+  /** positional parameters with defaults (CPython's defcount) */
+  defcount: number
+}
 
+// A signature's parameter kinds never change, so its analysis is done once.
+const shapes = new WeakMap<Signature, Shape>()
+
+function shapeOf (sig: Signature): Shape {
+  let s = shapes.get(sig)
+  if (s === undefined) {
+    const entries = Object.entries(sig)
+    const positional = ['self', ...entries.filter(([, p]) => p.kind === 'positional_or_keyword').map(([n]) => n)]
+    s = {
+      entries,
+      positional,
+      kwOnly: entries.filter(([, p]) => p.kind === 'keyword_only').map(([n]) => n),
+      varPos: entries.find(([, p]) => p.kind === 'var_positional')?.[0],
+      varKw: entries.find(([, p]) => p.kind === 'var_keyword')?.[0],
+      defcount: entries.filter(([, p]) => p.kind === 'positional_or_keyword' && !p.required).length
+    }
+    shapes.set(sig, s)
+  }
+  return s
+}
+
+export function bindArguments (fn: string, sig: Signature, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): { raw: Record<string, unknown>; given: Set<string> } {
+  const { entries, positional, kwOnly, varPos, varKw, defcount } = shapeOf(sig)
   const slots = new Map<string, unknown>()
   slots.set('self', SELF)
   const given = args.length + 1
@@ -102,14 +133,13 @@ export function bindArguments (fn: string, sig: Signature, args: readonly unknow
       if (slots.has(key)) argError(`${fn}() got multiple values for argument '${key}'`)
       slots.set(key, value)
     } else if (varKw !== undefined) {
-      extraKw[key] = value
+      setOwn(extraKw, key, value)
     } else {
       argError(`${fn}() got an unexpected keyword argument '${key}'`)
     }
   }
 
   if (given > argcount && varPos === undefined) {
-    const defcount = positional.filter((name) => name !== 'self' && !(sig[name] as Param<unknown>).required).length
     const kwonlyGiven = kwOnly.filter((name) => slots.has(name)).length
     const sigText = defcount > 0 ? `from ${argcount - defcount} to ${argcount}` : `${argcount}`
     const plural = defcount > 0 || argcount !== 1

@@ -5,7 +5,8 @@
 import { materiaError } from '../errors.js'
 import { contiguousStrides, DTYPES } from '../tensor/dtype.js'
 import type { TensorSpec } from '../tensor/spec.js'
-import { argError, bindArguments, coerceBound, keyError } from './args.js'
+import { argError, bindArguments, coerceBound, keyError, setOwn } from './args.js'
+import { dimValue, isRawDim } from './dims.js'
 import { findModuleDef, findNonModule, unknownClassError } from './catalog.js'
 import {
   type AnyModuleDef, type BuildContext, isModuleNode, MODULE_TAG, type ModuleNode, nonModuleRef,
@@ -80,8 +81,8 @@ class Builder {
     const kwargsEcho: Record<string, unknown> = {}
     for (const [k, v] of Object.entries((raw.kwargs ?? {}) as Record<string, unknown>)) {
       const e = this.value(v, depth, 1)
-      kwargs[k] = e.value
-      kwargsEcho[k] = e.echo
+      setOwn(kwargs, k, e.value)
+      setOwn(kwargsEcho, k, e.echo)
     }
     const node = this.construct(def, args, kwargs, ties, depth)
     const echo: Record<string, unknown> = { class: def.qualname }
@@ -104,8 +105,8 @@ class Builder {
       const echo: Record<string, unknown> = {}
       for (const [k, x] of Object.entries(v)) {
         const e = this.value(x, depth, valueDepth + 1)
-        value[k] = e.value
-        echo[k] = e.echo
+        setOwn(value, k, e.value)
+        setOwn(echo, k, e.echo)
       }
       return { value, echo }
     }
@@ -158,7 +159,7 @@ class Builder {
       def,
       name: def.name,
       qualname: def.qualname,
-      bound,
+      bound: settle(bound),
       tensors,
       children,
       ties,
@@ -176,6 +177,12 @@ class Builder {
     if (this.constructed > LIMITS.maxModules) tooLarge(`Module spec constructs more than ${LIMITS.maxModules} modules`)
     return { ...node, id: this.nextId++, copyOf: node.copyOf ?? node.id }
   }
+}
+
+/** Bound args for later readers: a size that built (True as a dimension) is its int again. */
+function settle (bound: Record<string, unknown>): Record<string, unknown> {
+  const fix = (v: unknown): unknown => isRawDim(v) ? dimValue(v as number) : Array.isArray(v) ? v.map(fix) : v
+  return Object.fromEntries(Object.entries(bound).map(([k, v]) => [k, fix(v)]))
 }
 
 /** nn.Module.add_module's checks (KeyError texts). */

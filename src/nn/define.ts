@@ -9,9 +9,9 @@
 //     pyModule: 'torch.nn.modules.linear',
 //     acceptsDevice: true,
 //     doc: 'y = x A^T + b. weight (out_features, in_features) ~ U(-1/sqrt(in), 1/sqrt(in)); bias likewise.',
-//     signature: {
-//       in_features: arg.int(),
-//       out_features: arg.int(),
+//     signature: {                 // Python parameter order; arg.* coerce and give the catalog type
+//       in_features: arg.dim(),     // a size PyTorch hands to torch.empty unchecked
+//       out_features: arg.dim(),
 //       bias: arg.bool(true),
 //       device: arg.device(),
 //       dtype: arg.dtype()
@@ -21,7 +21,7 @@
 //       return {
 //         tensors: [
 //           parameter('weight', [a.out_features, a.in_features], dtype),
-//           ...(a.bias ? [parameter('bias', [a.out_features], dtype)] : [])
+//           ...(a.bias ? [parameter('bias', a.out_features, dtype)] : [])   // torch.empty(n) form
 //         ]
 //       }
 //     }

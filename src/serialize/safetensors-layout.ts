@@ -22,7 +22,7 @@
 // `safetensors.torch.save_file` refuses shared tensors outright; transformers' `save_pretrained`
 // deletes the duplicate names from the state dict before writing (nothing recorded, the model re-ties
 // on load); `safetensors.torch.save_model` deletes them too but records `{alias: kept}` in
-// `__metadata__`. We write the storage ONCE, under the first name of its tie group in input order, and
+// `__metadata__`. We write the storage ONCE, under the tie group's name that sorts first (save_model's choice), and
 // omit the aliases from the file (transformers behaviour, the default). `omitted` lists every dropped
 // alias with the name it was kept as. Option `tiedAliasesInMetadata: true` additionally records them
 // in `__metadata__` the way `save_model` does (existing metadata keys win, like save_model's "do not
@@ -42,7 +42,7 @@ export interface LayoutInput {
   readonly nbytes: number
   /**
    * Name of another entry sharing this one's storage. Ties are transitive; the group is written once
-   * under whichever of its names comes first in the input list.
+   * under the name that sorts first (UTF-8 byte order), as safetensors.torch.save_model keeps it.
    */
   readonly tiedTo?: string | undefined
 }
@@ -153,11 +153,16 @@ function resolveTies (entries: readonly LayoutInput[], indexByName: Map<string, 
     }
     const a = find(i)
     const b = find(j)
-    // the smaller index (earlier in input order) becomes the root
-    if (a < b) parent[b] = a
-    else if (b < a) parent[a] = b
+    if (a !== b) parent[b] = a
   })
-  return entries.map((_, i) => find(i))
+  // like safetensors.torch.save_model (_remove_duplicate_names): the name that sorts first is kept
+  const keep = new Map<number, number>()
+  entries.forEach((e, i) => {
+    const r = find(i)
+    const k = keep.get(r)
+    if (k === undefined || compareUtf8(e.name, entries[k]!.name) < 0) keep.set(r, i)
+  })
+  return entries.map((_, i) => keep.get(find(i))!)
 }
 
 /**

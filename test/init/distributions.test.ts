@@ -3,7 +3,7 @@ import t from 'tap'
 import {
   type FloatDtype, type FillTarget, type InitProfile, normalFill, profile113, profile2x, uniformFill, UnsupportedInitError
 } from '../../src/init/distributions.js'
-import { f32Bits, f64Hex } from '../../src/init/fp.js'
+import { bf16BitsFromF32, f16BitsFromF32, f32Bits, f64Hex, fma32 } from '../../src/init/fp.js'
 import { CpuGenerator } from '../../src/init/mt19937.js'
 import { alloc, bytesOf, countElementDiffs, hexOf, loadFixture, matchesEntry, profileOf, sha256Of } from './helpers.js'
 
@@ -172,6 +172,27 @@ t.test('byte targets: aligned views (SharedArrayBuffer) and misaligned chunks gi
   const buf = new Uint8Array(12).fill(0xaa)
   uniformFill(new CpuGenerator(0), { dtype: 'float32', data: buf.subarray(2, 10) })
   t.same([buf[0], buf[1], buf[10], buf[11]], [0xaa, 0xaa, 0xaa, 0xaa])
+})
+
+t.test('uniform_ with bounds where the double sum is inexact takes the fma32 path', async t => {
+  const fround = Math.fround
+  for (const [a, b] of [[-1e-30, 1e4], [1e-3, 1e-3 + 1e-9], [-3, 1e-20], [0.1, 0.7], [-1, 1]] as Array<[number, number]>) {
+    for (const dt of ['float32', 'float16', 'bfloat16'] as FloatDtype[]) {
+      const n = 3000
+      const arr = alloc(dt, n)
+      uniformFill(new CpuGenerator(11), { dtype: dt, data: arr }, a, b)
+      const g = new CpuGenerator(11)
+      const from = fround(a); const to = fround(b); const range = fround(to - from)
+      const cast = (v: number): number => dt === 'float32' ? v : dt === 'float16' ? f16BitsFromF32(v) : bf16BitsFromF32(v)
+      let bad = 0
+      for (let i = 0; i < n; i++) {
+        let v = cast(fma32((g.random() & 0xffffff) * 2 ** -24, range, from))
+        if (dt === 'float32' ? v === to : (v & 0x7fff) === (cast(to) & 0x7fff) && ((v ^ cast(to)) & 0x8000) === 0) v = cast(from)
+        if (!Object.is(arr[i], v)) bad++
+      }
+      t.equal(bad, 0, `uniform_(${a}, ${b}) ${dt}`)
+    }
+  }
 })
 
 t.test('argument checks and zero-size tensors', async t => {

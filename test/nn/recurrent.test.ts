@@ -214,13 +214,11 @@ t.test('PyTorch messages, in PyTorch order', async (t) => {
   for (const [spec, expected] of cases) t.equal(message(t, spec), expected, JSON.stringify(spec))
 })
 
-t.test('a huge num_layers fails fast with specTooLarge', async (t) => {
-  const started = performance.now()
+t.test('a huge num_layers is refused with specTooLarge', async (t) => {
   try {
     buildModule({ class: 'LSTM', args: [3, 4, 10_000_000] })
     t.fail('expected an error')
   } catch (err) {
     t.equal((err as MateriaError).code, errorDefs.specTooLarge.code)
   }
-  t.ok(performance.now() - started < 1000)
 })

@@ -135,7 +135,7 @@ t.test('offsets and sizes beyond 4 GiB', async t => {
   t.equal(parsed.totalSize, layout.totalSize)
 })
 
-t.test('tied tensors: storage written once under the first name, aliases omitted and reported', async t => {
+t.test('tied tensors: storage written once under the name that sorts first (save_model), aliases omitted and reported', async t => {
   const entries = [
     entry('model.embed.weight', 'float32', [4, 2]),
     entry('model.norm', 'float32', [2]),
@@ -143,18 +143,18 @@ t.test('tied tensors: storage written once under the first name, aliases omitted
     entry('extra.alias', 'float32', [4, 2], 'lm_head.weight')
   ]
   const layout = computeSafetensorsLayout(entries)
-  t.same(layout.tensors.map(x => x.name), ['model.embed.weight', 'model.norm'])
+  t.same(layout.tensors.map(x => x.name), ['extra.alias', 'model.norm'])
   t.same(layout.omitted, [
-    { name: 'lm_head.weight', keptAs: 'model.embed.weight' },
-    { name: 'extra.alias', keptAs: 'model.embed.weight' }
+    { name: 'model.embed.weight', keptAs: 'extra.alias' },
+    { name: 'lm_head.weight', keptAs: 'extra.alias' }
   ])
   t.equal(layout.dataSize, 40)
   t.same(layout.metadata, { format: 'pt' }, 'nothing recorded by default (transformers save_pretrained)')
 
-  // the first name in input order wins, even when it is the one carrying tiedTo
+  // the sorted-first name wins whatever the input order and whichever entry carries tiedTo
   const reversed = computeSafetensorsLayout([entry('b', 'float32', [2], 'a'), entry('a', 'float32', [2])])
-  t.same(reversed.tensors.map(x => x.name), ['b'])
-  t.same(reversed.omitted, [{ name: 'a', keptAs: 'b' }])
+  t.same(reversed.tensors.map(x => x.name), ['a'])
+  t.same(reversed.omitted, [{ name: 'b', keptAs: 'a' }])
 
   // cycles are harmless
   const cyc = computeSafetensorsLayout([entry('x', 'int8', [1], 'y'), entry('y', 'int8', [1], 'x')])
@@ -162,9 +162,9 @@ t.test('tied tensors: storage written once under the first name, aliases omitted
 
   // save_model style
   const rec = computeSafetensorsLayout(entries, { tiedAliasesInMetadata: true })
-  t.match(jsonOf(rec), /^\{"__metadata__":\{"extra\.alias":"model\.embed\.weight","format":"pt","lm_head\.weight":"model\.embed\.weight"\},/)
+  t.match(jsonOf(rec), /^\{"__metadata__":\{"format":"pt","lm_head\.weight":"extra\.alias","model\.embed\.weight":"extra\.alias"\},/)
   const userWins = computeSafetensorsLayout(entries, { tiedAliasesInMetadata: true, metadata: { 'lm_head.weight': 'mine' } })
-  t.same(userWins.metadata, { 'extra.alias': 'model.embed.weight', 'lm_head.weight': 'mine' })
+  t.same(userWins.metadata, { 'lm_head.weight': 'mine', 'model.embed.weight': 'extra.alias' })
 
   rejects(t, () => computeSafetensorsLayout([entry('a', 'float32', [2], 'nope')]), /tied to unknown tensor "nope"/, 'unknown tie target')
   rejects(t, () => computeSafetensorsLayout([entry('a', 'float32', [2]), entry('b', 'float32', [3], 'a')]), /same dtype and shape/, 'shape mismatch')

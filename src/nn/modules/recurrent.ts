@@ -7,6 +7,7 @@
 import { materiaError } from '../../errors.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
 import { arg, type CoerceCtx, type Param, pyTypeName, pyValueRepr, toInt } from '../args.js'
+import { sizeTypeError } from '../dims.js'
 import { type AnyModuleDef, type BuildContext, defineModule, isModuleNode, isNonModuleRef, type OwnTensor, parameter } from '../define.js'
 
 const pyModule = 'torch.nn.modules.rnn'
@@ -34,16 +35,6 @@ function isPyNumber (v: unknown): v is number | boolean {
 /** The numeric value of a Python int/float/bool. */
 export function pyNum (v: number | boolean): number {
   return typeof v === 'boolean' ? (v ? 1 : 0) : v
-}
-
-/** `if v:` */
-export function pyTruthy (v: unknown): boolean {
-  if (v === null || v === undefined) return false
-  if (typeof v === 'boolean') return v
-  if (typeof v === 'number') return v !== 0
-  if (typeof v === 'string' || Array.isArray(v)) return v.length > 0
-  if (isModuleNode(v) || isNonModuleRef(v)) return true
-  return Object.keys(v).length > 0
 }
 
 /** str(v) of a JSON value, as an f-string shows it. */
@@ -75,21 +66,13 @@ export function pyIntTimes (n: number, v: unknown, fail: (m: string) => never): 
 }
 
 /**
- * The size tuple torch.empty(size) accepts, with torch's own TypeError texts: the first element
- * must be a true int, later ones may be bools. (Negative sizes are parameter()'s message.)
+ * Parameter(torch.empty(size, dtype=dtype)) for sizes computed from raw arguments, so a str, None
+ * or float in the tuple gets torch's own TypeError (worded by position, see dims.ts).
  */
-export function emptySize (size: readonly unknown[], fail: (m: string) => never): number[] {
-  return size.map((d, i) => {
-    if (typeof d === 'number' && Number.isInteger(d)) return d
-    if (i > 0 && typeof d === 'boolean') return d ? 1 : 0
-    if (i === 0) return fail(`empty(): argument 'size' (position 1) must be tuple of ints, but found element of type ${pyTypeName(d)} at pos 0`)
-    return fail(`empty(): argument 'size' failed to unpack the object at pos ${i + 1} with error "type must be tuple of ints,but got ${pyTypeName(d)}"`)
-  })
-}
-
-/** Parameter(torch.empty(size, dtype=dtype)) with torch.empty's argument checks. */
 export function emptyParameter (name: string, size: readonly unknown[], dtype: DType, fail: (m: string) => never): OwnTensor {
-  return parameter(name, emptySize(size, fail), dtype)
+  const message = sizeTypeError('empty', size as readonly number[], false)
+  if (message !== undefined) fail(message)
+  return parameter(name, size.map((d) => typeof d === 'boolean' ? (d ? 1 : 0) : d as number), dtype)
 }
 
 /** float(v), for its errors: a number, or PyTorch users see float()'s TypeError/ValueError. */
@@ -180,16 +163,21 @@ const tail = {
   bidirectional: arg.bool(false)
 }
 const factory = { device: arg.device(), dtype: arg.dtype() }
-const extraKwargs = arg.typed('Any (proj_size is rejected: LSTM only)', arg.varKwargs(arg.any()))
+const extraKwargs = arg.varKwargs(arg.any())
 
-/** What RNN/GRU's `**kwargs` would hand on to RNNBase.__init__. */
-function checkExtraKwargs (kwargs: Record<string, unknown>, ctx: BuildContext): void {
+// RNN.__init__ and GRU.__init__ refuse proj_size first ("in kwargs": even proj_size=0) ...
+function rejectProjSize (kwargs: Record<string, unknown>, ctx: BuildContext): void {
   if ('proj_size' in kwargs) ctx.fail('proj_size argument is only supported for LSTM, not RNN or GRU')
+}
+
+// ... and hand any other extra keyword on to RNNBase.__init__, which does not take it
+function rejectExtraKwargs (kwargs: Record<string, unknown>, ctx: BuildContext): void {
   const unexpected = Object.keys(kwargs)[0]
   if (unexpected !== undefined) ctx.fail(`RNNBase.__init__() got an unexpected keyword argument '${unexpected}'`)
 }
 
 const RNN_INIT = 'All weights and biases ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).'
+const NO_PROJ = 'Extra keywords are refused as PyTorch refuses them (proj_size: LSTM only).'
 
 export const rnn = defineModule({
   name: 'RNN',
@@ -198,14 +186,14 @@ export const rnn = defineModule({
   acceptsDevice: true,
   doc: 'Multi-layer Elman RNN with tanh or ReLU. Per layer k (suffix _reverse for the backward direction): ' +
     'weight_ih_l{k} (hidden_size, input_size for k=0 else num_directions*hidden_size), weight_hh_l{k} (hidden_size, hidden_size), ' +
-    `bias_ih_l{k}, bias_hh_l{k} (hidden_size). ${RNN_INIT}`,
+    `bias_ih_l{k}, bias_hh_l{k} (hidden_size). ${RNN_INIT} ${NO_PROJ}`,
   signature: { ...head, nonlinearity: py('str', 'tanh'), ...tail, ...factory, kwargs: extraKwargs },
   build (a, ctx) {
-    if ('proj_size' in a.kwargs) ctx.fail('proj_size argument is only supported for LSTM, not RNN or GRU')
+    rejectProjSize(a.kwargs, ctx)
     if (a.nonlinearity !== 'tanh' && a.nonlinearity !== 'relu') {
       ctx.fail(`Unknown nonlinearity '${pyStr(a.nonlinearity)}'. Select from 'tanh' or 'relu'.`)
     }
-    checkExtraKwargs(a.kwargs, ctx)
+    rejectExtraKwargs(a.kwargs, ctx)
     return rnnBase(a.nonlinearity === 'tanh' ? 'RNN_TANH' : 'RNN_RELU', { ...a, proj_size: 0 }, ctx)
   }
 })
@@ -230,10 +218,11 @@ export const gru = defineModule({
   acceptsDevice: true,
   doc: 'Multi-layer gated recurrent unit RNN. Per layer k (suffix _reverse for the backward direction): ' +
     'weight_ih_l{k} (3*hidden_size, input_size for k=0 else num_directions*hidden_size), weight_hh_l{k} (3*hidden_size, hidden_size), ' +
-    `bias_ih_l{k}, bias_hh_l{k} (3*hidden_size). ${RNN_INIT}`,
+    `bias_ih_l{k}, bias_hh_l{k} (3*hidden_size). ${RNN_INIT} ${NO_PROJ}`,
   signature: { ...head, ...tail, ...factory, kwargs: extraKwargs },
   build (a, ctx) {
-    checkExtraKwargs(a.kwargs, ctx)
+    rejectProjSize(a.kwargs, ctx)
+    rejectExtraKwargs(a.kwargs, ctx)
     return rnnBase('GRU', { ...a, proj_size: 0 }, ctx)
   }
 })

@@ -1,0 +1,92 @@
+// Benchmark: skip_init of a 1 GiB module (Linear(16384, 16384, bias=False), float32) as one HTTP
+// call — POST /v1/sessions/{sid}/skip_init → 201, an empty materialization — median of 10 round
+// trips over loopback, each materialization deleted before the next; next to PyTorch's in-process
+// torch.nn.utils.skip_init of the same module (bench/torch-skip-init.py), measured in the same run.
+// Run: npx tsx bench/skip-init.ts [iterations=10]   (PYTHON=/path/to/python; default /work/venv/bin/python, then python3)
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Agent, request } from 'node:http'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+
+const iterations = Number(process.argv[2] ?? 10)
+const warmup = 2
+const spec = { class: 'Linear', args: [16384, 16384], kwargs: { bias: false } }
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid] ?? NaN : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2
+}
+
+async function call (port: number, agent: Agent, method: string, path: string, body?: unknown): Promise<{ status: number, text: string }> {
+  const text = body === undefined ? undefined : JSON.stringify(body)
+  return await new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }
+    const req = request({ host: '127.0.0.1', port, path, method, agent, headers }, (res) => {
+      let out = ''
+      res.setEncoding('utf8').on('data', (c: string) => { out += c }).on('end', () => { resolve({ status: res.statusCode ?? 0, text: out }) })
+    })
+    req.on('error', reject)
+    req.end(text)
+  })
+}
+
+async function measure (port: number, agent: Agent, sid: string, device: 'cpu' | 'worker'): Promise<{ ms: number[], nbytes: number }> {
+  const body = device === 'cpu' ? spec : { ...spec, kwargs: { ...spec.kwargs, device } }
+  const ms: number[] = []
+  let nbytes = 0
+  for (let i = 0; i < warmup + iterations; i++) {
+    const t0 = process.hrtime.bigint()
+    const r = await call(port, agent, 'POST', `/v1/sessions/${sid}/skip_init`, body)
+    const elapsed = Number(process.hrtime.bigint() - t0) / 1e6
+    if (r.status !== 201) throw new Error(`skip_init: ${r.status} ${r.text}`)
+    const m = JSON.parse(r.text) as { id: string, nbytes: number, status: string }
+    if (m.status !== 'ready') throw new Error(`skip_init answered status ${m.status}`)
+    nbytes = m.nbytes
+    if (i >= warmup) ms.push(elapsed)
+    const d = await call(port, agent, 'DELETE', `/v1/sessions/${sid}/materializations/${m.id}`)
+    if (d.status !== 204) throw new Error(`delete: ${d.status} ${d.text}`)
+    // the registry frees arenas with a debounced gc 50 ms after a delete: let it run between rounds,
+    // as Python's loop runs gc.collect() between its rounds
+    await sleep(100)
+  }
+  return { ms, nbytes }
+}
+
+const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', MATERIA_MEMORY_BUDGET: '8GiB' }) })
+await app.listen({ host: '127.0.0.1', port: 0 })
+const port = (app.server.address() as { port: number }).port
+const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+const session = JSON.parse((await call(port, agent, 'POST', '/v1/sessions', {})).text) as { id: string }
+const cpu = await measure(port, agent, session.id, 'cpu')
+const worker = await measure(port, agent, session.id, 'worker')
+await app.close()
+agent.destroy()
+
+const ours = median(cpu.ms)
+console.log(`node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+console.log(`materia POST skip_init, ${(cpu.nbytes / 2 ** 30).toFixed(2)} GiB empty, device cpu    (median of ${iterations}): ${ours.toFixed(2)} ms  (min ${Math.min(...cpu.ms).toFixed(2)}, max ${Math.max(...cpu.ms).toFixed(2)})`)
+console.log(`materia POST skip_init, ${(worker.nbytes / 2 ** 30).toFixed(2)} GiB empty, device worker (median of ${iterations}): ${median(worker.ms).toFixed(2)} ms  (min ${Math.min(...worker.ms).toFixed(2)}, max ${Math.max(...worker.ms).toFixed(2)})`)
+
+const candidates = process.env.PYTHON !== undefined ? [process.env.PYTHON] : ['/work/venv/bin/python', 'python3']
+let baseline: { python: string, torch: string, nbytes: number, ms: number[] } | undefined
+for (const python of candidates) {
+  if (python.includes('/') && !existsSync(python)) continue
+  try {
+    const script = fileURLToPath(new URL('./torch-skip-init.py', import.meta.url))
+    const out = JSON.parse(execFileSync(python, [script, String(iterations), String(warmup)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { torch: string, nbytes: number, ms: number[] }
+    baseline = { python, ...out }
+    break
+  } catch {}
+}
+if (baseline === undefined) {
+  console.log(`PyTorch baseline skipped: ${candidates.map((p) => `'${p}'`).join(', ')} cannot import torch (set PYTHON=...)`)
+} else {
+  const t = median(baseline.ms)
+  console.log(`PyTorch ${baseline.torch} in-process skip_init, ${(baseline.nbytes / 2 ** 30).toFixed(2)} GiB (median of ${iterations}, ${baseline.python}): ${t.toFixed(2)} ms  (min ${Math.min(...baseline.ms).toFixed(2)}, max ${Math.max(...baseline.ms).toFixed(2)})`)
+  console.log(`ratio materia/PyTorch (median): ${(ours / t).toFixed(2)}x (the HTTP round trip costs ${(ours - t).toFixed(2)} ms more than the in-process call)`)
+}

@@ -1,0 +1,171 @@
+// Fast batch form of torch's normal_fill_16_AVX2 (torch-init.md §3.4) for the float32 normal_ fill.
+//
+// Bit-identical to running avx-mathfun.ts's exact logPs/sincosPs per lane, but much faster:
+//
+// 1. No FMA emulation inside log/sincos. On this kernel's domain (u1 = 1 - k·2^-24 and
+//    θ = f32(2π_f · k·2^-24), k < 2^24) every contracted site a*b+c evaluated in double and rounded
+//    once to float32 equals the single-rounding float32 FMA, for all 2^24 inputs of each function;
+//    test/init/normal-fill-avx2.test.ts checks that exhaustively against the exact lane functions.
+//    (In general double evaluation can double-round; here the double sums never land on a float32
+//    midpoint.)
+// 2. Stage-wise loops over many lanes (structure of arrays): each lane's Horner chain is a long
+//    dependency chain; running one stage over hundreds of independent lanes lets the CPU overlap
+//    them, like the 8-wide vector code does.
+// 3. The log's exponent/mantissa split comes from the integer draw (clz32), not float bit aliasing.
+//
+// The final *std + mean keeps the exact fma32 unless mean == 0, where a*std is exact in double.
+
+import { fma32 } from './fp.js'
+
+const fround = Math.fround
+
+const sqrtHf = fround(0.707106781186547524)
+const logP0 = fround(7.0376836292e-2)
+const logP1 = fround(-1.1514610310e-1)
+const logP2 = fround(1.1676998740e-1)
+const logP3 = fround(-1.2420140846e-1)
+const logP4 = fround(1.4249322787e-1)
+const logP5 = fround(-1.6668057665e-1)
+const logP6 = fround(2.0000714765e-1)
+const logP7 = fround(-2.4999993993e-1)
+const logP8 = fround(3.3333331174e-1)
+const logQ1 = fround(-2.12194440e-4)
+const logQ2 = fround(0.693359375)
+const dp1 = fround(-0.78515625)
+const dp2 = fround(-2.4187564849853515625e-4)
+const dp3 = fround(-3.77489497744594108e-8)
+const sinP0 = fround(-1.9515295891e-4)
+const sinP1 = fround(8.3321608736e-3)
+const sinP2 = fround(-1.6666654611e-1)
+const cosP0 = fround(2.443315711809948e-5)
+const cosP1 = fround(-1.388731625493765e-3)
+const cosP2 = fround(4.166664568298827e-2)
+const fourOverPi = fround(1.27323954473516)
+const twoPiF = fround(2 * Math.PI)
+const twoPowM24 = 2 ** -24
+
+// 2^(c - 32) for c = clz32(K): scales K in [1, 2^24] to the mantissa in [0.5, 1).
+const mantScale = Float64Array.from({ length: 33 }, (_, c) => 2 ** (c - 32))
+
+// Per-lane scratch (structure of arrays), sized for one sub-batch so it stays in L1.
+const lanes = 256
+const mA = new Float64Array(lanes)
+const eA = new Float64Array(lanes)
+const yA = new Float64Array(lanes)
+const radA = new Float64Array(lanes)
+const sinA = new Float64Array(lanes)
+const cosA = new Float64Array(lanes)
+
+/**
+ * Transform nBlocks blocks of 16 raw 32-bit draws (u[16b .. 16b+15], the float32 uniforms of block b
+ * in memory order) into dst[off + 16b ..]: lanes j = 0..7 pair u1 = 1 - U[j] (radius) with
+ * u2 = U[j+8] (angle); N[j] = r·cos θ·std + mean, N[j+8] = r·sin θ·std + mean.
+ */
+export function normalFillAvx2 (u: Uint32Array, nBlocks: number, dst: Float32Array, off: number, mean: number, std: number): void {
+  const blocksPerBatch = lanes >>> 3
+  for (let b0 = 0; b0 < nBlocks; b0 += blocksPerBatch) {
+    const nb = Math.min(blocksPerBatch, nBlocks - b0)
+    transformBatch(u, b0, nb, dst, off, mean, std)
+  }
+}
+
+function transformBatch (u: Uint32Array, b0: number, nb: number, dst: Float32Array, off: number, mean: number, std: number): void {
+  computeLanes(u, b0, nb)
+  writeOutputs(b0, nb, dst, off, mean, std)
+}
+
+/** Per-lane results of the last computeLanes call (exposed for the exhaustive test). */
+export const laneResults: { readonly radius: Float64Array, readonly sin: Float64Array, readonly cos: Float64Array } =
+  { radius: radA, sin: sinA, cos: cosA }
+
+/** Max blocks per computeLanes call. */
+export const laneBlocks = lanes >>> 3
+
+/**
+ * radius = sqrt(-2 LOG(1 - U[j])) and SINCOS(2π U[j+8]) for the 8·nb lanes of blocks b0..b0+nb-1
+ * (nb <= laneBlocks), into laneResults.
+ */
+export function computeLanes (u: Uint32Array, b0: number, nb: number): void {
+  const n = nb << 3
+  // Stage 1: u1 = K·2^-24 with K = 2^24 - k in [1, 2^24]; m in [0.5, 1) times 2^e (exact steps).
+  for (let p = 0; p < n; p++) {
+    const K = 0x1000000 - (u[((b0 + (p >>> 3)) << 4) + (p & 7)]! & 0xffffff)
+    const c = Math.clz32(K)
+    const m0 = K * mantScale[c]!
+    let e = 8 - c
+    let m: number
+    if (m0 < sqrtHf) {
+      e -= 1
+      m = (m0 - 1) + m0 // exact in float32
+    } else {
+      m = m0 - 1 // exact
+    }
+    mA[p] = m
+    eA[p] = e
+  }
+  // Stage 2: the Horner chain (contracted FMAs in the kernel; exact in double here, see header).
+  for (let p = 0; p < n; p++) {
+    const m = mA[p]!
+    let y = fround(logP0 * m + logP1)
+    y = fround(y * m + logP2)
+    y = fround(y * m + logP3)
+    y = fround(y * m + logP4)
+    y = fround(y * m + logP5)
+    y = fround(y * m + logP6)
+    y = fround(y * m + logP7)
+    yA[p] = fround(y * m + logP8)
+  }
+  // Stage 3: finish the log, radius = sqrt(-2 log u1).
+  for (let p = 0; p < n; p++) {
+    const m = mA[p]!
+    const e = eA[p]!
+    const z = fround(m * m)
+    let y = fround(yA[p]! * m)
+    y = fround(y * z + fround(e * logQ1))
+    y = fround(y - z * 0.5)
+    const lg = fround(fround(m + y) + e * logQ2)
+    radA[p] = fround(Math.sqrt(-2 * lg))
+  }
+  // Stage 4: sincos(θ), θ = f32(2π_f · u2) in [0, 2π).
+  for (let p = 0; p < n; p++) {
+    let x = fround(twoPiF * ((u[((b0 + (p >>> 3)) << 4) + (p & 7) + 8]! & 0xffffff) * twoPowM24))
+    let j = Math.trunc(fround(x * fourOverPi)) | 0
+    j = (j + 1) & ~1
+    x = fround(j * dp1 + x)
+    x = fround(j * dp2 + x)
+    x = fround(j * dp3 + x)
+    const z = fround(x * x)
+    let yc = fround(fround(cosP0 * z + cosP1) * z + cosP2)
+    yc = fround(yc * z)
+    yc = fround(fround(yc * z - z * 0.5) + 1)
+    let ys = fround(fround(sinP0 * z + sinP1) * z + sinP2)
+    ys = fround(ys * z)
+    ys = fround(ys * x + x)
+    // Mask select plus +0 (turns -0 into +0), then the sign flips (θ >= 0, so no input sign).
+    let s = ((j & 2) === 0 ? ys : yc) + 0
+    let c = ((j & 2) === 0 ? yc : ys) + 0
+    if ((j & 4) !== 0) s = -s
+    if (((~(j - 2)) & 4) !== 0) c = -c
+    sinA[p] = s
+    cosA[p] = c
+  }
+}
+
+function writeOutputs (b0: number, nb: number, dst: Float32Array, off: number, mean: number, std: number): void {
+  const n = nb << 3
+  if (mean === 0) {
+    for (let p = 0; p < n; p++) {
+      const r = radA[p]!
+      const o = off + ((b0 + (p >>> 3)) << 4) + (p & 7)
+      dst[o] = fround(r * cosA[p]!) * std + 0 // exact product, +0 as the fma's +mean
+      dst[o + 8] = fround(r * sinA[p]!) * std + 0
+    }
+  } else {
+    for (let p = 0; p < n; p++) {
+      const r = radA[p]!
+      const o = off + ((b0 + (p >>> 3)) << 4) + (p & 7)
+      dst[o] = fma32(fround(r * cosA[p]!), std, mean)
+      dst[o + 8] = fma32(fround(r * sinA[p]!), std, mean)
+    }
+  }
+}
