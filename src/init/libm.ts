@@ -13,9 +13,11 @@
 // Technique: double-double (hi + lo) arithmetic with table-driven argument reduction; the tables
 // are computed at load time from series in double-double, so there are no magic tables here.
 
-// ---- double-double kernels; a result's low word is left in `lo` to avoid allocation ----
+// ---- double-double kernels; a result's low word is left in ddLo[0] ----
+// (A typed-array slot rather than a module `let`: a mutable module variable holding a double is
+// boxed, so every write would allocate.)
 
-let lo = 0
+const ddLo = new Float64Array(1)
 const splitter = 134217729 // 2^27 + 1
 
 /** Exact error of the double product p = fl(a*b) (Dekker). */
@@ -32,7 +34,7 @@ function ddAdd (ah: number, al: number, bh: number, bl: number): number {
   const bb = s - ah
   const e = ((ah - (s - bb)) + (bh - bb)) + (al + bl)
   const h = s + e
-  lo = e - (h - s)
+  ddLo[0] = e - (h - s)
   return h
 }
 
@@ -40,7 +42,7 @@ function ddMul (ah: number, al: number, bh: number, bl: number): number {
   const p = ah * bh
   const e = prodErr(ah, bh, p) + (ah * bl + al * bh)
   const h = p + e
-  lo = e - (h - p)
+  ddLo[0] = e - (h - p)
   return h
 }
 
@@ -48,17 +50,17 @@ function ddMulD (ah: number, al: number, b: number): number {
   const p = ah * b
   const e = prodErr(ah, b, p) + al * b
   const h = p + e
-  lo = e - (h - p)
+  ddLo[0] = e - (h - p)
   return h
 }
 
 function ddDiv (ah: number, al: number, bh: number, bl: number): number {
   const q1 = ah / bh
-  let ph = ddMulD(bh, bl, q1); let pl = lo
-  let rh = ddAdd(ah, al, -ph, -pl); let rl = lo
+  let ph = ddMulD(bh, bl, q1); let pl = ddLo[0]!
+  let rh = ddAdd(ah, al, -ph, -pl); let rl = ddLo[0]!
   const q2 = rh / bh
-  ph = ddMulD(bh, bl, q2); pl = lo
-  rh = ddAdd(rh, rl, -ph, -pl); rl = lo
+  ph = ddMulD(bh, bl, q2); pl = ddLo[0]!
+  rh = ddAdd(rh, rl, -ph, -pl); rl = ddLo[0]!
   const q3 = rh / bh
   const h = ddAdd(q1, 0, q2, q3)
   return h
@@ -87,22 +89,22 @@ const logTabLo = new Float64Array(logIdxMax - logIdxMin + 1)
 
 /** log(c) = 2 atanh(s), s = (c-1)/(c+1), summed in double-double (load time only). */
 function logSeries (c: number): number {
-  const sh = ddDiv(c - 1, 0, c + 1, 0); const sl = lo // c±1 exact for c = i/256
-  const s2h = ddMul(sh, sl, sh, sl); const s2l = lo
+  const sh = ddDiv(c - 1, 0, c + 1, 0); const sl = ddLo[0]! // c±1 exact for c = i/256
+  const s2h = ddMul(sh, sl, sh, sl); const s2l = ddLo[0]!
   let th = sh; let tl = sl // s^(2n+1)
   let acch = 0; let accl = 0
   for (let n = 0; n < 40; n++) {
-    const qh = ddDiv(th, tl, 2 * n + 1, 0); const ql = lo
-    acch = ddAdd(acch, accl, qh, ql); accl = lo
+    const qh = ddDiv(th, tl, 2 * n + 1, 0); const ql = ddLo[0]!
+    acch = ddAdd(acch, accl, qh, ql); accl = ddLo[0]!
     if (Math.abs(qh) < 1e-40) break
-    th = ddMul(th, tl, s2h, s2l); tl = lo
+    th = ddMul(th, tl, s2h, s2l); tl = ddLo[0]!
   }
   return ddMulD(acch, accl, 2)
 }
 
 for (let i = logIdxMin; i <= logIdxMax; i++) {
   logTabHi[i - logIdxMin] = logSeries(i / logSteps)
-  logTabLo[i - logIdxMin] = lo
+  logTabLo[i - logIdxMin] = ddLo[0]!
 }
 
 const twoPow54 = 2 ** 54
@@ -111,7 +113,12 @@ const f64 = new Float64Array(1)
 const u32 = new Uint32Array(f64.buffer)
 const hiIdx = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0
 
-/** Correctly rounded natural logarithm (same special cases as Math.log). */
+/**
+ * Correctly rounded natural logarithm (same special cases as Math.log).
+ *
+ * The hot path spells the double-double steps out inline: calls between optimised functions pass
+ * doubles boxed, so a helper per step would allocate.
+ */
 export function logCr (x: number): number {
   if (!(x > 0) || x === Infinity) return Math.log(x) // NaN, ±0, negatives, +Infinity
   if (x === 1) return 0
@@ -134,18 +141,42 @@ export function logCr (x: number): number {
   const c = i / logSteps
   const d = m - c // exact (Sterbenz)
   // log(m) = log(c) + log1p(d/c) = log(c) + 2 atanh(s), s = d / (2c + d); |s| < 2^-9.5.
-  const denh = ddAdd(2 * c, 0, d, 0); const denl = lo
-  const sh = ddDiv(d, 0, denh, denl); const sl = lo
+  // den = 2c + d exactly as a pair (TwoSum).
+  const c2 = 2 * c
+  const denh = c2 + d
+  const bb = denh - c2
+  const denl = (c2 - (denh - bb)) + (d - bb)
+  // s = d / den to ~2^-104: one correction step.
+  const q1 = d / denh
+  const p1 = q1 * denh
+  const q2 = (((d - p1) - prodErr(q1, denh, p1)) - q1 * denl) / denh
+  const sh = q1 + q2
+  const sl = q2 - (sh - q1)
+  // 2s^3/3 to ~2^-100 relative (it is 2^-19 of the result): s^2 and s^3 with their product errors.
   const s2 = sh * sh
-  // 2s + 2s^3/3 in double-double; the s^5.. tail (relative size < 2^-38) in double.
-  const s3h = ddMul(sh, sl, s2, prodErr(sh, sh, s2) + 2 * sh * sl); const s3l = lo
-  const t3h = ddDiv(s3h, s3l, 1.5, 0); const t3l = lo // 2 s^3 / 3
-  const tail = 2 * s3h * s2 * (1 / 5 + s2 * (1 / 7 + s2 * (1 / 9 + s2 * (1 / 11))))
-  let rh = ddAdd(2 * sh, 2 * sl, t3h, t3l + tail); let rl = lo
-  rh = ddAdd(rh, rl, logTabHi[i - logIdxMin]!, logTabLo[i - logIdxMin]!); rl = lo
+  const s2l = prodErr(sh, sh, s2) + 2 * sh * sl
+  const s3 = s2 * sh
+  const s3l = prodErr(s2, sh, s3) + (s2 * sl + s2l * sh)
+  const t3h = s3 / 1.5
+  const t3l = ((s3 - t3h * 1.5) - prodErr(t3h, 1.5, t3h * 1.5) + s3l) / 1.5
+  // The s^5.. tail (relative size < 2^-38) in plain double.
+  const tail = 2 * s3 * s2 * (1 / 5 + s2 * (1 / 7 + s2 * (1 / 9 + s2 * (1 / 11))))
+  // r = 2s + t3 + tail + log(c) + k ln2, accumulated as (hi, lo) with TwoSum at each big addition.
+  let rh = 2 * sh + t3h
+  let bv = rh - 2 * sh
+  let rl = ((2 * sh - (rh - bv)) + (t3h - bv)) + (2 * sl + t3l + tail)
+  const th = logTabHi[i - logIdxMin]!
+  let sum = th + rh
+  bv = sum - th
+  rl += ((th - (sum - bv)) + (rh - bv)) + logTabLo[i - logIdxMin]!
+  rh = sum
   if (k !== 0) {
-    const kh = ddMulD(ln2Hi, ln2Lo, k); const kl = lo
-    rh = ddAdd(kh, kl, rh, rl); rl = lo
+    const kh = k * ln2Hi
+    const kl = prodErr(k, ln2Hi, kh) + k * ln2Lo
+    sum = kh + rh
+    bv = sum - kh
+    rl += ((kh - (sum - bv)) + (rh - bv)) + kl
+    rh = sum
   }
   return rh + rl
 }
@@ -165,23 +196,23 @@ function trigSeries (a: number, odd: boolean): number {
   let th = odd ? a : 1; let tl = 0
   let acch = 0; let accl = 0
   for (let n = odd ? 1 : 0; n < 80; n += 2) {
-    acch = ddAdd(acch, accl, th, tl); accl = lo
+    acch = ddAdd(acch, accl, th, tl); accl = ddLo[0]!
     if (Math.abs(th) < 1e-40) break
-    th = ddMulD(th, tl, -a2); tl = lo
-    th = ddDiv(th, tl, (n + 1) * (n + 2), 0); tl = lo
+    th = ddMulD(th, tl, -a2); tl = ddLo[0]!
+    th = ddDiv(th, tl, (n + 1) * (n + 2), 0); tl = ddLo[0]!
   }
   return ddAdd(acch, accl, 0, 0)
 }
 
 for (let i = -trigIdxMax; i <= trigIdxMax; i++) {
   sinTabHi[i + trigIdxMax] = trigSeries(i / trigSteps, true)
-  sinTabLo[i + trigIdxMax] = lo
+  sinTabLo[i + trigIdxMax] = ddLo[0]!
   cosTabHi[i + trigIdxMax] = trigSeries(i / trigSteps, false)
-  cosTabLo[i + trigIdxMax] = lo
+  cosTabLo[i + trigIdxMax] = ddLo[0]!
 }
 
 const sixthH = ddDiv(1, 0, 6, 0)
-const sixthL = lo
+const sixthL = ddLo[0]!
 
 /**
  * Correctly rounded sin and cos of x: out[0] = sin x, out[1] = cos x. For |x| > 1e6 (never used by
@@ -198,39 +229,57 @@ export function sinCosCr (x: number, out: Float64Array): void {
     out[1] = Math.cos(x)
     return
   }
-  // r = x - k π/2, |r| <= ~π/4, in double-double.
+  // r = x - k π/2, |r| <= ~π/4, as (rh, rl). k*pio2a and k*pio2b are exact; x - k*pio2a is exact.
   const k = Math.round(x * twoOverPi)
-  let rh = x - k * pio2a // exact
-  let rl = 0
-  rh = ddAdd(rh, rl, -k * pio2b, 0); rl = lo // k*pio2b exact
+  const r0 = x - k * pio2a
+  const b2 = -k * pio2b
+  let rh = r0 + b2
+  let bv = rh - r0
+  let rl = (r0 - (rh - bv)) + (b2 - bv)
   const ph = k * pio2c
-  rh = ddAdd(rh, rl, -ph, -prodErr(k, pio2c, ph)); rl = lo
+  const r1 = rh - ph
+  bv = r1 - rh
+  rl += ((rh - (r1 - bv)) + (-ph - bv)) - prodErr(k, pio2c, ph)
+  rh = r1 + rl
+  rl -= rh - r1
   // r = a + d, a = i/128 from the table, |d| <= 2^-8.
   const i = Math.round(rh * trigSteps)
-  const dh0 = rh - i / trigSteps // exact
-  const dh = ddAdd(dh0, rl, 0, 0); const dl = lo
-  const d2h = ddMul(dh, dl, dh, dl); const d2l = lo
-  const d2 = d2h
-  // sin d = d - d^3/6 + d^5 (1/5! - d^2/7! + d^4/9!)
-  const d3h = ddMul(d2h, d2l, dh, dl); const d3l = lo
-  const s3h = ddMul(d3h, d3l, sixthH, sixthL); const s3l = lo
-  const sinTail = d3h * d2 * (1 / 120 - d2 * (1 / 5040 - d2 * (1 / 362880)))
-  const sdh = ddAdd(dh, dl, -s3h, sinTail - s3l); const sdl = lo
+  const d0 = rh - i / trigSteps // exact
+  const dh = d0 + rl
+  const dl = rl - (dh - d0)
+  const d2 = dh * dh
+  const d2l = prodErr(dh, dh, d2) + 2 * dh * dl
+  // sin d = d - d^3/6 + d^5 (1/5! - d^2/7! + d^4/9!), the d^3 term to ~2^-100.
+  const d3 = d2 * dh
+  const d3l = prodErr(d2, dh, d3) + (d2 * dl + d2l * dh)
+  const s3 = d3 * sixthH
+  const s3l = prodErr(d3, sixthH, s3) + (d3 * sixthL + d3l * sixthH)
+  const sinTail = d3 * d2 * (1 / 120 - d2 * (1 / 5040 - d2 * (1 / 362880)))
+  const sdh = dh - s3
+  bv = sdh - dh
+  const sdl = ((dh - (sdh - bv)) + (-s3 - bv)) + (dl - s3l + sinTail)
   // cos d = 1 - d^2/2 + d^4 (1/4! - d^2/6! + d^4/8!)
   const cosTail = d2 * d2 * (1 / 24 - d2 * (1 / 720 - d2 * (1 / 40320)))
-  const cdh = ddAdd(1, 0, -0.5 * d2h, cosTail - 0.5 * d2l); const cdl = lo
-  // sin(a + d), cos(a + d)
+  const cdh = 1 - 0.5 * d2 // exact: 0.5 d2 < 2^-17
+  const cdl = (1 - cdh - 0.5 * d2) + (cosTail - 0.5 * d2l)
+  // sin(a + d) = sa cd + ca sd, cos(a + d) = ca cd - sa sd, each product with its error.
   const t = i + trigIdxMax
   const sah = sinTabHi[t]!; const sal = sinTabLo[t]!
   const cah = cosTabHi[t]!; const cal = cosTabLo[t]!
-  let ah = ddMul(sah, sal, cdh, cdl); let al = lo
-  let bh = ddMul(cah, cal, sdh, sdl); let bl = lo
-  const sinH = ddAdd(ah, al, bh, bl); const sinL = lo
-  ah = ddMul(cah, cal, cdh, cdl); al = lo
-  bh = ddMul(sah, sal, sdh, sdl); bl = lo
-  const cosH = ddAdd(ah, al, -bh, -bl); const cosL = lo
-  const sinR = sinH + sinL
-  const cosR = cosH + cosL
+  const pa = sah * cdh
+  const pal = prodErr(sah, cdh, pa) + (sah * cdl + sal * cdh)
+  const pb = cah * sdh
+  const pbl = prodErr(cah, sdh, pb) + (cah * sdl + cal * sdh)
+  let h = pa + pb
+  bv = h - pa
+  const sinR = h + (((pa - (h - bv)) + (pb - bv)) + (pal + pbl))
+  const pc = cah * cdh
+  const pcl = prodErr(cah, cdh, pc) + (cah * cdl + cal * cdh)
+  const pd = -(sah * sdh)
+  const pdl = -(prodErr(sah, sdh, -pd) + (sah * sdl + sal * sdh))
+  h = pc + pd
+  bv = h - pc
+  const cosR = h + (((pc - (h - bv)) + (pd - bv)) + (pcl + pdl))
   switch (k & 3) {
     case 0: out[0] = sinR; out[1] = cosR; break
     case 1: out[0] = cosR; out[1] = -sinR; break
@@ -264,13 +313,13 @@ export function erf (x: number): number {
     let th = ax; let tl = 0
     let sh = ax; let sl = 0
     for (let n = 1; n < 300; n++) {
-      th = ddMul(th, tl, 2 * x2h, 2 * x2l); tl = lo
-      th = ddDiv(th, tl, 2 * n + 1, 0); tl = lo
-      sh = ddAdd(sh, sl, th, tl); sl = lo
+      th = ddMul(th, tl, 2 * x2h, 2 * x2l); tl = ddLo[0]!
+      th = ddDiv(th, tl, 2 * n + 1, 0); tl = ddLo[0]!
+      sh = ddAdd(sh, sl, th, tl); sl = ddLo[0]!
       if (th < sh * 1e-33) break
     }
     const ch = ddMul(sh, sl, twoOverSqrtPiH, twoOverSqrtPiL)
-    r = (ch + lo) * e
+    r = (ch + ddLo[0]!) * e
   } else {
     // erfc(x) = e^(-x²)/sqrt(π) · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
     let f = ax

@@ -106,7 +106,7 @@ export function constant (t: InitTensor, val: number): InitTensor {
   checkShape(t)
   const values = readValues(t)
   values.fill(encodeElement(t.dtype, val))
-  if (!sharesStorage(t, values)) writeValues(t, values)
+  writeValues(t, values) // no-op when values is the target's own storage
   return t
 }
 
@@ -129,7 +129,7 @@ export function eye (t: InitTensor): InitTensor {
   values.fill(encodeElement(t.dtype, 0))
   const one = encodeElement(t.dtype, 1)
   for (let i = 0; i < Math.min(rows, cols); i++) values[i * cols + i] = one
-  if (!sharesStorage(t, values)) writeValues(t, values)
+  writeValues(t, values) // no-op when values is the target's own storage
   return t
 }
 
@@ -152,12 +152,8 @@ export function dirac (t: InitTensor, groups = 1): InitTensor {
   for (let g = 0; g < groups; g++) {
     for (let d = 0; d < minDim; d++) values[(g * outPerGroup + d) * strides[0]! + d * strides[1]! + centre] = one
   }
-  if (!sharesStorage(t, values)) writeValues(t, values)
+  writeValues(t, values) // no-op when values is the target's own storage
   return t
-}
-
-function sharesStorage (t: InitTensor, values: { buffer: ArrayBufferLike, byteOffset: number }): boolean {
-  return values.buffer === t.data.buffer && values.byteOffset === t.data.byteOffset
 }
 
 // ---- variance-scaling initialisers ----
@@ -242,7 +238,7 @@ export function truncNormal (gen: CpuGenerator, t: InitTensor, mean = 0.0, std =
     normalFill(gen, { dtype, data: fresh }, mean, std, profile)
     for (const i of rejected) values[i] = fresh[i]!
   }
-  if (!sharesStorage(t, values)) writeValues(t, values)
+  writeValues(t, values) // no-op when values is the target's own storage
   return t
 }
 

@@ -46,6 +46,8 @@ const twoPowM24 = 2 ** -24
 
 // 2^(c - 32) for c = clz32(K): scales K in [1, 2^24] to the mantissa in [0.5, 1).
 const mantScale = Float64Array.from({ length: 33 }, (_, c) => 2 ** (c - 32))
+// Smallest K with clz32(K) = c whose mantissa K·2^(c-32) is >= SQRTHF.
+const sqrtHfThreshold = Int32Array.from({ length: 33 }, (_, c) => Math.ceil(sqrtHf * 2 ** (32 - c)))
 
 // Per-lane scratch (structure of arrays), sized for one sub-batch so it stays in L1.
 const lanes = 256
@@ -55,6 +57,8 @@ const yA = new Float64Array(lanes)
 const radA = new Float64Array(lanes)
 const sinA = new Float64Array(lanes)
 const cosA = new Float64Array(lanes)
+const xA = new Float64Array(lanes)
+const jA = new Int32Array(lanes)
 
 /**
  * Transform nBlocks blocks of 16 raw 32-bit draws (u[16b .. 16b+15], the float32 uniforms of block b
@@ -88,20 +92,14 @@ export const laneBlocks = lanes >>> 3
 export function computeLanes (u: Uint32Array, b0: number, nb: number): void {
   const n = nb << 3
   // Stage 1: u1 = K·2^-24 with K = 2^24 - k in [1, 2^24]; m in [0.5, 1) times 2^e (exact steps).
+  // The m < SQRTHF test is done branch-free on the integer K (it is a coin flip per lane).
   for (let p = 0; p < n; p++) {
     const K = 0x1000000 - (u[((b0 + (p >>> 3)) << 4) + (p & 7)]! & 0xffffff)
     const c = Math.clz32(K)
     const m0 = K * mantScale[c]!
-    let e = 8 - c
-    let m: number
-    if (m0 < sqrtHf) {
-      e -= 1
-      m = (m0 - 1) + m0 // exact in float32
-    } else {
-      m = m0 - 1 // exact
-    }
-    mA[p] = m
-    eA[p] = e
+    const lt = (K - sqrtHfThreshold[c]!) >>> 31 // 1 when m0 < SQRTHF
+    eA[p] = 8 - c - lt
+    mA[p] = (m0 - 1) + lt * m0 // m0 - 1, or (m0 - 1) + m0: exact either way
   }
   // Stage 2: the Horner chain (contracted FMAs in the kernel; exact in double here, see header).
   for (let p = 0; p < n; p++) {
@@ -126,14 +124,22 @@ export function computeLanes (u: Uint32Array, b0: number, nb: number): void {
     const lg = fround(fround(m + y) + e * logQ2)
     radA[p] = fround(Math.sqrt(-2 * lg))
   }
-  // Stage 4: sincos(θ), θ = f32(2π_f · u2) in [0, 2π).
+  // Stage 4: sincos(θ), θ = f32(2π_f · u2) in [0, 2π). The octant logic is branch-free (j is
+  // uniformly spread, so branches would mispredict): selects and sign flips are arithmetic, exact
+  // here (multiplying by 0, 1 or -1 and adding ±0).
+  // Split in two loops: smaller bodies let the CPU overlap more lanes' dependency chains.
   for (let p = 0; p < n; p++) {
     let x = fround(twoPiF * ((u[((b0 + (p >>> 3)) << 4) + (p & 7) + 8]! & 0xffffff) * twoPowM24))
-    let j = Math.trunc(fround(x * fourOverPi)) | 0
+    let j = fround(x * fourOverPi) | 0 // cvttps: truncation (x >= 0)
     j = (j + 1) & ~1
     x = fround(j * dp1 + x)
     x = fround(j * dp2 + x)
-    x = fround(j * dp3 + x)
+    xA[p] = fround(j * dp3 + x)
+    jA[p] = j
+  }
+  for (let p = 0; p < n; p++) {
+    const x = xA[p]!
+    const j = jA[p]!
     const z = fround(x * x)
     let yc = fround(fround(cosP0 * z + cosP1) * z + cosP2)
     yc = fround(yc * z)
@@ -141,13 +147,13 @@ export function computeLanes (u: Uint32Array, b0: number, nb: number): void {
     let ys = fround(fround(sinP0 * z + sinP1) * z + sinP2)
     ys = fround(ys * z)
     ys = fround(ys * x + x)
-    // Mask select plus +0 (turns -0 into +0), then the sign flips (θ >= 0, so no input sign).
-    let s = ((j & 2) === 0 ? ys : yc) + 0
-    let c = ((j & 2) === 0 ? yc : ys) + 0
-    if ((j & 4) !== 0) s = -s
-    if (((~(j - 2)) & 4) !== 0) c = -c
-    sinA[p] = s
-    cosA[p] = c
+    // poly = (j & 2) == 0 selects (sin, cos) = (ys, yc), else (yc, ys); the kernel's mask-and-add
+    // turns -0 into +0, as the trailing + 0 does. Then sin ^= (j & 4), cos ^= (~(j - 2) & 4).
+    const q = (j >>> 1) & 1
+    const sinSign = 1 - ((j >>> 1) & 2)
+    const cosSign = 1 - ((~(j - 2) >>> 1) & 2)
+    sinA[p] = ((ys * (1 - q) + yc * q) + 0) * sinSign
+    cosA[p] = ((yc * (1 - q) + ys * q) + 0) * cosSign
   }
 }
 

@@ -27,7 +27,11 @@ export interface Param<T> {
   /** raw (JSON) default, as the catalog shows it and as coerce receives it */
   readonly default?: unknown
   readonly coerce: Coerce<T>
+  /** JSON Schema of the accepted JSON values, for openapi.yaml (absent: any value) */
+  readonly json?: JsonSchema
 }
+
+export type JsonSchema = Record<string, unknown>
 
 /** A Python parameter list without `self`; key order is parameter order. */
 export type Signature = Record<string, Param<unknown>>
@@ -175,11 +179,16 @@ export function coerceBound<S extends Signature> (fn: string, sig: S, raw: Reado
 // ---------------------------------------------------------------------------------------------
 // coercers
 
-function make<T> (type: string, coerce: Coerce<T>, def?: { value: unknown }): Param<T> {
-  return def === undefined
+function make<T> (type: string, coerce: Coerce<T>, def?: { value: unknown }, json?: JsonSchema): Param<T> {
+  const p: Param<T> = def === undefined
     ? { kind: 'positional_or_keyword', type, required: true, coerce }
     : { kind: 'positional_or_keyword', type, required: false, default: def.value, coerce }
+  return json === undefined ? p : { ...p, json }
 }
+
+const intOrInts = (n?: number): JsonSchema => ({
+  oneOf: [{ type: 'integer' }, { type: 'array', items: { type: 'integer' }, ...(n !== undefined ? { minItems: n, maxItems: n } : {}) }]
+})
 
 function withDefault (args: unknown[]): { value: unknown } | undefined {
   return args.length > 0 ? { value: args[0] } : undefined
@@ -275,24 +284,25 @@ export function orNone<T> (coerce: Coerce<T>): Coerce<T | null> {
 }
 
 export const arg = {
-  int: (...def: [number?]): Param<number> => make('int', toInt, withDefault(def)),
-  float: (...def: [number?]): Param<number> => make('float', toFloat, withDefault(def)),
-  bool: (...def: [boolean?]): Param<boolean> => make('bool', toBool, withDefault(def)),
-  str: (...def: [string?]): Param<string> => make('str', toStr, withDefault(def)),
+  int: (...def: [number?]): Param<number> => make('int', toInt, withDefault(def), { type: 'integer' }),
+  float: (...def: [number?]): Param<number> => make('float', toFloat, withDefault(def), { type: 'number' }),
+  bool: (...def: [boolean?]): Param<boolean> => make('bool', toBool, withDefault(def), { type: 'boolean' }),
+  str: (...def: [string?]): Param<string> => make('str', toStr, withDefault(def), { type: 'string' }),
   /** `_size_Nd_t`: int or tuple, normalized with _single/_pair/_triple. */
   intTuple: (n: number, ...def: [(number | number[])?]): Param<number[]> =>
-    make(n === 1 ? '_size_1_t' : `_size_${n}_t`, (v, c) => toIntTuple(n, v, c), withDefault(def)),
+    make(n === 1 ? '_size_1_t' : `_size_${n}_t`, (v, c) => toIntTuple(n, v, c), withDefault(def), intOrInts(n)),
   /** a size handed to torch.empty unchecked (see toDim) */
-  dim: (...def: [number?]): Param<number> => make('int', toDim, withDefault(def)),
-  shape: (...def: [(number | number[])?]): Param<number[]> => make('Union[int, List[int]]', toShape, withDefault(def)),
+  dim: (...def: [number?]): Param<number> => make('int', toDim, withDefault(def), { type: 'integer' }),
+  shape: (...def: [(number | number[])?]): Param<number[]> => make('Union[int, List[int]]', toShape, withDefault(def), intOrInts()),
   /** `dtype=None` factory kwarg: null means torch.get_default_dtype(); "float32" or "torch.float32". */
-  dtype: (): Param<DType | null> => make('Optional[torch.dtype]', orNone(toDType), { value: null }),
+  dtype: (): Param<DType | null> => make('Optional[torch.dtype]', orNone(toDType), { value: null }, { type: 'string', nullable: true, description: 'float32 | torch.float32, float64, float16, bfloat16' }),
   /** `device=None` factory kwarg: null means meta (the catalog builds shapes only). */
-  device: (): Param<Device | null> => make('Optional[Union[str, torch.device]]', orNone(toDevice), { value: null }),
-  module: (): Param<ModuleNode> => make('Module', toModule),
+  device: (): Param<Device | null> => make('Optional[Union[str, torch.device]]', orNone(toDevice), { value: null }, { type: 'string', enum: [...DEVICES], nullable: true }),
+  module: (): Param<ModuleNode> => make('Module', toModule, undefined, { $ref: 'ModuleSpec#' }),
   /** Optional[X] = default (None unless given). */
   optional: <T>(p: Param<T>, ...def: [unknown?]): Param<T | null> =>
-    make(p.type.startsWith('Optional[') ? p.type : `Optional[${p.type}]`, orNone(p.coerce), { value: def.length > 0 ? def[0] : null }),
+    make(p.type.startsWith('Optional[') ? p.type : `Optional[${p.type}]`, orNone(p.coerce), { value: def.length > 0 ? def[0] : null },
+      p.json === undefined ? undefined : { ...p.json, nullable: true }),
   /** Anything, passed through unchanged (for `*args, **kwargs` that a class ignores). */
   any: (...def: [unknown?]): Param<unknown> => make('Any', (v) => v, withDefault(def)),
   custom: <T>(type: string, coerce: Coerce<T>, ...def: [unknown?]): Param<T> => make(type, coerce, withDefault(def)),

@@ -3,5 +3,6 @@ import { sharedSchemas } from './common.js'
 import { nnSchemas } from './nn.js'
 import { sessionSchemas } from './sessions.js'
 import { materializationSchemas } from './materializations.js'
+import { moduleClassSchemas } from './module-classes.js'
 
-export const allSchemas = [...sharedSchemas, ...nnSchemas, ...sessionSchemas, ...materializationSchemas]
+export const allSchemas = [...sharedSchemas, ...nnSchemas, ...sessionSchemas, ...materializationSchemas, ...moduleClassSchemas]

@@ -16,7 +16,8 @@ export const ModuleSpec = Type.Object({
 }, {
   $id: 'ModuleSpec',
   title: 'ModuleSpec',
-  description: 'A torch.nn constructor call as JSON.',
+  description: 'A torch.nn constructor call as JSON. Each class\'s arguments are described by its own component ' +
+    '(`torch.nn.Linear`, `torch.nn.LSTM`, …), generated from the same definitions that validate them.',
   additionalProperties: false,
   examples: [
     { class: 'torch.nn.LSTM', args: [6, 9], kwargs: { bidirectional: true } },

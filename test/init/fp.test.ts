@@ -2,7 +2,8 @@ import t from 'tap'
 
 import { logPs, sincosPs } from '../../src/init/avx-mathfun.js'
 import {
-  bf16BitsFromF32, bf16FromBits, f16BitsFromF32, f16FromBits, f32Bits, f64Hex, fma32, fma64, fma64Exact, mulAdd32
+  bf16BitsFromF32, bf16FromBits, castF32BitsToBf16, castF32BitsToF16, f16BitsFromF32, f16BitsFromF32Bits, f16FromBits,
+  f32Bits, f32FromBits, f64Hex, fma32, fma64, fma64Exact, mulAdd32
 } from '../../src/init/fp.js'
 import { erf, logCr, sinCosCr } from '../../src/init/libm.js'
 import { f32OfHex, fromPyHex, loadFixture } from './helpers.js'
@@ -17,7 +18,20 @@ t.test('float16 rounding matches torch (RNE, subnormals, overflow)', async t => 
     if (hex4(f16BitsFromF32(f32OfHex(x))) !== h) { bad++; t.fail(`f16(${x}) = ${hex4(f16BitsFromF32(f32OfHex(x)))}, torch ${h}`) }
   }
   t.equal(bad, 0, `${v.f16.length} float16 patterns`)
+  const bits = Uint32Array.from(v.f16 as Array<[string, string]>, ([x]) => parseInt(x, 16))
+  const out = new Uint16Array(bits.length)
+  castF32BitsToF16(bits, out, 0, bits.length)
+  t.same(Array.from(out, hex4), (v.f16 as Array<[string, string]>).map(([, h]) => h), 'bulk integer cast')
+  // The integer cast equals the float-trick cast on a strided sweep of all 2^32 patterns (checked
+  // exhaustively once while developing).
+  let diff = 0
+  for (let b = 0; b < 2 ** 32; b += 4093) {
+    if ((b & 0x7fffffff) > 0x7f800000) continue
+    if (f16BitsFromF32Bits(b) !== f16BitsFromF32(f32FromBits(b))) diff++
+  }
+  t.equal(diff, 0, 'integer and float-trick casts agree')
   t.equal(hex4(f16BitsFromF32(Number.NaN)), v.nanF16)
+  t.equal(hex4(f16BitsFromF32Bits(0x7fc00000)), v.nanF16)
   t.equal(f16FromBits(0x3c00), 1)
   t.equal(f16FromBits(0x0001), 2 ** -24)
   t.equal(f16FromBits(0x7bff), 65504)
@@ -30,6 +44,12 @@ t.test('bfloat16 rounding matches torch', async t => {
     if (hex4(bf16BitsFromF32(f32OfHex(x))) !== h) { bad++; t.fail(`bf16(${x}) = ${hex4(bf16BitsFromF32(f32OfHex(x)))}, torch ${h}`) }
   }
   t.equal(bad, 0, `${v.bf16.length} bfloat16 patterns`)
+  const bits = Uint32Array.from(v.bf16 as Array<[string, string]>, ([x]) => parseInt(x, 16))
+  const out = new Uint16Array(bits.length)
+  castF32BitsToBf16(bits, out, 0, bits.length)
+  t.same(Array.from(out, hex4), (v.bf16 as Array<[string, string]>).map(([, h]) => h), 'bulk cast')
+  castF32BitsToBf16(Uint32Array.of(0x7fc00001, 0xffa00000), out, 0, 2)
+  t.same([out[0], out[1]], [0x7fc0, 0x7fc0], 'NaN')
   t.equal(bf16BitsFromF32(Number.NaN), 0x7fc0)
   t.equal(bf16FromBits(0x3f80), 1)
 })

@@ -248,3 +248,15 @@ t.test('checkpoint upload: a served file loads back; strict-load errors list key
   assertErrorBody(t, await upload(mid, huge), 400, errorDefs.checkpointInvalid.code)
   t.equal(app.materializations.residentBytes, 2 * source.nbytes, 'failed uploads hold no memory')
 })
+
+t.test('session TTL expiry frees the memory of its materializations', async (t) => {
+  const app = await build(t)
+  const sid = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: { ttlSeconds: 1 } })).json().id as string
+  const mid = (await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules`, payload: { class: 'Linear', args: [256, 256] } })).json().id as string
+  await materialize(app, sid, mid, { init: 'ones' })
+  t.equal(app.materializations.residentBytes, (256 * 256 + 256) * 4)
+  // no request touches the session: the sweeper must end it on its own
+  for (let i = 0; i < 60 && app.materializations.residentBytes !== 0; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(app.materializations.residentBytes, 0)
+  assertErrorBody(t, await app.inject(`/v1/sessions/${sid}`), 404, errorDefs.sessionNotFound.code)
+})
