@@ -11,7 +11,7 @@
 // next fill starts after them. Each scenario repeats create → 201 → DELETE → wait for at least
 // `seconds` (zeros: at least 30 times). p50/p99/max in ms. Target: device worker p99 < 20 ms
 // (fill rows).
-// Run: npx tsx bench/healthz-under-fill.ts [seconds=6]
+// Run: npx tsx bench/healthz-under-fill.ts [seconds=6] [only=ones-cpu,ones-worker,zeros-cpu,zeros-worker]
 import { Agent, request } from 'node:http'
 import { loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -20,6 +20,7 @@ import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 
 const seconds = Number(process.argv[2] ?? 6)
+const only = process.argv[3]?.split(',')
 
 /** The hammer: GET /healthz back to back; records [start, end] in ms of performance.timeOrigin-relative time. */
 const hammerSource = `
@@ -150,6 +151,7 @@ results.push(...await scenario('no fill (baseline)', 0, async (w) => {
 }))
 for (const init of ['ones', 'zeros'] as const) {
   for (const device of ['cpu', 'worker'] as const) {
+    if (only !== undefined && !only.includes(`${init}-${device}`)) continue
     results.push(...await scenario(`${init} device ${device}`, AFTER_MS[init], fills(device, init)))
   }
 }

@@ -124,8 +124,8 @@ const gbps = (r: { bytes: number, seconds: number }): number => r.bytes / r.seco
 const base: number[] = []; const ours: number[] = []
 await download(plainPort, '/'); await download(port, href) // warm-up
 for (let i = 0; i < runs; i++) {
-  const first = i % 2 === 0
-  const m0 = first ? undefined : await download(port, href)
+  const plainFirst = i % 2 === 0
+  const m0 = plainFirst ? undefined : await download(port, href)
   const b = await download(plainPort, '/')
   const m = m0 ?? await download(port, href)
   if (b.bytes !== head || m.bytes !== head) throw new Error(`short body: baseline ${b.bytes}, materia ${m.bytes}, expected ${head}`)

@@ -109,7 +109,7 @@ export function fma64 (a: number, b: number, c: number): number {
   }
   // Guard the splitting against overflow / underflow; exact fallback for those extremes.
   const aa = Math.abs(a); const ab = Math.abs(b)
-  if (aa > 1e290 || ab > 1e290 || (uh !== 0 && Math.abs(uh) < 1e-280)) return fma64Exact(a, b, c)
+  if (aa > 1e290 || ab > 1e290 || (Math.abs(uh) < 1e-280 && a !== 0 && b !== 0)) return fma64Exact(a, b, c)
   // Dekker TwoProduct.
   let t = splitter * a
   const ah = t - (t - a); const al = a - ah

@@ -78,8 +78,6 @@ export function * fillSteps (ranges: readonly FillRange[], chunk: number): Gener
 
 export function fillRange (memory: ArrayBufferLike, r: FillRange): void {
   if (r.nbytes === 0) return
-  // zero is what a new arena already holds: skip the pass over memory
-  if (r.value === 0 && !Object.is(r.value, -0)) return
   fillWindow(memory, r.offset, r.nbytes / elementBytes[r.dtype], r.dtype, r.value)
 }
 

@@ -58,7 +58,7 @@ export function planArena (tensors: readonly TensorSpec[]): ArenaPlan {
   return { tensors: planned, byName, layout, arenaSize: end }
 }
 
-/** The constant fills an init needs: parameters per init, buffers their constructor values. */
+/** The constant fills a new arena needs: parameters per init, buffers their constructor values (zeros skipped). */
 export function constantFills (plan: ArenaPlan, init: InitKind): FillRange[] {
   const out: FillRange[] = []
   for (const t of plan.tensors) {
@@ -67,7 +67,8 @@ export function constantFills (plan: ArenaPlan, init: InitKind): FillRange[] {
     if (t.kind === 'buffer') value = t.fill
     else if (init === 'ones') value = 1
     else if (init === 'zeros') value = 0
-    if (value !== undefined) out.push({ offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, value })
+    // a new arena is zero already (ArrayBuffer and SharedArrayBuffer guarantee it): no pass for +0
+    if (value !== undefined && !(value === 0 && !Object.is(value, -0))) out.push({ offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, value })
   }
   return out
 }

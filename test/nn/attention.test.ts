@@ -1,32 +1,10 @@
 // MultiheadAttention: layouts and messages hard-coded from PyTorch 2.13
 // (`m.state_dict()` of the module built with device='meta').
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { buildModule } from '../../src/nn/index.js'
-import { MateriaError, errorDefs } from '../../src/errors.js'
+import { message, layout } from './helpers.js'
 
-type Row = [name: string, shape: number[], stride: number[], dtype?: string]
 
-function layout (spec: unknown): Row[] {
-  return buildModule(spec).tensors.map((x) => {
-    const row: Row = [x.name, x.shape, x.stride]
-    if (x.dtype !== 'float32') row.push(x.dtype)
-    return row
-  })
-}
-
-function message (t: Test, spec: unknown): string {
-  try {
-    buildModule(spec)
-  } catch (err) {
-    t.ok(err instanceof MateriaError, 'a MateriaError')
-    const e = err as MateriaError
-    t.equal(e.statusCode, 400)
-    t.equal(e.code, errorDefs.constructorArgs.code)
-    return e.message
-  }
-  t.fail('expected an error')
-  return ''
-}
 
 t.test('MultiheadAttention(8, 2): packed in_proj, then the out_proj child', async (t) => {
   const built = buildModule({ class: 'torch.nn.MultiheadAttention', args: [8, 2] })

@@ -3,6 +3,7 @@
 import t, { type Test } from 'tap'
 import { buildModule, getModuleClass } from '../../src/nn/index.js'
 import { MateriaError, errorDefs } from '../../src/errors.js'
+import { message } from './helpers.js'
 
 type Row = [name: string, shape: number[], stride: number[], dtype?: string]
 
@@ -28,19 +29,6 @@ function checkLayout (t: Test, spec: unknown, expected: Row[]): void {
   }
 }
 
-function message (t: Test, spec: unknown): string {
-  try {
-    buildModule(spec)
-  } catch (err) {
-    t.ok(err instanceof MateriaError, 'a MateriaError')
-    const e = err as MateriaError
-    t.equal(e.statusCode, 400)
-    t.equal(e.code, errorDefs.constructorArgs.code)
-    return e.message
-  }
-  t.fail('expected an error')
-  return ''
-}
 
 t.test('LSTM(6, 9, bidirectional=True)', async (t) => {
   checkLayout(t, { class: 'torch.nn.LSTM', args: [6, 9], kwargs: { bidirectional: true } }, [

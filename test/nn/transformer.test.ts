@@ -1,34 +1,11 @@
 // Transformer family: layouts and messages hard-coded from PyTorch 2.13
 // (`m.state_dict()` of the module built with device='meta').
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { buildModule, buildModuleTree, type ModuleNode } from '../../src/nn/index.js'
-import { MateriaError, errorDefs } from '../../src/errors.js'
-
-type Row = [name: string, shape: number[], stride: number[], dtype?: string]
-
-function layout (spec: unknown): Row[] {
-  return buildModule(spec).tensors.map((x) => {
-    const row: Row = [x.name, x.shape, x.stride]
-    if (x.dtype !== 'float32') row.push(x.dtype)
-    return row
-  })
-}
+import { message, layout, type Row } from './helpers.js'
 
 const names = (spec: unknown): string[] => buildModule(spec).tensors.map((x) => x.name)
 
-function message (t: Test, spec: unknown): string {
-  try {
-    buildModule(spec)
-  } catch (err) {
-    t.ok(err instanceof MateriaError, 'a MateriaError')
-    const e = err as MateriaError
-    t.equal(e.statusCode, 400)
-    t.equal(e.code, errorDefs.constructorArgs.code)
-    return e.message
-  }
-  t.fail('expected an error')
-  return ''
-}
 
 const encoderLayer = (...args: unknown[]) => ({ class: 'TransformerEncoderLayer', args })
 

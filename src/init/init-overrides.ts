@@ -1,0 +1,213 @@
+// Per-tensor init overrides: `init: { default, overrides: { "<glob>": { fn, ...args } } }`.
+//
+// Semantics (the schema description repeats them): after the module is constructed (with its own
+// init for default "default"), each pattern, in the order the object lists them, applies its
+// torch.nn.init function to every floating-point tensor of state_dict() whose name matches, in
+// state_dict order, continuing the same random stream — what this Python does after construction:
+//
+//   sd = m.state_dict(keep_vars=True)
+//   for pattern, (fn, kwargs) in overrides.items():
+//       done = set()
+//       for name, t in sd.items():
+//           if t.is_floating_point() and fnmatch.fnmatchcase(name, pattern) and id(t) not in done:
+//               done.add(id(t)); getattr(torch.nn.init, fn)(t, **kwargs)
+//
+// so a storage shared by tied names is initialised once per pattern. Non-persistent buffers are not
+// in state_dict and are never matched. Patterns are Python fnmatch globs (case-sensitive):
+// `*` matches any run of characters including dots, `?` one character, `[seq]` / `[!seq]` classes.
+import { erf } from './libm.js'
+import { InitRecorder, InitRuleError, type Instance, stateEntries, type Storage } from './module-init.js'
+
+export const OVERRIDE_FNS = [
+  'uniform_', 'normal_', 'constant_', 'zeros_', 'ones_', 'xavier_uniform_', 'xavier_normal_',
+  'kaiming_uniform_', 'kaiming_normal_', 'trunc_normal_'
+] as const
+export type OverrideFn = typeof OVERRIDE_FNS[number]
+
+export const NONLINEARITIES = [
+  'linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d',
+  'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu'
+] as const
+
+/** Each function's keyword arguments (PyTorch names) with their defaults; undefined: required. */
+const SIGNATURES: Record<OverrideFn, Record<string, number | string | undefined>> = {
+  uniform_: { a: 0.0, b: 1.0 },
+  normal_: { mean: 0.0, std: 1.0 },
+  constant_: { val: undefined },
+  zeros_: {},
+  ones_: {},
+  xavier_uniform_: { gain: 1.0 },
+  xavier_normal_: { gain: 1.0 },
+  kaiming_uniform_: { a: 0, mode: 'fan_in', nonlinearity: 'leaky_relu' },
+  kaiming_normal_: { a: 0, mode: 'fan_in', nonlinearity: 'leaky_relu' },
+  trunc_normal_: { mean: 0.0, std: 1.0, a: -2.0, b: 2.0 }
+}
+
+export interface Override {
+  readonly pattern: string
+  readonly regex: RegExp
+  readonly fn: OverrideFn
+  /** every argument of the function, defaults filled in */
+  readonly args: Readonly<Record<string, number | string>>
+}
+
+export class OverrideError extends Error {
+  constructor (message: string, readonly unavailable = false) {
+    super(message)
+    this.name = 'OverrideError'
+  }
+}
+
+/** Python's fnmatch.translate, anchored (fnmatchcase: no case folding). */
+export function globToRegExp (pattern: string): RegExp {
+  let out = ''
+  const n = pattern.length
+  let i = 0
+  while (i < n) {
+    const c = pattern[i++] as string
+    if (c === '*') {
+      out += '.*'
+      while (pattern[i] === '*') i++
+    } else if (c === '?') {
+      out += '.'
+    } else if (c === '[') {
+      let j = i
+      if (pattern[j] === '!') j++
+      if (pattern[j] === ']') j++
+      while (j < n && pattern[j] !== ']') j++
+      if (j >= n) {
+        out += '\\['
+      } else {
+        let stuff = pattern.slice(i, j)
+        i = j + 1
+        stuff = stuff.replace(/\\/g, '\\\\')
+        if (stuff.startsWith('!')) stuff = '^' + stuff.slice(1)
+        else if (stuff.startsWith('^') || stuff.startsWith('[')) stuff = '\\' + stuff
+        out += `[${stuff.replace(/\]/g, '\\]')}]`
+      }
+    } else {
+      out += c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
+    }
+  }
+  return new RegExp(`^${out}$`, 's')
+}
+
+function describe (v: unknown): string {
+  return typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v)
+}
+
+/** Validates `overrides` (an object of glob → { fn, ...args }) into a list in the object's order. */
+export function parseOverrides (raw: unknown): Override[] {
+  if (raw === undefined) return []
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new OverrideError('init.overrides must be an object mapping state_dict name patterns to { "fn": ..., <arguments> }')
+  }
+  const out: Override[] = []
+  for (const [pattern, spec] of Object.entries(raw as Record<string, unknown>)) {
+    const where = `init.overrides['${pattern}']`
+    if (pattern === '') throw new OverrideError(`${where}: the pattern is empty`)
+    if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+      throw new OverrideError(`${where} must be an object like { "fn": "xavier_uniform_", "gain": 1.0 }`)
+    }
+    const { fn, ...given } = spec as Record<string, unknown>
+    if (typeof fn !== 'string' || !(OVERRIDE_FNS as readonly string[]).includes(fn)) {
+      throw new OverrideError(`${where}: unknown init function ${describe(fn)}; expected one of ${OVERRIDE_FNS.join(', ')}`)
+    }
+    const f = fn as OverrideFn
+    const sig = SIGNATURES[f]
+    const args: Record<string, number | string> = {}
+    for (const [k, v] of Object.entries(given)) {
+      if (!(k in sig)) {
+        const accepted = Object.keys(sig)
+        throw new OverrideError(`${where}: ${f}() got an unexpected keyword argument '${k}'` +
+          (accepted.length > 0 ? ` (it takes ${accepted.join(', ')})` : ' (it takes no arguments)'))
+      }
+      if (k === 'mode') {
+        if (v !== 'fan_in' && v !== 'fan_out') throw new OverrideError(`${where}: Mode ${describe(v)} not supported, please use one of fan_in, fan_out`)
+      } else if (k === 'nonlinearity') {
+        if (typeof v !== 'string' || !(NONLINEARITIES as readonly string[]).includes(v)) {
+          throw new OverrideError(`${where}: Unsupported nonlinearity ${describe(v)}; expected one of ${NONLINEARITIES.join(', ')}`)
+        }
+      } else if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new OverrideError(`${where}: ${f}() argument '${k}' must be a finite number, got ${describe(v)}`)
+      }
+      args[k] = v as number | string
+    }
+    for (const [k, d] of Object.entries(sig)) {
+      if (k in args) continue
+      if (d === undefined) throw new OverrideError(`${where}: ${f}() missing 1 required argument: '${k}'`)
+      args[k] = d
+    }
+    if ((f === 'normal_' || f === 'trunc_normal_') && !((args.std as number) >= 0)) {
+      throw new OverrideError(`${where}: normal expects std >= 0.0, but found std ${args.std as number}`)
+    }
+    if (f === 'uniform_' && !((args.a as number) <= (args.b as number))) {
+      throw new OverrideError(`${where}: uniform_ expects to return a [from, to) range, but found from=${args.a as number} > to=${args.b as number}`)
+    }
+    if (f === 'trunc_normal_') checkTruncNormal(where, args)
+    out.push({ pattern, regex: globToRegExp(pattern), fn: f, args })
+  }
+  return out
+}
+
+const normCdf = (x: number): number => (1.0 + erf(x / Math.sqrt(2.0))) / 2.0
+
+/** torch >= 2.12's trunc_normal_ is reproducible in its rejection branch only (kept mass p > 0.3). */
+function checkTruncNormal (where: string, args: Record<string, number | string>): void {
+  const mean = args.mean as number; const std = args.std as number; const a = args.a as number; const b = args.b as number
+  if (!(std > 0)) throw new OverrideError(`${where}: trunc_normal_ needs std > 0 (float division by zero), got std ${std}`)
+  if (!(a < b)) throw new OverrideError(`${where}: trunc_normal_ needs a < b, got a=${a} b=${b}`)
+  const p = normCdf((b - mean) / std) - normCdf((a - mean) / std)
+  if (!(p > 0.3)) {
+    throw new OverrideError(`${where}: trunc_normal_ keeps only p = ${p.toPrecision(4)} <= 0.3 of the normal's mass; PyTorch then samples ` +
+      'with a vector log that is not reproducible bit for bit, so this is not available', true)
+  }
+}
+
+/** Applies the overrides in order to the module's state_dict, recording their RNG ops. */
+export function applyOverrides (root: Instance, overrides: readonly Override[], rec: InitRecorder, className: string): void {
+  if (overrides.length === 0) return
+  const entries = stateEntries(root).filter((e) => e.persistent && e.storage.floating)
+  for (const o of overrides) {
+    const done = new Set<Storage>()
+    let matched = 0
+    for (const { name, storage } of entries) {
+      if (!o.regex.test(name)) continue
+      matched++
+      if (done.has(storage)) continue
+      done.add(storage)
+      try {
+        applyOne(rec, storage, o)
+      } catch (err) {
+        if (err instanceof InitRuleError || err instanceof RangeError) {
+          throw new OverrideError(`init.overrides['${o.pattern}']: ${o.fn} on '${name}' (shape [${storage.shape.join(', ')}]): ${err.message}`)
+        }
+        throw err
+      }
+    }
+    if (matched === 0) {
+      const names = entries.map((e) => e.name)
+      const shown = names.length > 12 ? `${names.slice(0, 12).join(', ')}, … (${names.length} in all)` : names.join(', ')
+      throw new OverrideError(`init.overrides['${o.pattern}'] matches no floating-point tensor of ${className}` +
+        (names.length > 0 ? `; its state_dict names are ${shown}` : ' (it has none)'))
+    }
+  }
+}
+
+function applyOne (rec: InitRecorder, s: Storage, o: Override): void {
+  const n = (k: string): number => o.args[k] as number
+  const str = (k: string): string => o.args[k] as string
+  const what = `${o.fn} (override '${o.pattern}')`
+  switch (o.fn) {
+    case 'uniform_': rec.uniform(s, n('a'), n('b'), what); break
+    case 'normal_': rec.normal(s, n('mean'), n('std'), what); break
+    case 'constant_': rec.constant(s, n('val')); break
+    case 'zeros_': rec.constant(s, 0); break
+    case 'ones_': rec.constant(s, 1); break
+    case 'xavier_uniform_': rec.xavierUniform(s, n('gain'), what); break
+    case 'xavier_normal_': rec.xavierNormal(s, n('gain'), what); break
+    case 'kaiming_uniform_': rec.kaimingUniform(s, n('a'), str('mode'), str('nonlinearity'), what); break
+    case 'kaiming_normal_': rec.kaimingNormal(s, n('a'), str('mode'), str('nonlinearity'), what); break
+    case 'trunc_normal_': rec.truncNormal(s, n('mean'), n('std'), n('a'), n('b'), what); break
+  }
+}

@@ -1,0 +1,277 @@
+// rng: "philox" — order-free random streams for init: "default" (docs/philox.md is the spec).
+//
+// Every tensor draws from its own counter-based Philox4x32-10 stream keyed by (seed, tensor name).
+// Element i of a tensor is a fixed function of (seed, name, distribution, dtype, i): it needs only
+// the one Philox block that holds it, so any element range can be filled on its own, in any order,
+// on any thread or replica, with the same bytes. The distributions follow PyTorch's default init
+// (uniform on [low, high) with 24 random bits in float32 and 53 in float64; normal via
+// Box-Muller), but the bits are this spec's, not torch's MT19937 ones.
+//
+// Layout (block b has counter (b mod 2^32, floor(b / 2^32), purpose, 0), purpose 1 = uniform,
+// 2 = normal; its 128 output bits are w0..w3, bit j of the block = bit j mod 32 of w[j >> 5]):
+//   uniform float32/float16/bfloat16: 5 elements per block, element 5b+s = bits [24s, 24s+24).
+//   uniform float64:                  2 elements per block, element 2b+s from w[2s] >> 11, w[2s+1].
+//   normal float32/float16/bfloat16:  4 elements per block, Box-Muller on (w0, w1) -> 4b, 4b+1 and
+//                                     on (w2, w3) -> 4b+2, 4b+3 (cos, sin).
+//   normal float64:                   2 elements per block, Box-Muller on 53-bit (w0:w1, w2:w3).
+
+import { createHash } from 'node:crypto'
+
+import { castF32BitsToBf16, castF32BitsToF16, hostIsLittleEndian } from './fp.js'
+import { philoxBlocks } from './philox-core.js'
+import { exponent32, radius, sinCos, trig } from './philox-math.js'
+
+export { philox4x32x10, philoxBlocks } from './philox-core.js'
+
+export type PhiloxDtype = 'float32' | 'float64' | 'float16' | 'bfloat16'
+export type PhiloxDist = { kind: 'uniform', low: number, high: number } | { kind: 'normal', mean: number, std: number }
+
+/** Counter word 2 of each distribution's blocks. */
+export const PHILOX_PURPOSE = Object.freeze({ uniform: 1, normal: 2 })
+
+/** Domain-separation prefix of the key hash: "materia-philox-v1" and a NUL byte. */
+export const PHILOX_KEY_PREFIX = 'materia-philox-v1\u0000'
+
+/** Elements per Philox block for each (distribution, dtype family). */
+export function elementsPerBlock (kind: PhiloxDist['kind'], dtype: PhiloxDtype): number {
+  if (dtype === 'float64') return 2
+  return kind === 'uniform' ? 5 : 4
+}
+
+const elementSize: Record<PhiloxDtype, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2 }
+
+const TWO32 = 4294967296
+const TWO_NEG24 = 2 ** -24
+const TWO_NEG32 = 2 ** -32
+const TWO_NEG53 = 2 ** -53
+const fround = Math.fround
+
+// ---- key ----
+
+const keyCache = new Map<string, Uint32Array>()
+const keyCacheLimit = 4096
+const loneSurrogate = /\p{Cs}/u
+
+/**
+ * The 64-bit Philox key of (seed, name) as two u32 words: the first 8 bytes of
+ * SHA-256("materia-philox-v1\0" || seed mod 2^64 as u64 little-endian || UTF-8(name)), read as two
+ * little-endian u32. seed: an integer in [-2^63, 2^64) (negative seeds wrap as in torch.manual_seed).
+ */
+export function philoxKey (seed: number, name: string): Uint32Array {
+  return keyWords(seed, name).slice()
+}
+
+function keyWords (seed: number, name: string): Uint32Array {
+  const cacheKey = `${seed}\u0000${name}`
+  const hit = keyCache.get(cacheKey)
+  if (hit !== undefined) return hit
+  if (!Number.isInteger(seed) || seed < -(2 ** 63) || seed >= 2 ** 64) {
+    throw new RangeError(`philox seed must be an integer in [-2^63, 2^64), got ${seed}`)
+  }
+  if (typeof name !== 'string') throw new TypeError('philox key name must be a string')
+  if (loneSurrogate.test(name)) throw new TypeError('philox key name is not well-formed UTF-16 (lone surrogate)')
+  const head = Buffer.alloc(PHILOX_KEY_PREFIX.length + 8)
+  head.write(PHILOX_KEY_PREFIX, 0, 'latin1')
+  head.writeBigUInt64LE(BigInt.asUintN(64, BigInt(seed)), PHILOX_KEY_PREFIX.length)
+  const digest = createHash('sha256').update(head).update(name, 'utf8').digest()
+  const key = Uint32Array.of(digest.readUInt32LE(0), digest.readUInt32LE(4))
+  if (keyCache.size >= keyCacheLimit) keyCache.clear()
+  keyCache.set(cacheKey, key)
+  return key
+}
+
+// ---- scratch (module-level: fills allocate nothing per block) ----
+
+const chunkBlocks = 512 // multiple of 4 (philoxBlocks works in groups of four)
+const words = new Int32Array(chunkBlocks * 4)
+const f32Scratch = new Float32Array(chunkBlocks * 5)
+const f32ScratchBits = new Uint32Array(f32Scratch.buffer)
+
+// ---- element conversions: local element index l counts from the first block of the chunk ----
+
+/** 24-bit field s (0..4) of the block at words[o..o+3]. */
+function field24 (o: number, s: number): number {
+  switch (s) {
+    case 0: return words[o]! & 0xffffff
+    case 1: return (words[o]! >>> 24) | ((words[o + 1]! & 0xffff) << 8)
+    case 2: return (words[o + 1]! >>> 16) | ((words[o + 2]! & 0xff) << 16)
+    case 3: return words[o + 2]! >>> 8
+    default: return words[o + 3]! & 0xffffff
+  }
+}
+
+/** float32 uniforms: dst[d + i] = f32(f32(u * range) + lo), u = k * 2^-24, elements l0 .. l0+cnt-1. */
+function uniform32 (l0: number, cnt: number, dst: Float32Array, d: number, lo: number, range: number): void {
+  const end = l0 + cnt
+  let j = Math.floor(l0 / 5)
+  let s = l0 - 5 * j
+  let l = l0
+  if (s !== 0) {
+    for (; s < 5 && l < end; s++, l++) dst[d++] = fround(field24(j << 2, s) * TWO_NEG24 * range) + lo
+    j++
+  }
+  for (; l + 5 <= end; l += 5, j++, d += 5) {
+    const o = j << 2
+    const w0 = words[o]!; const w1 = words[o + 1]!; const w2 = words[o + 2]!; const w3 = words[o + 3]!
+    dst[d] = fround((w0 & 0xffffff) * TWO_NEG24 * range) + lo
+    dst[d + 1] = fround(((w0 >>> 24) | ((w1 & 0xffff) << 8)) * TWO_NEG24 * range) + lo
+    dst[d + 2] = fround(((w1 >>> 16) | ((w2 & 0xff) << 16)) * TWO_NEG24 * range) + lo
+    dst[d + 3] = fround((w2 >>> 8) * TWO_NEG24 * range) + lo
+    dst[d + 4] = fround((w3 & 0xffffff) * TWO_NEG24 * range) + lo
+  }
+  for (s = 0; l < end; s++, l++) dst[d++] = fround(field24(j << 2, s) * TWO_NEG24 * range) + lo
+}
+
+/** float64 uniforms: u = k * 2^-53 with k = (w[2s] >>> 11) * 2^32 + w[2s+1]; x = u * range + lo. */
+function uniform64 (l0: number, cnt: number, dst: Float64Array, d: number, lo: number, range: number): void {
+  const end = l0 + cnt
+  for (let l = l0; l < end; l++) {
+    const o = l << 1
+    const k = (words[o]! >>> 11) * TWO32 + (words[o + 1]! >>> 0)
+    dst[d++] = k * TWO_NEG53 * range + lo
+  }
+}
+
+/** float32 normals: pair p uses (words[2p], words[2p+1]) for elements 2p (cos) and 2p+1 (sin). */
+function normal32 (l0: number, cnt: number, dst: Float32Array, d: number, mean: number, std: number): void {
+  const end = l0 + cnt
+  for (let p = l0 >> 1; 2 * p < end; p++) {
+    const ku = words[2 * p]! >>> 0
+    const n = ku + 1
+    const r = radius(n, exponent32(n), 32)
+    const h = (words[2 * p + 1]! + 0x20000000) | 0
+    const q = h >>> 30
+    sinCos((h & 0x3fffffff) - 0x20000000, TWO_NEG32)
+    const i = 2 * p
+    if (i >= l0) dst[d + i - l0] = r * trig[(-q) & 3]! * std + mean
+    if (i + 1 < end) dst[d + i + 1 - l0] = r * trig[q ^ 1]! * std + mean
+  }
+}
+
+/** float64 normals: block j gives elements 2j (cos) and 2j+1 (sin) from 53-bit (w0:w1, w2:w3). */
+function normal64 (l0: number, cnt: number, dst: Float64Array, d: number, mean: number, std: number): void {
+  const end = l0 + cnt
+  for (let j = l0 >> 1; 2 * j < end; j++) {
+    const o = j << 2
+    const uh = words[o]! >>> 11
+    const ul = words[o + 1]! >>> 0
+    const n = uh * TWO32 + ul + 1
+    // Exponent of n = uh 2^32 + ul + 1 <= 2^53 (a carry out of ul can only raise uh).
+    const hi = ul === 0xffffffff ? uh + 1 : uh
+    const e = hi !== 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(ul + 1)
+    const r = radius(n, e, 53)
+    const hh = ((words[o + 2]! >>> 11) + 0x40000) & 0x1fffff
+    const q = hh >>> 19
+    sinCos(((hh & 0x7ffff) - 0x40000) * TWO32 + (words[o + 3]! >>> 0), TWO_NEG53)
+    const i = 2 * j
+    if (i >= l0) dst[d + i - l0] = r * trig[(-q) & 3]! * std + mean
+    if (i + 1 < end) dst[d + i + 1 - l0] = r * trig[q ^ 1]! * std + mean
+  }
+}
+
+// ---- fill ----
+
+/** floor(x / y) for 0 <= x <= 2^53 and small y, exact (the double quotient may round). */
+function floorDiv (x: number, y: number): number {
+  let q = Math.floor(x / y)
+  while (q * y > x) q--
+  while ((q + 1) * y <= x) q++
+  return q
+}
+
+function ceilDiv (x: number, y: number): number {
+  const q = floorDiv(x, y)
+  return q * y < x ? q + 1 : q
+}
+
+function checkParams (dtype: PhiloxDtype, dist: PhiloxDist): { a: number, b: number } {
+  if (dist.kind === 'uniform') {
+    const { low, high } = dist
+    if (!Number.isFinite(low) || !Number.isFinite(high) || !(low <= high)) {
+      throw new RangeError(`philox uniform expects finite low <= high, got low=${low} high=${high}`)
+    }
+    if (dtype === 'float64') {
+      const range = high - low
+      if (!Number.isFinite(range)) throw new RangeError(`philox uniform range high-low overflows float64 (low=${low} high=${high})`)
+      return { a: low, b: range }
+    }
+    const lo = fround(low)
+    const range = fround(fround(high) - lo)
+    if (!Number.isFinite(range) || !Number.isFinite(lo)) {
+      throw new RangeError(`philox uniform bounds overflow float32 (low=${low} high=${high})`)
+    }
+    return { a: lo, b: range }
+  }
+  if (dist.kind === 'normal') {
+    const { mean, std } = dist
+    if (!Number.isFinite(mean) || !Number.isFinite(std) || !(std >= 0)) {
+      throw new RangeError(`philox normal expects finite mean and std >= 0, got mean=${mean} std=${std}`)
+    }
+    return { a: mean, b: std }
+  }
+  throw new TypeError(`philox: unknown distribution kind ${(dist as { kind: unknown }).kind as string}`)
+}
+
+/** Fills target with elements [firstElement, firstElement + n) of the tensor's stream, n = target.byteLength / element size, little-endian. */
+export function philoxFill (target: Uint8Array, dtype: PhiloxDtype, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number): void {
+  const size = elementSize[dtype]
+  if (size === undefined) throw new TypeError(`philox: unsupported dtype ${String(dtype)}`)
+  if (target.byteLength % size !== 0) {
+    throw new RangeError(`philox: target byteLength ${target.byteLength} is not a multiple of the ${dtype} element size ${size}`)
+  }
+  const n = target.byteLength / size
+  if (!Number.isSafeInteger(firstElement) || firstElement < 0 || firstElement + n > 2 ** 53) {
+    throw new RangeError(`philox: firstElement must be an integer with 0 <= firstElement and firstElement + n <= 2^53, got ${firstElement}`)
+  }
+  const { a, b } = checkParams(dtype, dist)
+  const kw = keyWords(key.seed, key.name)
+  const k0 = kw[0]!
+  const k1 = kw[1]!
+  if (n === 0) return
+
+  // Destination: a typed view of the target when aligned on a little-endian host, else a temporary.
+  const direct = hostIsLittleEndian && target.byteOffset % size === 0
+  const buf = direct ? target.buffer : new ArrayBuffer(target.byteLength)
+  const off = direct ? target.byteOffset : 0
+  const f64 = dtype === 'float64' ? new Float64Array(buf, off, n) : null
+  const f32 = dtype === 'float32' ? new Float32Array(buf, off, n) : null
+  const u16 = dtype === 'float16' || dtype === 'bfloat16' ? new Uint16Array(buf, off, n) : null
+
+  const kind = dist.kind
+  const purpose = PHILOX_PURPOSE[kind]
+  const per = elementsPerBlock(kind, dtype)
+  const end = firstElement + n
+  let elem = firstElement
+  while (elem < end) {
+    const block = floorDiv(elem, per)
+    const hiWord = Math.floor(block / TWO32)
+    const loWord = block - hiWord * TWO32
+    // Blocks in this chunk: up to chunkBlocks, to the last needed block, and not across 2^32.
+    const nb = Math.min(chunkBlocks, ceilDiv(end, per) - block, TWO32 - loWord)
+    philoxBlocks(words, nb, loWord, hiWord, purpose, k0, k1)
+    const l0 = elem - block * per
+    const cnt = Math.min(end, (block + nb) * per) - elem
+    const d = elem - firstElement
+    if (f64 !== null) {
+      if (kind === 'uniform') uniform64(l0, cnt, f64, d, a, b)
+      else normal64(l0, cnt, f64, d, a, b)
+    } else if (f32 !== null) {
+      if (kind === 'uniform') uniform32(l0, cnt, f32, d, a, b)
+      else normal32(l0, cnt, f32, d, a, b)
+    } else {
+      if (kind === 'uniform') uniform32(l0, cnt, f32Scratch, 0, a, b)
+      else normal32(l0, cnt, f32Scratch, 0, a, b)
+      if (dtype === 'float16') castF32BitsToF16(f32ScratchBits, u16!, d, cnt)
+      else castF32BitsToBf16(f32ScratchBits, u16!, d, cnt)
+    }
+    elem += cnt
+  }
+
+  if (!direct) {
+    const bytes = new Uint8Array(buf)
+    if (!hostIsLittleEndian && size > 1) {
+      for (let i = 0; i < bytes.length; i += size) bytes.subarray(i, i + size).reverse()
+    }
+    target.set(bytes)
+  }
+}

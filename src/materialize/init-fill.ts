@@ -1,0 +1,563 @@
+// init "default" (and per-tensor overrides) into an arena.
+//
+// planInit() replays the module (src/init/module-init.ts), applies the overrides, and turns the
+// result into an InitExec: plain data a worker thread can receive.
+//   * ops: every RNG op in stream order, with the MT19937 outputs it consumes (known in advance
+//     for uniform_ and the normal_ fill path; the scalar path (numel < 16) and trunc_normal_ are
+//     computed wherever they are passed, which also keeps torch's cached Box-Muller sample right).
+//   * values: the draws whose values survive; each is computed once, into its first output, and
+//     copied to the others (deep copies: TransformerEncoder layers). Draws whose values are
+//     overwritten later (Linear biases under MultiheadAttention, layer weights under
+//     Transformer._reset_parameters) are skipped with MT19937.discard.
+//   * outputs: one per arena storage (tied aliases share one), with padding_idx rows as patches;
+//     constant bases become FillRanges for the registry's constant fill.
+// Execution is a sync generator of steps (runDraws / runCopies), so the "cpu" device runs it on the
+// main thread yielding to the event loop between steps, and the "worker" device runs slices of it
+// in the piscina pool (init-worker.ts). A slice is a contiguous part of the random stream: the task
+// discards up to its start (twist only, no tempering), fills its part and stops; the slices are cut
+// so that discard + fill cost about the same in every task.
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import type { Piscina } from 'piscina'
+import type { ModuleNode } from '../nn/define.js'
+import type { DType } from '../tensor/dtype.js'
+import {
+  allocDense, decodeElement, encodeElement, itemSize, normalFill, uniformFill,
+  type DenseArray, type FloatDtype
+} from '../init/distributions.js'
+import { CpuGenerator } from '../init/mt19937.js'
+import { truncNormal } from '../init/nn-init.js'
+import { type BaseInit, type Dist, type Patch, replayModule, stateEntries } from '../init/module-init.js'
+import { applyOverrides, type Override } from '../init/init-overrides.js'
+import type { FillRange } from './fill.js'
+import type { ArenaPlan } from './plan.js'
+
+// ---------------------------------------------------------------------------------------------
+// philox (src/init/philox.ts, written separately): loaded if present
+
+export type PhiloxDist = { kind: 'uniform', low: number, high: number } | { kind: 'normal', mean: number, std: number }
+export type PhiloxFill = (target: Uint8Array, dtype: FloatDtype, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number) => void
+
+let philoxFill: PhiloxFill | undefined
+let philoxLoading: Promise<PhiloxFill | undefined> | undefined
+
+/** Loads src/init/philox.ts once; undefined when it is not there (rng "philox" then answers 501). */
+export async function loadPhilox (): Promise<PhiloxFill | undefined> {
+  philoxLoading ??= (async () => {
+    try {
+      const url = new URL(`../init/philox${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
+      const mod = await import(url.href) as { philoxFill?: unknown }
+      if (typeof mod.philoxFill === 'function') philoxFill = mod.philoxFill as PhiloxFill
+    } catch {
+      philoxFill = undefined
+    }
+    return philoxFill
+  })()
+  return await philoxLoading
+}
+
+// ---------------------------------------------------------------------------------------------
+// the plan
+
+export type Rng = 'torch' | 'philox'
+
+export interface ExecOp {
+  readonly dtype: FloatDtype
+  readonly numel: number
+  readonly dist: Dist
+  /** index into values, or -1: drawn only to advance the generator */
+  readonly value: number
+  /** MT19937 outputs consumed; -1 for ops computed in order (scalar path, trunc_normal_) */
+  readonly draws: number
+  readonly what: string
+}
+
+export interface ExecOutput {
+  readonly name: string
+  readonly offset: number
+  /** as stored (a materialization dtype cast applies) */
+  readonly dtype: FloatDtype
+  /** the module's dtype, in which torch computes the values */
+  readonly srcDtype: FloatDtype
+  readonly numel: number
+  readonly patches: readonly Patch[]
+}
+
+export interface ExecValue {
+  readonly op: number
+  /** philox stream key: the state_dict name of the first output */
+  readonly key: string
+  /** indices into outputs; the first is computed, the others copied from it */
+  readonly outputs: readonly number[]
+}
+
+export interface InitExec {
+  readonly rng: Rng
+  readonly seed: number
+  readonly ops: readonly ExecOp[]
+  readonly values: readonly ExecValue[]
+  readonly outputs: readonly ExecOutput[]
+  /** outputs with a constant base (buffers, norms, PReLU, constant_ overrides) */
+  readonly constants: readonly FillRange[]
+  /** a value-dependent op (trunc_normal_) makes later stream positions unknown: one task only */
+  readonly serialOnly: boolean
+  /** bytes the draws write into primary outputs, and the copies */
+  readonly drawBytes: number
+  readonly copyBytes: number
+}
+
+export interface InitOptions {
+  base: BaseInit
+  overrides: readonly Override[]
+  rng: Rng
+  seed: number
+}
+
+const FLOATING = new Set<DType>(['float32', 'float64', 'float16', 'bfloat16'])
+
+/** Whether an op is computed in sequence rather than sliced (scalar normal path, trunc_normal_). */
+function sequential (dist: Dist, numel: number): boolean {
+  return dist.kind === 'trunc_normal' || (dist.kind === 'normal' && numel < 16)
+}
+
+/** MT19937 outputs a fill-path op consumes. */
+function fillDraws (dtype: FloatDtype, dist: Dist, n: number): number {
+  const per = dtype === 'float64' ? 2 : 1
+  if (dist.kind === 'uniform') return n * per
+  if (dtype === 'float16' || dtype === 'bfloat16') return 16 * Math.ceil(n / 16)
+  return (n + (n % 16 !== 0 ? 16 : 0)) * per
+}
+
+/**
+ * Replays `root`'s construction (base 'default': the module's own init) plus `overrides`, and
+ * lays the values out over `plan` (whose tensors may be cast to another dtype than the module's).
+ * Throws InitRuleError / OverrideError for arguments PyTorch would reject.
+ */
+export function planInit (root: ModuleNode, plan: ArenaPlan, opts: InitOptions): InitExec {
+  const { recorder, root: inst } = replayModule(root, opts.base)
+  applyOverrides(inst, opts.overrides, recorder, root.qualname)
+  const entries = stateEntries(inst)
+  if (entries.length !== plan.tensors.length || entries.some((e, i) => e.name !== plan.tensors[i]?.name)) {
+    throw new Error(`internal: replayed state_dict of ${root.qualname} does not match its tensor table`)
+  }
+  const outputs: ExecOutput[] = []
+  const constants: FillRange[] = []
+  const byOp = new Map<number, number[]>()
+  let drawBytes = 0
+  let copyBytes = 0
+  plan.tensors.forEach((t, i) => {
+    if (t.tiedTo !== undefined) return
+    const s = (entries[i] as { storage: import('../init/module-init.js').Storage }).storage
+    const { base, patches } = s.value
+    if (base.kind === 'const') {
+      // constant_ writes the value in the module's dtype; a materialization cast rounds it again
+      const v = FLOATING.has(s.dtype) ? decodeElement(s.dtype as FloatDtype, encodeElement(s.dtype as FloatDtype, base.value)) : base.value
+      if (t.nbytes > 0) constants.push({ offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, value: v })
+    }
+    if (base.kind !== 'draw' && patches.length === 0) return
+    if (!FLOATING.has(t.dtype) || !FLOATING.has(s.dtype)) throw new Error(`internal: random init of non-floating ${t.name}`)
+    const index = outputs.length
+    outputs.push({ name: t.name, offset: t.offset, dtype: t.dtype as FloatDtype, srcDtype: s.dtype as FloatDtype, numel: t.numel, patches })
+    if (base.kind === 'draw') {
+      const list = byOp.get(base.op) ?? []
+      if (list.length === 0) drawBytes += t.nbytes
+      else copyBytes += t.nbytes
+      list.push(index)
+      byOp.set(base.op, list)
+    }
+  })
+  const values: ExecValue[] = []
+  const valueOf = new Map<number, number>()
+  for (const [op, outs] of [...byOp.entries()].sort((a, b) => a[0] - b[0])) {
+    valueOf.set(op, values.length)
+    values.push({ op, key: (outputs[outs[0] as number] as ExecOutput).name, outputs: outs })
+  }
+  let serialOnly = false
+  const ops: ExecOp[] = []
+  for (const [i, op] of recorder.ops.entries()) {
+    const value = valueOf.get(i) ?? -1
+    if (opts.rng === 'philox') {
+      // independent streams: only the surviving values are drawn
+      if (value < 0) continue
+      if (op.dist.kind === 'trunc_normal') throw new Error('internal: trunc_normal_ with philox')
+      ops.push({ ...op, value, draws: 0 })
+      continue
+    }
+    if (op.dist.kind === 'trunc_normal') serialOnly = true
+    ops.push({ ...op, value, draws: sequential(op.dist, op.numel) ? -1 : fillDraws(op.dtype, op.dist, op.numel) })
+  }
+  if (opts.rng === 'philox') {
+    // values index ops by recorder position; re-point them at the compacted list
+    const pos = new Map<number, number>()
+    ops.forEach((o, j) => pos.set(o.value, j))
+    for (let v = 0; v < values.length; v++) values[v] = { ...(values[v] as ExecValue), op: pos.get(v) as number }
+  }
+  return { rng: opts.rng, seed: opts.seed, ops, values, outputs, constants, serialOnly, drawBytes, copyBytes }
+}
+
+// ---------------------------------------------------------------------------------------------
+// slicing the stream
+
+/** A contiguous part of the stream: from (op, element) up to, not including, (op, element). */
+export interface Slice {
+  readonly from: { op: number, elem: number }
+  readonly to: { op: number, elem: number }
+}
+
+const ALL: Slice = { from: { op: 0, elem: 0 }, to: { op: Number.MAX_SAFE_INTEGER, elem: 0 } }
+
+// Rough single-thread costs (ns per element; per MT19937 output for discard), for balancing only.
+function fillCost (rng: Rng, dtype: FloatDtype, dist: Dist): number {
+  if (rng === 'philox') return dist.kind === 'uniform' ? 3 : 10
+  if (dist.kind === 'uniform') return dtype === 'float64' ? 16 : dtype === 'float32' ? 4 : 6
+  return dtype === 'float64' ? 250 : dtype === 'float32' ? 25 : 30
+}
+const DISCARD_COST = 2
+
+/** Largest legal cut inside a fill op: any element for uniform_, a multiple of 16 leaving >= 16 for normal_. */
+function cutPoint (op: ExecOp, want: number): number {
+  if (op.dist.kind === 'uniform') return Math.max(0, Math.min(op.numel, Math.floor(want)))
+  const last = Math.floor((op.numel - 16) / 16) * 16
+  return Math.max(0, Math.min(last, Math.floor(want / 16) * 16))
+}
+
+/** Estimated cost of the whole plan on one thread, ns. */
+export function estimateCost (exec: InitExec): number {
+  let c = 0
+  for (const op of exec.ops) {
+    if (op.value >= 0) c += op.numel * fillCost(exec.rng, op.dtype, op.dist)
+    else if (op.draws > 0) c += op.draws * DISCARD_COST
+  }
+  return c + exec.copyBytes / 4
+}
+
+/**
+ * Cuts the stream into at most `parts` slices of about equal cost, where a slice costs the discard
+ * of everything before it (torch) plus the fill of its own surviving values.
+ */
+export function sliceStream (exec: InitExec, parts: number): Slice[] {
+  if (parts <= 1 || exec.serialOnly) return [ALL]
+  const discard = exec.rng === 'torch' ? DISCARD_COST : 0
+  const ops = exec.ops
+  const tryBudget = (budget: number): Slice[] | undefined => {
+    const cuts: Array<{ op: number, elem: number }> = []
+    let pos = 0 // MT outputs before the current point
+    let cost = 0
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as ExecOp
+      const slicable = op.value >= 0 && op.draws >= 0
+      if (!slicable) {
+        if (op.draws > 0) pos += op.draws
+        continue
+      }
+      const per = fillCost(exec.rng, op.dtype, op.dist)
+      const k = op.dtype === 'float64' ? 2 : 1
+      let elem = 0
+      while (elem < op.numel) {
+        const room = (budget - cost) / per
+        if (room >= op.numel - elem) { cost += (op.numel - elem) * per; break }
+        const cut = cutPoint(op, elem + room)
+        if (cut <= elem) {
+          if (cost === discard * (pos + k * elem)) { // nothing fits even in a fresh slice: take the minimum
+            const forced = cutPoint(op, elem + 16)
+            if (forced <= elem) { cost += (op.numel - elem) * per; break }
+            cost += (forced - elem) * per
+            elem = forced
+            continue
+          }
+        } else {
+          elem = cut
+        }
+        cuts.push({ op: i, elem })
+        if (cuts.length >= parts) return undefined
+        cost = discard * (pos + k * elem)
+      }
+      pos += op.draws
+    }
+    const bounds = [{ op: 0, elem: 0 }, ...cuts, { op: Number.MAX_SAFE_INTEGER, elem: 0 }]
+    return bounds.slice(0, -1).map((from, j) => ({ from, to: bounds[j + 1] as { op: number, elem: number } }))
+  }
+  const total = estimateCost(exec)
+  let lo = total / parts
+  let hi = total + 1
+  let best = tryBudget(hi) as Slice[]
+  for (let iter = 0; iter < 30 && hi - lo > total / 1000; iter++) {
+    const mid = (lo + hi) / 2
+    const s = tryBudget(mid)
+    if (s !== undefined) { best = s; hi = mid } else lo = mid
+  }
+  return best
+}
+
+const before = (a: { op: number, elem: number }, b: { op: number, elem: number }): boolean => a.op < b.op || (a.op === b.op && a.elem < b.elem)
+
+// ---------------------------------------------------------------------------------------------
+// running a slice: a generator of steps, each yielding the output bytes it wrote
+
+const STEP_NS = 4e6 // about 4 ms of work per step
+const DISCARD_STEP = 1 << 21
+
+function pieceLength (rng: Rng, op: ExecOp): number {
+  const n = Math.max(16, Math.floor(STEP_NS / fillCost(rng, op.dtype, op.dist)))
+  return n - (n % 16)
+}
+
+/** Writes `count` source-dtype elements into an output at element `start`, casting if the output dtype differs. */
+function writeCast (memory: ArrayBufferLike, out: ExecOutput, start: number, srcDtype: FloatDtype, src: DenseArray, count: number): void {
+  const size = itemSize(out.dtype)
+  let data: DenseArray = src
+  if (srcDtype !== out.dtype) {
+    data = allocDense(out.dtype, count)
+    for (let i = 0; i < count; i++) data[i] = encodeElement(out.dtype, decodeElement(srcDtype, src[i] as number))
+  }
+  new Uint8Array(memory, out.offset + start * size, count * size).set(new Uint8Array(data.buffer, data.byteOffset, count * size))
+}
+
+/**
+ * Computes elements [s, e) of op (a fill-path op or a whole sequential one) into its first output.
+ * `fill(target)` draws into a target of the op's dtype, continuing the stream.
+ */
+function * fillPieces (exec: InitExec, memory: ArrayBufferLike, op: ExecOp, s: number, e: number,
+  fill: (data: Uint8Array | DenseArray, first: number) => void): Generator<number> {
+  const out = exec.outputs[(exec.values[op.value] as ExecValue).outputs[0] as number] as ExecOutput
+  const step = pieceLength(exec.rng, op)
+  const size = itemSize(op.dtype)
+  let scratch: DenseArray | undefined
+  for (let p = s; p < e;) {
+    let q = Math.min(e, p + step)
+    // the normal_ fill path's last piece must hold >= 16 elements (the ragged tail overwrites n-16..n-1)
+    if (op.dist.kind === 'normal' && q < e && e - q < 16) q = e
+    const count = q - p
+    if (out.dtype === op.dtype) {
+      fill(new Uint8Array(memory, out.offset + p * size, count * size), p)
+    } else {
+      if (scratch === undefined || scratch.length < count) scratch = allocDense(op.dtype, Math.min(e - s, step + 32))
+      const view = scratch.subarray(0, count)
+      fill(view, p)
+      writeCast(memory, out, p, op.dtype, view, count)
+    }
+    yield count * itemSize(out.dtype)
+    p = q
+  }
+}
+
+function * discardSteps (gen: CpuGenerator, draws: number): Generator<number> {
+  for (let left = draws; left > 0; left -= DISCARD_STEP) {
+    gen.discard(Math.min(left, DISCARD_STEP))
+    if (left > DISCARD_STEP) yield 0
+  }
+}
+
+/**
+ * Draws the surviving values of one slice of the stream into their first outputs. Every op is
+ * visited in order up to the slice's end, so the generator (and its cached normal sample) is
+ * exactly torch's at each op; ops outside the slice are discarded or, if sequential, computed
+ * without being written.
+ */
+export function * runDraws (exec: InitExec, memory: ArrayBufferLike, slice: Slice = ALL): Generator<number> {
+  if (exec.rng === 'philox') {
+    yield * runPhilox(exec, memory, slice)
+    return
+  }
+  const gen = new CpuGenerator(exec.seed)
+  for (let i = 0; i < exec.ops.length; i++) {
+    const op = exec.ops[i] as ExecOp
+    const at = { op: i, elem: 0 }
+    if (!before(at, slice.to)) break
+    if (op.draws < 0) { // sequential: computed by every slice that passes it, written by the one owning it
+      const data = computeSequential(gen, op)
+      if (op.value >= 0 && !before(at, slice.from)) {
+        const out = exec.outputs[(exec.values[op.value] as ExecValue).outputs[0] as number] as ExecOutput
+        writeCast(memory, out, 0, op.dtype, data, op.numel)
+        yield op.numel * itemSize(out.dtype)
+      }
+      continue
+    }
+    // this slice's elements of the op
+    let s = 0
+    let e = 0
+    if (op.value >= 0) {
+      s = slice.from.op < i ? 0 : slice.from.op === i ? slice.from.elem : op.numel
+      e = slice.to.op > i ? op.numel : slice.to.op === i ? slice.to.elem : 0
+    }
+    if (e <= s) {
+      yield * discardSteps(gen, op.draws)
+      continue
+    }
+    const k = op.dtype === 'float64' ? 2 : 1
+    yield * discardSteps(gen, k * s)
+    const dist = op.dist
+    yield * fillPieces(exec, memory, op, s, e, (data) => {
+      const t = { dtype: op.dtype, data }
+      if (dist.kind === 'uniform') uniformFill(gen, t, dist.low, dist.high)
+      else if (dist.kind === 'normal') normalFill(gen, t, dist.mean, dist.std)
+    })
+    const consumed = e === op.numel ? op.draws : k * e
+    yield * discardSteps(gen, op.draws - consumed)
+  }
+}
+
+/** A sequential op over the whole tensor (scalar normal path, trunc_normal_), in the op's dtype. */
+function computeSequential (gen: CpuGenerator, op: ExecOp): DenseArray {
+  const data = allocDense(op.dtype, op.numel)
+  const t = { dtype: op.dtype, data, shape: [op.numel] }
+  const d = op.dist
+  if (d.kind === 'trunc_normal') truncNormal(gen, t, d.mean, d.std, d.a, d.b)
+  else if (d.kind === 'normal') normalFill(gen, t, d.mean, d.std)
+  else throw new Error(`internal: ${d.kind} is not sequential`)
+  return data
+}
+
+function * runPhilox (exec: InitExec, memory: ArrayBufferLike, slice: Slice): Generator<number> {
+  const fill = philoxFill
+  if (fill === undefined) throw new Error("rng 'philox' is not available in this build")
+  for (let i = Math.max(0, slice.from.op); i < exec.ops.length && before({ op: i, elem: 0 }, slice.to); i++) {
+    const op = exec.ops[i] as ExecOp
+    const s = slice.from.op === i ? slice.from.elem : 0
+    const e = slice.to.op === i ? slice.to.elem : op.numel
+    if (e <= s) continue
+    const v = exec.values[op.value] as ExecValue
+    const dist = op.dist as PhiloxDist
+    yield * fillPieces(exec, memory, op, s, e, (data, first) => {
+      const bytes = data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      fill(bytes, op.dtype, dist, { seed: exec.seed, name: v.key }, first)
+    })
+  }
+}
+
+/** The copy jobs: [source offset, destination offset, bytes] of every deep copy / shared value. */
+export function copyJobs (exec: InitExec): Array<[number, number, number]> {
+  const jobs: Array<[number, number, number]> = []
+  for (const v of exec.values) {
+    const src = exec.outputs[v.outputs[0] as number] as ExecOutput
+    for (const o of v.outputs.slice(1)) {
+      const dst = exec.outputs[o] as ExecOutput
+      jobs.push([src.offset, dst.offset, dst.numel * itemSize(dst.dtype)])
+    }
+  }
+  return jobs
+}
+
+const COPY_STEP = 64 << 20
+
+/** memcpy in steps of at most 64 MiB. */
+export function * runCopies (memory: ArrayBufferLike, jobs: ReadonlyArray<readonly [number, number, number]>): Generator<number> {
+  for (const [src, dst, bytes] of jobs) {
+    for (let p = 0; p < bytes; p += COPY_STEP) {
+      const n = Math.min(COPY_STEP, bytes - p)
+      new Uint8Array(memory, dst + p, n).set(new Uint8Array(memory, src + p, n))
+      yield n
+    }
+  }
+}
+
+/** padding_idx rows (after the copies: a copy's own patches are applied to it). */
+export function applyPatches (exec: InitExec, memory: ArrayBufferLike): void {
+  for (const o of exec.outputs) {
+    for (const p of o.patches) {
+      const src = o.srcDtype
+      const v = decodeElement(src, encodeElement(src, p.value))
+      const data = allocDense(o.dtype, p.count).fill(encodeElement(o.dtype, v))
+      const size = itemSize(o.dtype)
+      new Uint8Array(memory, o.offset + p.start * size, p.count * size).set(new Uint8Array(data.buffer))
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// driving a materialization
+
+/** What init-worker.ts receives. */
+export type InitTask =
+  | { kind: 'draws', exec: InitExec, slice: Slice, memory: SharedArrayBuffer, control: SharedArrayBuffer }
+  | { kind: 'copies', jobs: Array<[number, number, number]>, memory: SharedArrayBuffer, control: SharedArrayBuffer }
+
+export const initWorkerFile = new URL(`./init-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
+
+/** Below this estimated cost (ns) one task does it all: splitting costs more than it saves. */
+const PARALLEL_MIN_COST = 100e6
+
+export interface InitFillContext {
+  device: 'cpu' | 'worker'
+  pool?: Piscina | undefined
+  /** worker tasks per phase; default: the pool's thread count */
+  parallelism?: number
+}
+
+/**
+ * The fill for registry.start(): draws, copies and patches (constants are the registry's
+ * FillRanges). On "cpu" it runs here in steps that yield to the event loop; on "worker" in the pool.
+ */
+export function initFiller (exec: InitExec, ctx: InitFillContext) {
+  return async (arena: { memory: ArrayBufferLike }, signal: AbortSignal, progress: (bytes: number) => void): Promise<void> => {
+    const memory = arena.memory
+    const pool = ctx.pool
+    if (ctx.device === 'worker' && pool !== undefined && memory instanceof SharedArrayBuffer) {
+      await onPool(exec, memory, pool, ctx.parallelism ?? Math.max(1, pool.threads.length), signal, progress)
+    } else {
+      for (const steps of [runDraws(exec, memory), runCopies(memory, copyJobs(exec))]) {
+        for (const bytes of steps) {
+          if (signal.aborted) throw new Error('cancelled')
+          if (bytes > 0) progress(bytes)
+          await yieldToLoop()
+        }
+      }
+    }
+    if (signal.aborted) throw new Error('cancelled')
+    applyPatches(exec, memory)
+  }
+}
+
+async function onPool (exec: InitExec, memory: SharedArrayBuffer, pool: Piscina, threads: number, signal: AbortSignal,
+  progress: (bytes: number) => void): Promise<void> {
+  const control = new SharedArrayBuffer(16)
+  const flag = new Int32Array(control, 0, 1)
+  const done = new BigInt64Array(control, 8, 1)
+  const onAbort = (): void => { Atomics.store(flag, 0, 1) }
+  signal.addEventListener('abort', onAbort, { once: true })
+  let reported = 0
+  const report = (): void => {
+    const now = Number(Atomics.load(done, 0))
+    if (now > reported) { progress(now - reported); reported = now }
+  }
+  const timer = setInterval(report, 50)
+  try {
+    const parts = estimateCost(exec) < PARALLEL_MIN_COST ? 1 : threads
+    const slices = sliceStream(exec, parts)
+    await Promise.all(slices.map(async (slice) => {
+      const task: InitTask = { kind: 'draws', exec, slice, memory, control }
+      await pool.run(task, { filename: initWorkerFile, signal })
+    }))
+    const jobs = copyJobs(exec)
+    if (jobs.length > 0) {
+      const groups = splitJobs(jobs, exec.copyBytes >= 64 << 20 ? threads : 1)
+      await Promise.all(groups.map(async (g) => {
+        const task: InitTask = { kind: 'copies', jobs: g, memory, control }
+        await pool.run(task, { filename: initWorkerFile, signal })
+      }))
+    }
+    if (Atomics.load(flag, 0) !== 0) throw new Error('cancelled')
+  } finally {
+    clearInterval(timer)
+    report()
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Splits copy jobs into `parts` groups of about equal bytes (large jobs are cut). */
+function splitJobs (jobs: Array<[number, number, number]>, parts: number): Array<Array<[number, number, number]>> {
+  const total = jobs.reduce((n, j) => n + j[2], 0)
+  const target = Math.ceil(total / parts)
+  const out: Array<Array<[number, number, number]>> = [[]]
+  let room = target
+  for (const [src, dst, bytes] of jobs) {
+    let p = 0
+    while (p < bytes) {
+      if (room <= 0 && out.length < parts) { out.push([]); room = target }
+      const n = out.length < parts ? Math.min(bytes - p, room) : bytes - p
+      ;(out[out.length - 1] as Array<[number, number, number]>).push([src + p, dst + p, n])
+      room -= n
+      p += n
+    }
+  }
+  return out.filter((g) => g.length > 0)
+}
