@@ -6,10 +6,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
-import { parseDType, type BuiltModule, type DType } from '../src/nn/index.js'
+import { buildModuleTree, parseDType, type BuiltModule, type DType, type ModuleNode } from '../src/nn/index.js'
 import { errorResponses } from '../src/schemas/common.js'
-import { CreateMaterialization, Materialization, MaterializationId, MaterializationList } from '../src/schemas/materializations.js'
-import { ModuleId, SessionId } from '../src/schemas/sessions.js'
+import { CreateMaterialization, InitSpec, Materialization, MaterializationId, MaterializationList } from '../src/schemas/materializations.js'
+import { type Module, ModuleId, SessionId } from '../src/schemas/sessions.js'
 import { newHandle } from '../src/store/session-store.js'
 import { castTensors, constantFills, planArena, type InitKind } from '../src/materialize/plan.js'
 import type { Device, Materialization as Mat, MaterializationOptions } from '../src/materialize/registry.js'
@@ -17,6 +17,9 @@ import { bodyIterator, checkCheckpoint, copyCheckpointData, readCheckpointHeader
 import { planShards, INDEX_FILE_NAME } from '../src/serialize/sharding.js'
 import { sendBytes, type Segment } from './byte-response.js'
 import { moduleBuilt } from './modules.js'
+import { InitRuleError } from '../src/init/module-init.js'
+import { OverrideError, parseOverrides, type Override } from '../src/init/init-overrides.js'
+import { initFiller, planInit } from '../src/materialize/init-fill.js'
 
 type MaterializationView = typeof Materialization.static
 
@@ -29,6 +32,7 @@ export function materializationView (m: Mat): MaterializationView {
     sessionId: m.sessionId,
     device: m.device,
     init: m.init,
+    ...(m.overrides !== undefined ? { overrides: m.overrides } : {}),
     seed: m.seed,
     rng: m.rng,
     dtype: m.dtype,
@@ -49,11 +53,28 @@ export interface StartRequest {
   sessionId: string
   moduleId: string
   built: BuiltModule
+  /** the module tree (buildModuleTree), needed when the init draws random numbers */
+  tree?: ModuleNode | undefined
   device: Device
-  init: InitKind
+  init: InitKind | typeof InitSpec.static
   seed?: number | undefined
   rng?: 'torch' | 'philox' | undefined
   dtype?: string | undefined
+}
+
+/** Whether the init needs the module tree and a random stream (init 'default' or any override). */
+export function initDraws (init: StartRequest['init']): boolean {
+  return typeof init === 'string' ? init === 'default' : (init.default ?? 'default') === 'default' || Object.keys(init.overrides ?? {}).length > 0
+}
+
+function parseInit (init: StartRequest['init']): { base: InitKind, overrides: Override[] } {
+  if (typeof init === 'string') return { base: init, overrides: [] }
+  try {
+    return { base: init.default ?? 'default', overrides: parseOverrides(init.overrides ?? {}) }
+  } catch (err) {
+    if (err instanceof OverrideError) throw materiaError(err.unavailable ? 'initUnavailable' : 'materializationOptions', err.message)
+    throw err
+  }
 }
 
 /** Validates the options, plans the arena and starts the fill (shared by skip_init). */
@@ -65,15 +86,46 @@ export function startMaterialization (app: FastifyInstance, r: StartRequest): Ma
       throw materiaError('materializationOptions', `dtype must be a floating dtype (float32, float64, float16, bfloat16), got '${r.dtype}'`)
     }
   }
-  if (r.init !== 'default' && (r.seed !== undefined || r.rng !== undefined)) {
-    throw materiaError('materializationOptions', `seed and rng apply to init 'default' only (init is '${r.init}')`)
-  }
-  if (r.init === 'default') {
-    throw materiaError('initUnavailable', "init 'default' (PyTorch's seeded reset_parameters) is not available in this version; use 'empty', 'zeros' or 'ones'")
+  const { base, overrides } = parseInit(r.init)
+  const draws = initDraws(r.init)
+  if (!draws && (r.seed !== undefined || r.rng !== undefined)) {
+    throw materiaError('materializationOptions', `seed and rng apply to init 'default' or overrides only (init is '${base}')`)
   }
   const plan = planArena(castTensors(r.built.tensors, dtype))
-  const opts: MaterializationOptions = { sessionId: r.sessionId, moduleId: r.moduleId, device: r.device, init: r.init, seed: r.seed ?? null, rng: r.rng ?? null, dtype: dtype ?? null }
-  return app.materializations.start(newHandle('mat'), opts, plan, constantFills(plan, r.init))
+  const opts: MaterializationOptions = {
+    sessionId: r.sessionId,
+    moduleId: r.moduleId,
+    device: r.device,
+    init: base,
+    ...(overrides.length > 0 ? { overrides: Object.fromEntries(overrides.map((o) => [o.pattern, { fn: o.fn, ...o.args }])) } : {}),
+    seed: draws ? r.seed ?? 0 : null,
+    rng: draws ? r.rng ?? 'torch' : null,
+    dtype: dtype ?? null
+  }
+  if (!draws) return app.materializations.start(newHandle('mat'), opts, plan, constantFills(plan, base))
+  if (r.tree === undefined) throw new Error('internal: init with random draws needs the module tree')
+  if (opts.rng === 'philox') {
+    if (overrides.some((o) => o.fn === 'trunc_normal_')) {
+      throw materiaError('initUnavailable', "trunc_normal_ overrides need rng 'torch' (its rejection loop is defined on torch's stream)")
+    }
+  }
+  let exec
+  try {
+    exec = planInit(r.tree, plan, { base, overrides, rng: opts.rng ?? 'torch', seed: opts.seed ?? 0 })
+  } catch (err) {
+    if (err instanceof OverrideError) throw materiaError(err.unavailable ? 'initUnavailable' : 'materializationOptions', err.message)
+    if (err instanceof InitRuleError) throw materiaError('initUnavailable', `init '${base}' for ${r.built.qualname}: ${err.message}`)
+    throw err
+  }
+  return app.materializations.start(newHandle('mat'), opts, plan, [...exec.constants], initFiller(exec, { device: r.device, pool: app.pool, totalBytes: plan.layout.dataSize }))
+}
+
+/** The stored module's tree and tensor table (one build). */
+async function moduleTree (app: FastifyInstance, sessionId: string, moduleId: string): Promise<{ root: ModuleNode, built: BuiltModule }> {
+  const m = await app.store.getModule(sessionId, moduleId)
+  if (m === undefined) throw materiaError('moduleNotFound', `Module '${moduleId}' not found`)
+  const { class: cls, args, kwargs, ties } = m.body as typeof Module.static
+  return buildModuleTree({ class: cls, args, kwargs, ...(ties !== undefined ? { ties } : {}) })
 }
 
 /** Waits for the fill; a client that goes away first cancels it and frees the memory. */
@@ -126,7 +178,8 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       operationId: 'createMaterialization',
       tags: ['materializations'],
       summary: 'Give a module real memory',
-      description: 'JSON options materialize empty (skip_init), zeros or ones, on `cpu` or `worker`. A body of type ' +
+      description: 'JSON options materialize empty (skip_init), zeros, ones, or PyTorch\'s seeded default init (optionally with ' +
+        'per-tensor overrides), on `cpu` or `worker`. A body of type ' +
         '`application/octet-stream` holding a safetensors file materializes the module from that checkpoint instead, ' +
         'streamed in; keys, shapes and dtypes are checked like load_state_dict(strict=True).',
       params: moduleParams,
@@ -146,13 +199,20 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
   }, async (request, reply) => {
     const { sessionId, moduleId } = request.params
     const session = await app.requireSession(request, sessionId)
-    const built = await moduleBuilt(app, session.id, moduleId)
     let m: Mat
     if (request.headers['content-type']?.startsWith('application/octet-stream') === true) {
-      m = await loadCheckpoint(request, session.id, moduleId, built)
+      m = await loadCheckpoint(request, session.id, moduleId, await moduleBuilt(app, session.id, moduleId))
     } else {
       const body = request.body as typeof CreateMaterialization.static
-      m = startMaterialization(app, { sessionId: session.id, moduleId, built, device: body.device ?? 'cpu', init: body.init ?? 'empty', seed: body.seed, rng: body.rng, dtype: body.dtype })
+      const init = body.init ?? 'empty'
+      let built: BuiltModule
+      let tree: ModuleNode | undefined
+      if (initDraws(init)) {
+        ({ root: tree, built } = await moduleTree(app, session.id, moduleId))
+      } else {
+        built = await moduleBuilt(app, session.id, moduleId)
+      }
+      m = startMaterialization(app, { sessionId: session.id, moduleId, built, tree, device: body.device ?? 'cpu', init, seed: body.seed, rng: body.rng, dtype: body.dtype })
       if (body.wait === false) {
         return await reply.code(202).header('location', base(m)).send(materializationView(m))
       }

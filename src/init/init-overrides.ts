@@ -201,7 +201,7 @@ function applyOne (rec: InitRecorder, s: Storage, o: Override): void {
   switch (o.fn) {
     case 'uniform_': rec.uniform(s, n('a'), n('b'), what); break
     case 'normal_': rec.normal(s, n('mean'), n('std'), what); break
-    case 'constant_': rec.constant(s, n('val')); break
+    case 'constant_': rec.checkedConstant(s, n('val')); break
     case 'zeros_': rec.constant(s, 0); break
     case 'ones_': rec.constant(s, 1); break
     case 'xavier_uniform_': rec.xavierUniform(s, n('gain'), what); break

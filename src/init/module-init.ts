@@ -102,11 +102,6 @@ const isFloat = (d: DType): d is FloatDtype => d === 'float32' || d === 'float64
 // std::numeric_limits<T>::max(): torch's range checks of uniform_ bounds
 const dtypeMax: Record<FloatDtype, number> = { float32: 3.4028234663852886e38, float64: Number.MAX_VALUE, float16: 65504, bfloat16: 3.3895313892515355e38 }
 
-/** Python's `-x`: an int 0 stays 0 (no negative zero), a float 0.0 becomes -0.0. */
-export function pyNeg (x: number, isInt: boolean): number {
-  return isInt && x === 0 ? 0 : -x
-}
-
 export class InitRecorder {
   readonly ops: RngOp[] = []
 
@@ -159,6 +154,15 @@ export class InitRecorder {
   /** nn.init.constant_ / ones_ / zeros_ (and the fills of torch.zeros / torch.ones buffers). No RNG. */
   constant (s: Storage, value: number): void {
     s.value = { base: { kind: 'const', value }, patches: [] }
+  }
+
+  /** constant_ as a user calls it: fill_ refuses a value the dtype cannot hold (c10::checked_convert). */
+  checkedConstant (s: Storage, value: number): void {
+    if (isFloat(s.dtype) && Number.isFinite(value) && Math.abs(value) > dtypeMax[s.dtype]) {
+      const c10 = { float32: 'float', float64: 'double', float16: 'c10::Half', bfloat16: 'c10::BFloat16' }[s.dtype]
+      throw new InitRuleError(`value cannot be converted to type ${c10} without overflow`)
+    }
+    this.constant(s, value)
   }
 
   /** Tensor[row].fill_(value) on a 2-D tensor (Embedding's padding_idx). */
@@ -428,10 +432,13 @@ function collectNodes (root: ModuleNode): Map<number, ModuleNode> {
       for (const x of Object.values(v.bound)) stack.push(x)
     } else if (Array.isArray(v)) {
       for (const x of v) stack.push(x)
-    } else if (Object.getPrototypeOf(v) === Object.prototype) {
+    } else if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
       for (const x of Object.values(v as Record<string, unknown>)) stack.push(x)
     }
   }
+  // build.ts numbers every construction (deep copies included) 0, 1, ... and the root last: a node
+  // missing here would silently drop its draws from the stream
+  if (all.size !== root.id + 1) throw new Error(`internal: found ${all.size} of the ${root.id + 1} modules constructed for ${root.name}`)
   return all
 }
 

@@ -4,7 +4,7 @@
 // Element i of a tensor is a fixed function of (seed, name, distribution, dtype, i): it needs only
 // the one Philox block that holds it, so any element range can be filled on its own, in any order,
 // on any thread or replica, with the same bytes. The distributions follow PyTorch's default init
-// (uniform on [low, high) with 24 random bits in float32 and 53 in float64; normal via
+// (uniform(low, high) with 24 random bits in float32 and 53 in float64; normal(mean, std) via
 // Box-Muller), but the bits are this spec's, not torch's MT19937 ones.
 //
 // Layout (block b has counter (b mod 2^32, floor(b / 2^32), purpose, 0), purpose 1 = uniform,
@@ -17,9 +17,10 @@
 
 import { createHash } from 'node:crypto'
 
-import { castF32BitsToBf16, castF32BitsToF16, hostIsLittleEndian } from './fp.js'
+import { castF32BitsToBf16, hostIsLittleEndian } from './fp.js'
 import { philoxBlocks } from './philox-core.js'
-import { exponent32, radius, sinCos, trig } from './philox-math.js'
+import { castF32BitsToF16Fast } from './philox-half.js'
+import { radius32, radius53, sinCos6, sinCos9, trig } from './philox-math.js'
 
 export { philox4x32x10, philoxBlocks } from './philox-core.js'
 
@@ -62,13 +63,13 @@ export function philoxKey (seed: number, name: string): Uint32Array {
 }
 
 function keyWords (seed: number, name: string): Uint32Array {
+  if (typeof seed !== 'number' || typeof name !== 'string') throw new TypeError('philox key: seed must be a number and name a string')
   const cacheKey = `${seed}\u0000${name}`
   const hit = keyCache.get(cacheKey)
   if (hit !== undefined) return hit
   if (!Number.isInteger(seed) || seed < -(2 ** 63) || seed >= 2 ** 64) {
     throw new RangeError(`philox seed must be an integer in [-2^63, 2^64), got ${seed}`)
   }
-  if (typeof name !== 'string') throw new TypeError('philox key name must be a string')
   if (loneSurrogate.test(name)) throw new TypeError('philox key name is not well-formed UTF-16 (lone surrogate)')
   const head = Buffer.alloc(PHILOX_KEY_PREFIX.length + 8)
   head.write(PHILOX_KEY_PREFIX, 0, 'latin1')
@@ -83,9 +84,11 @@ function keyWords (seed: number, name: string): Uint32Array {
 // ---- scratch (module-level: fills allocate nothing per block) ----
 
 const chunkBlocks = 512 // multiple of 4 (philoxBlocks works in groups of four)
+const maxPiece = 2 ** 30 // elements per internal piece of one fill
 const words = new Int32Array(chunkBlocks * 4)
 const f32Scratch = new Float32Array(chunkBlocks * 5)
 const f32ScratchBits = new Uint32Array(f32Scratch.buffer)
+const radii = new Float64Array(chunkBlocks * 2)
 
 // ---- element conversions: local element index l counts from the first block of the chunk ----
 
@@ -100,26 +103,42 @@ function field24 (o: number, s: number): number {
   }
 }
 
-/** float32 uniforms: dst[d + i] = f32(f32(u * range) + lo), u = k * 2^-24, elements l0 .. l0+cnt-1. */
+/**
+ * float32 uniforms: dst[d + i] = f32(f32(u * range) + lo), u = k * 2^-24, elements l0 .. l0+cnt-1.
+ * k * (range * 2^-24) is the same exact product as (k * 2^-24) * range. Partial blocks at either
+ * end go through uniform32Part, so the whole-block loop stays one small, stable function.
+ */
 function uniform32 (l0: number, cnt: number, dst: Float32Array, d: number, lo: number, range: number): void {
+  const rs = range * TWO_NEG24
   const end = l0 + cnt
   let j = Math.floor(l0 / 5)
-  let s = l0 - 5 * j
   let l = l0
+  const s = l0 - 5 * j
   if (s !== 0) {
-    for (; s < 5 && l < end; s++, l++) dst[d++] = fround(field24(j << 2, s) * TWO_NEG24 * range) + lo
-    j++
+    const m = Math.min(5, end - l + s)
+    uniform32Part(j, s, m, dst, d, lo, rs)
+    d += m - s; l += m - s; j++
   }
-  for (; l + 5 <= end; l += 5, j++, d += 5) {
-    const o = j << 2
+  const full = Math.floor((end - l) / 5)
+  uniform32Blocks(j, full, dst, d, lo, rs)
+  j += full; d += 5 * full; l += 5 * full
+  if (l < end) uniform32Part(j, 0, end - l, dst, d, lo, rs)
+}
+
+function uniform32Blocks (j0: number, nb: number, dst: Float32Array, d: number, lo: number, rs: number): void {
+  for (let o = j0 << 2, oEnd = (j0 + nb) << 2; o < oEnd; o += 4, d += 5) {
     const w0 = words[o]!; const w1 = words[o + 1]!; const w2 = words[o + 2]!; const w3 = words[o + 3]!
-    dst[d] = fround((w0 & 0xffffff) * TWO_NEG24 * range) + lo
-    dst[d + 1] = fround(((w0 >>> 24) | ((w1 & 0xffff) << 8)) * TWO_NEG24 * range) + lo
-    dst[d + 2] = fround(((w1 >>> 16) | ((w2 & 0xff) << 16)) * TWO_NEG24 * range) + lo
-    dst[d + 3] = fround((w2 >>> 8) * TWO_NEG24 * range) + lo
-    dst[d + 4] = fround((w3 & 0xffffff) * TWO_NEG24 * range) + lo
+    dst[d] = fround((w0 & 0xffffff) * rs) + lo
+    dst[d + 1] = fround(((w0 >>> 24) | ((w1 & 0xffff) << 8)) * rs) + lo
+    dst[d + 2] = fround(((w1 >>> 16) | ((w2 & 0xff) << 16)) * rs) + lo
+    dst[d + 3] = fround((w2 >>> 8) * rs) + lo
+    dst[d + 4] = fround((w3 & 0xffffff) * rs) + lo
   }
-  for (s = 0; l < end; s++, l++) dst[d++] = fround(field24(j << 2, s) * TWO_NEG24 * range) + lo
+}
+
+/** Fields s0 .. s1-1 of block j. */
+function uniform32Part (j: number, s0: number, s1: number, dst: Float32Array, d: number, lo: number, rs: number): void {
+  for (let s = s0; s < s1; s++) dst[d++] = fround(field24(j << 2, s) * rs) + lo
 }
 
 /** float64 uniforms: u = k * 2^-53 with k = (w[2s] >>> 11) * 2^32 + w[2s+1]; x = u * range + lo. */
@@ -132,16 +151,20 @@ function uniform64 (l0: number, cnt: number, dst: Float64Array, d: number, lo: n
   }
 }
 
-/** float32 normals: pair p uses (words[2p], words[2p+1]) for elements 2p (cos) and 2p+1 (sin). */
+/**
+ * float32 normals: pair p uses (words[2p], words[2p+1]) for elements 2p (cos) and 2p+1 (sin).
+ * Two passes (radii, then angles and output) keep each loop small enough to overlap iterations.
+ */
 function normal32 (l0: number, cnt: number, dst: Float32Array, d: number, mean: number, std: number): void {
   const end = l0 + cnt
-  for (let p = l0 >> 1; 2 * p < end; p++) {
-    const ku = words[2 * p]! >>> 0
-    const n = ku + 1
-    const r = radius(n, exponent32(n), 32)
+  const p0 = l0 >> 1
+  const p1 = (end + 1) >> 1
+  for (let p = p0; p < p1; p++) radii[p] = radius32(words[2 * p]!)
+  for (let p = p0; p < p1; p++) {
+    const r = radii[p]!
     const h = (words[2 * p + 1]! + 0x20000000) | 0
     const q = h >>> 30
-    sinCos((h & 0x3fffffff) - 0x20000000, TWO_NEG32)
+    sinCos6((h & 0x3fffffff) - 0x20000000, TWO_NEG32)
     const i = 2 * p
     if (i >= l0) dst[d + i - l0] = r * trig[(-q) & 3]! * std + mean
     if (i + 1 < end) dst[d + i + 1 - l0] = r * trig[q ^ 1]! * std + mean
@@ -151,18 +174,22 @@ function normal32 (l0: number, cnt: number, dst: Float32Array, d: number, mean: 
 /** float64 normals: block j gives elements 2j (cos) and 2j+1 (sin) from 53-bit (w0:w1, w2:w3). */
 function normal64 (l0: number, cnt: number, dst: Float64Array, d: number, mean: number, std: number): void {
   const end = l0 + cnt
-  for (let j = l0 >> 1; 2 * j < end; j++) {
-    const o = j << 2
-    const uh = words[o]! >>> 11
-    const ul = words[o + 1]! >>> 0
-    const n = uh * TWO32 + ul + 1
+  const j0 = l0 >> 1
+  const j1 = (end + 1) >> 1
+  for (let j = j0; j < j1; j++) {
+    const uh = words[j << 2]! >>> 11
+    const ul = words[(j << 2) + 1]! >>> 0
     // Exponent of n = uh 2^32 + ul + 1 <= 2^53 (a carry out of ul can only raise uh).
     const hi = ul === 0xffffffff ? uh + 1 : uh
     const e = hi !== 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(ul + 1)
-    const r = radius(n, e, 53)
+    radii[j] = radius53(uh * TWO32 + ul + 1, e)
+  }
+  for (let j = j0; j < j1; j++) {
+    const o = j << 2
     const hh = ((words[o + 2]! >>> 11) + 0x40000) & 0x1fffff
     const q = hh >>> 19
-    sinCos(((hh & 0x7ffff) - 0x40000) * TWO32 + (words[o + 3]! >>> 0), TWO_NEG53)
+    sinCos9(((hh & 0x7ffff) - 0x40000) * TWO32 + (words[o + 3]! >>> 0), TWO_NEG53)
+    const r = radii[j]!
     const i = 2 * j
     if (i >= l0) dst[d + i - l0] = r * trig[(-q) & 3]! * std + mean
     if (i + 1 < end) dst[d + i + 1 - l0] = r * trig[q ^ 1]! * std + mean
@@ -220,14 +247,22 @@ export function philoxFill (target: Uint8Array, dtype: PhiloxDtype, dist: Philox
     throw new RangeError(`philox: target byteLength ${target.byteLength} is not a multiple of the ${dtype} element size ${size}`)
   }
   const n = target.byteLength / size
-  if (!Number.isSafeInteger(firstElement) || firstElement < 0 || firstElement + n > 2 ** 53) {
-    throw new RangeError(`philox: firstElement must be an integer with 0 <= firstElement and firstElement + n <= 2^53, got ${firstElement}`)
+  if (!Number.isSafeInteger(firstElement) || firstElement < 0 || n > 2 ** 53 - firstElement) {
+    throw new RangeError(`philox: elements [${firstElement}, ${firstElement} + ${n}) are not within [0, 2^53)`)
   }
   const { a, b } = checkParams(dtype, dist)
   const kw = keyWords(key.seed, key.name)
-  const k0 = kw[0]!
-  const k1 = kw[1]!
+  const k0 = kw[0]! | 0
+  const k1 = kw[1]! | 0
   if (n === 0) return
+  if (n > maxPiece) {
+    // Keep every index below 2^31 (int32 arithmetic in the loops): fill in pieces.
+    for (let i = 0; i < n; i += maxPiece) {
+      const m = Math.min(maxPiece, n - i)
+      philoxFill(target.subarray(i * size, (i + m) * size), dtype, dist, key, firstElement + i)
+    }
+    return
+  }
 
   // Destination: a typed view of the target when aligned on a little-endian host, else a temporary.
   const direct = hostIsLittleEndian && target.byteOffset % size === 0
@@ -248,10 +283,11 @@ export function philoxFill (target: Uint8Array, dtype: PhiloxDtype, dist: Philox
     const loWord = block - hiWord * TWO32
     // Blocks in this chunk: up to chunkBlocks, to the last needed block, and not across 2^32.
     const nb = Math.min(chunkBlocks, ceilDiv(end, per) - block, TWO32 - loWord)
-    philoxBlocks(words, nb, loWord, hiWord, purpose, k0, k1)
-    const l0 = elem - block * per
-    const cnt = Math.min(end, (block + nb) * per) - elem
-    const d = elem - firstElement
+    philoxBlocks(words, nb, loWord | 0, hiWord | 0, purpose, k0, k1)
+    // Small integers, passed as int32 so the converters keep integer-specialised code.
+    const l0 = (elem - block * per) | 0
+    const cnt = (Math.min(end, (block + nb) * per) - elem) | 0
+    const d = (elem - firstElement) | 0
     if (f64 !== null) {
       if (kind === 'uniform') uniform64(l0, cnt, f64, d, a, b)
       else normal64(l0, cnt, f64, d, a, b)
@@ -261,7 +297,7 @@ export function philoxFill (target: Uint8Array, dtype: PhiloxDtype, dist: Philox
     } else {
       if (kind === 'uniform') uniform32(l0, cnt, f32Scratch, 0, a, b)
       else normal32(l0, cnt, f32Scratch, 0, a, b)
-      if (dtype === 'float16') castF32BitsToF16(f32ScratchBits, u16!, d, cnt)
+      if (dtype === 'float16') castF32BitsToF16Fast(f32ScratchBits, u16!, d, cnt)
       else castF32BitsToBf16(f32ScratchBits, u16!, d, cnt)
     }
     elem += cnt

@@ -1,13 +1,12 @@
-// Worker-pool task for init "default": one slice of the random stream (draws) or a share of the
-// deep copies, written in place into the SharedArrayBuffer arena. Same shared control block as
+// Worker-pool task for init "default": one slice of the random stream (draws, and the copies of
+// what it draws), written in place into the SharedArrayBuffer arena. Same shared control block as
 // fill-worker.ts: Int32 cancel flag at 0, BigInt64 bytes written at 8.
-import { loadPhilox, runCopies, runDraws, type InitTask } from './init-fill.js'
+import { runDraws, type InitTask } from './init-fill.js'
 
-export default async function initTask (task: InitTask): Promise<{ bytes: number, cancelled: boolean }> {
-  if (task.kind === 'draws' && task.exec.rng === 'philox') await loadPhilox()
+export default function initTask (task: InitTask): { bytes: number, cancelled: boolean } {
   const flag = new Int32Array(task.control, 0, 1)
   const done = new BigInt64Array(task.control, 8, 1)
-  const steps = task.kind === 'draws' ? runDraws(task.exec, task.memory, task.slice) : runCopies(task.memory, task.jobs)
+  const steps = runDraws(task.exec, task.memory, task.slice)
   let bytes = 0
   for (const n of steps) {
     if (Atomics.load(flag, 0) !== 0) return { bytes, cancelled: true }

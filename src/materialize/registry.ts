@@ -22,6 +22,8 @@ export interface MaterializationOptions {
   moduleId: string
   device: Device
   init: InitKind | 'checkpoint'
+  /** init overrides in the order applied, pattern → { fn, ...arguments } (defaults filled in) */
+  overrides?: Record<string, { fn: string } & Record<string, string | number>>
   seed: number | null
   rng: 'torch' | 'philox' | null
   dtype: DType | null
@@ -75,7 +77,7 @@ export class MaterializationRegistry {
     this.budget.reserve(plan.arenaSize)
     let arena: Arena
     try {
-      arena = new Arena(plan.arenaSize, opts.device === 'worker')
+      arena = new Arena(plan.arenaSize)
     } catch (err) {
       this.budget.release(plan.arenaSize)
       throw materiaError('memoryBudget', `Could not allocate ${plan.arenaSize} bytes: ${(err as Error).message}`)
@@ -131,7 +133,7 @@ export class MaterializationRegistry {
     try {
       const parts = splitRanges(fills, this.pool.threads.length > 0 ? this.pool.threads.length : 1)
       await Promise.all(parts.map(async (ranges) => {
-        const task: FillTask = { memory: arena.memory as SharedArrayBuffer, ranges, control }
+        const task: FillTask = { memory: arena.memory, ranges, control }
         await this.pool?.run(task, { signal })
       }))
     } finally {

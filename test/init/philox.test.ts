@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs'
 
 import t from 'tap'
 
+import { castF32BitsToF16 } from '../../src/init/fp.js'
 import { mulhi0, mulhi1, PHILOX_M0, PHILOX_M1 } from '../../src/init/philox-core.js'
+import { castF32BitsToF16Fast } from '../../src/init/philox-half.js'
 import { LN2, SQRT1_2, TWO_PI } from '../../src/init/philox-math.js'
 import {
   elementsPerBlock, philox4x32x10, philoxBlocks, philoxFill, philoxKey, type PhiloxDist, type PhiloxDtype
@@ -295,10 +297,32 @@ t.test('spec constants and argument checks', async t => {
   t.throws(() => philoxFill(b, 'float32', uniform(0, 1), { seed: 2 ** 64, name: 'w' }, 0), RangeError)
   t.throws(() => philoxFill(b, 'float32', uniform(0, 1), { seed: 0, name: 'bad\ud800' }, 0), TypeError)
   t.throws(() => philoxFill(b, 'int8' as PhiloxDtype, uniform(0, 1), k, 0), TypeError)
-  philoxFill(new Uint8Array(0), 'float32', uniform(0, 1), k, 2 ** 53) // empty is fine anywhere
+  philoxFill(new Uint8Array(0), 'float32', uniform(0, 1), k, 2 ** 53 - 1) // empty is fine anywhere
   // Degenerate distributions.
   t.same(Array.from(new Float32Array(fill('float32', uniform(2, 2), 0, 'w', 0, 7).buffer)), Array(7).fill(2))
   t.same(Array.from(new Float64Array(fill('float64', normal(3, 0), 0, 'w', 0, 5).buffer)), Array(5).fill(3))
   // Negative seeds wrap modulo 2^64 like torch.manual_seed: -2^63 and 2^63 are the same seed.
   t.same(Array.from(philoxKey(-(2 ** 63), 'x')), Array.from(philoxKey(2 ** 63, 'x')))
+})
+
+t.test('float16 rounding of the fill path equals the general conversion', async t => {
+  const src = new Uint32Array(1 << 16)
+  const fast = new Uint16Array(src.length)
+  const slow = new Uint16Array(src.length)
+  let bad = 0
+  // Every float16 rounding boundary region: all 2^16 patterns of the bits that matter, at every
+  // exponent around the float16 range, plus random words.
+  for (let e = 100; e < 145; e++) {
+    for (let i = 0; i < src.length; i++) src[i] = ((i & 0x8000) << 16) | (e << 23) | (((i & 0x7fff) << 8) | (i & 0xff)) & 0x7fffff
+    castF32BitsToF16Fast(src, fast, 0, src.length)
+    castF32BitsToF16(src, slow, 0, src.length)
+    for (let i = 0; i < src.length; i++) if (fast[i] !== slow[i]) bad++
+  }
+  for (let r = 0; r < 20; r++) {
+    for (let i = 0; i < src.length; i++) src[i] = (Math.random() * 2 ** 32) >>> 0
+    castF32BitsToF16Fast(src, fast, 0, src.length)
+    castF32BitsToF16(src, slow, 0, src.length)
+    for (let i = 0; i < src.length; i++) if (fast[i] !== slow[i]) bad++
+  }
+  t.equal(bad, 0)
 })

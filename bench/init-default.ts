@@ -1,0 +1,137 @@
+// Benchmark: init "default" (rng torch) through the HTTP API, next to PyTorch building the same
+// module on the CPU in the same run.
+//
+//   Linear(8192, 8192)                                              268 MB float32
+//   TransformerEncoder(TransformerEncoderLayer(4096, 32, 11008), L)  L layers of 630 MB (default L = 2;
+//                                                                   32 layers would be 20 GB)
+//
+// For each module: POST …/materializations {init: "default", seed: 0, device} on `cpu` (main thread,
+// in steps) and on `worker` (the piscina pool: the random stream cut into slices, one per thread,
+// each discarding up to its start), plus `worker` forced to one task (to see what slicing pays),
+// and PyTorch: `torch.manual_seed(0); torch.nn.X(...)` in a python subprocess with the AVX2
+// kernels (ATEN_CPU_CAPABILITY=avx2, the contract). The bytes are checked against
+// PyTorch's (sha256), on both devices. GB/s is state_dict bytes over wall time; best of `reps`.
+//
+// Run: npx tsx bench/init-default.ts [layers=2] [reps=2]
+//      (PYTHON=/path/to/python; default /work/venv/bin/python, then python3)
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { buildModuleTree } from '../src/nn/index.js'
+import { Arena } from '../src/materialize/arena.js'
+import { planArena } from '../src/materialize/plan.js'
+import { initFiller, planInit } from '../src/materialize/init-fill.js'
+
+const layers = Number(process.argv[2] ?? 2)
+const reps = Number(process.argv[3] ?? 2)
+
+const cases: Array<{ label: string, spec: object, py: string }> = [
+  { label: 'Linear(8192, 8192)', spec: { class: 'Linear', args: [8192, 8192] }, py: 'torch.nn.Linear(8192, 8192)' },
+  {
+    label: `TransformerEncoder(TransformerEncoderLayer(4096, 32, 11008), ${layers})`,
+    spec: { class: 'TransformerEncoder', args: [{ class: 'TransformerEncoderLayer', args: [4096, 32, 11008] }, layers] },
+    py: `torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(4096, 32, 11008), ${layers}, enable_nested_tensor=False)`
+  }
+]
+
+const PY = `
+import hashlib, json, sys, time, gc, warnings
+import torch
+warnings.simplefilter("ignore")
+expr, reps = sys.argv[1], int(sys.argv[2])
+best, digest, nbytes = float("inf"), None, 0
+for i in range(reps):
+    torch.manual_seed(0)
+    t0 = time.perf_counter()
+    m = eval(expr)
+    best = min(best, time.perf_counter() - t0)
+    if i == 0:
+        h = hashlib.sha256()
+        for k, t in m.state_dict().items():
+            h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()) if t.numel() else None
+        digest = h.hexdigest()
+        nbytes = sum(t.numel() * t.element_size() for t in m.state_dict().values())
+    del m
+    gc.collect()
+print(json.dumps({"torch": torch.__version__, "capability": torch.backends.cpu.get_cpu_capability(),
+                  "threads": torch.get_num_threads(), "seconds": best, "sha256": digest, "nbytes": nbytes}))
+`
+
+function python (): string | undefined {
+  const candidates = process.env.PYTHON !== undefined ? [process.env.PYTHON] : ['/work/venv/bin/python', 'python3']
+  return candidates.find((p) => !p.includes('/') || existsSync(p))
+}
+
+const gbps = (bytes: number, s: number): string => `${(bytes / s / 1e9).toFixed(3)} GB/s`
+
+const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', MATERIA_MEMORY_BUDGET: '12GiB' }) })
+await app.ready()
+console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), pool ${app.pool.threads.length} threads, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+const sid = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: {} })).json().id as string
+
+for (const c of cases) {
+  const mod = await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules`, payload: c.spec })
+  if (mod.statusCode !== 201) throw new Error(mod.body)
+  const mid = mod.json().id as string
+  console.log(`\n${c.label}`)
+  const digests = new Map<string, string>()
+  let nbytes = 0
+  const rows: Array<[string, number]> = []
+  for (const device of ['cpu', 'worker'] as const) {
+    let best = Infinity
+    for (let r = 0; r < reps; r++) {
+      const t0 = process.hrtime.bigint()
+      const res = await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules/${mid}/materializations`, payload: { init: 'default', seed: 0, device } })
+      const s = Number(process.hrtime.bigint() - t0) / 1e9
+      if (res.statusCode !== 201) throw new Error(`${res.statusCode} ${res.body}`)
+      const m = res.json() as { id: string, nbytes: number, safetensors: string, tensors: Array<{ href: string, tiedTo?: string }> }
+      nbytes = m.nbytes
+      best = Math.min(best, s)
+      if (r === 0) {
+        const h = createHash('sha256')
+        for (const t of m.tensors) h.update((await app.inject(t.href)).rawPayload)
+        digests.set(device, h.digest('hex'))
+      }
+      await app.inject({ method: 'DELETE', url: `/v1/sessions/${sid}/materializations/${m.id}` })
+      await sleep(200)
+    }
+    rows.push([`materia ${device}`, best])
+  }
+  // worker, one task: the same fill without slicing the stream
+  {
+    const { root, built } = buildModuleTree(c.spec)
+    const plan = planArena(built.tensors)
+    const exec = planInit(root, plan, { base: 'default', overrides: [], rng: 'torch', seed: 0 })
+    let best = Infinity
+    for (let r = 0; r < reps; r++) {
+      const arena = new Arena(plan.arenaSize)
+      const t0 = process.hrtime.bigint()
+      await initFiller(exec, { device: 'worker', pool: app.pool, parallelism: 1 })(arena, new AbortController().signal, () => {})
+      best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9)
+      await sleep(200)
+    }
+    rows.push(['materia worker, 1 task (fill only)', best])
+  }
+  const py = python()
+  let torchS: number | undefined
+  if (py !== undefined) {
+    try {
+      const out = execFileSync(py, ['-c', PY, c.py, String(reps)], { encoding: 'utf8', env: { ...process.env, ATEN_CPU_CAPABILITY: 'avx2' }, maxBuffer: 1 << 20 })
+      const r = JSON.parse(out.trim().split('\n').pop() as string) as { torch: string, capability: string, threads: number, seconds: number, sha256: string, nbytes: number }
+      torchS = r.seconds
+      rows.push([`PyTorch ${r.torch} (${r.capability}, ${r.threads} threads)`, r.seconds])
+      for (const [device, d] of digests) console.log(`  ${device}: bytes identical to PyTorch's: ${r.sha256 === d ? 'yes' : 'NO'} (${r.nbytes} bytes)`)
+    } catch (err) {
+      console.log(`  PyTorch baseline failed: ${(err as Error).message.split('\n')[0] ?? ''}`)
+    }
+  }
+  for (const [label, s] of rows) {
+    const ratio = torchS !== undefined ? `  ${(torchS / s).toFixed(2)}x PyTorch's speed` : ''
+    console.log(`  ${label.padEnd(44)} ${(s * 1000).toFixed(0).padStart(6)} ms  ${gbps(nbytes, s)}${ratio}`)
+  }
+}
+await app.close()
