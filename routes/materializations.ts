@@ -6,17 +6,17 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
-import { buildModuleTree, parseDType, type BuiltModule, type DType, type ModuleNode } from '../src/nn/index.js'
+import { parseDType, type BuiltModule, type DType, type ModuleNode } from '../src/nn/index.js'
 import { errorResponses } from '../src/schemas/common.js'
 import { CreateMaterialization, InitSpec, Materialization, MaterializationId, MaterializationList } from '../src/schemas/materializations.js'
-import { type Module, ModuleId, SessionId } from '../src/schemas/sessions.js'
+import { ModuleId, SessionId } from '../src/schemas/sessions.js'
 import { newHandle } from '../src/store/session-store.js'
 import { castTensors, constantFills, planArena, type InitKind } from '../src/materialize/plan.js'
 import type { Device, Materialization as Mat, MaterializationOptions } from '../src/materialize/registry.js'
 import { bodyIterator, checkCheckpoint, copyCheckpointData, readCheckpointHeader } from '../src/materialize/checkpoint.js'
 import { planShards, INDEX_FILE_NAME } from '../src/serialize/sharding.js'
 import { sendBytes, type Segment } from './byte-response.js'
-import { moduleBuilt } from './modules.js'
+import { storedModule } from './modules.js'
 import { InitRuleError } from '../src/init/module-init.js'
 import { OverrideError, parseOverrides, type Override } from '../src/init/init-overrides.js'
 import { initFiller, planInit } from '../src/materialize/init-fill.js'
@@ -120,14 +120,6 @@ export function startMaterialization (app: FastifyInstance, r: StartRequest): Ma
   return app.materializations.start(newHandle('mat'), opts, plan, [...exec.constants], initFiller(exec, { device: r.device, pool: app.pool, totalBytes: plan.layout.dataSize }))
 }
 
-/** The stored module's tree and tensor table (one build). */
-async function moduleTree (app: FastifyInstance, sessionId: string, moduleId: string): Promise<{ root: ModuleNode, built: BuiltModule }> {
-  const m = await app.store.getModule(sessionId, moduleId)
-  if (m === undefined) throw materiaError('moduleNotFound', `Module '${moduleId}' not found`)
-  const { class: cls, args, kwargs, ties } = m.body as typeof Module.static
-  return buildModuleTree({ class: cls, args, kwargs, ...(ties !== undefined ? { ties } : {}) })
-}
-
 /** Waits for the fill; a client that goes away first cancels it and frees the memory. */
 export async function awaitFill (app: FastifyInstance, request: FastifyRequest, m: Mat): Promise<void> {
   const onClose = (): void => {
@@ -201,17 +193,11 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     const session = await app.requireSession(request, sessionId)
     let m: Mat
     if (request.headers['content-type']?.startsWith('application/octet-stream') === true) {
-      m = await loadCheckpoint(request, session.id, moduleId, await moduleBuilt(app, session.id, moduleId))
+      m = await loadCheckpoint(request, session.id, moduleId, (await storedModule(app, session.id, moduleId)).built)
     } else {
       const body = request.body as typeof CreateMaterialization.static
       const init = body.init ?? 'empty'
-      let built: BuiltModule
-      let tree: ModuleNode | undefined
-      if (initDraws(init)) {
-        ({ root: tree, built } = await moduleTree(app, session.id, moduleId))
-      } else {
-        built = await moduleBuilt(app, session.id, moduleId)
-      }
+      const { root: tree, built } = await storedModule(app, session.id, moduleId)
       m = startMaterialization(app, { sessionId: session.id, moduleId, built, tree, device: body.device ?? 'cpu', init, seed: body.seed, rng: body.rng, dtype: body.dtype })
       if (body.wait === false) {
         return await reply.code(202).header('location', base(m)).send(materializationView(m))

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
-import { buildModule, type BuiltModule } from '../src/nn/index.js'
+import { buildModule, buildModuleTree, type BuiltModule, type ModuleNode } from '../src/nn/index.js'
 import { errorResponses } from '../src/schemas/common.js'
 import { ModuleSpec, TensorInfo } from '../src/schemas/nn.js'
 import { Module, ModuleId, ModuleList, SessionId } from '../src/schemas/sessions.js'
@@ -36,12 +36,12 @@ export function moduleBody (id: string, sessionId: string, built: BuiltModule, t
   }
 }
 
-/** Rebuilds a stored module's tensor table from its spec (cheap, and the store keeps JSON only). */
-export async function moduleBuilt (app: FastifyInstance, sessionId: string, moduleId: string): Promise<BuiltModule> {
+/** Rebuilds a stored module from its spec (cheap, and the store keeps JSON only): tree and tensor table. */
+export async function storedModule (app: FastifyInstance, sessionId: string, moduleId: string): Promise<{ root: ModuleNode, built: BuiltModule }> {
   const m = await app.store.getModule(sessionId, moduleId)
   if (m === undefined) throw materiaError('moduleNotFound', `Module '${moduleId}' not found`)
   const { class: cls, args, kwargs, ties } = m.body as typeof Module.static
-  return buildModule({ class: cls, args, kwargs, ...(ties !== undefined ? { ties } : {}) })
+  return buildModuleTree({ class: cls, args, kwargs, ...(ties !== undefined ? { ties } : {}) })
 }
 
 export default async function moduleRoutes (fastify: FastifyInstance): Promise<void> {

@@ -11,10 +11,13 @@ import { Arena } from './arena.js'
 import { MemoryBudget } from './budget.js'
 import { fillRange, fillSteps, splitRanges, type FillRange } from './fill.js'
 import type { FillTask } from './fill-worker.js'
-import { STEP_BYTES } from './fill-worker.js'
 import type { ArenaPlan, InitKind } from './plan.js'
 
 export type Device = 'cpu' | 'worker'
+
+/** Main-thread fills run in small steps and yield to the event loop after each slice of time. */
+const CPU_STEP_BYTES = 1 << 20
+const CPU_SLICE_MS = 4
 export type Status = 'pending' | 'ready' | 'failed'
 
 export interface MaterializationOptions {
@@ -106,12 +109,16 @@ export class MaterializationRegistry {
       if (opts.device === 'worker' && this.pool !== undefined) {
         await this.fillOnPool(arena, fills, control, abort.signal)
       } else {
-        for (const step of fillSteps(fills, STEP_BYTES)) {
+        // a long fill on the main thread lets other requests through every few milliseconds
+        let slice = performance.now()
+        for (const step of fillSteps(fills, CPU_STEP_BYTES)) {
           if (abort.signal.aborted) throw new Error('cancelled')
           fillRange(arena.memory, step)
           cpuDone += step.nbytes
-          // a long fill on the main thread still lets other requests through between steps
-          await yieldToLoop()
+          if (performance.now() - slice >= CPU_SLICE_MS) {
+            await yieldToLoop()
+            slice = performance.now()
+          }
         }
       }
       if (abort.signal.aborted) throw new Error('cancelled')
