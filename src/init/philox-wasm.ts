@@ -1,0 +1,100 @@
+// WebAssembly SIMD kernel for rng: "philox" float32 uniform fills (docs/philox.md), bit-identical to
+// philox.ts's JS path (test/init/philox-wasm.test.ts compares them bit for bit).
+//
+// The module (src/init/philox-wasm.wat, compiled into philox-wasm-bytes.ts by
+// scripts/build-philox-wasm.ts) computes Philox4x32-10 four blocks per v128 (32x32 -> 64 products by
+// i64x2.extmul) and converts each block's five 24-bit fields as f32(f32(k * rs) + lo) into its own
+// memory, in chunks; each chunk is copied into the target (any alignment, SharedArrayBuffer or not:
+// wasm memory is little-endian, like the target layout). philoxFill routes float32 uniform fills
+// here and falls back to JS when this returns false (no WebAssembly SIMD, disabled, or a range whose
+// rs = range * 2^-24 is not exact in float32).
+
+import { PHILOX_WASM_BASE64 } from './philox-wasm-bytes.js'
+
+interface Kernel {
+  uniform32: (c0: number, c1: number, c2: number, k0: number, k1: number, groups: number, rs: number, lo: number, out: number) => void
+  bytes: Uint8Array
+}
+
+const TWO32 = 4294967296
+const TWO_NEG24 = 2 ** -24
+/** Blocks per kernel call: 4096 blocks = 80 KiB of float32 (the module has 128 KiB of memory; the
+ * kernel works two groups of four blocks at a time and may write one group past the chunk). */
+const chunkBlocks = 4096
+const uniformPurpose = 1
+
+/** The parts of the WebAssembly JS API used here (the project's lib and @types/node 20 do not declare it). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> }
+}
+
+let kernel: Kernel | null | undefined
+let enabled = true
+
+function load (): Kernel | null {
+  try {
+    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly
+    if (wasm === undefined) return null
+    const module = new wasm.Module(Buffer.from(PHILOX_WASM_BASE64, 'base64'))
+    const instance = new wasm.Instance(module, {})
+    const memory = instance.exports.memory as { buffer: ArrayBuffer }
+    const uniform32 = instance.exports.uniform32 as Kernel['uniform32']
+    return { uniform32, bytes: new Uint8Array(memory.buffer) }
+  } catch {
+    return null // no WebAssembly (SIMD) here: philoxFill uses JS
+  }
+}
+
+/** Whether the WASM kernel loads on this runtime. */
+export function philoxWasmAvailable (): boolean {
+  if (kernel === undefined) kernel = load()
+  return kernel !== null
+}
+
+/** Turns the WASM path on or off (on by default); with it off, philoxFill is pure JS. */
+export function setPhiloxWasmEnabled (on: boolean): void {
+  enabled = on
+}
+
+function floorDiv5 (x: number): number {
+  let q = Math.floor(x / 5)
+  while (q * 5 > x) q--
+  while ((q + 1) * 5 <= x) q++
+  return q
+}
+
+/**
+ * float32 uniform elements [firstElement, firstElement + n) of the stream keyed (k0, k1) into
+ * target (n * 4 bytes), x = f32(f32(k * (range * 2^-24)) + lo) with lo, range the float32 bounds of
+ * philox.ts's checkParams. Returns false, writing nothing, when the caller must use JS.
+ */
+export function philoxWasmUniform32 (target: Uint8Array, firstElement: number, n: number, lo: number, range: number, k0: number, k1: number): boolean {
+  if (!enabled) return false
+  const rs = range * TWO_NEG24
+  if (Math.fround(rs) !== rs || Math.fround(lo) !== lo) return false
+  if (kernel === undefined) kernel = load()
+  if (kernel === null) return false
+  const { uniform32, bytes } = kernel
+  const end = firstElement + n
+  const lastBlock = floorDiv5(end - 1) // the block of the last element
+  let elem = firstElement
+  let d = 0
+  while (elem < end) {
+    const block = floorDiv5(elem)
+    const hiWord = Math.floor(block / TWO32)
+    const loWord = block - hiWord * TWO32
+    // Blocks in this chunk: up to chunkBlocks, to the last needed block, and not across 2^32.
+    const nb = Math.min(chunkBlocks, lastBlock + 1 - block, TWO32 - loWord)
+    const l0 = elem - block * 5
+    const cnt = Math.min(end, (block + nb) * 5) - elem
+    // Source and destination addresses equal mod 8: TypedArray#set copies a SharedArrayBuffer
+    // byte by byte otherwise.
+    const base = (target.byteOffset + d - 4 * l0) & 7
+    uniform32(loWord | 0, hiWord | 0, uniformPurpose, k0 | 0, k1 | 0, (nb + 3) >> 2, rs, lo, base)
+    target.set(bytes.subarray(base + l0 * 4, base + (l0 + cnt) * 4), d)
+    d += cnt * 4
+    elem += cnt
+  }
+  return true
+}
