@@ -1,18 +1,20 @@
-// WebAssembly SIMD kernel for rng: "philox" float32 uniform fills (docs/philox.md), bit-identical to
-// philox.ts's JS path (test/init/philox-wasm.test.ts compares them bit for bit).
+// WebAssembly SIMD kernel for rng: "philox" float32 and bfloat16 uniform fills (docs/philox.md),
+// bit-identical to philox.ts's JS path (test/init/philox-wasm.test.ts compares them bit for bit).
 //
 // The module (src/init/philox-wasm.wat, compiled into philox-wasm-bytes.ts by
 // scripts/build-philox-wasm.ts) computes Philox4x32-10 four blocks per v128 (32x32 -> 64 products by
 // i64x2.extmul) and converts each block's five 24-bit fields as f32(f32(k * rs) + lo) into its own
-// memory, in chunks; each chunk is copied into the target (any alignment, SharedArrayBuffer or not:
-// wasm memory is little-endian, like the target layout). philoxFill routes float32 uniform fills
-// here and falls back to JS when this returns false (no WebAssembly SIMD, disabled, or a range whose
-// rs = range * 2^-24 is not exact in float32).
+// memory, in chunks (bfloat16: then rounded to bfloat16 as fp.ts's castF32BitsToBf16); each chunk is
+// copied into the target (any alignment, SharedArrayBuffer or not: wasm memory is little-endian,
+// like the target layout). philoxFill routes float32 and bfloat16 uniform fills here and falls back
+// to JS when this returns false (no WebAssembly SIMD, disabled, or a range whose rs = range * 2^-24
+// is not exact in float32).
 
 import { PHILOX_WASM_BASE64 } from './philox-wasm-bytes.js'
 
 interface Kernel {
   uniform32: (c0: number, c1: number, c2: number, k0: number, k1: number, groups: number, rs: number, lo: number, out: number) => void
+  toBf16: (src: number, dst: number, n: number) => void
   bytes: Uint8Array
 }
 
@@ -22,6 +24,8 @@ const TWO_NEG24 = 2 ** -24
  * kernel works two groups of four blocks at a time and may write one group past the chunk). */
 const chunkBlocks = 4096
 const uniformPurpose = 1
+/** Where toBf16 writes a chunk's bfloat16 (after the float32 chunk, below the 128 KiB end). */
+const bf16Base = 86016
 
 /** The parts of the WebAssembly JS API used here (the project's lib and @types/node 20 do not declare it). */
 interface WasmApi {
@@ -40,7 +44,8 @@ function load (): Kernel | null {
     const instance = new wasm.Instance(module, {})
     const memory = instance.exports.memory as { buffer: ArrayBuffer }
     const uniform32 = instance.exports.uniform32 as Kernel['uniform32']
-    return { uniform32, bytes: new Uint8Array(memory.buffer) }
+    const toBf16 = instance.exports.toBf16 as Kernel['toBf16']
+    return { uniform32, toBf16, bytes: new Uint8Array(memory.buffer) }
   } catch {
     return null // no WebAssembly (SIMD) here: philoxFill uses JS
   }
@@ -65,17 +70,19 @@ function floorDiv5 (x: number): number {
 }
 
 /**
- * float32 uniform elements [firstElement, firstElement + n) of the stream keyed (k0, k1) into
- * target (n * 4 bytes), x = f32(f32(k * (range * 2^-24)) + lo) with lo, range the float32 bounds of
- * philox.ts's checkParams. Returns false, writing nothing, when the caller must use JS.
+ * Uniform elements [firstElement, firstElement + n) of the stream keyed (k0, k1) into target
+ * (n * 4 bytes of float32, or n * 2 of bfloat16), x = f32(f32(k * (range * 2^-24)) + lo) with lo,
+ * range the float32 bounds of philox.ts's checkParams. Returns false, writing nothing, when the
+ * caller must use JS.
  */
-export function philoxWasmUniform32 (target: Uint8Array, firstElement: number, n: number, lo: number, range: number, k0: number, k1: number): boolean {
+export function philoxWasmUniform (target: Uint8Array, dtype: 'float32' | 'bfloat16', firstElement: number, n: number, lo: number, range: number, k0: number, k1: number): boolean {
   if (!enabled) return false
   const rs = range * TWO_NEG24
   if (Math.fround(rs) !== rs || Math.fround(lo) !== lo) return false
   if (kernel === undefined) kernel = load()
   if (kernel === null) return false
-  const { uniform32, bytes } = kernel
+  const { uniform32, toBf16, bytes } = kernel
+  const size = dtype === 'float32' ? 4 : 2
   const end = firstElement + n
   const lastBlock = floorDiv5(end - 1) // the block of the last element
   let elem = firstElement
@@ -90,10 +97,16 @@ export function philoxWasmUniform32 (target: Uint8Array, firstElement: number, n
     const cnt = Math.min(end, (block + nb) * 5) - elem
     // Source and destination addresses equal mod 8: TypedArray#set copies a SharedArrayBuffer
     // byte by byte otherwise.
-    const base = (target.byteOffset + d - 4 * l0) & 7
-    uniform32(loWord | 0, hiWord | 0, uniformPurpose, k0 | 0, k1 | 0, (nb + 3) >> 2, rs, lo, base)
-    target.set(bytes.subarray(base + l0 * 4, base + (l0 + cnt) * 4), d)
-    d += cnt * 4
+    const base = (target.byteOffset + d - size * l0) & 7
+    if (size === 4) {
+      uniform32(loWord | 0, hiWord | 0, uniformPurpose, k0 | 0, k1 | 0, (nb + 3) >> 2, rs, lo, base)
+    } else {
+      uniform32(loWord | 0, hiWord | 0, uniformPurpose, k0 | 0, k1 | 0, (nb + 3) >> 2, rs, lo, 0)
+      toBf16(0, bf16Base + base, l0 + cnt)
+    }
+    const src = size === 4 ? base : bf16Base + base
+    target.set(bytes.subarray(src + l0 * size, src + (l0 + cnt) * size), d)
+    d += cnt * size
     elem += cnt
   }
   return true

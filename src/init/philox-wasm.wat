@@ -1,10 +1,10 @@
-;; Philox4x32-10 float32 uniform kernel for rng: "philox" (docs/philox.md), WebAssembly SIMD.
+;; Philox4x32-10 float32/bfloat16 uniform kernel for rng: "philox" (docs/philox.md), WebAssembly SIMD.
 ;; Source of src/init/philox-wasm-bytes.ts (compiled by scripts/build-philox-wasm.ts with wabt).
 ;;
 ;; uniform32(c0, c1, c2, k0, k1, groups, rs, lo, out) writes groups * 4 blocks, block j = counter
 ;; (c0 + j mod 2^32, c1, c2, 0) under key (k0, k1), as 5 float32 each (80 bytes per group of 4
-;; blocks) from memory offset out (any alignment): element 5j+s = f32(f32(field_s * rs) + lo), field_s = bits
-;; [24s, 24s+24) of the block (the same expression as philox.ts's uniform32Blocks; the caller
+;; blocks) from memory offset out (any alignment): element 5j+s = f32(f32(field_s * rs) + lo),
+;; field_s = bits [24s, 24s+24) of the block (the same expression as philox.ts's uniform32Blocks; the caller
 ;; passes rs = range * 2^-24 only when it is exact in float32, so the float32 product here is the
 ;; correctly rounded exact product, like fround of the exact double product in JS, and a float32
 ;; add of two float32 values equals the double add rounded to float32).
@@ -289,5 +289,31 @@
         (v128.store32_lane offset=156 align=4 3 (local.get $out) (local.get $f4))
         (local.set $out (i32.add (local.get $out) (i32.const 160)))
         (local.set $groups (i32.sub (local.get $groups) (i32.const 2)))
+        (br $next))))
+  ;; toBf16(src, dst, n): the bfloat16 bits of the float32 at src .. src+4n into dst .. dst+2n, eight
+  ;; at a time (may read and write up to 7 elements past n): round to nearest even, NaN -> 0x7fc0,
+  ;; as fp.ts's castF32BitsToBf16.
+  (func (export "toBf16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $a v128) (local $b v128)
+    (block $done
+      (loop $next
+        (br_if $done (i32.le_s (local.get $n) (i32.const 0)))
+        (local.set $a (v128.load align=1 (local.get $src)))
+        (local.set $b (v128.load offset=16 align=1 (local.get $src)))
+        (v128.store align=1 (local.get $dst) (i16x8.narrow_i32x4_u
+          (v128.bitselect
+            (v128.const i32x4 0x7fc0 0x7fc0 0x7fc0 0x7fc0)
+            (i32x4.shr_u (i32x4.add (i32x4.add (local.get $a) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+              (v128.and (i32x4.shr_u (local.get $a) (i32.const 16)) (v128.const i32x4 1 1 1 1))) (i32.const 16))
+            (i32x4.gt_u (v128.and (local.get $a) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+              (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))
+          (v128.bitselect
+            (v128.const i32x4 0x7fc0 0x7fc0 0x7fc0 0x7fc0)
+            (i32x4.shr_u (i32x4.add (i32x4.add (local.get $b) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+              (v128.and (i32x4.shr_u (local.get $b) (i32.const 16)) (v128.const i32x4 1 1 1 1))) (i32.const 16))
+            (i32x4.gt_u (v128.and (local.get $b) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+              (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))))
+        (local.set $src (i32.add (local.get $src) (i32.const 32)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 8)))
         (br $next)))))
-;; x

@@ -21,7 +21,7 @@ import { castF32BitsToBf16, hostIsLittleEndian } from './fp.js'
 import { philoxBlocks } from './philox-core.js'
 import { castF32BitsToF16Fast } from './philox-half.js'
 import { radius32, radius53, sinCos6, sinCos9, trig } from './philox-math.js'
-import { philoxWasmUniform32 } from './philox-wasm.js'
+import { philoxWasmUniform } from './philox-wasm.js'
 
 export { philox4x32x10, philoxBlocks } from './philox-core.js'
 
@@ -256,8 +256,8 @@ export function philoxFill (target: Uint8Array, dtype: PhiloxDtype, dist: Philox
   const k0 = kw[0]! | 0
   const k1 = kw[1]! | 0
   if (n === 0) return
-  // float32 uniform: the WebAssembly SIMD kernel (same bits) when it is available.
-  if (dtype === 'float32' && dist.kind === 'uniform' && philoxWasmUniform32(target, firstElement, n, a, b, k0, k1)) return
+  // float32/bfloat16 uniform: the WebAssembly SIMD kernel (same bits) when it is available.
+  if ((dtype === 'float32' || dtype === 'bfloat16') && dist.kind === 'uniform' && philoxWasmUniform(target, dtype, firstElement, n, a, b, k0, k1)) return
   if (n > maxPiece) {
     // Keep every index below 2^31 (int32 arithmetic in the loops): fill in pieces.
     for (let i = 0; i < n; i += maxPiece) {

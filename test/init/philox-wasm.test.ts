@@ -1,20 +1,23 @@
 // rng: "philox" WebAssembly SIMD kernel (src/init/philox-wasm.ts): the committed module matches its
-// .wat source, and every float32 uniform output is bit-identical to the JS path of philoxFill.
+// .wat source, and every float32 and bfloat16 uniform output is bit-identical to the JS path of
+// philoxFill.
 import { readFileSync } from 'node:fs'
 
 import t, { type Test } from 'tap'
 
 import { bytesUrl, compilePhiloxWasm, renderPhiloxWasmBytes } from '../../scripts/build-philox-wasm.js'
-import { philoxWasmAvailable, philoxWasmUniform32, setPhiloxWasmEnabled } from '../../src/init/philox-wasm.js'
+import { philoxWasmAvailable, philoxWasmUniform, setPhiloxWasmEnabled } from '../../src/init/philox-wasm.js'
 import { philoxFill, philoxKey, type PhiloxDist } from '../../src/init/philox.js'
 
 const TWO32 = 2 ** 32
+type Dtype = 'float32' | 'bfloat16'
+const size: Record<Dtype, number> = { float32: 4, bfloat16: 2 }
 
 /** The JS path of philoxFill (WASM off). */
-function jsFill (target: Uint8Array, dist: PhiloxDist, seed: number, name: string, first: number): void {
+function jsFill (target: Uint8Array, dtype: Dtype, dist: PhiloxDist, seed: number, name: string, first: number): void {
   setPhiloxWasmEnabled(false)
   try {
-    philoxFill(target, 'float32', dist, { seed, name }, first)
+    philoxFill(target, dtype, dist, { seed, name }, first)
   } finally {
     setPhiloxWasmEnabled(true)
   }
@@ -36,11 +39,11 @@ function rng (s: number): () => number {
   }
 }
 
-/** A target of n float32 at byte offset off, in an ArrayBuffer or a SharedArrayBuffer, prefilled. */
-function makeTarget (n: number, off: number, shared: boolean): Uint8Array {
-  const buf = shared ? new SharedArrayBuffer(n * 4 + off + 8) : new ArrayBuffer(n * 4 + off + 8)
+/** A target of nBytes at byte offset off, in an ArrayBuffer or a SharedArrayBuffer, prefilled. */
+function makeTarget (nBytes: number, off: number, shared: boolean): Uint8Array {
+  const buf = shared ? new SharedArrayBuffer(nBytes + off + 8) : new ArrayBuffer(nBytes + off + 8)
   new Uint8Array(buf).fill(0xa5)
-  return new Uint8Array(buf, off, n * 4)
+  return new Uint8Array(buf, off, nBytes)
 }
 
 function firstDiff (a: Uint8Array, b: Uint8Array): number {
@@ -57,31 +60,33 @@ t.test('the kernel loads (WebAssembly SIMD) on this runtime', async t => {
   t.ok(philoxWasmAvailable(), `WebAssembly SIMD kernel available on node ${process.version}`)
 })
 
-interface Case { seed: number, name: string, first: number, n: number, off: number, shared: boolean, low: number, high: number }
+interface Case { dtype: Dtype, seed: number, name: string, first: number, n: number, off: number, shared: boolean, low: number, high: number }
 
-function check (t: Test, c: Case): boolean {
+/** Compares WASM (direct and through philoxFill) with JS; 'wasm' if the kernel ran, 'js' if it declined, 'fail' on any difference. */
+function check (t: Test, c: Case): 'wasm' | 'js' | 'fail' {
   const dist: PhiloxDist = { kind: 'uniform', low: c.low, high: c.high }
-  const ref = makeTarget(c.n, c.off, c.shared)
-  jsFill(ref, dist, c.seed, c.name, c.first)
+  const bytes = c.n * size[c.dtype]
+  const ref = makeTarget(bytes, c.off, c.shared)
+  jsFill(ref, c.dtype, dist, c.seed, c.name, c.first)
   // Direct kernel call.
-  const direct = makeTarget(c.n, c.off, c.shared)
+  const direct = makeTarget(bytes, c.off, c.shared)
   const key = philoxKey(c.seed, c.name)
   const { lo, range } = bounds(c.low, c.high)
-  const used = philoxWasmUniform32(direct, c.first, c.n, lo, range, key[0]!, key[1]!)
+  const used = philoxWasmUniform(direct, c.dtype, c.first, c.n, lo, range, key[0]!, key[1]!)
   // Through philoxFill's dispatch (WASM on).
-  const viaFill = makeTarget(c.n, c.off, c.shared)
-  philoxFill(viaFill, 'float32', dist, { seed: c.seed, name: c.name }, c.first)
+  const viaFill = makeTarget(bytes, c.off, c.shared)
+  philoxFill(viaFill, c.dtype, dist, { seed: c.seed, name: c.name }, c.first)
   const label = JSON.stringify(c)
   const d1 = firstDiff(used ? direct : ref, ref)
   const d2 = firstDiff(viaFill, ref)
   // Bytes around the target are untouched.
   const whole = new Uint8Array(viaFill.buffer)
-  const outside = whole.subarray(0, c.off).every(v => v === 0xa5) && whole.subarray(c.off + c.n * 4).every(v => v === 0xa5)
+  const outside = whole.subarray(0, c.off).every(v => v === 0xa5) && whole.subarray(c.off + bytes).every(v => v === 0xa5)
   if (d1 !== -1 || d2 !== -1 || !outside) {
     t.fail(`${label}: direct diff at byte ${d1}, philoxFill diff at byte ${d2}, outside untouched ${String(outside)}`)
-    return false
+    return 'fail'
   }
-  return used
+  return used ? 'wasm' : 'js'
 }
 
 t.test('WASM equals JS bit for bit on random (seed, name, firstElement, length, offset, buffer)', async t => {
@@ -90,7 +95,8 @@ t.test('WASM equals JS bit for bit on random (seed, name, firstElement, length, 
   const boundsList: Array<[number, number]> = [[-0.05, 0.05], [-1, 1], [0, 1], [-1.5e38, 1.6e38], [1e-30, 2e-30],
     [-0, 0], [2.5, 2.5], [0, 2 ** -120], [-(2 ** -118), 2 ** -118 * 2], [2 ** -125, 2 ** -125 + 3 * 2 ** -118], [-7.25, 1e6], [-1e-3, -1e-4], [0.1, 0.7]]
   let cases = 0; let wasmCases = 0; let failed = 0
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 1200; i++) {
+    const dtype: Dtype = i % 3 === 2 ? 'bfloat16' : 'float32'
     const seedKind = i % 4
     const seed = seedKind === 0 ? Math.floor(r() * 1000) : seedKind === 1 ? -Math.floor(r() * 2 ** 53) : seedKind === 2 ? Math.floor(r() * 2 ** 53) : 2 ** 63 + Math.floor(r() * 2 ** 11) * 2 ** 52
     const name = names[i % names.length]!
@@ -107,11 +113,11 @@ t.test('WASM equals JS bit for bit on random (seed, name, firstElement, length, 
     const off = Math.floor(r() * 8) // odd and unaligned byte offsets included
     const shared = (i & 1) === 1
     const [low, high] = boundsList[Math.floor(r() * boundsList.length)]!
-    const c: Case = { seed, name, first, n, off, shared, low, high }
+    const c: Case = { dtype, seed, name, first, n, off, shared, low, high }
     cases++
-    const used = check(t, c)
-    if (used) wasmCases++
-    else if (n > 0 && Math.fround(bounds(low, high).range * 2 ** -24) === bounds(low, high).range * 2 ** -24) {
+    const result = check(t, c)
+    if (result === 'wasm') wasmCases++
+    else if (result === 'js' && n > 0 && Math.fround(bounds(low, high).range * 2 ** -24) === bounds(low, high).range * 2 ** -24) {
       t.fail(`kernel declined a representable case ${JSON.stringify(c)}`); failed++
     }
   }
@@ -122,9 +128,9 @@ t.test('WASM equals JS bit for bit on random (seed, name, firstElement, length, 
 t.test('WASM equals JS across a 2^32-block counter boundary and at the end of the index range', async t => {
   const starts = [5 * TWO32 - 20480 * 2 - 3, 5 * TWO32 - 1, 5 * TWO32, 10 * TWO32 - 7, 2 ** 53 - 30001, 2 ** 40 + 1]
   for (const first of starts) {
-    for (const shared of [false, true]) {
+    for (const [dtype, shared] of [['float32', false], ['float32', true], ['bfloat16', false], ['bfloat16', true]] as const) {
       const n = Math.min(90001, 2 ** 53 - first)
-      t.ok(check(t, { seed: 42, name: 'boundary', first, n, off: 3, shared, low: -0.5, high: 0.25 }), `first=${first} shared=${String(shared)}`)
+      t.equal(check(t, { dtype, seed: 42, name: 'boundary', first, n, off: 3, shared, low: -0.5, high: 0.25 }), 'wasm', `${dtype} first=${first} shared=${String(shared)}`)
     }
   }
 })
@@ -133,10 +139,12 @@ t.test('a range whose step is not exact in float32 falls back to JS', async t =>
   const { lo, range } = bounds(0, 1e-40) // range subnormal: range * 2^-24 is not a float32
   const target = new Uint8Array(40)
   const key = philoxKey(1, 'w')
-  t.equal(philoxWasmUniform32(target, 0, 10, lo, range, key[0]!, key[1]!), false)
-  t.notOk(check(t, { seed: 1, name: 'w', first: 3, n: 1001, off: 1, shared: true, low: 0, high: 1e-40 }))
+  t.equal(philoxWasmUniform(target, 'float32', 0, 10, lo, range, key[0]!, key[1]!), false)
+  t.equal(philoxWasmUniform(target, 'bfloat16', 0, 20, lo, range, key[0]!, key[1]!), false)
+  t.equal(check(t, { dtype: 'float32', seed: 1, name: 'w', first: 3, n: 1001, off: 1, shared: true, low: 0, high: 1e-40 }), 'js')
 })
 
 t.test('a large fill, many chunks, SharedArrayBuffer at an odd offset', async t => {
-  t.ok(check(t, { seed: 7, name: 'big.weight', first: 123457, n: 3_000_001, off: 5, shared: true, low: -0.02, high: 0.02 }))
+  t.equal(check(t, { dtype: 'float32', seed: 7, name: 'big.weight', first: 123457, n: 3_000_001, off: 5, shared: true, low: -0.02, high: 0.02 }), 'wasm')
+  t.equal(check(t, { dtype: 'bfloat16', seed: 7, name: 'big.weight', first: 123457, n: 3_000_001, off: 3, shared: true, low: -0.02, high: 0.02 }), 'wasm')
 })
