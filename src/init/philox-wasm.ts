@@ -34,7 +34,6 @@ interface WasmApi {
 }
 
 let kernel: Kernel | null | undefined
-let enabled = true
 
 function load (): Kernel | null {
   try {
@@ -57,11 +56,6 @@ export function philoxWasmAvailable (): boolean {
   return kernel !== null
 }
 
-/** Turns the WASM path on or off (on by default); with it off, philoxFill is pure JS. */
-export function setPhiloxWasmEnabled (on: boolean): void {
-  enabled = on
-}
-
 function floorDiv5 (x: number): number {
   let q = Math.floor(x / 5)
   while (q * 5 > x) q--
@@ -76,7 +70,6 @@ function floorDiv5 (x: number): number {
  * caller must use JS.
  */
 export function philoxWasmUniform (target: Uint8Array, dtype: 'float32' | 'bfloat16', firstElement: number, n: number, lo: number, range: number, k0: number, k1: number): boolean {
-  if (!enabled) return false
   const rs = range * TWO_NEG24
   if (Math.fround(rs) !== rs || Math.fround(lo) !== lo) return false
   if (kernel === undefined) kernel = load()

@@ -242,6 +242,15 @@ function checkParams (dtype: PhiloxDtype, dist: PhiloxDist): { a: number, b: num
 
 /** Fills target with elements [firstElement, firstElement + n) of the tensor's stream, n = target.byteLength / element size, little-endian. */
 export function philoxFill (target: Uint8Array, dtype: PhiloxDtype, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number): void {
+  fill(target, dtype, dist, key, firstElement, true)
+}
+
+/** The same fill in portable JS only (the reference the WebAssembly kernel is checked against). */
+export function philoxFillJs (target: Uint8Array, dtype: PhiloxDtype, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number): void {
+  fill(target, dtype, dist, key, firstElement, false)
+}
+
+function fill (target: Uint8Array, dtype: PhiloxDtype, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number, wasm: boolean): void {
   const size = elementSize[dtype]
   if (size === undefined) throw new TypeError(`philox: unsupported dtype ${String(dtype)}`)
   if (target.byteLength % size !== 0) {
@@ -257,12 +266,12 @@ export function philoxFill (target: Uint8Array, dtype: PhiloxDtype, dist: Philox
   const k1 = kw[1]! | 0
   if (n === 0) return
   // float32/bfloat16 uniform: the WebAssembly SIMD kernel (same bits) when it is available.
-  if ((dtype === 'float32' || dtype === 'bfloat16') && dist.kind === 'uniform' && philoxWasmUniform(target, dtype, firstElement, n, a, b, k0, k1)) return
+  if (wasm && (dtype === 'float32' || dtype === 'bfloat16') && dist.kind === 'uniform' && philoxWasmUniform(target, dtype, firstElement, n, a, b, k0, k1)) return
   if (n > maxPiece) {
     // Keep every index below 2^31 (int32 arithmetic in the loops): fill in pieces.
     for (let i = 0; i < n; i += maxPiece) {
       const m = Math.min(maxPiece, n - i)
-      philoxFill(target.subarray(i * size, (i + m) * size), dtype, dist, key, firstElement + i)
+      fill(target.subarray(i * size, (i + m) * size), dtype, dist, key, firstElement + i, wasm)
     }
     return
   }

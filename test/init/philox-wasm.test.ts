@@ -6,21 +6,16 @@ import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 
 import { bytesUrl, compilePhiloxWasm, renderPhiloxWasmBytes } from '../../scripts/build-philox-wasm.js'
-import { philoxWasmAvailable, philoxWasmUniform, setPhiloxWasmEnabled } from '../../src/init/philox-wasm.js'
-import { philoxFill, philoxKey, type PhiloxDist } from '../../src/init/philox.js'
+import { philoxWasmAvailable, philoxWasmUniform } from '../../src/init/philox-wasm.js'
+import { philoxFill, philoxFillJs, philoxKey, type PhiloxDist } from '../../src/init/philox.js'
 
 const TWO32 = 2 ** 32
 type Dtype = 'float32' | 'bfloat16'
 const size: Record<Dtype, number> = { float32: 4, bfloat16: 2 }
 
-/** The JS path of philoxFill (WASM off). */
+/** The JS path of philoxFill. */
 function jsFill (target: Uint8Array, dtype: Dtype, dist: PhiloxDist, seed: number, name: string, first: number): void {
-  setPhiloxWasmEnabled(false)
-  try {
-    philoxFill(target, dtype, dist, { seed, name }, first)
-  } finally {
-    setPhiloxWasmEnabled(true)
-  }
+  philoxFillJs(target, dtype, dist, { seed, name }, first)
 }
 
 /** The float32 bounds philoxFill passes on (checkParams). */
