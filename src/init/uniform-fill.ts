@@ -3,12 +3,15 @@
 // pieces draws exactly what one call over the whole range would.
 
 import { castF32BitsToBf16, castF32BitsToF16, f32Bits, fma32, fma64 } from './fp.js'
+import { mtUniformWasmF32 } from './mt-uniform-wasm.js'
 import type { CpuGenerator } from './mt19937.js'
 
 const fround = Math.fround
 const twoPowM24 = 2 ** -24
 const twoPowM53 = 2 ** -53
 const twoPow32 = 2 ** 32
+/** Below this many elements the JS loop beats the WASM call (state copy in and out). */
+const wasmMinCount = 64
 
 // Reusable buffers (hot loops never allocate).
 const drawLen = 8192
@@ -47,8 +50,10 @@ export function uniformF32 (gen: CpuGenerator, dst: Float32Array, off: number, c
   // formed as k * (range*scale) (exact: scaling by a power of two, then a <= 48-bit product). The
   // store into the Float32Array is the single rounding.
   const eng = gen.engine
-  const s = eng.state
   const scaled = range * scale
+  // WebAssembly SIMD (mt-uniform-wasm.ts): the same arithmetic, bit for bit; false -> JS below.
+  if (count >= wasmMinCount && mtUniformWasmF32(eng, dst, off, count, mask, scaled, from, clampTo)) return
+  const s = eng.state
   while (count > 0) {
     const k = eng.takeFromBlock(count)
     const end = eng.next

@@ -1,0 +1,94 @@
+// WebAssembly SIMD kernel for the MT19937 float32 uniform_ fill (uniform-fill.ts's uniformF32 hot
+// path), bit-identical to the JS path (test/init/mt-uniform-wasm.test.ts compares them bit for bit).
+//
+// The module (src/init/mt-uniform-wasm.wat, compiled into mt-uniform-wasm-bytes.ts by
+// scripts/build-mt-uniform-wasm.ts) twists the 624-word block four words per v128, tempers four
+// draws per v128 and forms f32(f64(draw & mask) * scaled + from) in f64x2 lanes, with 2.x's
+// "v == to -> from". The engine's state, `left` and `next` are copied into the module's memory
+// before and back out after each call, so the CpuGenerator ends exactly where the JS path leaves it.
+// Output is produced in chunks in the module's memory and copied into the destination.
+// uniformF32 routes here only when sumIsExact holds (then the f64 arithmetic is exact and the
+// demotion to float32 is the single rounding, as the Float32Array store is in JS) and falls back
+// to JS when this returns false (no WebAssembly SIMD, or disabled).
+
+import { MT_UNIFORM_WASM_BASE64 } from './mt-uniform-wasm-bytes.js'
+import { type MT19937, mtStateWords } from './mt19937.js'
+
+interface Kernel {
+  fill: (count: number, out: number, mask: number, scaled: number, from: number, clampTo: number, from32: number) => void
+  words: Uint32Array
+  floats: Float32Array
+}
+
+/** Byte offsets in the module's memory (see the .wat). */
+const leftWord = 2496 >>> 2
+const nextWord = 2500 >>> 2
+const outBase = 4096
+/** Floats per kernel call: 64 KiB, well inside the 128 KiB memory with the 3-float overshoot. */
+const chunkFloats = 16384
+
+/** The parts of the WebAssembly JS API used here (the project's lib and @types/node 20 do not declare it). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> }
+}
+
+let kernel: Kernel | null | undefined
+let enabled = true
+
+function load (): Kernel | null {
+  try {
+    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly
+    if (wasm === undefined) return null
+    const module = new wasm.Module(Buffer.from(MT_UNIFORM_WASM_BASE64, 'base64'))
+    const instance = new wasm.Instance(module, {})
+    const memory = instance.exports.memory as { buffer: ArrayBuffer }
+    const fill = instance.exports.fill as Kernel['fill']
+    return { fill, words: new Uint32Array(memory.buffer), floats: new Float32Array(memory.buffer) }
+  } catch {
+    return null // no WebAssembly (SIMD) here: uniformF32 uses JS
+  }
+}
+
+/** Whether the WASM kernel loads on this runtime. */
+export function mtUniformWasmAvailable (): boolean {
+  if (kernel === undefined) kernel = load()
+  return kernel !== null
+}
+
+/** Turns the WASM path on or off (on by default); with it off, uniformF32 is pure JS. */
+export function setMtUniformWasmEnabled (on: boolean): void {
+  enabled = on
+}
+
+/**
+ * dst[off .. off+count) = f32((draw & mask) * scaled + from), v == clampTo -> from (clampTo NaN:
+ * never), drawing `count` outputs from eng and leaving it where the JS path would. The caller
+ * guarantees the double arithmetic is exact (sumIsExact), from is a float32 value and clampTo is
+ * NaN or a float32 value. Returns false, touching nothing, when the caller must use JS.
+ */
+export function mtUniformWasmF32 (eng: MT19937, dst: Float32Array, off: number, count: number,
+  mask: number, scaled: number, from: number, clampTo: number): boolean {
+  if (!enabled) return false
+  if (kernel === undefined) kernel = load()
+  if (kernel === null) return false
+  const { fill, words, floats } = kernel
+  words.set(eng.state, 0)
+  words[leftWord] = eng.left
+  words[nextWord] = eng.next
+  // Source and destination addresses equal mod 8: TypedArray#set copies a SharedArrayBuffer
+  // element by element otherwise.
+  const base = outBase + ((dst.byteOffset + 4 * off) & 7)
+  const first = base >>> 2
+  while (count > 0) {
+    const k = count < chunkFloats ? count : chunkFloats
+    fill(k, base, mask, scaled, from, clampTo, from)
+    dst.set(floats.subarray(first, first + k), off)
+    off += k
+    count -= k
+  }
+  eng.state.set(words.subarray(0, mtStateWords))
+  eng.left = words[leftWord]!
+  eng.next = words[nextWord]!
+  return true
+}
