@@ -16,31 +16,11 @@
 // The final *std + mean keeps the exact fma32 unless mean == 0, where a*std is exact in double.
 
 import { fma32 } from './fp.js'
+import { avxConstants } from './avx-mathfun.js'
 
 const fround = Math.fround
+const { sqrtHf, logP0, logP1, logP2, logP3, logP4, logP5, logP6, logP7, logP8, logQ1, logQ2, dp1, dp2, dp3, sinP0, sinP1, sinP2, cosP0, cosP1, cosP2, fourOverPi } = avxConstants
 
-const sqrtHf = fround(0.707106781186547524)
-const logP0 = fround(7.0376836292e-2)
-const logP1 = fround(-1.1514610310e-1)
-const logP2 = fround(1.1676998740e-1)
-const logP3 = fround(-1.2420140846e-1)
-const logP4 = fround(1.4249322787e-1)
-const logP5 = fround(-1.6668057665e-1)
-const logP6 = fround(2.0000714765e-1)
-const logP7 = fround(-2.4999993993e-1)
-const logP8 = fround(3.3333331174e-1)
-const logQ1 = fround(-2.12194440e-4)
-const logQ2 = fround(0.693359375)
-const dp1 = fround(-0.78515625)
-const dp2 = fround(-2.4187564849853515625e-4)
-const dp3 = fround(-3.77489497744594108e-8)
-const sinP0 = fround(-1.9515295891e-4)
-const sinP1 = fround(8.3321608736e-3)
-const sinP2 = fround(-1.6666654611e-1)
-const cosP0 = fround(2.443315711809948e-5)
-const cosP1 = fround(-1.388731625493765e-3)
-const cosP2 = fround(4.166664568298827e-2)
-const fourOverPi = fround(1.27323954473516)
 const twoPiF = fround(2 * Math.PI)
 const twoPowM24 = 2 ** -24
 

@@ -1,7 +1,6 @@
 // Worker-pool task: fills its share of an arena in place (SharedArrayBuffer), step by step, adding
 // each step's bytes to a shared progress counter and stopping when the cancel flag is raised.
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
+import { collectGarbage } from './collect-garbage.js'
 import { fillRange, fillSteps, type FillRange } from './fill.js'
 
 export interface FillTask {
@@ -13,20 +12,9 @@ export interface FillTask {
 
 export const STEP_BYTES = 16 << 20
 
-// A finished task must not keep the arena alive: this thread's heap would hold the last reference
-// to a deleted arena until its next GC, so it collects right after each task.
-const collect: (() => void) | undefined = (() => {
-  try {
-    setFlagsFromString('--expose-gc')
-    const gc = runInNewContext('gc') as unknown
-    return typeof gc === 'function' ? gc as () => void : undefined
-  } catch {
-    return undefined
-  }
-})()
-
 export default function fill (task: FillTask): { bytes: number, cancelled: boolean } {
-  if (collect !== undefined) setTimeout(collect, 0)
+  // a finished task must not keep a deleted arena alive in this thread's heap until its next GC
+  if (collectGarbage !== undefined) setTimeout(collectGarbage, 0)
   const flag = new Int32Array(task.control, 0, 1)
   const done = new BigInt64Array(task.control, 8, 1)
   let bytes = 0

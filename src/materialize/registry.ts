@@ -2,12 +2,11 @@
 // reserved against the budget before allocation and returned when a materialization is deleted,
 // its module or session is deleted, or its session expires.
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import type { Piscina } from 'piscina'
 import { materiaError } from '../errors.js'
 import type { DType } from '../tensor/dtype.js'
 import { Arena } from './arena.js'
+import { collectGarbage } from './collect-garbage.js'
 import { MemoryBudget } from './budget.js'
 import { fillRange, fillSteps, splitRanges, type FillRange } from './fill.js'
 import type { FillTask } from './fill-worker.js'
@@ -51,16 +50,6 @@ interface Entry {
   released: boolean
 }
 
-/** Frees collected arenas promptly: large ArrayBuffers go back to the OS only when V8 collects them. */
-const collectGarbage: (() => void) | undefined = (() => {
-  try {
-    setFlagsFromString('--expose-gc')
-    const gc = runInNewContext('gc') as unknown
-    return typeof gc === 'function' ? gc as () => void : undefined
-  } catch {
-    return undefined
-  }
-})()
 
 export class MaterializationRegistry {
   private readonly entries = new Map<string, Entry>()
@@ -188,7 +177,7 @@ export class MaterializationRegistry {
     // drop our reference to the arena memory and let V8 return it soon (debounced)
     ;(e.m as { arena: Arena | undefined }).arena = undefined
     if (collectGarbage !== undefined && e.m.plan.arenaSize >= 1 << 20 && this.gcTimer === undefined) {
-      this.gcTimer = setTimeout(() => { this.gcTimer = undefined; collectGarbage() }, 50)
+      this.gcTimer = setTimeout(() => { this.gcTimer = undefined; collectGarbage?.() }, 50)
       this.gcTimer.unref()
     }
   }

@@ -44,15 +44,15 @@ t.test('DELETE returns the bytes to the OS (process RSS)', async (t) => {
   const app = await build(t)
   const sid = (await json(app, 'POST', '/v1/sessions')).id as string
   const mid = (await json(app, 'POST', `/v1/sessions/${sid}/modules`, { class: 'Linear', args: [16384, 16384], kwargs: { bias: false } })).id as string // 1 GiB
-  for (const device of ['cpu', 'worker']) {
+  for (const [device, init] of [['cpu', 'ones'], ['worker', 'ones'], ['worker', 'default']]) {
     const before = rssMiB()
-    const m = await json(app, 'POST', `/v1/sessions/${sid}/modules/${mid}/materializations`, { init: 'ones', device })
+    const m = await json(app, 'POST', `/v1/sessions/${sid}/modules/${mid}/materializations`, { init, device })
     const held = rssMiB()
-    t.ok(held - before > 900, `${device}: RSS grew by ${(held - before).toFixed(0)} MiB for a 1024 MiB fill`)
+    t.ok(held - before > 900, `${device} ${init}: RSS grew by ${(held - before).toFixed(0)} MiB for a 1024 MiB fill`)
     t.equal((await app.inject({ method: 'DELETE', url: `/v1/sessions/${sid}/materializations/${m.id as string}` })).statusCode, 204)
     let after = rssMiB()
     for (let i = 0; i < 100 && held - after < 900; i++) { await sleep(20); after = rssMiB() }
-    t.ok(held - after > 900, `${device}: RSS fell by ${(held - after).toFixed(0)} MiB after DELETE`)
+    t.ok(held - after > 900, `${device} ${init}: RSS fell by ${(held - after).toFixed(0)} MiB after DELETE`)
   }
 })
 
