@@ -76,8 +76,11 @@ function checkUniformBounds (dtype: FloatDtype, a: number, b: number): void {
   }
 }
 
-/** Tensor.uniform_(a, b): one draw per element (two for float64), memory order. Bounds are doubles. */
-export function uniformFill (gen: CpuGenerator, target: FillTarget, a = 0, b = 1, profile: InitProfile = defaultProfile): void {
+/**
+ * Tensor.uniform_(a, b): one draw per element (two for float64), memory order. Bounds are doubles.
+ * `wasm: false` keeps to the JS kernels, the reference the WebAssembly kernel is checked against.
+ */
+export function uniformFill (gen: CpuGenerator, target: FillTarget, a = 0, b = 1, profile: InitProfile = defaultProfile, wasm = true): void {
   const n = numelOf(target)
   checkUniformBounds(target.dtype, a, b)
   const direct = directView(target, n)
@@ -87,7 +90,7 @@ export function uniformFill (gen: CpuGenerator, target: FillTarget, a = 0, b = 1
   if (dtype === 'float32') {
     const from = fround(a); const to = fround(b); const range = fround(to - from)
     const clampTo = v2 ? to : NaN
-    produce = (dst, off, count) => { uniformF32(gen, dst as Float32Array, off, count, 0xffffff, 2 ** -24, from, range, clampTo) }
+    produce = (dst, off, count) => { uniformF32(gen, dst as Float32Array, off, count, 0xffffff, 2 ** -24, from, range, clampTo, wasm) }
   } else if (dtype === 'float64') {
     produce = (dst, off, count) => { uniformF64(gen, dst as Float64Array, off, count, a, b, v2) }
   } else {
@@ -105,7 +108,7 @@ export function uniformFill (gen: CpuGenerator, target: FillTarget, a = 0, b = 1
       const fromH = round(fround(a)); const toH = round(fround(b))
       p = { bf16, mask: (1 << d) - 1, scale: 2 ** -d, from: fromH, range: round(fround(toH - fromH)), toBits: -1, fromBits: 0 }
     }
-    produce = (dst, off, count) => { uniformLowp(gen, dst as Uint16Array, off, count, p) }
+    produce = (dst, off, count) => { uniformLowp(gen, dst as Uint16Array, off, count, p, wasm) }
   }
   produceInto(target, direct, n, produce)
 }

@@ -34,7 +34,6 @@ interface WasmApi {
 }
 
 let kernel: Kernel | null | undefined
-let enabled = true
 
 function load (): Kernel | null {
   try {
@@ -56,11 +55,6 @@ export function mtUniformWasmAvailable (): boolean {
   return kernel !== null
 }
 
-/** Turns the WASM path on or off (on by default); with it off, uniformF32 is pure JS. */
-export function setMtUniformWasmEnabled (on: boolean): void {
-  enabled = on
-}
-
 /**
  * dst[off .. off+count) = f32((draw & mask) * scaled + from), v == clampTo -> from (clampTo NaN:
  * never), drawing `count` outputs from eng and leaving it where the JS path would. The caller
@@ -69,7 +63,6 @@ export function setMtUniformWasmEnabled (on: boolean): void {
  */
 export function mtUniformWasmF32 (eng: MT19937, dst: Float32Array, off: number, count: number,
   mask: number, scaled: number, from: number, clampTo: number): boolean {
-  if (!enabled) return false
   if (kernel === undefined) kernel = load()
   if (kernel === null) return false
   const { fill, words, floats } = kernel

@@ -38,10 +38,11 @@ export function sumIsExact (scale: number, range: number, from: number): boolean
 
 /**
  * float32 values fma32((draw & mask) * scale, range, from), with torch 2.x's "v == to -> from"
- * when clampTo is set (pass NaN to disable).
+ * when clampTo is set (pass NaN to disable). `wasm: false` keeps to the JS kernels (the reference
+ * the WebAssembly kernel is checked against).
  */
 export function uniformF32 (gen: CpuGenerator, dst: Float32Array, off: number, count: number,
-  mask: number, scale: number, from: number, range: number, clampTo: number): void {
+  mask: number, scale: number, from: number, range: number, clampTo: number, wasm = true): void {
   if (!sumIsExact(scale, range, from)) {
     uniformF32Fma(gen, dst, off, count, mask, scale, from, range, clampTo)
     return
@@ -52,7 +53,7 @@ export function uniformF32 (gen: CpuGenerator, dst: Float32Array, off: number, c
   const eng = gen.engine
   const scaled = range * scale
   // WebAssembly SIMD (mt-uniform-wasm.ts): the same arithmetic, bit for bit; false -> JS below.
-  if (count >= wasmMinCount && mtUniformWasmF32(eng, dst, off, count, mask, scaled, from, clampTo)) return
+  if (wasm && count >= wasmMinCount && mtUniformWasmF32(eng, dst, off, count, mask, scaled, from, clampTo)) return
   const s = eng.state
   while (count > 0) {
     const k = eng.takeFromBlock(count)
@@ -122,11 +123,11 @@ export interface LowpUniform {
 }
 
 /** float16 / bfloat16: the float32 formula, then a bulk cast of each chunk, then 2.x's bound rule. */
-export function uniformLowp (gen: CpuGenerator, dst: Uint16Array, off: number, count: number, p: LowpUniform): void {
+export function uniformLowp (gen: CpuGenerator, dst: Uint16Array, off: number, count: number, p: LowpUniform, wasm = true): void {
   const toIsZero = p.toBits >= 0 && (p.toBits & 0x7fff) === 0
   while (count > 0) {
     const k = count < drawLen ? count : drawLen
-    uniformF32(gen, valuesF32, 0, k, p.mask, p.scale, p.from, p.range, NaN)
+    uniformF32(gen, valuesF32, 0, k, p.mask, p.scale, p.from, p.range, NaN, wasm)
     if (p.bf16) castF32BitsToBf16(valuesBits, dst, off, k)
     else castF32BitsToF16(valuesBits, dst, off, k)
     if (p.toBits >= 0) {

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 
 import { bytesUrl, compileMtUniformWasm, renderMtUniformWasmBytes } from '../../scripts/build-mt-uniform-wasm.js'
 import { type FloatDtype, profile113, profile2x, uniformFill } from '../../src/init/distributions.js'
-import { mtUniformWasmAvailable, mtUniformWasmF32, setMtUniformWasmEnabled } from '../../src/init/mt-uniform-wasm.js'
+import { mtUniformWasmAvailable, mtUniformWasmF32 } from '../../src/init/mt-uniform-wasm.js'
 import { CpuGenerator } from '../../src/init/mt19937.js'
 import { sumIsExact, uniformF32 } from '../../src/init/uniform-fill.js'
 
@@ -39,14 +39,6 @@ function sameState (a: CpuGenerator, b: CpuGenerator): boolean {
   return firstDiff(a.getState(), b.getState()) === -1
 }
 
-function withJs<T> (f: () => T): T {
-  setMtUniformWasmEnabled(false)
-  try {
-    return f()
-  } finally {
-    setMtUniformWasmEnabled(true)
-  }
-}
 
 t.test('committed mt-uniform-wasm-bytes.ts is what scripts/build-mt-uniform-wasm.ts makes from the .wat', async t => {
   const expected = renderMtUniformWasmBytes(await compileMtUniformWasm())
@@ -74,7 +66,7 @@ function check (t: Test, c: Case): boolean {
   const g1 = g0.clone()
   const profile = c.v113 ? profile113 : profile2x
   const ref = makeTarget(c.n * size, c.off, c.shared)
-  withJs(() => { uniformFill(g0, { dtype: c.dtype, data: ref }, c.low, c.high, profile) })
+  uniformFill(g0, { dtype: c.dtype, data: ref }, c.low, c.high, profile, false)
   const got = makeTarget(c.n * size, c.off, c.shared)
   uniformFill(g1, { dtype: c.dtype, data: got }, c.low, c.high, profile)
   const d = firstDiff(got, ref)
@@ -128,7 +120,7 @@ t.test('uniformF32 direct: WASM equals JS, outputs and generator state, many mid
     let off = 0
     while (off < n) {
       const k = Math.min(n - off, 1 + Math.floor(r() * (r() < 0.5 ? 100 : 3000)))
-      withJs(() => { uniformF32(g0, a, off, k, mask, scale, from, range, clampTo) })
+      uniformF32(g0, a, off, k, mask, scale, from, range, clampTo, false)
       uniformF32(g1, b, off, k, mask, scale, from, range, clampTo)
       off += k
     }
@@ -137,7 +129,7 @@ t.test('uniformF32 direct: WASM equals JS, outputs and generator state, many mid
     if (sumIsExact(scale, range, from)) {
       const g2 = g0.clone(); const g3 = g0.clone()
       const c = new Float32Array(777); const e = new Float32Array(777)
-      withJs(() => { uniformF32(g2, c, 0, 777, mask, scale, from, range, clampTo) })
+      uniformF32(g2, c, 0, 777, mask, scale, from, range, clampTo, false)
       if (mtUniformWasmF32(g3.engine, e, 0, 777, mask, range * scale, from, clampTo)) wasmCalls++
       t.ok(firstDiff(new Uint8Array(c.buffer), new Uint8Array(e.buffer)) === -1 && sameState(g2, g3), 'direct kernel call')
     }
@@ -151,7 +143,7 @@ t.test('exhaustive check of the clamp rule: values that round onto `to` become `
   const n = 100_000
   const a = new Float32Array(n); const b = new Float32Array(n)
   const to = 1 + 2 ** -23
-  withJs(() => { uniformFill(g0, { dtype: 'float32', data: a }, 1, to) })
+  uniformFill(g0, { dtype: 'float32', data: a }, 1, to, undefined, false)
   uniformFill(g1, { dtype: 'float32', data: b }, 1, to)
   t.equal(firstDiff(new Uint8Array(a.buffer), new Uint8Array(b.buffer)), -1)
   t.ok(sameState(g0, g1))
