@@ -11,6 +11,7 @@
 // demotion to float32 is the single rounding, as the Float32Array store is in JS) and falls back
 // to JS when this returns false (no WebAssembly SIMD, or disabled).
 
+import { instantiateWasm } from './wasm-kernel.js'
 import { MT_UNIFORM_WASM_BASE64 } from './mt-uniform-wasm-bytes.js'
 import { type MT19937, mtStateWords } from './mt19937.js'
 
@@ -27,26 +28,12 @@ const outBase = 4096
 /** Floats per kernel call: 64 KiB, well inside the 128 KiB memory with the 3-float overshoot. */
 const chunkFloats = 16384
 
-/** The parts of the WebAssembly JS API used here (the project's lib and @types/node 20 do not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> }
-}
-
 let kernel: Kernel | null | undefined
 
 function load (): Kernel | null {
-  try {
-    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly
-    if (wasm === undefined) return null
-    const module = new wasm.Module(Buffer.from(MT_UNIFORM_WASM_BASE64, 'base64'))
-    const instance = new wasm.Instance(module, {})
-    const memory = instance.exports.memory as { buffer: ArrayBuffer }
-    const fill = instance.exports.fill as Kernel['fill']
-    return { fill, words: new Uint32Array(memory.buffer), floats: new Float32Array(memory.buffer) }
-  } catch {
-    return null // no WebAssembly (SIMD) here: uniformF32 uses JS
-  }
+  const k = instantiateWasm(MT_UNIFORM_WASM_BASE64)
+  if (k === null) return null // no WebAssembly (SIMD) here: uniformF32 uses JS
+  return { fill: k.exports.fill as Kernel['fill'], words: new Uint32Array(k.memory), floats: new Float32Array(k.memory) }
 }
 
 /** Whether the WASM kernel loads on this runtime. */

@@ -7,9 +7,10 @@
 // memory, in chunks (bfloat16: then rounded to bfloat16 as fp.ts's castF32BitsToBf16); each chunk is
 // copied into the target (any alignment, SharedArrayBuffer or not: wasm memory is little-endian,
 // like the target layout). philoxFill routes float32 and bfloat16 uniform fills here and falls back
-// to JS when this returns false (no WebAssembly SIMD, disabled, or a range whose rs = range * 2^-24
+// to JS when this returns false (no WebAssembly SIMD, or a range whose rs = range * 2^-24
 // is not exact in float32).
 
+import { instantiateWasm } from './wasm-kernel.js'
 import { PHILOX_WASM_BASE64 } from './philox-wasm-bytes.js'
 
 interface Kernel {
@@ -27,27 +28,12 @@ const uniformPurpose = 1
 /** Where toBf16 writes a chunk's bfloat16 (after the float32 chunk, below the 128 KiB end). */
 const bf16Base = 86016
 
-/** The parts of the WebAssembly JS API used here (the project's lib and @types/node 20 do not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> }
-}
-
 let kernel: Kernel | null | undefined
 
 function load (): Kernel | null {
-  try {
-    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly
-    if (wasm === undefined) return null
-    const module = new wasm.Module(Buffer.from(PHILOX_WASM_BASE64, 'base64'))
-    const instance = new wasm.Instance(module, {})
-    const memory = instance.exports.memory as { buffer: ArrayBuffer }
-    const uniform32 = instance.exports.uniform32 as Kernel['uniform32']
-    const toBf16 = instance.exports.toBf16 as Kernel['toBf16']
-    return { uniform32, toBf16, bytes: new Uint8Array(memory.buffer) }
-  } catch {
-    return null // no WebAssembly (SIMD) here: philoxFill uses JS
-  }
+  const k = instantiateWasm(PHILOX_WASM_BASE64)
+  if (k === null) return null // no WebAssembly (SIMD) here: philoxFill uses JS
+  return { uniform32: k.exports.uniform32 as Kernel['uniform32'], toBf16: k.exports.toBf16 as Kernel['toBf16'], bytes: new Uint8Array(k.memory) }
 }
 
 /** Whether the WASM kernel loads on this runtime. */
