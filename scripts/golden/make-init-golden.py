@@ -28,7 +28,7 @@ prints the measurements to copy here. Everything not listed must match exactly; 
 must differ in exactly that many elements, each by at most 2 units in the last place.
 """
 
-import collections
+import importlib.util
 import fnmatch
 import hashlib
 import json
@@ -65,66 +65,16 @@ KNOWN_INEXACT = {
 
 
 # ------------------------------------------------------------------------------------------------
-# spec -> module (the same reading of a JSON spec as scripts/golden/make-nn-layouts.py)
+# spec -> module: the same reading of a JSON spec as make-nn-layouts.py, imported from it
 
-def resolve_class(name):
-    short = name
-    for prefix in ("torch.nn.", "nn."):
-        if short.startswith(prefix):
-            short = short[len(prefix):]
-            break
-    obj = torch.nn
-    for part in short.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def convert_dtype(value):
-    if isinstance(value, str):
-        short = value[len("torch."):] if value.startswith("torch.") else value
-        candidate = getattr(torch, short, None)
-        if isinstance(candidate, torch.dtype):
-            return candidate
-    return value
-
-
-def convert(value):
-    if isinstance(value, dict):
-        if "class" in value:
-            return build(value)
-        return {k: convert(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [convert(v) for v in value]
-    return value
-
-
-def split_name(name):
-    owner, _, attr = name.rpartition(".")
-    return owner, attr
-
-
-def apply_ties(module, ties):
-    """Each tie [a, ..., z] is attribute assignment of the last tensor to the others."""
-    for group in ties:
-        source_path, source_attr = split_name(group[-1])
-        source = getattr(module.get_submodule(source_path), source_attr)
-        for name in group[:-1]:
-            owner_path, attr = split_name(name)
-            setattr(module.get_submodule(owner_path), attr, source)
-
-
-def build(spec):
-    cls = resolve_class(spec["class"])
-    args = [convert(a) for a in spec.get("args", [])]
-    if cls is torch.nn.Sequential and len(args) == 1 and isinstance(args[0], dict):
-        args = [collections.OrderedDict(args[0])]
-    kwargs = {}
-    for key, value in spec.get("kwargs", {}).items():
-        kwargs[key] = convert_dtype(value) if key == "dtype" else convert(value)
-    module = cls(*args, **kwargs)
-    if "ties" in spec:
-        apply_ties(module, spec["ties"])
+def load_layouts_module():
+    spec = importlib.util.spec_from_file_location("make_nn_layouts", Path(__file__).resolve().parent / "make-nn-layouts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
+
+
+build = load_layouts_module().build
 
 
 def apply_overrides(module, overrides):
