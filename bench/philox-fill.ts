@@ -12,30 +12,9 @@ import os from 'node:os'
 
 import { philoxBlocks, philoxFill, type PhiloxDist, type PhiloxDtype } from '../src/init/philox.js'
 
-const mib = Number(process.argv[2] ?? 64)
-const reps = Number(process.argv[3] ?? 5)
-const bytes = mib * 1024 * 1024
-const arena = new Uint8Array(new SharedArrayBuffer(bytes))
+import { arena, best, bytes, mib, reps, report as reportWidth, type Timing } from './fill-timing.js'
 
-interface Timing { wall: number, cpu: number }
-
-function best (fn: () => void): Timing {
-  const r: Timing = { wall: Infinity, cpu: Infinity }
-  for (let i = 0; i < reps; i++) {
-    const c0 = process.cpuUsage()
-    const t0 = process.hrtime.bigint()
-    fn()
-    r.wall = Math.min(r.wall, Number(process.hrtime.bigint() - t0) / 1e9)
-    const c = process.cpuUsage(c0)
-    r.cpu = Math.min(r.cpu, (c.user + c.system) / 1e6)
-  }
-  return r
-}
-
-function report (label: string, t: Timing, n: number): void {
-  console.log(`${label.padEnd(26)} wall ${(bytes / t.wall / 1e9).toFixed(3)} GB/s  cpu ${(bytes / t.cpu / 1e9).toFixed(3)} GB/s` +
-    `  ${(t.cpu * 1e9 / n).toFixed(2)} ns/elem (cpu)`)
-}
+const report = (label: string, t: Timing, n: number): void => { reportWidth(label, t, n, 26) }
 
 console.log(`philox fill, ${mib} MiB per fill, best of ${reps}; ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ` +
   `load ${os.loadavg().map(x => x.toFixed(2)).join(' ')}`)
