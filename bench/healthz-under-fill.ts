@@ -12,12 +12,13 @@
 // `seconds` (zeros: at least 100 times, their windows being short). p50/p99/max in ms. Target:
 // device worker p99 < 20 ms (fill rows).
 // Run: npx tsx bench/healthz-under-fill.ts [seconds=6] [only=ones-cpu,ones-worker,zeros-cpu,zeros-worker]
-import { Agent, request } from 'node:http'
+import { Agent } from 'node:http'
 import { loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import { call, percentile } from './loopback.js'
 
 const seconds = Number(process.argv[2] ?? 6)
 const only = process.argv[3]?.split(',')
@@ -53,23 +54,7 @@ const once = () => new Promise((resolve, reject) => {
 
 interface Samples { starts: number[], ends: number[] }
 
-async function call (port: number, agent: Agent, method: string, path: string, body?: unknown): Promise<{ status: number, text: string }> {
-  const text = body === undefined ? undefined : JSON.stringify(body)
-  return await new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }
-    const req = request({ host: '127.0.0.1', port, path, method, agent, headers }, (res) => {
-      let out = ''
-      res.setEncoding('utf8').on('data', (c: string) => { out += c }).on('end', () => { resolve({ status: res.statusCode ?? 0, text: out }) })
-    })
-    req.on('error', reject)
-    req.end(text)
-  })
-}
 
-function percentile (xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))] ?? NaN
-}
 
 const now = (): number => performance.timeOrigin + performance.now()
 

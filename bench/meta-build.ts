@@ -4,9 +4,10 @@
 // Run: npx tsx bench/meta-build.ts [iterations]   (PYTHON=/path/to/python to pick the interpreter)
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { Agent, request } from 'node:http'
+import { Agent } from 'node:http'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import { call, percentile } from './loopback.js'
 
 const iterations = Number(process.argv[2] ?? 200)
 const spec = {
@@ -15,36 +16,22 @@ const spec = {
   kwargs: { enable_nested_tensor: false }
 }
 
-function percentile (xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))] ?? NaN
-}
 
-async function post (port: number, agent: Agent, path: string, body: string): Promise<{ status: number, text: string }> {
-  return await new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = ''
-      res.setEncoding('utf8').on('data', (c: string) => { text += c }).on('end', () => { resolve({ status: res.statusCode ?? 0, text }) })
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
-}
 
 const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent' }) })
 await app.listen({ host: '127.0.0.1', port: 0 })
 const port = (app.server.address() as { port: number }).port
 const agent = new Agent({ keepAlive: true, maxSockets: 1 })
-const session = JSON.parse((await post(port, agent, '/v1/sessions', '{}')).text) as { id: string }
+const session = JSON.parse((await call(port, agent, 'POST', '/v1/sessions', '{}')).text) as { id: string }
 const body = JSON.stringify(spec)
 const path = `/v1/sessions/${session.id}/modules`
 
 let info = ''
-for (let i = 0; i < 20; i++) await post(port, agent, path, body) // warm-up
+for (let i = 0; i < 20; i++) await call(port, agent, 'POST', path, body) // warm-up
 const ms: number[] = []
 for (let i = 0; i < iterations; i++) {
   const t0 = process.hrtime.bigint()
-  const r = await post(port, agent, path, body)
+  const r = await call(port, agent, 'POST', path, body)
   ms.push(Number(process.hrtime.bigint() - t0) / 1e6)
   if (r.status !== 201) throw new Error(`unexpected ${r.status}: ${r.text}`)
   if (i === 0) {

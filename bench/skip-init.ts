@@ -8,35 +8,19 @@ import { existsSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Agent, request } from 'node:http'
+import { Agent } from 'node:http'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { buildModule } from '../src/nn/index.js'
 import { castTensors, constantFills, planArena } from '../src/materialize/plan.js'
 import type { MaterializationRegistry } from '../src/materialize/registry.js'
+import { call, median } from './loopback.js'
 
 const iterations = Number(process.argv[2] ?? 10)
 const warmup = 2
 const spec = { class: 'Linear', args: [16384, 16384], kwargs: { bias: false } }
 
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid] ?? NaN : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2
-}
 
-async function call (port: number, agent: Agent, method: string, path: string, body?: unknown): Promise<{ status: number, text: string }> {
-  const text = body === undefined ? undefined : JSON.stringify(body)
-  return await new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }
-    const req = request({ host: '127.0.0.1', port, path, method, agent, headers }, (res) => {
-      let out = ''
-      res.setEncoding('utf8').on('data', (c: string) => { out += c }).on('end', () => { resolve({ status: res.statusCode ?? 0, text: out }) })
-    })
-    req.on('error', reject)
-    req.end(text)
-  })
-}
 
 async function measure (port: number, agent: Agent, sid: string, device: 'cpu' | 'worker'): Promise<{ ms: number[], nbytes: number }> {
   const body = device === 'cpu' ? spec : { ...spec, kwargs: { ...spec.kwargs, device } }

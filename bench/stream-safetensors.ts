@@ -11,16 +11,12 @@ import { loadavg } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import { median } from './loopback.js'
 
 const runs = Number(process.argv[2] ?? 5)
 const device = process.argv[3] ?? 'worker'
 const SLICE = 1 << 20
 
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid] ?? NaN : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2
-}
 
 async function json (port: number, agent: Agent, method: string, path: string, body?: unknown): Promise<{ status: number, body: Record<string, unknown> }> {
   const text = body === undefined ? undefined : JSON.stringify(body)
