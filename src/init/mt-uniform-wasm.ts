@@ -2,7 +2,7 @@
 // path), bit-identical to the JS path (test/init/mt-uniform-wasm.test.ts compares them bit for bit).
 //
 // The module (src/init/mt-uniform-wasm.wat, compiled into mt-uniform-wasm-bytes.ts by
-// scripts/build-mt-uniform-wasm.ts) twists the 624-word block four words per v128, tempers four
+// scripts/build-wasm.ts) twists the 624-word block four words per v128, tempers four
 // draws per v128 and forms f32(f64(draw & mask) * scaled + from) in f64x2 lanes, with 2.x's
 // "v == to -> from". The engine's state, `left` and `next` are copied into the module's memory
 // before and back out after each call, so the CpuGenerator ends exactly where the JS path leaves it.

@@ -2,7 +2,7 @@
 // bit-identical to philox.ts's JS path (test/init/philox-wasm.test.ts compares them bit for bit).
 //
 // The module (src/init/philox-wasm.wat, compiled into philox-wasm-bytes.ts by
-// scripts/build-philox-wasm.ts) computes Philox4x32-10 four blocks per v128 (32x32 -> 64 products by
+// scripts/build-wasm.ts) computes Philox4x32-10 four blocks per v128 (32x32 -> 64 products by
 // i64x2.extmul) and converts each block's five 24-bit fields as f32(f32(k * rs) + lo) into its own
 // memory, in chunks (bfloat16: then rounded to bfloat16 as fp.ts's castF32BitsToBf16); each chunk is
 // copied into the target (any alignment, SharedArrayBuffer or not: wasm memory is little-endian,

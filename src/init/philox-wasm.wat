@@ -1,5 +1,5 @@
 ;; Philox4x32-10 float32/bfloat16 uniform kernel for rng: "philox" (docs/philox.md), WebAssembly SIMD.
-;; Source of src/init/philox-wasm-bytes.ts (compiled by scripts/build-philox-wasm.ts with wabt).
+;; Source of src/init/philox-wasm-bytes.ts (compiled by scripts/build-wasm.ts with wabt).
 ;;
 ;; uniform32(c0, c1, c2, k0, k1, groups, rs, lo, out) writes groups * 4 blocks, block j = counter
 ;; (c0 + j mod 2^32, c1, c2, 0) under key (k0, k1), as 5 float32 each (80 bytes per group of 4

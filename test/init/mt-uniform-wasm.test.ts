@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 
 import t, { type Test } from 'tap'
 
-import { bytesUrl, compileMtUniformWasm, renderMtUniformWasmBytes } from '../../scripts/build-mt-uniform-wasm.js'
+import { bytesUrl, compileWasm, renderWasmBytes, wasmKernels } from '../../scripts/build-wasm.js'
 import { type FloatDtype, profile113, profile2x, uniformFill } from '../../src/init/distributions.js'
 import { mtUniformWasmAvailable, mtUniformWasmF32 } from '../../src/init/mt-uniform-wasm.js'
 import { CpuGenerator } from '../../src/init/mt19937.js'
@@ -40,9 +40,10 @@ function sameState (a: CpuGenerator, b: CpuGenerator): boolean {
 }
 
 
-t.test('committed mt-uniform-wasm-bytes.ts is what scripts/build-mt-uniform-wasm.ts makes from the .wat', async t => {
-  const expected = renderMtUniformWasmBytes(await compileMtUniformWasm())
-  t.equal(readFileSync(bytesUrl, 'utf8'), expected, 'run `npx tsx scripts/build-mt-uniform-wasm.ts` after editing src/init/mt-uniform-wasm.wat')
+t.test('committed mt-uniform-wasm-bytes.ts is what scripts/build-wasm.ts makes from the .wat', async t => {
+  const k = wasmKernels.mtUniform
+  const expected = renderWasmBytes(k, await compileWasm(k))
+  t.equal(readFileSync(bytesUrl(k), 'utf8'), expected, 'run `npx tsx scripts/build-wasm.ts` after editing src/init/mt-uniform-wasm.wat')
 })
 
 t.test('the kernel loads (WebAssembly SIMD) on this runtime', async t => {

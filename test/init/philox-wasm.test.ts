@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 
 import t, { type Test } from 'tap'
 
-import { bytesUrl, compilePhiloxWasm, renderPhiloxWasmBytes } from '../../scripts/build-philox-wasm.js'
+import { bytesUrl, compileWasm, renderWasmBytes, wasmKernels } from '../../scripts/build-wasm.js'
 import { philoxWasmAvailable, philoxWasmUniform } from '../../src/init/philox-wasm.js'
 import { philoxFill, philoxFillJs, philoxKey, type PhiloxDist } from '../../src/init/philox.js'
 
@@ -46,9 +46,10 @@ function firstDiff (a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? -1 : Math.min(a.length, b.length)
 }
 
-t.test('committed philox-wasm-bytes.ts is what scripts/build-philox-wasm.ts makes from the .wat', async t => {
-  const expected = renderPhiloxWasmBytes(await compilePhiloxWasm())
-  t.equal(readFileSync(bytesUrl, 'utf8'), expected, 'run `npx tsx scripts/build-philox-wasm.ts` after editing src/init/philox-wasm.wat')
+t.test('committed philox-wasm-bytes.ts is what scripts/build-wasm.ts makes from the .wat', async t => {
+  const k = wasmKernels.philox
+  const expected = renderWasmBytes(k, await compileWasm(k))
+  t.equal(readFileSync(bytesUrl(k), 'utf8'), expected, 'run `npx tsx scripts/build-wasm.ts` after editing src/init/philox-wasm.wat')
 })
 
 t.test('the kernel loads (WebAssembly SIMD) on this runtime', async t => {
