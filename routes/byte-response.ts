@@ -43,6 +43,10 @@ export function sendBytes (request: FastifyRequest, reply: FastifyReply, segment
   if (range !== 'none') void reply.code(206).header('content-range', contentRange(range, size))
   void reply.header('content-length', String(end - start))
   // HEAD: an empty stream keeps our content-length (an empty payload would reset it to 0)
-  const body = request.method === 'HEAD' ? [] : segmentViews(segments, start, end)
+  if (request.method === 'HEAD') return reply.send(Readable.from([], { objectMode: false }))
+  // views may wait in the socket's queue after the stream ends: the arenas stay unrecycled until the response closes
+  const unpins = [...new Set(segments.flatMap((s) => 'arena' in s ? [s.arena] : []))].map((a) => a.pin())
+  reply.raw.once('close', () => { for (const unpin of unpins) unpin() })
+  const body = segmentViews(segments, start, end)
   return reply.send(Readable.from(body, { objectMode: false }))
 }

@@ -19,7 +19,7 @@ import { sendBytes, type Segment } from './byte-response.js'
 import { storedModule } from './modules.js'
 import { InitRuleError } from '../src/init/module-init.js'
 import { OverrideError, parseOverrides, type Override } from '../src/init/init-overrides.js'
-import { initFiller, planInit } from '../src/materialize/init-fill.js'
+import { drawnSpans, initFiller, planInit } from '../src/materialize/init-fill.js'
 
 type MaterializationView = typeof Materialization.static
 
@@ -117,7 +117,7 @@ export function startMaterialization (app: FastifyInstance, r: StartRequest): Ma
     if (err instanceof InitRuleError) throw materiaError('initUnavailable', `init '${base}' for ${r.built.qualname}: ${err.message}`)
     throw err
   }
-  return app.materializations.start(newHandle('mat'), opts, plan, [...exec.constants], initFiller(exec, { device: r.device, pool: app.pool, totalBytes: plan.layout.dataSize }))
+  return app.materializations.start(newHandle('mat'), opts, plan, [...exec.constants], initFiller(exec, { device: r.device, pool: app.pool, totalBytes: plan.layout.dataSize }), drawnSpans(exec))
 }
 
 /** Waits for the fill; a client that goes away first cancels it and frees the memory. */
@@ -219,7 +219,8 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     // persistent tensors come from the file; non-persistent buffers get their constructor values
     const fills = constantFills(plan, 'empty').filter((f) => plan.tensors.some((t) => !t.persistent && t.offset === f.offset))
     const m = registry.start(newHandle('mat'), { sessionId, moduleId, device: 'cpu', init: 'checkpoint', seed: null, rng: null, dtype: null }, plan, fills,
-      async (arena, signal, progress) => { await copyCheckpointData(header, rest, body, plan, arena, signal, progress) })
+      async (arena, signal, progress) => { await copyCheckpointData(header, rest, body, plan, arena, signal, progress) },
+      plan.tensors.filter((t) => t.persistent && t.tiedTo === undefined))
     await awaitFill(app, request, m)
     if (m.status === 'failed' && m.error !== undefined && m.error !== 'cancelled') {
       registry.delete(sessionId, m.id)

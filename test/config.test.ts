@@ -10,6 +10,8 @@ t.test('defaults', async (t) => {
   t.same(c.apiKeys, [])
   t.ok(c.memoryBudget > 0)
   t.ok(c.workers >= 1)
+  t.equal(c.arenaCache, 2 * 2 ** 30)
+  t.equal(loadConfig({ MATERIA_ARENA_CACHE: '0' }).arenaCache, 0, 'the arena cache can be turned off')
 })
 
 t.test('byte sizes', async (t) => {
@@ -24,7 +26,7 @@ t.test('byte sizes', async (t) => {
 
 t.test('a bad value names the variable and what it expects', async (t) => {
   const cases: Array<[string, string]> = [['PORT', '70000'], ['PORT', 'http'], ['MATERIA_STORE', 'postgres'], ['LOG_LEVEL', 'loud'],
-    ['MATERIA_MEMORY_BUDGET', 'lots'], ['MATERIA_WORKERS', '0'], ['REDIS_URL', 'localhost:6379'], ['MATERIA_SESSION_TTL', '-5']]
+    ['MATERIA_MEMORY_BUDGET', 'lots'], ['MATERIA_WORKERS', '0'], ['REDIS_URL', 'localhost:6379'], ['MATERIA_SESSION_TTL', '-5'], ['MATERIA_ARENA_CACHE', '-1'], ['MATERIA_ARENA_CACHE', 'all']]
   for (const [name, value] of cases) {
     const err = (() => { try { loadConfig({ [name]: value }) } catch (e) { return e } })()
     t.ok(err instanceof ConfigError, `${name}=${value} is rejected`)

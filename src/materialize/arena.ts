@@ -1,6 +1,7 @@
-// One arena per materialization: a single zero-initialised buffer laid out like a safetensors data
-// section, so every tensor and the whole file are served as zero-copy views. Typed-array and
-// Buffer views stop at 4 GiB on Node 20 (an ArrayBuffer does not), so views are taken in windows.
+// One arena per materialization: a single buffer laid out like a safetensors data section, so every
+// tensor and the whole file are served as zero-copy views. A new buffer is zero; a recycled one
+// (arena-cache.ts) is not, and the registry zeroes whatever its fill does not write. Typed-array
+// and Buffer views stop at 4 GiB on Node 20 (an ArrayBuffer does not), so views are taken in windows.
 export type ArenaMemory = SharedArrayBuffer
 
 /** Largest single view we take: well under Node 20's 4 GiB Buffer limit. */
@@ -8,15 +9,19 @@ export const MAX_VIEW_BYTES = 2 ** 30
 
 export class Arena {
   readonly memory: ArenaMemory
+  private pins = 0
+  private unpinned: Array<() => void> = []
 
   /**
    * Always a SharedArrayBuffer: worker threads fill it in place, and even on device "cpu" it avoids
    * the main-thread GC that V8 runs inside the request when a multi-GiB ArrayBuffer is allocated
    * (measured: skip_init of 1 GiB took 10-45 ms with ArrayBuffer, 3 ms with SharedArrayBuffer).
+   * `memory` may be a recycled buffer at least `size` bytes long.
    */
-  constructor (readonly size: number) {
+  constructor (readonly size: number, memory?: ArenaMemory) {
+    if (memory !== undefined && memory.byteLength < size) throw new RangeError(`recycled memory of ${memory.byteLength} bytes is smaller than ${size}`)
     // zero-length buffers are legal but some views of them are not; keep one byte
-    this.memory = new SharedArrayBuffer(Math.max(1, size))
+    this.memory = memory ?? new SharedArrayBuffer(Math.max(1, size))
   }
 
   /** A Buffer view of [start, start + length); length at most MAX_VIEW_BYTES. */
@@ -28,5 +33,25 @@ export class Arena {
   /** Zero-copy views covering [start, end) in pieces of at most `chunk` bytes. */
   * views (start: number, end: number, chunk = 1 << 20): Generator<Buffer> {
     for (let p = start; p < end; p += chunk) yield this.view(p, Math.min(chunk, end - p))
+  }
+
+  /**
+   * Marks the memory as read by someone outside the registry (a response whose views may still sit
+   * in a socket's queue); the returned function ends that. Memory is recycled only when unpinned.
+   */
+  pin (): () => void {
+    this.pins++
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      if (--this.pins === 0) for (const f of this.unpinned.splice(0)) f()
+    }
+  }
+
+  /** Resolves once no reader holds a pin. */
+  async whenUnpinned (): Promise<void> {
+    if (this.pins === 0) return
+    await new Promise<void>((resolve) => this.unpinned.push(resolve))
   }
 }

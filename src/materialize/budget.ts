@@ -1,17 +1,27 @@
 // The memory budget: bytes are reserved before any arena is allocated, returned when it is freed.
+// Memory held for reuse (the arena cache) counts too, and is shed when a reservation needs it.
 import { materiaError } from '../errors.js'
 
 const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`
 
+/** Memory the process holds that it can give back on demand. */
+export interface SpareMemory {
+  readonly bytes: number
+  shed: (bytes: number) => void
+}
+
 export class MemoryBudget {
   private usedBytes = 0
-  constructor (readonly limit: number) {}
+  constructor (readonly limit: number, private readonly spare?: SpareMemory) {}
 
+  /** Bytes reserved by materializations. */
   get used (): number { return this.usedBytes }
 
   /** Reserves `bytes` or throws a 507 with the figures; the service stays up either way. */
   reserve (bytes: number): void {
-    if (this.usedBytes + bytes > this.limit) {
+    const short = this.usedBytes + (this.spare?.bytes ?? 0) + bytes - this.limit
+    if (short > 0) this.spare?.shed(short)
+    if (this.usedBytes + (this.spare?.bytes ?? 0) + bytes > this.limit) {
       throw materiaError('memoryBudget', `Materialization needs ${bytes} bytes (${gib(bytes)}); the memory budget is ${this.limit} bytes ` +
         `(${gib(this.limit)}) with ${this.usedBytes} in use and ${this.limit - this.usedBytes} free (MATERIA_MEMORY_BUDGET)`)
     }

@@ -97,3 +97,17 @@ export function splitRanges (ranges: readonly FillRange[], parts: number): FillR
   }
   return out.filter((l) => l.length > 0)
 }
+
+/** The parts of [0, size) no range covers, as uint8 zero fills: what a recycled arena must clear. */
+export function uncoveredZeros (size: number, covered: ReadonlyArray<{ offset: number, nbytes: number }>): FillRange[] {
+  const spans = covered.filter((c) => c.nbytes > 0).map((c) => [c.offset, c.offset + c.nbytes] as const).sort((a, b) => a[0] - b[0])
+  const out: FillRange[] = []
+  let at = 0
+  for (const [start, end] of spans) {
+    if (start > at) out.push({ offset: at, nbytes: Math.min(start, size) - at, dtype: 'uint8', value: 0 })
+    at = Math.max(at, end)
+    if (at >= size) break
+  }
+  if (at < size) out.push({ offset: at, nbytes: size - at, dtype: 'uint8', value: 0 })
+  return out.filter((r) => r.nbytes > 0)
+}

@@ -441,6 +441,14 @@ function * runPhilox (exec: InitExec, memory: ArrayBufferLike, slice: Slice): Ge
   }
 }
 
+/** The bytes the fill writes whole: every drawn output and its copies (constants and patches are not counted). */
+export function drawnSpans (exec: InitExec): Array<{ offset: number, nbytes: number }> {
+  return exec.values.flatMap((v) => v.outputs.map((i) => {
+    const o = exec.outputs[i] as ExecOutput
+    return { offset: o.offset, nbytes: o.numel * itemSize(o.dtype) }
+  }))
+}
+
 /** padding_idx rows (after the copies: a copy's own patches are applied to it). */
 export function applyPatches (exec: InitExec, memory: ArrayBufferLike): void {
   for (const o of exec.outputs) {

@@ -1,14 +1,16 @@
 // The materializations this process holds: their arenas, fills, status and progress. Memory is
 // reserved against the budget before allocation and returned when a materialization is deleted,
-// its module or session is deleted, or its session expires.
+// its module or session is deleted, or its session expires. Freed arenas go to the arena cache once
+// no fill writes them and no response reads them; a recycled arena has its unwritten bytes zeroed.
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Piscina } from 'piscina'
 import { materiaError } from '../errors.js'
 import type { DType } from '../tensor/dtype.js'
 import { Arena } from './arena.js'
+import { ArenaCache } from './arena-cache.js'
 import { collectGarbage } from './collect-garbage.js'
 import { MemoryBudget } from './budget.js'
-import { fillRange, fillSteps, splitRanges, type FillRange } from './fill.js'
+import { fillRange, fillSteps, splitRanges, uncoveredZeros, type FillRange } from './fill.js'
 import type { FillTask } from './fill-worker.js'
 import type { ArenaPlan, InitKind } from './plan.js'
 
@@ -48,34 +50,60 @@ interface Entry {
   m: Materialization
   abort: AbortController
   released: boolean
+  /** bytes reserved: the arena's memory, which a recycled buffer may make larger than the plan */
+  capacity: number
 }
+
+/** Bytes a fill writes in full; the rest of a recycled arena is zeroed first. */
+export interface Span { offset: number, nbytes: number }
+
+/** A recycled arena is used only when at most this share of it must be zeroed (else fresh memory, zero for free). */
+const MAX_ZEROED_SHARE = 1 / 8
 
 
 export class MaterializationRegistry {
   private readonly entries = new Map<string, Entry>()
   private gcTimer: NodeJS.Timeout | undefined
+  private closed = false
+  readonly budget: MemoryBudget
+  readonly cache: ArenaCache
 
-  constructor (readonly budget: MemoryBudget, private readonly pool: Piscina | undefined) {}
+  constructor (memoryBudget: number, private readonly pool: Piscina | undefined, cacheBytes = 0) {
+    this.cache = new ArenaCache(cacheBytes, () => { this.scheduleGc() })
+    this.budget = new MemoryBudget(memoryBudget, this.cache)
+  }
 
   get residentBytes (): number { return this.budget.used }
   get count (): number { return this.entries.size }
 
   /**
-   * Reserves memory, allocates the arena and starts filling it. `fill` receives the arena and an
-   * abort signal for fills other than constants (checkpoint uploads); constants are filled here.
+   * Reserves memory, allocates (or recycles) the arena and starts filling it. `fill` receives the
+   * arena and an abort signal for fills other than constants (init draws, checkpoint uploads) and
+   * writes every byte of `writes`; constants are filled here, after it.
    */
   start (id: string, opts: MaterializationOptions, plan: ArenaPlan, fills: FillRange[],
-    fill?: (arena: Arena, signal: AbortSignal, progress: (bytes: number) => void) => Promise<void>): Materialization {
-    this.budget.reserve(plan.arenaSize)
+    fill?: (arena: Arena, signal: AbortSignal, progress: (bytes: number) => void) => Promise<void>, writes: readonly Span[] = []): Materialization {
+    const zeros = uncoveredZeros(plan.arenaSize, [...fills, ...writes])
+    const zeroBytes = zeros.reduce((n, r) => n + r.nbytes, 0)
+    const recycled = zeroBytes <= plan.arenaSize * MAX_ZEROED_SHARE ? this.cache.take(plan.arenaSize) : undefined
+    const capacity = recycled?.byteLength ?? plan.arenaSize
+    try {
+      this.budget.reserve(capacity)
+    } catch (err) {
+      if (recycled !== undefined) this.cache.put(recycled)
+      throw err
+    }
     let arena: Arena
     try {
-      arena = new Arena(plan.arenaSize)
+      arena = new Arena(plan.arenaSize, recycled)
     } catch (err) {
-      this.budget.release(plan.arenaSize)
+      this.budget.release(capacity)
       throw materiaError('memoryBudget', `Could not allocate ${plan.arenaSize} bytes: ${(err as Error).message}`)
     }
+    // a recycled arena holds an earlier materialization's bytes: clear what this one will not write
+    const clear = recycled !== undefined ? zeros : []
     const abort = new AbortController()
-    const constantBytes = fills.reduce((n, r) => n + r.nbytes, 0)
+    const constantBytes = [...clear, ...fills].reduce((n, r) => n + r.nbytes, 0)
     let external = 0
     const control = new SharedArrayBuffer(16)
     const poolDone = new BigInt64Array(control, 8, 1)
@@ -91,25 +119,30 @@ export class MaterializationRegistry {
       done: Promise.resolve()
     }
     let cpuDone = 0
-    const entry: Entry = { m, abort, released: false }
+    const entry: Entry = { m, abort, released: false, capacity }
     this.entries.set(id, entry)
-    m.done = (async () => {
-      if (fill !== undefined) await fill(arena, abort.signal, (b) => { external += b })
+    const constants = async (ranges: FillRange[]): Promise<void> => {
       if (opts.device === 'worker' && this.pool !== undefined) {
-        await this.fillOnPool(arena, fills, control, abort.signal)
-      } else {
-        // a long fill on the main thread lets other requests through every few milliseconds
-        let slice = performance.now()
-        for (const step of fillSteps(fills, CPU_STEP_BYTES)) {
-          if (abort.signal.aborted) throw new Error('cancelled')
-          fillRange(arena.memory, step)
-          cpuDone += step.nbytes
-          if (performance.now() - slice >= CPU_SLICE_MS) {
-            await yieldToLoop()
-            slice = performance.now()
-          }
+        await this.fillOnPool(arena, ranges, control, abort.signal)
+        return
+      }
+      // a long fill on the main thread lets other requests through every few milliseconds
+      let slice = performance.now()
+      for (const step of fillSteps(ranges, CPU_STEP_BYTES)) {
+        if (abort.signal.aborted) throw new Error('cancelled')
+        fillRange(arena.memory, step)
+        cpuDone += step.nbytes
+        if (performance.now() - slice >= CPU_SLICE_MS) {
+          await yieldToLoop()
+          slice = performance.now()
         }
       }
+    }
+    m.done = (async () => {
+      // zeros first: a fill's patches (padding_idx rows) may land inside a range it does not write whole
+      await constants(clear)
+      if (fill !== undefined) await fill(arena, abort.signal, (b) => { external += b })
+      await constants(fills)
       if (abort.signal.aborted) throw new Error('cancelled')
     })().then(() => {
       m.status = 'ready'
@@ -167,18 +200,28 @@ export class MaterializationRegistry {
   }
 
   async close (): Promise<void> {
+    this.closed = true
     this.deleteWhere(() => true)
+    this.cache.close()
   }
 
   private release (e: Entry): void {
     if (e.released) return
     e.released = true
-    this.budget.release(e.m.plan.arenaSize)
-    // drop our reference to the arena memory and let V8 return it soon (debounced)
+    this.budget.release(e.capacity)
+    const arena = e.m.arena
     ;(e.m as { arena: Arena | undefined }).arena = undefined
-    if (collectGarbage !== undefined && e.m.plan.arenaSize >= 1 << 20 && this.gcTimer === undefined) {
-      this.gcTimer = setTimeout(() => { this.gcTimer = undefined; collectGarbage?.() }, 50)
-      this.gcTimer.unref()
-    }
+    // recycle only once the fill has stopped writing and no response still reads the memory
+    void e.m.done.then(async () => { await arena.whenUnpinned() }).then(() => {
+      if (!this.closed && this.cache.put(arena.memory)) return
+      if (arena.size >= 1 << 20) this.scheduleGc()
+    })
+  }
+
+  /** Lets V8 return dropped arena memory soon (debounced). */
+  private scheduleGc (): void {
+    if (collectGarbage === undefined || this.gcTimer !== undefined) return
+    this.gcTimer = setTimeout(() => { this.gcTimer = undefined; collectGarbage?.() }, 50)
+    this.gcTimer.unref()
   }
 }

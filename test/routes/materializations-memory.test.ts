@@ -41,7 +41,8 @@ t.test('a client that disconnects mid-fill cancels it and frees the memory', asy
 })
 
 t.test('DELETE returns the bytes to the OS (process RSS)', async (t) => {
-  const app = await build(t)
+  // without the arena cache, which keeps freed arenas (arena-recycling.test.ts covers its release)
+  const app = await build(t, { MATERIA_ARENA_CACHE: '0' })
   const sid = (await json(app, 'POST', '/v1/sessions')).id as string
   const mid = (await json(app, 'POST', `/v1/sessions/${sid}/modules`, { class: 'Linear', args: [16384, 16384], kwargs: { bias: false } })).id as string // 1 GiB
   for (const [device, init] of [['cpu', 'ones'], ['worker', 'ones'], ['worker', 'default']]) {
