@@ -13,9 +13,10 @@
 
 import { instantiateWasm } from './wasm-kernel.js'
 import { MT_UNIFORM_WASM_BASE64 } from './mt-uniform-wasm-bytes.js'
-import { type MT19937, mtStateWords } from './mt19937.js'
+import type { MT19937 } from './mt19937.js'
 
 interface Kernel {
+  twists: (n: number) => void
   fill: (count: number, out: number, mask: number, scaled: number, from: number, clampTo: number, from32: number) => void
   words: Uint32Array
   floats: Float32Array
@@ -33,7 +34,7 @@ let kernel: Kernel | null | undefined
 function load (): Kernel | null {
   const k = instantiateWasm(MT_UNIFORM_WASM_BASE64)
   if (k === null) return null // no WebAssembly (SIMD) here: uniformF32 uses JS
-  return { fill: k.exports.fill as Kernel['fill'], words: new Uint32Array(k.memory), floats: new Float32Array(k.memory) }
+  return { twists: k.exports.twists as Kernel['twists'], fill: k.exports.fill as Kernel['fill'], words: new Uint32Array(k.memory), floats: new Float32Array(k.memory) }
 }
 
 /** Whether the WASM kernel loads on this runtime. */
@@ -67,8 +68,22 @@ export function mtUniformWasmF32 (eng: MT19937, dst: Float32Array, off: number, 
     off += k
     count -= k
   }
-  eng.state.set(words.subarray(0, mtStateWords))
+  eng.state.set(words.subarray(0, eng.state.length))
   eng.left = words[leftWord]!
   eng.next = words[nextWord]!
+  return true
+}
+
+/**
+ * Regenerates `state` (624 words) `blocks` times, as that many MT19937.twist() calls: whole blocks
+ * skipped by discard(), 4 words per v128. Returns false, touching nothing, when the caller must use JS.
+ */
+export function mtTwistWasm (state: Uint32Array, blocks: number): boolean {
+  if (kernel === undefined) kernel = load()
+  if (kernel === null) return false
+  kernel.words.set(state, 0)
+  // i32 count: chunks of 2^30 blocks
+  for (let left = blocks; left > 0; left -= 2 ** 30) kernel.twists(Math.min(left, 2 ** 30))
+  state.set(kernel.words.subarray(0, state.length))
   return true
 }

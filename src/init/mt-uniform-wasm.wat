@@ -4,6 +4,8 @@
 ;; Memory layout: the engine's 624 state words at byte 0, torch's `left` at byte 2496 and `next` at
 ;; byte 2500 (copied in and out by mt-uniform-wasm.ts); output chunks from byte 4096 on.
 ;;
+;; twists(n) regenerates the block n times (MT19937.discard's whole blocks: no tempering, no output).
+;;
 ;; fill(count, out, mask, scaled, from, clampTo, from32) takes `count` draws with the bookkeeping of
 ;; MT19937.takeFromBlock (a twist when `left` reaches 1) and writes, from byte `out` (any alignment),
 ;; f32(f64(draw & mask) * scaled + from) for each draw, then v == clampTo -> from32 (clampTo NaN:
@@ -66,6 +68,14 @@
       (i32.xor (i32.load (i32.const 1584))
         (i32.xor (i32.shr_u (local.get $y) (i32.const 1))
           (i32.and (i32.const 0x9908b0df) (i32.sub (i32.const 0) (i32.and (local.get $y) (i32.const 1))))))))
+
+  (func (export "twists") (param $n i32)
+    (block $done
+      (loop $again
+        (br_if $done (i32.eqz (local.get $n)))
+        (call $twist)
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $again))))
 
   (func (export "fill")
     (param $count i32) (param $out i32) (param $mask i32) (param $scaled f64) (param $from f64)

@@ -5,6 +5,8 @@
 // `next` indexes the block. Those two fields are kept exactly as torch keeps them so getState()
 // can reproduce torch.get_rng_state() byte for byte.
 
+import { mtTwistWasm } from './mt-uniform-wasm.js'
+
 export const mtStateWords = 624
 const mtShift = 397
 const matrixA = 0x9908b0df
@@ -136,10 +138,11 @@ export class MT19937 {
   }
 
   /**
-   * Skip `n` draws. Whole blocks are skipped by twisting without tempering or storing outputs;
-   * cost is one twist per 624 draws (linear, but ~1.5 ns per skipped draw; see bench).
+   * Skip `n` draws. Whole blocks are skipped by twisting without tempering or storing outputs:
+   * one twist per 624 draws, in the WebAssembly kernel when it loads (`wasm = false`: the JS
+   * reference, ~1.5 ns per skipped draw).
    */
-  discard (n: number | bigint): void {
+  discard (n: number | bigint, wasm = true): void {
     let rem = typeof n === 'bigint' ? n : BigInt(checkCount(n))
     if (rem < 0n) throw new RangeError('cannot discard a negative number of draws')
     if (rem === 0n) return
@@ -153,8 +156,10 @@ export class MT19937 {
     // rem >= 1 draws remain, each block of 624 begins with a twist.
     const blocks = (rem - 1n) / BigInt(mtStateWords)
     const last = Number(rem - blocks * BigInt(mtStateWords)) // 1..624
-    for (let b = 0n; b < blocks; b++) this.twist()
-    this.twist()
+    const twists = blocks + 1n
+    if (!(wasm && twists >= 4n && twists <= BigInt(Number.MAX_SAFE_INTEGER) && mtTwistWasm(this.state, Number(twists)))) {
+      for (let b = 0n; b < twists; b++) this.twist()
+    }
     this.left = mtStateWords - last + 1
     this.next = last
   }

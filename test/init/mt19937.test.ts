@@ -1,6 +1,7 @@
 import t from 'tap'
 
 import { CpuGenerator, MT19937, rngStateBytes, seedToUint64 } from '../../src/init/mt19937.js'
+import { mtUniformWasmAvailable } from '../../src/init/mt-uniform-wasm.js'
 import { loadFixture, sha256Of } from './helpers.js'
 
 const sameState = (a: CpuGenerator, b: CpuGenerator): boolean => Buffer.from(a.getState()).equals(Buffer.from(b.getState()))
@@ -87,6 +88,19 @@ t.test('discard(n) == n draws, for every position and block multiple', async t =
   t.ok(sameState(g, h), 'bigint counts')
   t.throws(() => g.discard(-1), RangeError)
   t.throws(() => g.discard(0.5), RangeError)
+})
+
+t.test('discard on the WebAssembly kernel leaves the engine where the JS twists do', async t => {
+  t.ok(mtUniformWasmAvailable(), 'the kernel loads here, so the comparison below is real')
+  for (const [seed, pre, n] of [[0, 0, 624 * 4], [1, 17, 1_000_003], [12345, 623, 624 * 5 + 1], [2 ** 40 + 7, 1000, 33_554_437]] as const) {
+    const a = new MT19937(seed)
+    const b = new MT19937(seed)
+    for (let i = 0; i < pre; i++) { a.random(); b.random() }
+    a.discard(n)
+    b.discard(n, false)
+    t.same([a.left, a.next, Array.from(a.state)], [b.left, b.next, Array.from(b.state)], `seed ${seed}, after ${pre}, discard ${n}`)
+    t.equal(a.random(), b.random())
+  }
 })
 
 t.test('getState / setState / clone round trip, including the cached normal', async t => {
