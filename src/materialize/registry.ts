@@ -211,9 +211,12 @@ export class MaterializationRegistry {
     this.budget.release(e.capacity)
     const arena = e.m.arena
     ;(e.m as { arena: Arena | undefined }).arena = undefined
-    // recycle only once the fill has stopped writing and no response still reads the memory
-    void e.m.done.then(async () => { await arena.whenUnpinned() }).then(() => {
-      if (!this.closed && this.cache.put(arena.memory)) return
+    // Recycle only a completed fill's arena, once no response still reads it. A cancelled or failed
+    // worker fill settles while pool threads may still finish a step in the memory: never reused.
+    void e.m.done.then(async () => {
+      if (e.m.status === 'ready') await arena.whenUnpinned()
+    }).then(() => {
+      if (e.m.status === 'ready' && !this.closed && this.cache.put(arena.memory)) return
       if (arena.size >= 1 << 20) this.scheduleGc()
     })
   }

@@ -82,38 +82,45 @@ const opts: MaterializationOptions = { sessionId: 's', moduleId: 'm', device: 'c
 // Linear(512, 512): 1 MiB of weight and 2 KiB of bias; the bias stands for bytes the next fill does not write
 const plan = planArena(buildModuleTree({ class: 'Linear', args: [512, 512] }).built.tensors)
 
-t.test('the registry recycles an arena only after its fill stops, and zeroes what the next fill does not write', async (t) => {
+t.test('the registry recycles only completed fills, and zeroes what the next fill does not write', async (t) => {
   const registry = new MaterializationRegistry(64 * MiB, undefined, 64 * MiB)
   t.teardown(async () => { await registry.close() })
   const weight = plan.byName.get('weight') as { offset: number, nbytes: number }
   let open: () => void = () => {}
   const gate = new Promise<void>((resolve) => { open = resolve })
-  // a fill that writes 7s everywhere (bias too), then waits: as a slow worker fill still running
-  const first = registry.start('a', opts, plan, [], async (arena) => {
+  // a fill deleted while it runs (as a worker fill whose threads may still write): never reused
+  const cancelled = registry.start('a', opts, plan, [], async (arena) => {
     new Uint8Array(arena.memory, 0, plan.arenaSize).fill(7)
     await gate
   }, [weight])
-  const firstMemory = first.arena.memory
+  const cancelledMemory = cancelled.arena.memory
   t.ok(registry.delete('s', 'a'))
-  const second = registry.start('b', opts, plan, [], async () => {}, [weight])
-  t.not(second.arena.memory, firstMemory, 'a running fill\'s arena is not handed out')
-  t.equal(registry.cache.bytes, 0)
+  const next = registry.start('b', opts, plan, [], async () => {}, [weight])
+  t.not(next.arena.memory, cancelledMemory, 'a running fill\'s arena is not handed out')
   open()
-  await first.done
+  await cancelled.done
   await new Promise((resolve) => setImmediate(resolve))
-  t.equal(registry.cache.bytes, firstMemory.byteLength, 'cached once the fill has stopped')
+  t.equal(cancelled.status, 'failed')
+  t.equal(registry.cache.bytes, 0, 'nor cached once it has stopped')
+  // a completed fill of 7s everywhere (bias too), deleted: cached
+  const sevens = registry.start('c', opts, plan, [], async (arena) => { new Uint8Array(arena.memory, 0, plan.arenaSize).fill(7) }, [weight])
+  const memory = sevens.arena.memory
+  await sevens.done
+  t.ok(registry.delete('s', 'c'))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(registry.cache.bytes, memory.byteLength, 'a completed fill\'s arena is cached')
   // the next materialization writes the weight only: the bias bytes it gets must be zero, not 7s
-  const third = registry.start('c', opts, plan, [], async (arena) => { new Float32Array(arena.memory, weight.offset, weight.nbytes / 4).fill(0.5) }, [weight])
-  t.equal(third.arena.memory, firstMemory, 'recycled')
+  const third = registry.start('d', opts, plan, [], async (arena) => { new Float32Array(arena.memory, weight.offset, weight.nbytes / 4).fill(0.5) }, [weight])
+  t.equal(third.arena.memory, memory, 'recycled')
   await third.done
   t.equal(third.status, 'ready')
   const bias = plan.byName.get('bias') as { offset: number, nbytes: number }
   t.same([...new Uint8Array(third.arena.memory, bias.offset, bias.nbytes)].filter((b) => b !== 0), [], 'the bias is zero')
   t.equal(new Float32Array(third.arena.memory, weight.offset, 1)[0], 0.5)
   // a fill that writes little gets fresh memory: zeroing a recycled one would cost more
-  t.ok(registry.delete('s', 'c'))
+  t.ok(registry.delete('s', 'd'))
   await new Promise((resolve) => setImmediate(resolve))
-  const empty = registry.start('d', { ...opts, init: 'empty' }, plan, [])
-  t.not(empty.arena.memory, firstMemory, 'empty takes fresh memory')
+  const empty = registry.start('e', { ...opts, init: 'empty' }, plan, [])
+  t.not(empty.arena.memory, memory, 'empty takes fresh memory')
   t.same([...new Uint8Array(empty.arena.memory, 0, plan.arenaSize)].filter((b) => b !== 0), [], 'and it is zero')
 })
