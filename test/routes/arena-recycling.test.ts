@@ -126,6 +126,7 @@ t.test('cached memory gives way to a reservation and goes back to the OS when id
   t.equal(cache.bytes, 2 ** 30)
   const metrics = (await app.inject('/metrics')).body
   t.match(metrics, /^materia_arena_cache_bytes 1073741824$/m, '/metrics shows the cached bytes')
+  t.match(metrics, /^materia_arena_cache_reuses_total 0$/m, 'and the reuses so far')
   // 1 GiB cached + 1 GiB live would pass the 1.5 GiB budget: the cache gives way
   const m2 = await json<Mat>(app, 'POST', `/v1/sessions/${sid}/modules/${half}/materializations`, { init: 'zeros', device: 'worker' })
   const m3 = await json<Mat>(app, 'POST', `/v1/sessions/${sid}/modules/${gib}/materializations`, { init: 'zeros', device: 'worker' })
