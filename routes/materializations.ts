@@ -8,11 +8,12 @@ import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
 import { parseDType, type BuiltModule, type DType, type ModuleNode } from '../src/nn/index.js'
 import { errorResponses } from '../src/schemas/common.js'
-import { CreateMaterialization, InitSpec, Materialization, MaterializationId, MaterializationList } from '../src/schemas/materializations.js'
+import { CheckpointQuery, CreateMaterialization, InitSpec, Materialization, MaterializationId, MaterializationList } from '../src/schemas/materializations.js'
 import { ModuleId, SessionId } from '../src/schemas/sessions.js'
 import { newHandle } from '../src/store/session-store.js'
 import { castTensors, constantFills, planArena, type InitKind } from '../src/materialize/plan.js'
 import type { Device, Materialization as Mat, MaterializationOptions } from '../src/materialize/registry.js'
+import type { Arena } from '../src/materialize/arena.js'
 import { bodyIterator, checkCheckpoint, copyCheckpointData, readCheckpointHeader } from '../src/materialize/checkpoint.js'
 import { planShards, INDEX_FILE_NAME } from '../src/serialize/sharding.js'
 import { sendBytes, type Segment } from './byte-response.js'
@@ -33,6 +34,7 @@ export function materializationView (m: Mat): MaterializationView {
     device: m.device,
     init: m.init,
     ...(m.overrides !== undefined ? { overrides: m.overrides } : {}),
+    ...(m.checkpoint !== undefined ? { checkpoint: m.checkpoint } : {}),
     seed: m.seed,
     rng: m.rng,
     dtype: m.dtype,
@@ -173,8 +175,11 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       description: 'JSON options materialize empty (skip_init), zeros, ones, or PyTorch\'s seeded default init (optionally with ' +
         'per-tensor overrides), on `cpu` or `worker`. A body of type ' +
         '`application/octet-stream` holding a safetensors file materializes the module from that checkpoint instead, ' +
-        'streamed in; keys, shapes and dtypes are checked like load_state_dict(strict=True).',
+        'streamed in; keys, shapes and dtypes are checked like load_state_dict(strict=True), or with `?strict=false` like ' +
+        'load_state_dict(strict=False) with the missing keys filled by `init` (default: the module\'s seeded default init). ' +
+        'The query options apply to uploads only.',
       params: moduleParams,
+      querystring: CheckpointQuery,
       body: {
         content: {
           'application/json': { schema: Type.Ref(CreateMaterialization) },
@@ -193,8 +198,12 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     const session = await app.requireSession(request, sessionId)
     let m: Mat
     if (request.headers['content-type']?.startsWith('application/octet-stream') === true) {
-      m = await loadCheckpoint(request, session.id, moduleId, (await storedModule(app, session.id, moduleId)).built)
+      const { root, built } = await storedModule(app, session.id, moduleId)
+      m = await loadCheckpoint(request, session.id, moduleId, built, root, request.query)
     } else {
+      if (Object.keys(request.query).length > 0) {
+        throw materiaError('materializationOptions', `Query options (${Object.keys(request.query).join(', ')}) apply to checkpoint uploads; a JSON request takes its options in the body`)
+      }
       const body = request.body as typeof CreateMaterialization.static
       const init = body.init ?? 'empty'
       const { root: tree, built } = await storedModule(app, session.id, moduleId)
@@ -210,17 +219,62 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     return await reply.code(201).header('location', base(m)).send(materializationView(m))
   })
 
-  async function loadCheckpoint (request: FastifyRequest, sessionId: string, moduleId: string, built: BuiltModule): Promise<Mat> {
+  async function loadCheckpoint (request: FastifyRequest, sessionId: string, moduleId: string, built: BuiltModule, tree: ModuleNode,
+    query: typeof CheckpointQuery.static): Promise<Mat> {
+    const strict = query.strict ?? true
+    const missingInit = query.init ?? 'default'
+    if (strict && (query.init !== undefined || query.seed !== undefined || query.rng !== undefined)) {
+      throw materiaError('materializationOptions', 'init, seed and rng choose the values of missing keys: they need strict=false')
+    }
+    const draws = missingInit === 'default'
+    if (!draws && (query.seed !== undefined || query.rng !== undefined)) {
+      throw materiaError('materializationOptions', `seed and rng apply to init 'default' (init is '${missingInit}')`)
+    }
     const length = request.headers['content-length'] !== undefined ? Number(request.headers['content-length']) : undefined
     const body = bodyIterator(request.body as Readable)
     const { header, rest } = await readCheckpointHeader(body, Number.isSafeInteger(length) ? length : undefined)
     const plan = planArena(built.tensors)
-    checkCheckpoint(header, plan, built.qualname)
-    // persistent tensors come from the file; non-persistent buffers get their constructor values
-    const fills = constantFills(plan, 'empty').filter((f) => plan.tensors.some((t) => !t.persistent && t.offset === f.offset))
-    const m = registry.start(newHandle('mat'), { sessionId, moduleId, device: 'cpu', init: 'checkpoint', seed: null, rng: null, dtype: null }, plan, fills,
-      async (arena, signal, progress) => { await copyCheckpointData(header, rest, body, plan, arena, signal, progress) },
-      plan.tensors.filter((t) => t.persistent && t.tiedTo === undefined))
+    const keys = checkCheckpoint(header, plan, built.qualname, strict)
+    const device = query.device ?? 'cpu'
+    const loaded = plan.tensors.filter((t) => t.persistent && t.tiedTo === undefined && !keys.unloaded.has(t.name))
+    // what the file does not provide: non-persistent buffers (constructor values) and, with strict=false, missing keys
+    const unloadedOffsets = new Set(plan.tensors.filter((t) => keys.unloaded.has(t.name)).map((t) => t.offset))
+    const missingDraw = draws && keys.missingKeys.length > 0
+    let fills = constantFills(plan, missingInit === 'default' ? 'empty' : missingInit).filter((f) => unloadedOffsets.has(f.offset))
+    let initFill: ((arena: Arena, signal: AbortSignal, progress: (bytes: number) => void) => Promise<void>) | undefined
+    let drawn: Array<{ offset: number, nbytes: number }> = []
+    const rng = query.rng ?? 'torch'
+    const seed = query.seed ?? 0
+    if (missingDraw) {
+      // the whole module's stream, written only into the tensors the file leaves out (before the file's bytes arrive)
+      let exec
+      try {
+        exec = planInit(tree, plan, { base: 'default', overrides: [], rng, seed, only: keys.unloaded })
+      } catch (err) {
+        if (err instanceof InitRuleError) throw materiaError('initUnavailable', `init 'default' for ${built.qualname}: ${err.message}`)
+        throw err
+      }
+      fills = [...exec.constants]
+      drawn = drawnSpans(exec)
+      const bytes = drawn.reduce((n, d) => n + d.nbytes, 0)
+      initFill = initFiller(exec, { device, pool: app.pool, totalBytes: bytes })
+    }
+    const opts: MaterializationOptions = {
+      sessionId,
+      moduleId,
+      device,
+      init: 'checkpoint',
+      seed: missingDraw ? seed : null,
+      rng: missingDraw ? rng : null,
+      dtype: null,
+      checkpoint: { strict, missingKeys: keys.missingKeys, unexpectedKeys: keys.unexpectedKeys, missingInit }
+    }
+    const m = registry.start(newHandle('mat'), opts, plan, fills,
+      async (arena, signal, progress) => {
+        if (initFill !== undefined) await initFill(arena, signal, progress)
+        await copyCheckpointData(header, rest, body, plan, arena, signal, progress)
+      },
+      [...loaded, ...drawn])
     await awaitFill(app, request, m)
     if (m.status === 'failed' && m.error !== undefined && m.error !== 'cancelled') {
       registry.delete(sessionId, m.id)

@@ -1,5 +1,5 @@
 // Loading a safetensors checkpoint into an arena, streamed: the header is read and checked against
-// the module like load_state_dict(strict=True) before any memory is reserved, then each chunk of
+// the module like load_state_dict(strict=...) before any memory is reserved, then each chunk of
 // the body is copied straight to its tensor's place in the arena (no second buffer of the file).
 import type { Readable } from 'node:stream'
 import { materiaError } from '../errors.js'
@@ -9,19 +9,30 @@ import type { ArenaPlan } from './plan.js'
 
 const list = (names: string[]): string => names.map((n) => `"${n}"`).join(', ')
 
-/** load_state_dict(strict=True)'s checks, with PyTorch's wording for each list. */
-export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPlan, qualname: string): void {
+/** What load_state_dict returns (_IncompatibleKeys), plus the tensors no file byte lands in. */
+export interface CheckpointKeys {
+  missingKeys: string[]
+  unexpectedKeys: string[]
+  /** names of the tensors whose storage the file does not provide (missing keys and non-persistent buffers) */
+  unloaded: Set<string>
+}
+
+/**
+ * load_state_dict's checks, with PyTorch's wording for each list: missing and unexpected keys fail
+ * only when `strict`; size (and dtype) mismatches always fail, as they do in PyTorch.
+ */
+export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPlan, qualname: string, strict = true): CheckpointKeys {
   const inFile = new Map(header.tensors.map((t) => [t.name, t]))
   // any member of a tie group may be left out of a file (save_model keeps one name) when another is present
-  const storageIn = new Set(plan.tensors.filter((t) => inFile.has(t.name)).map((t) => t.offset))
+  const storageIn = new Set(plan.tensors.filter((t) => t.persistent && inFile.has(t.name)).map((t) => t.offset))
   const expected = plan.tensors.filter((t) => t.persistent)
   const tied = (t: { name: string, tiedTo?: string }): boolean => t.tiedTo !== undefined || plan.tensors.some((o) => o.tiedTo === t.name)
   const missing = expected.filter((t) => !inFile.has(t.name) && !(tied(t) && storageIn.has(t.offset))).map((t) => t.name)
   const known = new Set(expected.map((t) => t.name))
   const unexpected = header.tensors.filter((t) => !known.has(t.name)).map((t) => t.name)
   const problems: string[] = []
-  if (missing.length > 0) problems.push(`Missing key(s) in state_dict: ${list(missing)}. `)
-  if (unexpected.length > 0) problems.push(`Unexpected key(s) in state_dict: ${list(unexpected)}. `)
+  if (strict && missing.length > 0) problems.push(`Missing key(s) in state_dict: ${list(missing)}. `)
+  if (strict && unexpected.length > 0) problems.push(`Unexpected key(s) in state_dict: ${list(unexpected)}. `)
   for (const t of expected) {
     const f = inFile.get(t.name)
     if (f === undefined) continue
@@ -34,6 +45,8 @@ export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPla
   if (problems.length > 0) {
     throw materiaError('checkpointMismatch', `Error(s) in loading state_dict for ${qualname.replace(/^torch\.nn\./, '')}:\n\t${problems.join('\n\t')}`)
   }
+  const unloaded = new Set(plan.tensors.filter((t) => !t.persistent || !storageIn.has(t.offset)).map((t) => t.name))
+  return { missingKeys: missing, unexpectedKeys: unexpected, unloaded }
 }
 
 /** Reads chunks until the header is complete; returns it and the data bytes that came with it. */
@@ -64,7 +77,8 @@ export async function copyCheckpointData (header: ParsedSafetensorsHeader, first
       if (t === undefined) throw materiaError('checkpointInvalid', `invalid safetensors file: ${chunk.length - off} bytes after the data section`)
       const target = plan.byName.get(t.name)
       const n = Math.min(chunk.length - off, t.end - pos)
-      if (target !== undefined) arena.view(target.offset + (pos - t.begin), n).set(chunk.subarray(off, off + n))
+      // unexpected keys (strict=false) are skipped, also one named like a non-persistent buffer
+      if (target?.persistent === true) arena.view(target.offset + (pos - t.begin), n).set(chunk.subarray(off, off + n))
       off += n
       pos += n
     }

@@ -92,6 +92,8 @@ export interface InitOptions {
   overrides: readonly Override[]
   rng: Rng
   seed: number
+  /** write only these tensors (by name); the stream and the Philox keys stay those of the whole module */
+  only?: ReadonlySet<string>
 }
 
 const FLOATING = new Set<DType>(['float32', 'float64', 'float16', 'bfloat16'])
@@ -124,12 +126,16 @@ export function planInit (root: ModuleNode, plan: ArenaPlan, opts: InitOptions):
   const outputs: ExecOutput[] = []
   const constants: FillRange[] = []
   const byOp = new Map<number, number[]>()
+  // philox key of each drawn value: its first output in the whole module, written or not
+  const keyOf = new Map<number, string>()
   let drawBytes = 0
   let copyBytes = 0
   plan.tensors.forEach((t, i) => {
     if (t.tiedTo !== undefined) return
     const s = (entries[i] as { storage: Storage }).storage
     const { base, patches } = s.value
+    if (base.kind === 'draw' && !keyOf.has(base.op)) keyOf.set(base.op, t.name)
+    if (opts.only !== undefined && !opts.only.has(t.name)) return
     if (base.kind === 'const') {
       // constant_ writes the value in the module's dtype; a materialization cast rounds it again
       const v = FLOATING.has(s.dtype) ? decodeElement(s.dtype as FloatDtype, encodeElement(s.dtype as FloatDtype, base.value)) : base.value
@@ -152,7 +158,7 @@ export function planInit (root: ModuleNode, plan: ArenaPlan, opts: InitOptions):
   const valueOf = new Map<number, number>()
   for (const [op, outs] of [...byOp.entries()].sort((a, b) => a[0] - b[0])) {
     valueOf.set(op, values.length)
-    values.push({ op, key: (outputs[outs[0] as number] as ExecOutput).name, outputs: outs })
+    values.push({ op, key: keyOf.get(op) as string, outputs: outs })
   }
   let serialOnly = false
   const ops: ExecOp[] = []

@@ -31,6 +31,8 @@ export interface MaterializationOptions {
   seed: number | null
   rng: 'torch' | 'philox' | null
   dtype: DType | null
+  /** for init 'checkpoint': what load_state_dict reported, and how missing keys were filled */
+  checkpoint?: { strict: boolean, missingKeys: string[], unexpectedKeys: string[], missingInit: InitKind }
 }
 
 export interface Materialization extends MaterializationOptions {

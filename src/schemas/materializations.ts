@@ -60,6 +60,15 @@ export const CreateMaterialization = Type.Object({
   wait: Type.Optional(Type.Boolean({ description: 'true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress.' }))
 }, { $id: 'CreateMaterialization', title: 'CreateMaterialization', description: 'How to give a module real memory.', additionalProperties: false })
 
+/** Query options of a checkpoint upload (the body is the file). */
+export const CheckpointQuery = Type.Object({
+  strict: Type.Optional(Type.Boolean({ description: 'As load_state_dict(strict=…). true (default): missing and unexpected keys are errors. false: unexpected keys are ignored and missing ones get `init`. Size and dtype mismatches fail either way.' })),
+  init: Type.Optional(initKind('With strict=false, the values of missing keys: `default` (the default here) gives what `torch.manual_seed(seed); m = X(...); m.load_state_dict(sd, strict=False)` leaves in them; `empty`, `zeros`, `ones` as for JSON materializations.')),
+  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Seed for init `default` of missing keys. Default 0.' })),
+  rng: Type.Optional(Type.Union([Type.Literal('torch'), Type.Literal('philox')], { description: 'Generator for init `default` of missing keys, as for JSON materializations. Default `torch`.' })),
+  device: Type.Optional(Type.Union([Type.Literal('cpu'), Type.Literal('worker')], { description: 'Where missing keys are initialized; the file is copied in as it arrives either way. Default `cpu`.' }))
+}, { additionalProperties: false })
+
 export const MaterializedTensor = Type.Intersect([Type.Ref(TensorInfo), Type.Object({
   href: Type.String({ description: 'Raw bytes of this tensor (little-endian, C order).' })
 })], { $id: 'MaterializedTensor', title: 'MaterializedTensor', description: 'A tensor of a materialization, with the address of its bytes.' })
@@ -71,6 +80,12 @@ export const Materialization = Type.Object({
   device: Type.Union([Type.Literal('cpu'), Type.Literal('worker')]),
   init: Type.Union([Type.Literal('empty'), Type.Literal('zeros'), Type.Literal('ones'), Type.Literal('default'), Type.Literal('checkpoint')], { description: 'The init (for an InitSpec its `default`); `checkpoint` when filled from an uploaded safetensors file.' }),
   overrides: Type.Optional(Type.Record(Type.String(), Type.Ref(InitOverride), { description: 'The overrides applied after `init`, in order, with every argument (defaults filled in).' })),
+  checkpoint: Type.Optional(Type.Object({
+    strict: Type.Boolean(),
+    missingKeys: Type.Array(Type.String(), { description: 'state_dict keys the file did not have (load_state_dict\'s missing_keys).' }),
+    unexpectedKeys: Type.Array(Type.String(), { description: 'Keys in the file the module does not have, ignored (unexpected_keys).' }),
+    missingInit: initKind('How the missing keys were filled.')
+  }, { additionalProperties: false, description: 'For init `checkpoint`: what load_state_dict reported.' })),
   seed: Type.Union([Type.Integer(), Type.Null()]),
   rng: Type.Union([Type.Literal('torch'), Type.Literal('philox'), Type.Null()]),
   dtype: Type.Union([Type.String(), Type.Null()], { description: 'The cast applied to floating tensors, or null.' }),
