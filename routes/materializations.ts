@@ -175,7 +175,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       description: 'JSON options materialize empty (skip_init), zeros, ones, or PyTorch\'s seeded default init (optionally with ' +
         'per-tensor overrides), on `cpu` or `worker`. A body of type ' +
         '`application/octet-stream` holding a safetensors file materializes the module from that checkpoint instead, ' +
-        'streamed in; keys, shapes and dtypes are checked like load_state_dict(strict=True), or with `?strict=false` like ' +
+        'streamed in; keys and shapes are checked like load_state_dict(strict=True), floating tensors cast as param.copy_() does, or with `?strict=false` like ' +
         'load_state_dict(strict=False) with the missing keys filled by `init` (default: the module\'s seeded default init). ' +
         'The query options apply to uploads only.',
       params: moduleParams,

@@ -29,3 +29,11 @@ export function assertErrorBody (t: Test, res: { statusCode: number, headers: Re
   t.type(body.message, 'string')
   return body as { message: string }
 }
+
+/** name → raw bytes of every tensor in a safetensors file (views into `file`). */
+export function safetensorsTensors (file: Buffer): Map<string, Buffer> {
+  const n = Number(file.readBigUInt64LE(0))
+  const header = JSON.parse(file.subarray(8, 8 + n).toString('utf8')) as Record<string, { data_offsets: [number, number] }>
+  const data = file.subarray(8 + n)
+  return new Map(Object.entries(header).filter(([k]) => k !== '__metadata__').map(([k, v]) => [k, data.subarray(v.data_offsets[0], v.data_offsets[1])]))
+}

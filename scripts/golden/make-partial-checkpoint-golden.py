@@ -3,7 +3,8 @@
 
 For each case the script builds a source module (torch.manual_seed(1000)), takes its state_dict
 without the `drop` keys, adds uniform noise to every floating tensor (no loaded value may equal an
-init constant) and the `extra` keys, and writes that as the uploaded file
+init constant), casts floating tensors to `cast` when given (load_state_dict casts them back) and
+adds the `extra` keys, and writes that as the uploaded file
 (safetensors.torch.save_file). It then does what a user's code would:
 
     torch.manual_seed(seed); m = X(*args, **kwargs)
@@ -70,6 +71,18 @@ CASES = [
      "spec": {"class": "TransformerEncoder", "args": [{"class": "TransformerEncoderLayer", "args": [8, 2, 16]}, 2],
               "kwargs": {"enable_nested_tensor": False}},
      "drop": ["layers.1.linear1.weight", "layers.1.self_attn.in_proj_weight", "layers.0.norm2.bias"], "extra": {}},
+    # a file in another floating dtype: load_state_dict's param.copy_() casts (float32 -> bfloat16 and back,
+    # float64 -> float16 through float32); nothing missing, so strict loading accepts these too
+    {"id": "mlp-bfloat16-file", "seed": 3, "cast": "bfloat16",
+     "spec": {"class": "Sequential", "args": [{"class": "Linear", "args": [6, 9]}, {"class": "BatchNorm1d", "args": [9]},
+                                              {"class": "Linear", "args": [9, 4]}]},
+     "drop": [], "extra": {}},
+    {"id": "linear-float64-file-into-float16", "seed": 5, "cast": "float64",
+     "spec": {"class": "Linear", "args": [7, 5], "kwargs": {"dtype": "torch.float16"}},
+     "drop": [], "extra": {}},
+    {"id": "linear-float16-file-missing-bias", "seed": 6, "cast": "float16",
+     "spec": {"class": "Linear", "args": [7, 5]},
+     "drop": ["bias"], "extra": {}},
     # nothing in the file but an unexpected key: the whole module from its seed
     {"id": "linear-all-missing", "seed": 0,
      "spec": {"class": "Linear", "args": [5, 3]},
@@ -89,8 +102,10 @@ def main():
         source = build(case["spec"])
         gen = torch.Generator().manual_seed(99)
         # noise on every floating tensor, so that no loaded value equals an init constant (norm ones, zero biases)
-        partial = {k: (v.detach() + torch.rand(v.shape, generator=gen) if v.is_floating_point() else v.detach().clone()).contiguous()
+        partial = {k: (v.detach() + torch.rand(v.shape, generator=gen).to(v.dtype) if v.is_floating_point() else v.detach().clone()).contiguous()
                    for k, v in source.state_dict().items() if k not in case["drop"]}
+        if "cast" in case:
+            partial = {k: v.to(getattr(torch, case["cast"])) if v.is_floating_point() else v for k, v in partial.items()}
         for name, shape in case["extra"].items():
             partial[name] = torch.rand(shape, generator=gen)
         missing = [k for k in case["drop"] if k not in source.state_dict()]

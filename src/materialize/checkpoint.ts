@@ -6,6 +6,7 @@ import { materiaError } from '../errors.js'
 import { SafetensorsHeaderReader, type ParsedSafetensorsHeader, type ParsedTensor } from '../serialize/safetensors-reader.js'
 import type { Arena } from './arena.js'
 import type { ArenaPlan } from './plan.js'
+import { allocDense, decodeElement, encodeElement, itemSize, type FloatDtype } from '../init/storage.js'
 
 const list = (names: string[]): string => names.map((n) => `"${n}"`).join(', ')
 
@@ -38,8 +39,9 @@ export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPla
     if (f === undefined) continue
     if (f.shape.length !== t.shape.length || f.shape.some((d, i) => d !== t.shape[i])) {
       problems.push(`size mismatch for ${t.name}: copying a param with shape torch.Size([${f.shape.join(', ')}]) from checkpoint, the shape in current model is torch.Size([${t.shape.join(', ')}]).`)
-    } else if (f.dtype !== t.dtype) {
-      problems.push(`dtype mismatch for ${t.name}: the checkpoint has ${f.dtype ?? f.stDtype}, the module has ${t.dtype} (materialize with a matching dtype).`)
+    } else if (f.dtype !== t.dtype && !(isFloating(f.dtype) && isFloating(t.dtype))) {
+      // floating tensors are cast on the way in, as param.copy_() does; other kinds must match
+      problems.push(`dtype mismatch for ${t.name}: the checkpoint has ${f.dtype ?? f.stDtype}, the module has ${t.dtype} (only floating tensors are cast on load).`)
     }
   }
   if (problems.length > 0) {
@@ -69,6 +71,7 @@ export async function copyCheckpointData (header: ParsedSafetensorsHeader, first
   const order: ParsedTensor[] = [...header.tensors].sort((a, b) => a.begin - b.begin)
   let ti = 0
   let pos = 0 // position in the data section
+  const cast = new ElementCast()
   const write = (chunk: Uint8Array): void => {
     let off = 0
     while (off < chunk.length) {
@@ -78,7 +81,11 @@ export async function copyCheckpointData (header: ParsedSafetensorsHeader, first
       const target = plan.byName.get(t.name)
       const n = Math.min(chunk.length - off, t.end - pos)
       // unexpected keys (strict=false) are skipped, also one named like a non-persistent buffer
-      if (target?.persistent === true) arena.view(target.offset + (pos - t.begin), n).set(chunk.subarray(off, off + n))
+      if (target?.persistent === true) {
+        const bytes = chunk.subarray(off, off + n)
+        if (t.dtype === target.dtype) arena.view(target.offset + (pos - t.begin), n).set(bytes)
+        else cast.write(t.dtype as FloatDtype, target.dtype as FloatDtype, arena, target.offset, pos - t.begin, bytes)
+      }
       off += n
       pos += n
     }
@@ -98,4 +105,50 @@ export async function copyCheckpointData (header: ParsedSafetensorsHeader, first
 
 export function bodyIterator (stream: Readable): AsyncIterator<Uint8Array> {
   return stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
+}
+
+const isFloating = (d: string | null): boolean => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16'
+
+/**
+ * Casts a floating tensor while its bytes stream in (param.copy_(): float32 → float16/bfloat16 rounds
+ * to nearest even, float64 goes through float32 as static_cast does). An element split across two
+ * chunks waits in `carry`; tensors arrive one after another, so one carry serves them all.
+ */
+class ElementCast {
+  private readonly carry = new Uint8Array(8)
+  private carried = 0
+
+  /** `bytes` are the source tensor's bytes from byte `at` on; the target tensor starts at arena byte `offset`. */
+  write (src: FloatDtype, dst: FloatDtype, arena: Arena, offset: number, at: number, bytes: Uint8Array): void {
+    const es = itemSize(src)
+    let b = bytes
+    let from = at
+    if (from % es === 0) this.carried = 0 // a new element (or tensor) starts here
+    if (this.carried > 0) {
+      const take = Math.min(es - this.carried, b.length)
+      this.carry.set(b.subarray(0, take), this.carried)
+      this.carried += take
+      b = b.subarray(take)
+      from += take
+      if (this.carried < es) return
+      this.convert(src, dst, arena, offset, (from - es) / es, this.carry.subarray(0, es))
+      this.carried = 0
+    }
+    const whole = Math.floor(b.length / es)
+    if (whole > 0) this.convert(src, dst, arena, offset, from / es, b.subarray(0, whole * es))
+    if (b.length > whole * es) {
+      this.carry.set(b.subarray(whole * es))
+      this.carried = b.length - whole * es
+    }
+  }
+
+  private convert (src: FloatDtype, dst: FloatDtype, arena: Arena, offset: number, index: number, bytes: Uint8Array): void {
+    const count = bytes.length / itemSize(src)
+    const input = allocDense(src, count)
+    new Uint8Array(input.buffer).set(bytes) // aligned copy: a chunk may start anywhere
+    const output = allocDense(dst, count)
+    for (let i = 0; i < count; i++) output[i] = encodeElement(dst, decodeElement(src, input[i] as number))
+    const ed = itemSize(dst)
+    arena.view(offset + index * ed, count * ed).set(new Uint8Array(output.buffer))
+  }
 }

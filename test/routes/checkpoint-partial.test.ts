@@ -4,7 +4,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
-import { assertErrorBody, build } from '../helper.js'
+import { assertErrorBody, build, safetensorsTensors } from '../helper.js'
 
 const dir = new URL('../fixtures/partial-checkpoint/', import.meta.url)
 const golden = JSON.parse(readFileSync(new URL('cases.json', dir), 'utf8')) as {
@@ -23,13 +23,6 @@ async function setup (app: FastifyInstance, spec: object): Promise<{ sid: string
 const upload = async (app: FastifyInstance, sid: string, mid: string, file: Buffer, query = '') =>
   await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules/${mid}/materializations${query}`, payload: file, headers: { 'content-type': 'application/octet-stream' } })
 
-/** name → raw bytes of every tensor in a safetensors file */
-function tensorsOf (file: Buffer): Map<string, Buffer> {
-  const n = Number(file.readBigUInt64LE(0))
-  const header = JSON.parse(file.subarray(8, 8 + n).toString('utf8')) as Record<string, { data_offsets: [number, number] }>
-  const data = file.subarray(8 + n)
-  return new Map(Object.entries(header).filter(([k]) => k !== '__metadata__').map(([k, v]) => [k, data.subarray(v.data_offsets[0], v.data_offsets[1])]))
-}
 
 t.test('strict=false: missing keys hold PyTorch\'s seeded init, the rest the file (golden, both devices)', async (t) => {
   const app = await build(t)
@@ -58,14 +51,14 @@ t.test('strict=false with rng philox: missing keys equal a full philox materiali
     // in encoder-copies-missing a missing copy's stream stays keyed by the first layer's name
     const c = golden.cases.find((x) => x.id === id) as (typeof golden.cases)[0]
     const input = readFileSync(new URL(c.input, dir))
-    const fromFile = tensorsOf(input)
+    const fromFile = safetensorsTensors(input)
     const { sid, mid } = await setup(app, c.spec)
     const full = (await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules/${mid}/materializations`, payload: { init: 'default', rng: 'philox', seed: 5 } })).json() as Mat
-    const fullTensors = tensorsOf((await app.inject(full.safetensors)).rawPayload)
+    const fullTensors = safetensorsTensors((await app.inject(full.safetensors)).rawPayload)
     for (const device of ['cpu', 'worker']) {
       const res = await upload(app, sid, mid, input, `?strict=false&rng=philox&seed=5&device=${device}`)
       t.equal(res.statusCode, 201, res.body)
-      const got = tensorsOf((await app.inject((res.json() as Mat).safetensors)).rawPayload)
+      const got = safetensorsTensors((await app.inject((res.json() as Mat).safetensors)).rawPayload)
       t.equal(got.size, fullTensors.size)
       for (const [name, bytes] of got) {
         const want = c.missingKeys.includes(name) ? fullTensors.get(name) : fromFile.get(name)
@@ -75,13 +68,13 @@ t.test('strict=false with rng philox: missing keys equal a full philox materiali
   }
   const c = golden.cases.find((x) => x.id === 'encoderlayer-partial') as (typeof golden.cases)[0]
   const input = readFileSync(new URL(c.input, dir))
-  const fromFile = tensorsOf(input)
+  const fromFile = safetensorsTensors(input)
   const { sid, mid } = await setup(app, c.spec)
   const ones = await upload(app, sid, mid, input, '?strict=false&init=ones')
   t.equal(ones.statusCode, 201, ones.body)
   t.equal((ones.json() as Mat).checkpoint?.missingInit, 'ones')
   t.same([(ones.json() as Mat).seed, (ones.json() as Mat).rng], [null, null])
-  const onesTensors = tensorsOf((await app.inject((ones.json() as Mat).safetensors)).rawPayload)
+  const onesTensors = safetensorsTensors((await app.inject((ones.json() as Mat).safetensors)).rawPayload)
   for (const name of c.missingKeys) {
     const b = onesTensors.get(name) as Buffer
     t.ok(b.length > 0 && new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)).every((v) => v === 1), `${name}: ones`)
