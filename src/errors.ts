@@ -43,7 +43,7 @@ export const errorDefs = {
   tensorNotFound: def('MATERIA_ERR_TENSOR_NOT_FOUND', 404, 'The materialization has no tensor of this name.'),
   materializationNotReady: def('MATERIA_ERR_MATERIALIZATION_NOT_READY', 409, 'The materialization is still being filled, or it failed; its status and progress say which.'),
   memoryBudget: def('MATERIA_ERR_MEMORY_BUDGET', 507, 'The memory budget (MATERIA_MEMORY_BUDGET) cannot hold this materialization; the message gives the figures.'),
-  checkpointMismatch: def('MATERIA_ERR_CHECKPOINT_MISMATCH', 400, 'The checkpoint does not fit the module as load_state_dict(strict=True) requires: missing, unexpected or size-mismatched keys, or other dtypes.'),
+  checkpointMismatch: def('MATERIA_ERR_CHECKPOINT_MISMATCH', 400, 'The checkpoint does not fit the module as load_state_dict requires: missing or unexpected keys (strict), size-mismatched keys, or a non-floating tensor of another dtype.'),
   materializationOptions: def('MATERIA_ERR_MATERIALIZATION_OPTIONS', 400, 'The materialization options do not go together (for example seed or rng without init "default").'),
   initUnavailable: def('MATERIA_ERR_INIT_UNAVAILABLE', 501, 'This init is not available in this version of the service.')
 } as const satisfies Record<string, ErrorDef>

@@ -1,4 +1,5 @@
 // Builds the app for a test with the embedded defaults plus overrides, and closes it on teardown.
+import { readFileSync } from 'node:fs'
 import type { Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
@@ -36,4 +37,14 @@ export function safetensorsTensors (file: Buffer): Map<string, Buffer> {
   const header = JSON.parse(file.subarray(8, 8 + n).toString('utf8')) as Record<string, { data_offsets: [number, number] }>
   const data = file.subarray(8 + n)
   return new Map(Object.entries(header).filter(([k]) => k !== '__metadata__').map(([k, v]) => [k, data.subarray(v.data_offsets[0], v.data_offsets[1])]))
+}
+
+/** The Redis of the Redis store tests: REDIS_URL, or the private server scripts/test-redis-start.mjs started for this run. */
+export function redisUrl (): string {
+  if (process.env.REDIS_URL !== undefined) return process.env.REDIS_URL
+  try {
+    return (JSON.parse(readFileSync(new URL('../.tap/test-redis.json', import.meta.url), 'utf8')) as { url: string }).url
+  } catch {
+    throw new Error('No Redis for the Redis store tests: run them with `npm test` (which starts one) or set REDIS_URL')
+  }
 }

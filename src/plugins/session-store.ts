@@ -2,7 +2,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { materiaError } from '../errors.js'
+import { Redis } from 'ioredis'
 import { MemorySessionStore } from '../store/memory-store.js'
+import { RedisSessionStore } from '../store/redis-store.js'
 import type { SessionRecord, SessionStore } from '../store/session-store.js'
 
 declare module 'fastify' {
@@ -13,11 +15,26 @@ declare module 'fastify' {
   }
 }
 
-async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
-  if (app.config.store !== 'memory') {
-    throw new Error(`MATERIA_STORE=${app.config.store}: this build has the memory store only`)
+/** The URL without its password, for messages. */
+const redacted = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
+
+async function connectRedis (url: string): Promise<SessionStore> {
+  // no offline queue: while Redis is down, calls fail at once (503) instead of hanging the request
+  const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 })
+  let cause: Error | undefined
+  client.on('error', (err: Error) => { cause = err }) // ioredis reconnects by itself; failed calls reach their callers as 503s
+  try {
+    await client.connect()
+    await client.ping()
+  } catch (err) {
+    client.disconnect()
+    throw new Error(`MATERIA_STORE=redis: cannot reach Redis at ${redacted(url)} (${(cause ?? err as Error).message})`)
   }
-  const store: SessionStore = new MemorySessionStore()
+  return new RedisSessionStore(client)
+}
+
+async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
+  const store: SessionStore = app.config.store === 'redis' ? await connectRedis(app.config.redisUrl) : new MemorySessionStore()
   app.decorate('store', store)
   app.decorate('requireSession', async (request: FastifyRequest, sessionId: string) => {
     const s = await store.touchSession(request.tenant, sessionId)

@@ -1,0 +1,65 @@
+// Several replicas on one Redis (a real redis-server): sessions and modules made on one replica are
+// served by another, a session deleted on one frees the memory another holds for it, an unreachable
+// Redis is a 503 (never a 500) and a clear message at boot.
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { RedisSessionStore } from '../../src/store/redis-store.js'
+import { buildApp } from '../../src/app.js'
+import { build, redisUrl, testConfig } from '../helper.js'
+
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+t.test('two stores on one Redis share sessions and hear of each other\'s deletes', async (t) => {
+  const prefix = `materia-test-${randomBytes(6).toString('hex')}:`
+  const a = new RedisSessionStore(new Redis(redisUrl()), { prefix })
+  const b = new RedisSessionStore(new Redis(redisUrl()), { prefix })
+  t.teardown(async () => { await a.close(); await b.close() })
+  const endedOnA: string[] = []
+  a.onSessionEnd((s) => endedOnA.push(s.id))
+  const s = await a.createSession('public', 60)
+  await a.putModule(s.id, { id: 'mod_1', sessionId: s.id, createdAt: 1, body: { class: 'torch.nn.Linear' } })
+  t.equal((await b.touchSession('public', s.id))?.id, s.id, 'B sees A\'s session')
+  t.equal((await b.getModule(s.id, 'mod_1'))?.body.class, 'torch.nn.Linear', 'and its module')
+  t.ok(await b.deleteSession('public', s.id))
+  for (let i = 0; i < 50 && endedOnA.length === 0; i++) await sleep(20)
+  t.same(endedOnA, [s.id], 'A heard that B deleted the session (pub/sub)')
+  t.equal(await a.deleteSession('public', s.id), undefined, 'gone for A too')
+})
+
+t.test('an unreachable Redis answers 503 notReady from every call', async (t) => {
+  const client = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  client.on('error', () => {})
+  const store = new RedisSessionStore(client)
+  t.teardown(async () => { await store.close() })
+  await t.rejects(store.createSession('public', 60), { code: 'MATERIA_ERR_NOT_READY', statusCode: 503 })
+  await t.rejects(store.touchSession('public', 'ses_x'), { code: 'MATERIA_ERR_NOT_READY' })
+  await t.rejects(store.ping(), { code: 'MATERIA_ERR_NOT_READY', message: /^Session store unavailable \(Redis ping: / })
+})
+
+t.test('MATERIA_STORE=redis with no Redis stops the boot with the URL, password hidden', async (t) => {
+  await t.rejects(buildApp({ config: testConfig({ LOG_LEVEL: 'silent', MATERIA_STORE: 'redis', REDIS_URL: 'redis://user:secret@127.0.0.1:1/0' }) }),
+    { message: /^MATERIA_STORE=redis: cannot reach Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:1\/0 / })
+})
+
+t.test('two replicas over HTTP: a module made on A is served by B; deleting the session on B frees A\'s memory', async (t) => {
+  const env = { MATERIA_STORE: 'redis', REDIS_URL: redisUrl() }
+  const a = await build(t, env)
+  const b = await build(t, env)
+  t.equal((await a.inject('/readyz')).json().checks.store, 'ok')
+  const sid = (await a.inject({ method: 'POST', url: '/v1/sessions', payload: {} })).json().id as string
+  const created = await a.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules`, payload: { class: 'LSTM', args: [6, 9], kwargs: { bidirectional: true } } })
+  t.equal(created.statusCode, 201)
+  const mid = created.json().id as string
+  const onB = await b.inject(`/v1/sessions/${sid}/modules/${mid}`)
+  t.equal(onB.statusCode, 200)
+  t.same(onB.json(), created.json(), 'B serves the module A built, tensor table and all')
+  t.same((await b.inject(`/v1/sessions/${sid}/modules`)).json().modules.map((m: { id: string }) => m.id), [mid])
+  const m = await a.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules/${mid}/materializations`, payload: { init: 'default', seed: 1 } })
+  t.equal(m.statusCode, 201)
+  t.ok(a.materializations.residentBytes > 0)
+  t.equal((await b.inject({ method: 'DELETE', url: `/v1/sessions/${sid}` })).statusCode, 204)
+  for (let i = 0; i < 50 && a.materializations.residentBytes > 0; i++) await sleep(20)
+  t.equal(a.materializations.residentBytes, 0, 'A freed the materialization of the session B deleted')
+  t.equal((await a.inject(`/v1/sessions/${sid}`)).statusCode, 404)
+})
