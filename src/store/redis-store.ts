@@ -1,6 +1,8 @@
 // Redis SessionStore: several replicas share sessions and modules. Each session is one JSON string
 // key expiring at its expiresAt (PXAT), its modules a hash plus a list that keeps their order, both
-// given the same expiry on every touch; a set per tenant lists its session ids. A replica learns
+// given the same expiry on every touch; a set per tenant lists its session ids and expires with the
+// last of them (ids of expired sessions leave it when it is listed). Needs Redis 7 (PEXPIRETIME,
+// PEXPIREAT NX/GT). A replica learns
 // that a session ended (so it can free the memory it holds for it) from a pub/sub message when
 // another replica deletes it, and from a sweep over the sessions it has seen when Redis expires it.
 import type { Redis } from 'ioredis'
@@ -52,8 +54,9 @@ export class RedisSessionStore implements SessionStore {
     const now = Date.now()
     const session: SessionRecord = { id: newHandle('ses'), tenant, createdAt: now, ttlSeconds, expiresAt: now + ttlSeconds * 1000 }
     await this.redis('create', async () => {
+      const tenantKey = this.tenantKey(tenant)
       await this.client.multi().set(this.sessionKey(session.id), JSON.stringify(session), 'PXAT', session.expiresAt)
-        .sadd(this.tenantKey(tenant), session.id).exec()
+        .sadd(tenantKey, session.id).pexpireat(tenantKey, session.expiresAt, 'NX').pexpireat(tenantKey, session.expiresAt, 'GT').exec()
     })
     this.seen.set(session.id, session)
     return { ...session }
@@ -65,7 +68,8 @@ export class RedisSessionStore implements SessionStore {
     s.expiresAt = Date.now() + s.ttlSeconds * 1000
     const results = await this.redis('touch', async () => await this.client.multi()
       .set(this.sessionKey(id), JSON.stringify(s), 'PXAT', s.expiresAt, 'XX')
-      .pexpireat(this.modulesKey(id), s.expiresAt).pexpireat(this.orderKey(id), s.expiresAt).exec())
+      .pexpireat(this.modulesKey(id), s.expiresAt).pexpireat(this.orderKey(id), s.expiresAt)
+      .pexpireat(this.tenantKey(tenant), s.expiresAt, 'GT').exec())
     // XX: the session expired or was deleted between the read and the write
     if (results?.[0]?.[1] !== 'OK') return undefined
     this.seen.set(id, s)

@@ -27,6 +27,24 @@ t.test('two stores on one Redis share sessions and hear of each other\'s deletes
   t.equal(await a.deleteSession('public', s.id), undefined, 'gone for A too')
 })
 
+t.test('every key the store writes expires (nothing outlives its sessions in Redis)', async (t) => {
+  const prefix = `materia-test-${randomBytes(6).toString('hex')}:`
+  const store = new RedisSessionStore(new Redis(redisUrl()), { prefix })
+  const probe = new Redis(redisUrl())
+  t.teardown(async () => { await store.close(); await probe.quit() })
+  const s1 = await store.createSession('t1', 30)
+  const s2 = await store.createSession('t1', 60)
+  await store.putModule(s1.id, { id: 'mod_1', sessionId: s1.id, createdAt: 1, body: { class: 'torch.nn.Linear' } })
+  await store.touchSession('t1', s2.id)
+  const keys = await probe.keys(`${prefix}*`)
+  t.same(keys.map((k) => k.slice(prefix.length).replace(/ses_.*/, 'ID')).sort(), ['module-order:ID', 'modules:ID', 'session:ID', 'session:ID', 'tenant:t1'])
+  for (const k of keys) {
+    const ttl = await probe.pttl(k)
+    t.ok(ttl > 0 && ttl <= 60_000, `${k.slice(prefix.length)} expires (in ${ttl} ms)`)
+  }
+  t.ok(await probe.pttl(`${prefix}tenant:t1`) > 30_000, 'the tenant set lives as long as its longest session')
+})
+
 t.test('an unreachable Redis answers 503 notReady from every call', async (t) => {
   const client = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
   client.on('error', () => {})
