@@ -31,7 +31,7 @@ export default async function sessionRoutes (fastify: FastifyInstance): Promise<
       summary: 'Create a session',
       description: 'A session holds modules and materializations. Its TTL slides: any use of the session extends it.',
       body: Type.Ref(CreateSession),
-      response: { 201: Type.Ref(Session, { description: 'The new session.' }), ...errorResponses('validation', 'unauthorized') }
+      response: { 201: Type.Ref(Session, { description: 'The new session.' }), ...errorResponses('validation', 'unauthorized', 'notReady') }
     },
     // the body is optional: no body means all defaults
     preValidation: async (request) => { request.body ??= {} }
@@ -50,7 +50,7 @@ export default async function sessionRoutes (fastify: FastifyInstance): Promise<
       operationId: 'listSessions',
       tags: ['sessions'],
       summary: "List the caller's sessions",
-      response: { 200: Type.Ref(SessionList, { description: 'Live sessions, oldest first.' }), ...errorResponses('unauthorized') }
+      response: { 200: Type.Ref(SessionList, { description: 'Live sessions, oldest first.' }), ...errorResponses('unauthorized', 'notReady') }
     }
   }, async (request) => {
     const sessions = await store.listSessions(request.tenant)

@@ -21,7 +21,9 @@ export const ErrorBody = Type.Object({
 /** Response entries for the given error names, grouped by status, described by their codes. */
 export function errorResponses (...names: ErrorName[]): Record<number, TSchema> {
   const byStatus = new Map<number, string[]>()
-  for (const n of names) {
+  // a route that looks up a session reads the session store, which answers 503 when Redis is unreachable
+  const all = names.includes('sessionNotFound') && !names.includes('notReady') ? [...names, 'notReady' as const] : names
+  for (const n of all) {
     const d = errorDefs[n]
     byStatus.set(d.statusCode, [...(byStatus.get(d.statusCode) ?? []), d.code])
   }

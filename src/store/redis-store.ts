@@ -146,7 +146,11 @@ export class RedisSessionStore implements SessionStore {
     clearInterval(this.timer)
     // the sessions stay in Redis for the other replicas (this replica's memory is freed by its own close)
     this.seen.clear()
-    await Promise.allSettled([this.subscriber.quit(), this.client.quit()])
+    // QUIT while connected; a connection that is down (and reconnecting) is dropped, or close would wait for Redis
+    await Promise.allSettled([this.subscriber, this.client].map(async (c) => {
+      if (c.status === 'ready') await c.quit()
+      else c.disconnect()
+    }))
   }
 
   private async read (id: string): Promise<SessionRecord | undefined> {
