@@ -11,6 +11,7 @@ export interface Config {
   logLevel: LogLevel
   store: StoreKind
   redisUrl: string
+  redisPrefix: string
   apiKeys: string[]
   memoryBudget: number
   arenaCache: number
@@ -72,6 +73,7 @@ export const configVars = [
   v({ key: 'logLevel', name: 'LOG_LEVEL', expected: 'one of fatal, error, warn, info, debug, trace, silent', doc: 'pino log level. Logs are JSON lines; pretty-printed only when stdout is a terminal.', default: () => 'info', parse: oneOf<LogLevel>('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') }),
   v({ key: 'store', name: 'MATERIA_STORE', expected: 'memory or redis', doc: 'Session store: `memory` (one replica) or `redis` (several replicas share sessions).', default: () => 'memory', parse: oneOf<StoreKind>('memory', 'redis') }),
   v({ key: 'redisUrl', name: 'REDIS_URL', expected: 'a redis:// or rediss:// URL', doc: 'Redis server used when MATERIA_STORE=redis.', default: () => 'redis://127.0.0.1:6379', parse: (t) => /^rediss?:\/\/\S+$/.test(t.trim()) ? t.trim() : undefined }),
+  v({ key: 'redisPrefix', name: 'MATERIA_REDIS_PREFIX', expected: 'a key prefix of 1-64 characters without spaces', doc: 'Prefix of every Redis key and channel the store uses, so several deployments can share one Redis.', default: () => 'materia:', parse: (t) => /^\S{1,64}$/.test(t) ? t : undefined }),
   v({ key: 'apiKeys', name: 'MATERIA_API_KEYS', expected: 'comma-separated keys', doc: 'Comma-separated API keys accepted as `Authorization: Bearer <key>` or `x-api-key`. Unset: the API is open (a warning is logged).', default: () => '', parse: (t) => t.split(',').map((k) => k.trim()).filter((k) => k.length > 0) }),
   v({ key: 'memoryBudget', name: 'MATERIA_MEMORY_BUDGET', expected: 'a byte size such as 8589934592, 8GiB or 512MB', doc: 'Bytes of tensor memory all materializations may hold together (default: half of RAM).', default: () => String(Math.floor(totalmem() / 2)), parse: parseByteSize }),
   v({ key: 'arenaCache', name: 'MATERIA_ARENA_CACHE', expected: 'a byte size such as 2GiB, or 0 to disable', doc: 'Freed arena memory kept for up to 30 s to back the next materialization of about its size (its pages are already mapped: no first-touch page faults). Counted in the memory budget and given back when a reservation needs it.', default: () => '2GiB', parse: (t) => t.trim() === '0' ? 0 : parseByteSize(t) }),

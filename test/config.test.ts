@@ -26,7 +26,7 @@ t.test('byte sizes', async (t) => {
 
 t.test('a bad value names the variable and what it expects', async (t) => {
   const cases: Array<[string, string]> = [['PORT', '70000'], ['PORT', 'http'], ['MATERIA_STORE', 'postgres'], ['LOG_LEVEL', 'loud'],
-    ['MATERIA_MEMORY_BUDGET', 'lots'], ['MATERIA_WORKERS', '0'], ['REDIS_URL', 'localhost:6379'], ['MATERIA_SESSION_TTL', '-5'], ['MATERIA_ARENA_CACHE', '-1'], ['MATERIA_ARENA_CACHE', 'all']]
+    ['MATERIA_MEMORY_BUDGET', 'lots'], ['MATERIA_WORKERS', '0'], ['REDIS_URL', 'localhost:6379'], ['MATERIA_SESSION_TTL', '-5'], ['MATERIA_ARENA_CACHE', '-1'], ['MATERIA_ARENA_CACHE', 'all'], ['MATERIA_REDIS_PREFIX', 'two words']]
   for (const [name, value] of cases) {
     const err = (() => { try { loadConfig({ [name]: value }) } catch (e) { return e } })()
     t.ok(err instanceof ConfigError, `${name}=${value} is rejected`)

@@ -18,7 +18,7 @@ declare module 'fastify' {
 /** The URL without its password, for messages. */
 const redacted = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
 
-async function connectRedis (url: string): Promise<SessionStore> {
+async function connectRedis (url: string, prefix: string): Promise<SessionStore> {
   // no offline queue: while Redis is down, calls fail at once (503) instead of hanging the request
   const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 })
   let cause: Error | undefined
@@ -30,11 +30,11 @@ async function connectRedis (url: string): Promise<SessionStore> {
     client.disconnect()
     throw new Error(`MATERIA_STORE=redis: cannot reach Redis at ${redacted(url)} (${(cause ?? err as Error).message})`)
   }
-  return new RedisSessionStore(client)
+  return new RedisSessionStore(client, { prefix })
 }
 
 async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
-  const store: SessionStore = app.config.store === 'redis' ? await connectRedis(app.config.redisUrl) : new MemorySessionStore()
+  const store: SessionStore = app.config.store === 'redis' ? await connectRedis(app.config.redisUrl, app.config.redisPrefix) : new MemorySessionStore()
   app.decorate('store', store)
   app.decorate('requireSession', async (request: FastifyRequest, sessionId: string) => {
     const s = await store.touchSession(request.tenant, sessionId)

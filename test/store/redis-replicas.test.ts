@@ -87,7 +87,8 @@ t.test('MATERIA_STORE=redis with no Redis stops the boot with the URL, password 
 })
 
 t.test('two replicas over HTTP: a module made on A is served by B; deleting the session on B frees A\'s memory', async (t) => {
-  const env = { MATERIA_STORE: 'redis', REDIS_URL: redisUrl() }
+  // a prefix of this test's own: the replicas share it, other test files do not
+  const env = { MATERIA_STORE: 'redis', REDIS_URL: redisUrl(), MATERIA_REDIS_PREFIX: `materia-test-${randomBytes(6).toString('hex')}:` }
   const a = await build(t, env)
   const b = await build(t, env)
   t.equal((await a.inject('/readyz')).json().checks.store, 'ok')
@@ -99,6 +100,7 @@ t.test('two replicas over HTTP: a module made on A is served by B; deleting the 
   t.equal(onB.statusCode, 200)
   t.same(onB.json(), created.json(), 'B serves the module A built, tensor table and all')
   t.same((await b.inject(`/v1/sessions/${sid}/modules`)).json().modules.map((m: { id: string }) => m.id), [mid])
+  t.same((await b.inject('/v1/sessions')).json().sessions.map((s: { id: string }) => s.id), [sid], 'B lists the session A made, and only it (its prefix)')
   const m = await a.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules/${mid}/materializations`, payload: { init: 'default', seed: 1 } })
   t.equal(m.statusCode, 201)
   t.ok(a.materializations.residentBytes > 0)
