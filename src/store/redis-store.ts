@@ -5,9 +5,31 @@
 // PEXPIREAT NX/GT). A replica learns
 // that a session ended (so it can free the memory it holds for it) from a pub/sub message when
 // another replica deletes it, and from a sweep over the sessions it has seen when Redis expires it.
+import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { materiaError } from '../errors.js'
 import { newHandle, type ExpiryListener, type ModuleRecord, type SessionRecord, type SessionStore } from './session-store.js'
+
+/**
+ * touchSession's script. KEYS: session, modules, module order, the caller's tenant set; ARGV: tenant,
+ * now (ms). Returns 0 (no such session), 1 (another tenant's) or the session's JSON with the new expiry.
+ * cjson writes numbers with 14 significant digits: ms timestamps keep all of theirs until the year 5138.
+ */
+const TOUCH = (() => {
+  const lua = `local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local s = cjson.decode(v)
+if s.tenant ~= ARGV[1] then return 1 end
+local exp = tonumber(ARGV[2]) + s.ttlSeconds * 1000
+s.expiresAt = exp
+local out = cjson.encode(s)
+redis.call('SET', KEYS[1], out, 'PXAT', exp)
+redis.call('PEXPIREAT', KEYS[2], exp)
+redis.call('PEXPIREAT', KEYS[3], exp)
+redis.call('PEXPIREAT', KEYS[4], exp, 'GT')
+return out`
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') }
+})()
 
 export interface RedisStoreOptions {
   /** key prefix, so that several deployments can share one Redis; default "materia:" */
@@ -63,15 +85,19 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async touchSession (tenant: string, id: string): Promise<SessionRecord | undefined> {
-    const s = await this.read(id)
-    if (s === undefined || s.tenant !== tenant) return undefined
-    s.expiresAt = Date.now() + s.ttlSeconds * 1000
-    const results = await this.redis('touch', async () => await this.client.multi()
-      .set(this.sessionKey(id), JSON.stringify(s), 'PXAT', s.expiresAt, 'XX')
-      .pexpireat(this.modulesKey(id), s.expiresAt).pexpireat(this.orderKey(id), s.expiresAt)
-      .pexpireat(this.tenantKey(tenant), s.expiresAt, 'GT').exec())
-    // XX: the session expired or was deleted between the read and the write
-    if (results?.[0]?.[1] !== 'OK') return undefined
+    // one round trip: read, check the tenant and slide every key's expiry in a script
+    const r = await this.redis('touch', async () => await this.client.evalsha(TOUCH.sha, 4,
+      this.sessionKey(id), this.modulesKey(id), this.orderKey(id), this.tenantKey(tenant), tenant, Date.now())
+      .catch(async (err: Error) => {
+        if (!err.message.startsWith('NOSCRIPT')) throw err
+        return await this.client.eval(TOUCH.lua, 4, this.sessionKey(id), this.modulesKey(id), this.orderKey(id), this.tenantKey(tenant), tenant, Date.now())
+      }))
+    if (r === 0) {
+      if (this.seen.has(id)) this.ended(JSON.stringify(this.seen.get(id)))
+      return undefined
+    }
+    if (typeof r !== 'string') return undefined // another tenant's session
+    const s = JSON.parse(r) as SessionRecord
     this.seen.set(id, s)
     return { ...s }
   }

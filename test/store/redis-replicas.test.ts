@@ -45,6 +45,9 @@ t.test('every key the store writes expires (nothing outlives its sessions in Red
     t.ok(ttl > 0 && ttl <= 60_000, `${k.slice(prefix.length)} expires (in ${ttl} ms)`)
   }
   t.ok(await probe.pttl(`${prefix}tenant:t1`) > 30_000, 'the tenant set lives as long as its longest session')
+  await probe.call('SCRIPT', 'FLUSH')
+  t.equal((await store.touchSession('t1', s1.id))?.id, s1.id, 'a touch after SCRIPT FLUSH loads the script again')
+  t.equal(await store.touchSession('t2', s1.id), undefined, 'the script checks the tenant')
 })
 
 t.test('an unreachable Redis answers 503 notReady from every call', async (t) => {
@@ -76,7 +79,7 @@ t.test('Redis going away mid-service: requests answer 503 with Retry-After, /rea
   const res = await app.inject(`/v1/sessions/${sid}`)
   assertErrorBody(t, res, 503, 'MATERIA_ERR_NOT_READY')
   t.equal(res.headers['retry-after'], '1')
-  t.match(res.json().message, /^Session store unavailable \(Redis read: /)
+  t.match(res.json().message, /^Session store unavailable \(Redis touch: /)
   t.equal((await app.inject('/readyz')).statusCode, 503)
   assertErrorBody(t, await app.inject({ method: 'POST', url: '/v1/sessions', payload: {} }), 503, 'MATERIA_ERR_NOT_READY')
 })
