@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
+import { DTYPES } from '../src/tensor/dtype.js'
 import { parseDType, type BuiltModule, type DType, type ModuleNode } from '../src/nn/index.js'
 import { errorResponses } from '../src/schemas/common.js'
 import { CheckpointQuery, CreateMaterialization, InitSpec, Materialization, MaterializationId, MaterializationList } from '../src/schemas/materializations.js'
@@ -84,7 +85,7 @@ export function startMaterialization (app: FastifyInstance, r: StartRequest): Ma
   let dtype: DType | undefined
   if (r.dtype !== undefined) {
     dtype = parseDType(r.dtype)
-    if (dtype === undefined || !['float32', 'float64', 'float16', 'bfloat16'].includes(dtype)) {
+    if (dtype === undefined || !DTYPES[dtype].floating) {
       throw materiaError('materializationOptions', `dtype must be a floating dtype (float32, float64, float16, bfloat16), got '${r.dtype}'`)
     }
   }

@@ -3,6 +3,7 @@
 // the body is copied straight to its tensor's place in the arena (no second buffer of the file).
 import type { Readable } from 'node:stream'
 import { materiaError } from '../errors.js'
+import { DTYPES } from '../tensor/dtype.js'
 import { SafetensorsHeaderReader, type ParsedSafetensorsHeader, type ParsedTensor } from '../serialize/safetensors-reader.js'
 import type { Arena } from './arena.js'
 import type { ArenaPlan } from './plan.js'
@@ -39,7 +40,7 @@ export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPla
     if (f === undefined) continue
     if (f.shape.length !== t.shape.length || f.shape.some((d, i) => d !== t.shape[i])) {
       problems.push(`size mismatch for ${t.name}: copying a param with shape torch.Size([${f.shape.join(', ')}]) from checkpoint, the shape in current model is torch.Size([${t.shape.join(', ')}]).`)
-    } else if (f.dtype !== t.dtype && !(isFloating(f.dtype) && isFloating(t.dtype))) {
+    } else if (f.dtype !== t.dtype && !(f.dtype !== null && DTYPES[f.dtype].floating && DTYPES[t.dtype].floating)) {
       // floating tensors are cast on the way in, as param.copy_() does; other kinds must match
       problems.push(`dtype mismatch for ${t.name}: the checkpoint has ${f.dtype ?? f.stDtype}, the module has ${t.dtype} (only floating tensors are cast on load).`)
     }
@@ -106,8 +107,6 @@ export async function copyCheckpointData (header: ParsedSafetensorsHeader, first
 export function bodyIterator (stream: Readable): AsyncIterator<Uint8Array> {
   return stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
 }
-
-const isFloating = (d: string | null): boolean => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16'
 
 /**
  * Casts a floating tensor while its bytes stream in (param.copy_(): float32 → float16/bfloat16 rounds

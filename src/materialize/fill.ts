@@ -1,6 +1,6 @@
 // Constant fills (zeros, ones, buffer constructor values) for every dtype, into windows of an arena.
 // The same code runs on the main thread (device "cpu") and in the worker pool (device "worker").
-import type { DType } from '../tensor/dtype.js'
+import { DTYPES, type DType } from '../tensor/dtype.js'
 
 /** One region to fill: bytes [offset, offset + nbytes) of the arena hold `dtype` elements = value. */
 export interface FillRange {
@@ -9,8 +9,6 @@ export interface FillRange {
   dtype: DType
   value: number
 }
-
-const elementBytes: Record<DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 }
 
 const f32 = new Float32Array(1)
 const u32 = new Uint32Array(f32.buffer)
@@ -68,7 +66,7 @@ function fillWindow (memory: ArrayBufferLike, offset: number, count: number, dty
 /** Splits ranges into pieces of at most `chunk` bytes (element-aligned), in order. */
 export function * fillSteps (ranges: readonly FillRange[], chunk: number): Generator<FillRange> {
   for (const r of ranges) {
-    const size = elementBytes[r.dtype]
+    const size = DTYPES[r.dtype].bytes
     const step = Math.max(size, chunk - (chunk % size))
     for (let done = 0; done < r.nbytes; done += step) {
       yield { ...r, offset: r.offset + done, nbytes: Math.min(step, r.nbytes - done) }
@@ -78,7 +76,7 @@ export function * fillSteps (ranges: readonly FillRange[], chunk: number): Gener
 
 export function fillRange (memory: ArrayBufferLike, r: FillRange): void {
   if (r.nbytes === 0) return
-  fillWindow(memory, r.offset, r.nbytes / elementBytes[r.dtype], r.dtype, r.value)
+  fillWindow(memory, r.offset, r.nbytes / DTYPES[r.dtype].bytes, r.dtype, r.value)
 }
 
 /** Splits ranges into `parts` lists of about equal bytes, for parallel fills. */

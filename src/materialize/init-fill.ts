@@ -21,7 +21,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Piscina } from 'piscina'
 import type { ModuleNode } from '../nn/define.js'
-import type { DType } from '../tensor/dtype.js'
+import { DTYPES, type DType } from '../tensor/dtype.js'
 import {
   allocDense, decodeElement, encodeElement, itemSize, normalFill, uniformFill,
   type DenseArray, type FloatDtype
@@ -96,7 +96,6 @@ export interface InitOptions {
   only?: ReadonlySet<string>
 }
 
-const FLOATING = new Set<DType>(['float32', 'float64', 'float16', 'bfloat16'])
 
 /** Whether an op is computed in sequence rather than sliced (scalar normal path, trunc_normal_). */
 function sequential (dist: Dist, numel: number): boolean {
@@ -138,12 +137,12 @@ export function planInit (root: ModuleNode, plan: ArenaPlan, opts: InitOptions):
     if (opts.only !== undefined && !opts.only.has(t.name)) return
     if (base.kind === 'const') {
       // constant_ writes the value in the module's dtype; a materialization cast rounds it again
-      const v = FLOATING.has(s.dtype) ? decodeElement(s.dtype as FloatDtype, encodeElement(s.dtype as FloatDtype, base.value)) : base.value
+      const v = DTYPES[s.dtype].floating ? decodeElement(s.dtype as FloatDtype, encodeElement(s.dtype as FloatDtype, base.value)) : base.value
       // +0 is what a new arena holds: no pass over those bytes
       if (t.nbytes > 0 && !(v === 0 && !Object.is(v, -0))) constants.push({ offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, value: v })
     }
     if (base.kind !== 'draw' && patches.length === 0) return
-    if (!FLOATING.has(t.dtype) || !FLOATING.has(s.dtype)) throw new Error(`internal: random init of non-floating ${t.name}`)
+    if (!DTYPES[t.dtype].floating || !DTYPES[s.dtype].floating) throw new Error(`internal: random init of non-floating ${t.name}`)
     const index = outputs.length
     outputs.push({ name: t.name, offset: t.offset, dtype: t.dtype as FloatDtype, srcDtype: s.dtype as FloatDtype, numel: t.numel, patches })
     if (base.kind === 'draw') {

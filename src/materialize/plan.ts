@@ -1,7 +1,7 @@
 // The arena plan of a materialization: the state_dict laid out as a canonical safetensors data
 // section (aligned offsets, tied storage once), then the non-persistent buffers, which take memory
 // but are not part of the file. Tied aliases point at the storage they share.
-import type { DType } from '../tensor/dtype.js'
+import { DTYPES, type DType } from '../tensor/dtype.js'
 import type { TensorSpec } from '../tensor/spec.js'
 import { computeSafetensorsLayout, type SafetensorsLayout } from '../serialize/safetensors-layout.js'
 import type { FillRange } from './fill.js'
@@ -20,14 +20,11 @@ export interface ArenaPlan {
   arenaSize: number                   // file data + non-persistent buffers
 }
 
-const floating = new Set<DType>(['float32', 'float64', 'float16', 'bfloat16'])
-const elementBytes: Record<DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 }
-
 /** The tensors as they will be stored: floating tensors cast to `dtype` when given. */
 export function castTensors (tensors: readonly TensorSpec[], dtype: DType | undefined): TensorSpec[] {
   if (dtype === undefined) return [...tensors]
-  return tensors.map((t) => floating.has(t.dtype) && t.dtype !== dtype
-    ? { ...t, dtype, nbytes: t.numel * elementBytes[dtype] }
+  return tensors.map((t) => DTYPES[t.dtype].floating && t.dtype !== dtype
+    ? { ...t, dtype, nbytes: t.numel * DTYPES[dtype].bytes }
     : t)
 }
 

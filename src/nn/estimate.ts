@@ -1,6 +1,7 @@
 // Memory estimates from a tensor table: what PyTorch would allocate, tied storage counted once,
 // every buffer (also non-persistent) included; and the same module cast to other dtypes, as
 // `accelerate estimate-memory` reports it.
+import { DTYPES } from '../tensor/dtype.js'
 import type { TensorInfo } from './index.js'
 
 export const estimateDtypes = { float32: 4, float16: 2, bfloat16: 2, int8: 1 } as const
@@ -13,8 +14,6 @@ export interface ModuleEstimate {
   largestTensor: { name: string, nbytes: number }
   training: { adam: number }
 }
-
-const floating = new Set(['float32', 'float64', 'float16', 'bfloat16'])
 
 /** Adam keeps weights, gradients and two states (exp_avg, exp_avg_sq) in the parameter's dtype. */
 const adamFactor = 4
@@ -31,7 +30,7 @@ export function estimateTensors (tensors: readonly TensorInfo[]): ModuleEstimate
   for (const [dtype, size] of Object.entries(estimateDtypes) as Array<[EstimateDtype, number]>) {
     let bytes = 0; let top = 0; let train = 0
     for (const t of storages) {
-      const b = floating.has(t.dtype) ? t.numel * size : t.nbytes
+      const b = DTYPES[t.dtype].floating ? t.numel * size : t.nbytes
       bytes += b
       top = Math.max(top, b)
       train += trainable(t) ? adamFactor * b : b
