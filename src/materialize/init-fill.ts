@@ -21,7 +21,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Piscina } from 'piscina'
 import type { ModuleNode } from '../nn/define.js'
-import { DTYPES, type DType } from '../tensor/dtype.js'
+import { DTYPES } from '../tensor/dtype.js'
 import {
   allocDense, decodeElement, encodeElement, itemSize, normalFill, uniformFill,
   type DenseArray, type FloatDtype
