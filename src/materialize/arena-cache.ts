@@ -32,9 +32,14 @@ export class ArenaCache {
   /** Arenas handed out again since start. */
   get reused (): number { return this.reusedCount }
 
+  /** Whether take(size) could find a buffer (a cheap test before working out what reuse would cost). */
+  mayServe (size: number): boolean {
+    return size >= MIN_CACHED_BYTES && this.held >= size
+  }
+
   /** The smallest cached buffer that can back `size` bytes, removed from the cache; undefined if none. */
   take (size: number): SharedArrayBuffer | undefined {
-    if (size < MIN_CACHED_BYTES) return undefined
+    if (!this.mayServe(size)) return undefined
     let best = -1
     this.idle.forEach((e, i) => {
       const n = e.memory.byteLength

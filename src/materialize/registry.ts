@@ -85,8 +85,9 @@ export class MaterializationRegistry {
    */
   start (id: string, opts: MaterializationOptions, plan: ArenaPlan, fills: FillRange[],
     fill?: (arena: Arena, signal: AbortSignal, progress: (bytes: number) => void) => Promise<void>, writes: readonly Span[] = []): Materialization {
-    const zeros = uncoveredZeros(plan.arenaSize, [...fills, ...writes])
-    const zeroBytes = zeros.reduce((n, r) => n + r.nbytes, 0)
+    // what a recycled arena would need zeroed; only worked out when the cache may hold one (a sort over every tensor)
+    const zeros = this.cache.mayServe(plan.arenaSize) ? uncoveredZeros(plan.arenaSize, [...fills, ...writes]) : undefined
+    const zeroBytes = zeros?.reduce((n, r) => n + r.nbytes, 0) ?? Infinity
     const recycled = zeroBytes <= plan.arenaSize * MAX_ZEROED_SHARE ? this.cache.take(plan.arenaSize) : undefined
     const capacity = recycled?.byteLength ?? plan.arenaSize
     try {
@@ -103,7 +104,7 @@ export class MaterializationRegistry {
       throw materiaError('memoryBudget', `Could not allocate ${plan.arenaSize} bytes: ${(err as Error).message}`)
     }
     // a recycled arena holds an earlier materialization's bytes: clear what this one will not write
-    const clear = recycled !== undefined ? zeros : []
+    const clear = recycled !== undefined ? zeros ?? [] : []
     const abort = new AbortController()
     const constantBytes = [...clear, ...fills].reduce((n, r) => n + r.nbytes, 0)
     let external = 0

@@ -17,6 +17,9 @@ t.test('take: the smallest buffer that fits and wastes at most a quarter', async
   const [a, b, c] = [10, 12, 8].map((n) => new SharedArrayBuffer(n * MiB)) as [SharedArrayBuffer, SharedArrayBuffer, SharedArrayBuffer]
   for (const m of [a, b, c]) t.ok(cache.put(m))
   t.equal(cache.bytes, 30 * MiB)
+  t.ok(cache.mayServe(13 * MiB), 'mayServe: 30 MiB held could back 13 MiB…')
+  t.notOk(cache.mayServe(31 * MiB), '…but not more than is held')
+  t.notOk(cache.mayServe(MIN_CACHED_BYTES - 1), '…nor a small arena')
   t.equal(cache.take(13 * MiB), undefined, 'none is large enough')
   t.equal(cache.take(6 * MiB), undefined, '8 MiB would waste more than a quarter of 6 MiB')
   t.equal(cache.take(7 * MiB), c, '8 MiB backs 7 MiB')
