@@ -66,3 +66,26 @@ export function countElementDiffs (a: ArrayBufferView, expectedHex: string, dtyp
   for (let i = 0; i < got.length; i += w) if (got.slice(i, i + w) !== expectedHex.slice(i, i + w)) d++
   return d
 }
+
+/** mulberry32: a small deterministic generator for the test cases (uniform in [0, 1)). */
+export function mulberry32 (s: number): () => number {
+  return () => {
+    s = (s + 0x6D2B79F5) | 0
+    let x = Math.imul(s ^ (s >>> 15), 1 | s)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32
+  }
+}
+
+/** A byte target of nBytes at byte offset off, in an ArrayBuffer or a SharedArrayBuffer, prefilled with 0xa5. */
+export function makeTarget (nBytes: number, off: number, shared: boolean): Uint8Array {
+  const buf = shared ? new SharedArrayBuffer(nBytes + off + 8) : new ArrayBuffer(nBytes + off + 8)
+  new Uint8Array(buf).fill(0xa5)
+  return new Uint8Array(buf, off, nBytes)
+}
+
+/** The first index where a and b differ, or -1 when they are equal. */
+export function firstDiff (a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i
+  return a.length === b.length ? -1 : Math.min(a.length, b.length)
+}

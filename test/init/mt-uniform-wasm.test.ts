@@ -10,35 +10,11 @@ import { type FloatDtype, profile113, profile2x, uniformFill } from '../../src/i
 import { mtUniformWasmAvailable, mtUniformWasmF32 } from '../../src/init/mt-uniform-wasm.js'
 import { CpuGenerator } from '../../src/init/mt19937.js'
 import { sumIsExact, uniformF32 } from '../../src/init/uniform-fill.js'
-
-const TWO32 = 2 ** 32
-
-/** mulberry32: a small deterministic generator for the test cases. */
-function rng (s: number): () => number {
-  return () => {
-    s = (s + 0x6D2B79F5) | 0
-    let x = Math.imul(s ^ (s >>> 15), 1 | s)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / TWO32
-  }
-}
-
-/** A byte target of nBytes at byte offset off, in an ArrayBuffer or a SharedArrayBuffer, prefilled. */
-function makeTarget (nBytes: number, off: number, shared: boolean): Uint8Array {
-  const buf = shared ? new SharedArrayBuffer(nBytes + off + 8) : new ArrayBuffer(nBytes + off + 8)
-  new Uint8Array(buf).fill(0xa5)
-  return new Uint8Array(buf, off, nBytes)
-}
-
-function firstDiff (a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i
-  return a.length === b.length ? -1 : Math.min(a.length, b.length)
-}
+import { firstDiff, makeTarget, mulberry32 } from './helpers.js'
 
 function sameState (a: CpuGenerator, b: CpuGenerator): boolean {
   return firstDiff(a.getState(), b.getState()) === -1
 }
-
 
 t.test('committed mt-uniform-wasm-bytes.ts is what scripts/build-wasm.ts makes from the .wat', async t => {
   const k = wasmKernels.mtUniform
@@ -82,7 +58,7 @@ function check (t: Test, c: Case): boolean {
 }
 
 t.test('uniformFill: WASM equals JS bit for bit (random seeds, positions, lengths, bounds, buffers)', async t => {
-  const r = rng(0x3719)
+  const r = mulberry32(0x3719)
   let fails = 0
   const cases = 1500
   for (let i = 0; i < cases; i++) {
@@ -105,7 +81,7 @@ t.test('uniformFill: WASM equals JS bit for bit (random seeds, positions, length
 })
 
 t.test('uniformF32 direct: WASM equals JS, outputs and generator state, many mid-stream calls', async t => {
-  const r = rng(0xbeef)
+  const r = mulberry32(0xbeef)
   let wasmCalls = 0
   for (let i = 0; i < 300; i++) {
     const [low, high] = boundsList[i % boundsList.length]!

@@ -8,6 +8,7 @@ import t, { type Test } from 'tap'
 import { bytesUrl, compileWasm, renderWasmBytes, wasmKernels } from '../../scripts/build-wasm.js'
 import { philoxWasmAvailable, philoxWasmUniform } from '../../src/init/philox-wasm.js'
 import { philoxFill, philoxFillJs, philoxKey, type PhiloxDist } from '../../src/init/philox.js'
+import { firstDiff, makeTarget, mulberry32 } from './helpers.js'
 
 const TWO32 = 2 ** 32
 type Dtype = 'float32' | 'bfloat16'
@@ -22,28 +23,6 @@ function jsFill (target: Uint8Array, dtype: Dtype, dist: PhiloxDist, seed: numbe
 function bounds (low: number, high: number): { lo: number, range: number } {
   const lo = Math.fround(low)
   return { lo, range: Math.fround(Math.fround(high) - lo) }
-}
-
-/** mulberry32: a small deterministic generator for the test cases. */
-function rng (s: number): () => number {
-  return () => {
-    s = (s + 0x6D2B79F5) | 0
-    let x = Math.imul(s ^ (s >>> 15), 1 | s)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / TWO32
-  }
-}
-
-/** A target of nBytes at byte offset off, in an ArrayBuffer or a SharedArrayBuffer, prefilled. */
-function makeTarget (nBytes: number, off: number, shared: boolean): Uint8Array {
-  const buf = shared ? new SharedArrayBuffer(nBytes + off + 8) : new ArrayBuffer(nBytes + off + 8)
-  new Uint8Array(buf).fill(0xa5)
-  return new Uint8Array(buf, off, nBytes)
-}
-
-function firstDiff (a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i
-  return a.length === b.length ? -1 : Math.min(a.length, b.length)
 }
 
 t.test('committed philox-wasm-bytes.ts is what scripts/build-wasm.ts makes from the .wat', async t => {
@@ -86,7 +65,7 @@ function check (t: Test, c: Case): 'wasm' | 'js' | 'fail' {
 }
 
 t.test('WASM equals JS bit for bit on random (seed, name, firstElement, length, offset, buffer)', async t => {
-  const r = rng(0x5eed)
+  const r = mulberry32(0x5eed)
   const names = ['w', 'layers.0.attn.q_proj.weight', 'emb', 'ünïcødé.weight', '', 'model.layers.31.mlp.down_proj.weight']
   const boundsList: Array<[number, number]> = [[-0.05, 0.05], [-1, 1], [0, 1], [-1.5e38, 1.6e38], [1e-30, 2e-30],
     [-0, 0], [2.5, 2.5], [0, 2 ** -120], [-(2 ** -118), 2 ** -118 * 2], [2 ** -125, 2 ** -125 + 3 * 2 ** -118], [-7.25, 1e6], [-1e-3, -1e-4], [0.1, 0.7]]
