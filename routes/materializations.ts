@@ -13,6 +13,7 @@ import { CheckpointQuery, CreateMaterialization, InitSpec, Materialization, Mate
 import { ModuleId, SessionId } from '../src/schemas/sessions.js'
 import { newHandle } from '../src/store/session-store.js'
 import { castTensors, constantFills, planArena, type InitKind } from '../src/materialize/plan.js'
+import type { FillRange } from '../src/materialize/fill.js'
 import type { Device, Materialization as Mat, MaterializationOptions } from '../src/materialize/registry.js'
 import type { Arena } from '../src/materialize/arena.js'
 import { bodyIterator, checkCheckpoint, copyCheckpointData, readCheckpointHeader } from '../src/materialize/checkpoint.js'
@@ -238,10 +239,8 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     const keys = checkCheckpoint(header, plan, built.qualname, strict)
     const device = query.device ?? 'cpu'
     const loaded = plan.tensors.filter((t) => t.persistent && t.tiedTo === undefined && !keys.unloaded.has(t.name))
-    // what the file does not provide: non-persistent buffers (constructor values) and, with strict=false, missing keys
-    const unloadedOffsets = new Set(plan.tensors.filter((t) => keys.unloaded.has(t.name)).map((t) => t.offset))
     const missingDraw = draws && keys.missingKeys.length > 0
-    let fills = constantFills(plan, missingInit === 'default' ? 'empty' : missingInit).filter((f) => unloadedOffsets.has(f.offset))
+    let fills: FillRange[] | undefined
     let initFill: ((arena: Arena, signal: AbortSignal, progress: (bytes: number) => void) => Promise<void>) | undefined
     let drawn: Array<{ offset: number, nbytes: number }> = []
     const rng = query.rng ?? 'torch'
@@ -259,6 +258,11 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       drawn = drawnSpans(exec)
       const bytes = drawn.reduce((n, d) => n + d.nbytes, 0)
       initFill = initFiller(exec, { device, pool: app.pool, totalBytes: bytes })
+    }
+    // without draws: the constructor values (or `init`) of what the file leaves out (non-persistent buffers, missing keys)
+    if (fills === undefined) {
+      const unloadedOffsets = new Set(plan.tensors.filter((t) => keys.unloaded.has(t.name)).map((t) => t.offset))
+      fills = constantFills(plan, missingInit === 'default' ? 'empty' : missingInit).filter((f) => unloadedOffsets.has(f.offset))
     }
     const opts: MaterializationOptions = {
       sessionId,
