@@ -8,7 +8,7 @@ import errorHandler from './plugins/error-handler.js'
 import swagger from './plugins/swagger.js'
 import metrics from './plugins/metrics.js'
 import health from './plugins/health.js'
-import auth from './plugins/auth.js'
+import auth, { logSerializers } from './plugins/auth.js'
 import sessionStore from './plugins/session-store.js'
 import catalogRoutes from '../routes/catalog.js'
 import sessionRoutes from '../routes/sessions.js'
@@ -29,10 +29,17 @@ declare module 'fastify' {
 
 const requestIdPattern = /^[\w.:-]{1,128}$/
 
+// every logger the app builds logs request URLs without their query strings (see logSerializers)
+function withRedaction (logger: NonNullable<FastifyServerOptions['logger']>): FastifyServerOptions['logger'] {
+  if (logger === false) return false
+  const given = logger === true ? {} : logger
+  return { ...given, serializers: { ...given.serializers, ...logSerializers } }
+}
+
 export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts
   const app = Fastify({
-    logger: opts.logger ?? false,
+    logger: withRedaction(opts.logger ?? false),
     bodyLimit: config.bodyLimit,
     // our own 503 (one error body) replaces fastify's while closing
     return503OnClosing: false,

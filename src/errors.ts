@@ -34,6 +34,7 @@ export const errorDefs = {
   unauthorized: def('MATERIA_ERR_UNAUTHORIZED', 401, 'The API key is missing or invalid.'),
   notReady: def('MATERIA_ERR_NOT_READY', 503, 'The service is not ready (store unreachable, pool down, or shutting down).'),
   internal: def('MATERIA_ERR_INTERNAL', 500, 'An unexpected server error; details are in the server log under the request id.'),
+  credentialInQuery: def('MATERIA_ERR_CREDENTIAL_IN_QUERY', 400, 'A query parameter is named like a credential (api_key, key, token, access_token, password, …); URLs are logged, so keys go in the Authorization or x-api-key header.'),
   // safetensors serialization
   checkpointInvalid: def('MATERIA_ERR_CHECKPOINT_INVALID', 400, 'The uploaded safetensors file is malformed: bad header length, UTF-8, JSON or entry fields, unknown dtype, offsets that do not match shape and dtype, overlapping or non-contiguous data, a file length other than 8 + header + data, or non-string metadata.'),
   checkpointUnserializable: def('MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE', 400, 'The tensors cannot be written as safetensors: duplicate or reserved (__metadata__) name, a name that is not valid Unicode, an unsupported dtype, a byte size that does not match shape and dtype, or an inconsistent tie.'),

@@ -18,11 +18,15 @@ export const ErrorBody = Type.Object({
   examples: [{ statusCode: 404, code: 'MATERIA_ERR_SESSION_NOT_FOUND', error: 'Not Found', message: "Session 'ses_x' not found" }]
 })
 
+const authErrors: ErrorName[] = ['credentialInQuery']
+
 /** Response entries for the given error names, grouped by status, described by their codes. */
 export function errorResponses (...names: ErrorName[]): Record<number, TSchema> {
   const byStatus = new Map<number, string[]>()
   // a route that looks up a session reads the session store, which answers 503 when Redis is unreachable
-  const all = names.includes('sessionNotFound') && !names.includes('notReady') ? [...names, 'notReady' as const] : names
+  let all = names.includes('sessionNotFound') && !names.includes('notReady') ? [...names, 'notReady' as const] : names
+  // a route behind the API key is also behind the checks in front of it (src/plugins/auth.ts)
+  if (all.includes('unauthorized')) all = [...all, ...authErrors.filter((n) => !all.includes(n))]
   for (const n of all) {
     const d = errorDefs[n]
     byStatus.set(d.statusCode, [...(byStatus.get(d.statusCode) ?? []), d.code])

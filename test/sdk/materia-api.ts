@@ -394,7 +394,7 @@ export interface components {
              * @description Stable error code from the error registry; never reused.
              * @enum {string}
              */
-            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE";
+            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE";
             /** @description HTTP reason phrase. */
             error: string;
             /** @description What went wrong, for a person. Constructor errors read like Python. */
@@ -3556,6 +3556,15 @@ export interface operations {
                     "application/json": components["schemas"]["ModuleClassList"];
                 };
             };
+            /** @description Error: MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
             401: {
                 headers: {
@@ -3586,6 +3595,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModuleClass"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
@@ -3630,7 +3648,7 @@ export interface operations {
                     "application/json": components["schemas"]["Estimate"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3686,6 +3704,15 @@ export interface operations {
                     "application/json": components["schemas"]["SessionList"];
                 };
             };
+            /** @description Error: MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
             401: {
                 headers: {
@@ -3728,7 +3755,7 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3778,7 +3805,7 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3835,7 +3862,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3894,7 +3921,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModuleList"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3957,7 +3984,7 @@ export interface operations {
                     "application/json": components["schemas"]["Module"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4027,7 +4054,7 @@ export interface operations {
                     "application/json": components["schemas"]["Module"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4086,7 +4113,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4172,7 +4199,7 @@ export interface operations {
                     "application/json": components["schemas"]["Materialization"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_MATERIALIZATION_OPTIONS, MATERIA_ERR_CHECKPOINT_INVALID, MATERIA_ERR_CHECKPOINT_MISMATCH. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_MATERIALIZATION_OPTIONS, MATERIA_ERR_CHECKPOINT_INVALID, MATERIA_ERR_CHECKPOINT_MISMATCH, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4267,7 +4294,7 @@ export interface operations {
                     "application/json": components["schemas"]["MaterializationList"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4328,7 +4355,7 @@ export interface operations {
                     "application/json": components["schemas"]["Materialization"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4387,7 +4414,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4466,7 +4493,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4561,7 +4588,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4661,7 +4688,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error: MATERIA_ERR_VALIDATION. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4742,7 +4769,7 @@ export interface operations {
                     "application/json": components["schemas"]["SkipInitResult"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_NO_DEVICE_ARG, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_NO_DEVICE_ARG, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
