@@ -1,0 +1,29 @@
+// What one tenant may hold and send. Every tenant has all five figures: its entry in
+// MATERIA_TENANTS_FILE overrides the defaults from the environment (MATERIA_TENANT_MAX_SESSIONS,
+// MATERIA_TENANT_MAX_RESIDENT_BYTES, MATERIA_SESSION_MAX_MODULES, MATERIA_MODULE_MAX_TENSORS,
+// MATERIA_RATE_LIMIT). Requests carry theirs as `request.limits` (src/plugins/auth.ts).
+
+export interface TenantLimits {
+  /** Live sessions the tenant may hold at once (on the shared store: across replicas). */
+  maxSessions: number
+  /** Bytes of materialized tensors the tenant's materializations may hold together on one replica. */
+  maxResidentBytes: number
+  /** Modules one session of the tenant may hold. */
+  maxSessionModules: number
+  /** Tensors (parameters and buffers) one module of the tenant may have. */
+  maxModuleTensors: number
+  /** Requests per minute to /v1 routes; 0 = not limited. */
+  rateLimit: number
+}
+
+export const limitNames = ['maxSessions', 'maxResidentBytes', 'maxSessionModules', 'maxModuleTensors', 'rateLimit'] as const satisfies ReadonlyArray<keyof TenantLimits>
+
+/** `defaults` with the figures a tenant's entry gives replaced. */
+export function mergeLimits (defaults: TenantLimits, given: Partial<TenantLimits> | undefined): TenantLimits {
+  const out = { ...defaults }
+  for (const n of limitNames) {
+    const v = given?.[n]
+    if (v !== undefined) out[n] = v
+  }
+  return out
+}
