@@ -59,7 +59,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(swagger)
   await app.register(metrics)
   await app.register(health)
-  await app.register(auth, { apiKeys: config.apiKeys })
+  await app.register(auth)
   await app.register(sessionStore)
   await app.register(workerPool)
   await app.register(materializations)

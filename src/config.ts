@@ -1,6 +1,9 @@
 // Configuration from the environment: one table of variables, each with its default, parser and doc.
 // Parsed once at boot; a bad value stops the process with a message naming the variable.
 import { availableParallelism, totalmem } from 'node:os'
+import { getHeapStatistics } from 'node:v8'
+import { createHash } from 'node:crypto'
+import { readTenantsFile, TenantsFileError, type TenantSpec } from './tenants/tenants.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 export type StoreKind = 'memory' | 'redis'
@@ -20,6 +23,17 @@ export interface Config {
   workers: number
   bodyLimit: number
   shutdownTimeout: number
+  tenantsFile: string
+  tenantMaxSessions: number
+  tenantMaxResidentBytes: number
+  sessionMaxModules: number
+  moduleMaxTensors: number
+  rateLimit: number
+  maxEventLoopDelay: number
+  maxHeapBytes: number
+  maxRssBytes: number
+  /** the tenants of MATERIA_TENANTS_FILE, validated (empty without one) */
+  tenants: TenantSpec[]
 }
 
 export class ConfigError extends Error {
@@ -81,7 +95,18 @@ export const configVars = [
   v({ key: 'maxSessionTtl', name: 'MATERIA_MAX_SESSION_TTL', expected: 'an integer number of seconds, 1-2592000', doc: 'Largest ttlSeconds a client may ask for.', default: () => '86400', parse: parseIntIn(1, 2592000) }),
   v({ key: 'workers', name: 'MATERIA_WORKERS', expected: 'an integer 1-256', doc: 'Worker threads in the fill pool (default: number of cores).', default: () => String(availableParallelism()), parse: parseIntIn(1, 256) }),
   v({ key: 'bodyLimit', name: 'MATERIA_BODY_LIMIT', expected: 'a byte size', doc: 'Largest JSON request body in bytes.', default: () => '1MiB', parse: parseByteSize }),
-  v({ key: 'shutdownTimeout', name: 'MATERIA_SHUTDOWN_TIMEOUT', expected: 'an integer number of milliseconds, 0-600000', doc: 'How long a SIGTERM waits for in-flight requests before closing them.', default: () => '10000', parse: parseIntIn(0, 600000) })
+  v({ key: 'shutdownTimeout', name: 'MATERIA_SHUTDOWN_TIMEOUT', expected: 'an integer number of milliseconds, 0-600000', doc: 'How long a SIGTERM waits for in-flight requests before closing them.', default: () => '10000', parse: parseIntIn(0, 600000) }),
+  // tenants and their limits (docs/tenants.md); a tenants-file entry overrides each default
+  v({ key: 'tenantsFile', name: 'MATERIA_TENANTS_FILE', expected: 'a path to a JSON or YAML file', doc: 'Named tenants, each with SHA-256 digests of its keys and its own limits (format: docs/tenants.md). Checked at boot. Keys of MATERIA_API_KEYS are tenants too, with the default limits.', default: () => '', parse: (t) => t.trim() }),
+  v({ key: 'tenantMaxSessions', name: 'MATERIA_TENANT_MAX_SESSIONS', expected: 'an integer 1-1000000', doc: 'Live sessions one tenant may hold; one more is a 429 MATERIA_ERR_TENANT_SESSION_QUOTA.', default: () => '1000', parse: parseIntIn(1, 1_000_000) }),
+  v({ key: 'tenantMaxResidentBytes', name: 'MATERIA_TENANT_MAX_RESIDENT_BYTES', expected: 'a byte size such as 4GiB', doc: 'Bytes the materializations of one tenant may hold together on a replica (default: MATERIA_MEMORY_BUDGET, so one tenant may use it all); more is a 507 MATERIA_ERR_TENANT_MEMORY_QUOTA.', default: (env) => env.MATERIA_MEMORY_BUDGET !== undefined && env.MATERIA_MEMORY_BUDGET !== '' ? env.MATERIA_MEMORY_BUDGET : String(Math.floor(totalmem() / 2)), parse: parseByteSize }),
+  v({ key: 'sessionMaxModules', name: 'MATERIA_SESSION_MAX_MODULES', expected: 'an integer 1-1000000', doc: 'Modules one session may hold.', default: () => '1000', parse: parseIntIn(1, 1_000_000) }),
+  v({ key: 'moduleMaxTensors', name: 'MATERIA_MODULE_MAX_TENSORS', expected: 'an integer 1-1000000', doc: 'Tensors (parameters and buffers) one module may have; the largest public checkpoints have a few thousand.', default: () => '50000', parse: parseIntIn(1, 1_000_000) }),
+  v({ key: 'rateLimit', name: 'MATERIA_RATE_LIMIT', expected: 'an integer 0-1000000 (0: off)', doc: 'Requests per minute one tenant may send to /v1 routes (per client address when the API is open); shared by replicas when MATERIA_STORE=redis. More is a 429 MATERIA_ERR_RATE_LIMITED with Retry-After and RateLimit-* headers. 0 turns it off.', default: () => '1200', parse: parseIntIn(0, 1_000_000) }),
+  // load shedding (503 MATERIA_ERR_OVERLOADED); 0 turns a threshold off
+  v({ key: 'maxEventLoopDelay', name: 'MATERIA_MAX_EVENT_LOOP_DELAY', expected: 'an integer number of milliseconds, 0-60000 (0: off)', doc: 'Event-loop delay above which new /v1 requests are shed with 503 MATERIA_ERR_OVERLOADED.', default: () => '1000', parse: parseIntIn(0, 60_000) }),
+  v({ key: 'maxHeapBytes', name: 'MATERIA_MAX_HEAP_BYTES', expected: 'a byte size, or 0 for off', doc: 'V8 heap used above which new /v1 requests are shed (default: 85% of the V8 heap limit, which --max-old-space-size sets).', default: () => String(Math.floor(getHeapStatistics().heap_size_limit * 0.85)), parse: (t) => t.trim() === '0' ? 0 : parseByteSize(t) }),
+  v({ key: 'maxRssBytes', name: 'MATERIA_MAX_RSS_BYTES', expected: 'a byte size, or 0 for off', doc: 'Resident set size above which new /v1 requests are shed (default: 90% of RAM; tensor arenas count in RSS, so keep it above MATERIA_MEMORY_BUDGET plus the heap).', default: () => String(Math.floor(totalmem() * 0.9)), parse: (t) => t.trim() === '0' ? 0 : parseByteSize(t) })
 ] as const
 
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
@@ -95,6 +120,20 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     out[d.key] = value
   }
   const config = out as Config
+  config.tenants = []
+  if (config.tenantsFile !== '') {
+    try {
+      config.tenants = readTenantsFile(config.tenantsFile)
+    } catch (err) {
+      if (err instanceof TenantsFileError) throw new ConfigError('MATERIA_TENANTS_FILE', config.tenantsFile, `a tenants file as docs/tenants.md describes: ${err.message}`)
+      throw err
+    }
+    const digests = new Set(config.tenants.flatMap((t) => t.keyDigests))
+    if (config.apiKeys.some((k) => digests.has(createHash('sha256').update(k).digest('hex')))) {
+      // the value is a secret: never echoed
+      throw new ConfigError('MATERIA_API_KEYS', '<redacted>', 'keys that are not also keys of a tenant in MATERIA_TENANTS_FILE')
+    }
+  }
   if (config.sessionTtl > config.maxSessionTtl) {
     throw new ConfigError('MATERIA_SESSION_TTL', String(config.sessionTtl), `at most MATERIA_MAX_SESSION_TTL (${config.maxSessionTtl})`)
   }

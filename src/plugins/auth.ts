@@ -1,5 +1,6 @@
-// API keys (MATERIA_API_KEYS). Every /v1 request carries a tenant: the hash of its key, or "public"
-// when the API is open. Handles of another tenant answer 404, as if they did not exist.
+// API keys (MATERIA_API_KEYS, MATERIA_TENANTS_FILE). Every /v1 request carries a tenant (its id: a
+// tenants-file name, the hash of a MATERIA_API_KEYS key, or "public" when the API is open) and that
+// tenant's limits. Handles of another tenant answer 404, as if they did not exist.
 //
 // The decision is made on the route the router matched (request.routeOptions.url), never on the raw
 // URL: find-my-way decodes percent-escapes, so `/v%31/sessions` reaches the `/v1/sessions` handler
@@ -8,16 +9,19 @@
 // a caller without one learns nothing about which paths exist.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { materiaError } from '../errors.js'
+import { defaultLimits, type TenantLimits } from '../tenants/limits.js'
+import { TenantDirectory } from '../tenants/tenants.js'
 
 declare module 'fastify' {
-  interface FastifyRequest { tenant: string }
+  interface FastifyRequest {
+    /** the tenant's id, which the store keys its sessions by */
+    tenant: string
+    /** what the tenant may hold and send */
+    limits: TenantLimits
+  }
+  interface FastifyInstance { tenants: TenantDirectory }
 }
-
-export interface AuthOptions { apiKeys: string[] }
-
-const digest = (key: string): Buffer => createHash('sha256').update(key).digest()
 
 function presentedKey (request: FastifyRequest): string | undefined {
   const auth = request.headers.authorization
@@ -43,27 +47,30 @@ export function needsKey (request: FastifyRequest): boolean {
   return route === undefined || route.startsWith('/v1/') || route === '/v1'
 }
 
-async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<void> {
-  const keys = opts.apiKeys.map(digest)
-  if (keys.length === 0) app.log.warn('MATERIA_API_KEYS is not set: the API is open to every caller')
-  app.decorateRequest('tenant', 'public')
+async function authPlugin (app: FastifyInstance): Promise<void> {
+  const { config } = app
+  const directory = new TenantDirectory(config.apiKeys, config.tenants, defaultLimits(config))
+  if (directory.isOpen) app.log.warn('MATERIA_API_KEYS and MATERIA_TENANTS_FILE are not set: the API is open to every caller')
+  app.decorate('tenants', directory)
+  app.decorateRequest('tenant', directory.open.id)
+  // an object default would be shared by every request: set per request below (fastify decorators docs)
+  app.decorateRequest('limits', null as unknown as TenantLimits)
 
   app.addHook('onRequest', async (request) => {
+    request.limits = directory.open.limits
     const param = credentialQueryParam(request.query)
     if (param !== undefined) {
       throw materiaError('credentialInQuery', `Query parameter '${param}' looks like a credential; URLs are logged and cached, so send API keys as Authorization: Bearer <key> or x-api-key`)
     }
-    if (keys.length === 0 || !needsKey(request)) return
+    if (directory.isOpen || !needsKey(request)) return
     const key = presentedKey(request)
     if (key === undefined || key === '') {
       throw materiaError('unauthorized', 'Missing API key: send Authorization: Bearer <key> or x-api-key', { 'www-authenticate': 'Bearer' })
     }
-    const d = digest(key)
-    // compare against every key in constant time, so timing says nothing about which one is close
-    let match = false
-    for (const k of keys) match = timingSafeEqual(k, d) || match
-    if (!match) throw materiaError('unauthorized', 'Invalid API key', { 'www-authenticate': 'Bearer' })
-    request.tenant = d.subarray(0, 8).toString('hex')
+    const tenant = directory.lookup(key)
+    if (tenant === undefined) throw materiaError('unauthorized', 'Invalid API key', { 'www-authenticate': 'Bearer' })
+    request.tenant = tenant.id
+    request.limits = tenant.limits
   })
 }
 

@@ -16,6 +16,19 @@ export interface TenantLimits {
   rateLimit: number
 }
 
+import type { Config } from '../config.js'
+
+/** The limits of a tenant the tenants file says nothing about, from the environment. */
+export function defaultLimits (config: Pick<Config, 'tenantMaxSessions' | 'tenantMaxResidentBytes' | 'sessionMaxModules' | 'moduleMaxTensors' | 'rateLimit'>): TenantLimits {
+  return {
+    maxSessions: config.tenantMaxSessions,
+    maxResidentBytes: config.tenantMaxResidentBytes,
+    maxSessionModules: config.sessionMaxModules,
+    maxModuleTensors: config.moduleMaxTensors,
+    rateLimit: config.rateLimit
+  }
+}
+
 export const limitNames = ['maxSessions', 'maxResidentBytes', 'maxSessionModules', 'maxModuleTensors', 'rateLimit'] as const satisfies ReadonlyArray<keyof TenantLimits>
 
 /** `defaults` with the figures a tenant's entry gives replaced. */
