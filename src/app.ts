@@ -10,6 +10,8 @@ import metrics from './plugins/metrics.js'
 import health from './plugins/health.js'
 import auth, { logSerializers } from './plugins/auth.js'
 import sessionStore from './plugins/session-store.js'
+import loadShedding from './plugins/load-shedding.js'
+import rateLimit from './plugins/rate-limit.js'
 import catalogRoutes from '../routes/catalog.js'
 import sessionRoutes from '../routes/sessions.js'
 import moduleRoutes from '../routes/modules.js'
@@ -59,8 +61,12 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(swagger)
   await app.register(metrics)
   await app.register(health)
+  // cheapest refusals first: shed load, then check the key, then count the tenant's rate
+  await app.register(loadShedding)
   await app.register(auth)
   await app.register(sessionStore)
+  // before the routes: it hooks every route registered after it
+  await app.register(rateLimit)
   await app.register(workerPool)
   await app.register(materializations)
   await app.register(catalogRoutes)

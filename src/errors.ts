@@ -35,6 +35,10 @@ export const errorDefs = {
   notReady: def('MATERIA_ERR_NOT_READY', 503, 'The service is not ready (store unreachable, pool down, or shutting down).'),
   internal: def('MATERIA_ERR_INTERNAL', 500, 'An unexpected server error; details are in the server log under the request id.'),
   credentialInQuery: def('MATERIA_ERR_CREDENTIAL_IN_QUERY', 400, 'A query parameter is named like a credential (api_key, key, token, access_token, password, …); URLs are logged, so keys go in the Authorization or x-api-key header.'),
+  rateLimited: def('MATERIA_ERR_RATE_LIMITED', 429, 'The tenant sent more requests this minute than MATERIA_RATE_LIMIT (or its tenants-file rateLimit) allows; Retry-After and RateLimit-Reset say when to try again.'),
+  overloaded: def('MATERIA_ERR_OVERLOADED', 503, 'The replica is overloaded (event-loop delay, heap or RSS above its MATERIA_MAX_* threshold) and sheds load; retry after Retry-After seconds.'),
+  tenantSessionQuota: def('MATERIA_ERR_TENANT_SESSION_QUOTA', 429, 'The tenant already holds as many live sessions as its quota (MATERIA_TENANT_MAX_SESSIONS or its tenants-file maxSessions); the message gives the figures.'),
+  tenantMemoryQuota: def('MATERIA_ERR_TENANT_MEMORY_QUOTA', 507, 'The tenant\'s materializations would hold more bytes than its quota (MATERIA_TENANT_MAX_RESIDENT_BYTES or its tenants-file maxResidentBytes); the message gives the figures.'),
   // safetensors serialization
   checkpointInvalid: def('MATERIA_ERR_CHECKPOINT_INVALID', 400, 'The uploaded safetensors file is malformed: bad header length, UTF-8, JSON or entry fields, unknown dtype, offsets that do not match shape and dtype, overlapping or non-contiguous data, a file length other than 8 + header + data, or non-string metadata.'),
   checkpointUnserializable: def('MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE', 400, 'The tensors cannot be written as safetensors: duplicate or reserved (__metadata__) name, a name that is not valid Unicode, an unsupported dtype, a byte size that does not match shape and dtype, or an inconsistent tie.'),

@@ -10,6 +10,8 @@ import type { SessionRecord, SessionStore } from '../store/session-store.js'
 declare module 'fastify' {
   interface FastifyInstance {
     store: SessionStore
+    /** The store's Redis connection when MATERIA_STORE=redis (rate-limit counters share it), else undefined. */
+    redis: Redis | undefined
     /** The caller's live session (TTL extended), or a 404 in the one error body. */
     requireSession: (request: FastifyRequest, sessionId: string) => Promise<SessionRecord>
   }
@@ -18,7 +20,7 @@ declare module 'fastify' {
 /** The URL without its password, for messages. */
 const redacted = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
 
-async function connectRedis (url: string, prefix: string): Promise<SessionStore> {
+async function connectRedis (url: string, prefix: string): Promise<{ store: SessionStore, client: Redis }> {
   // no offline queue: while Redis is down, calls fail at once (503) instead of hanging the request
   const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 })
   let cause: Error | undefined
@@ -30,12 +32,14 @@ async function connectRedis (url: string, prefix: string): Promise<SessionStore>
     client.disconnect()
     throw new Error(`MATERIA_STORE=redis: cannot reach Redis at ${redacted(url)} (${(cause ?? err as Error).message})`)
   }
-  return new RedisSessionStore(client, { prefix })
+  return { store: new RedisSessionStore(client, { prefix }), client }
 }
 
 async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
-  const store: SessionStore = app.config.store === 'redis' ? await connectRedis(app.config.redisUrl, app.config.redisPrefix) : new MemorySessionStore()
+  const redis = app.config.store === 'redis' ? await connectRedis(app.config.redisUrl, app.config.redisPrefix) : undefined
+  const store: SessionStore = redis?.store ?? new MemorySessionStore()
   app.decorate('store', store)
+  app.decorate('redis', redis?.client)
   app.decorate('requireSession', async (request: FastifyRequest, sessionId: string) => {
     const s = await store.touchSession(request.tenant, sessionId)
     if (s === undefined) throw materiaError('sessionNotFound', `Session '${sessionId}' not found`)

@@ -18,7 +18,7 @@ export const ErrorBody = Type.Object({
   examples: [{ statusCode: 404, code: 'MATERIA_ERR_SESSION_NOT_FOUND', error: 'Not Found', message: "Session 'ses_x' not found" }]
 })
 
-const authErrors: ErrorName[] = ['credentialInQuery']
+const authErrors: ErrorName[] = ['credentialInQuery', 'rateLimited', 'overloaded']
 
 /** Response entries for the given error names, grouped by status, described by their codes. */
 export function errorResponses (...names: ErrorName[]): Record<number, TSchema> {
