@@ -5,8 +5,10 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 
+// Tests send thousands of requests a minute from one address, on a loaded machine: the rate limit
+// and event-loop shedding are off unless a test turns them on (test/rate-limit, test/load-shedding).
 export function testConfig (env: Record<string, string> = {}): Config {
-  return loadConfig({ MATERIA_WORKERS: '2', ...env })
+  return loadConfig({ MATERIA_WORKERS: '2', MATERIA_RATE_LIMIT: '0', MATERIA_MAX_EVENT_LOOP_DELAY: '0', ...env })
 }
 
 /** `extra` registers routes of a test's own (to exercise fastify's parsers and error paths). */
