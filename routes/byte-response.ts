@@ -44,9 +44,21 @@ export function sendBytes (request: FastifyRequest, reply: FastifyReply, segment
   void reply.header('content-length', String(end - start))
   // HEAD: an empty stream keeps our content-length (an empty payload would reset it to 0)
   if (request.method === 'HEAD') return reply.send(Readable.from([], { objectMode: false }))
-  // views may wait in the socket's queue after the stream ends: the arenas stay unrecycled until the response closes
+  // views may wait in the socket's queue after the stream ends: the arenas stay pinned (unrecycled,
+  // their bytes counted in the budget) until the response closes
   const unpins = [...new Set(segments.flatMap((s) => 'arena' in s ? [s.arena] : []))].map((a) => a.pin())
   reply.raw.once('close', () => { for (const unpin of unpins) unpin() })
+  // A client that stops reading would hold the pins forever. The socket's idle timer restarts on
+  // every write the kernel accepts, so it fires only when nothing moves for MATERIA_SEND_TIMEOUT
+  // (https://nodejs.org/api/http.html#responsesettimeoutmsecs-callback); after the response, Node
+  // sets the keep-alive timeout on the socket again.
+  const idleMs = request.server.config.sendTimeout
+  if (idleMs > 0) {
+    reply.raw.setTimeout(idleMs, () => {
+      request.log.info({ idleMs, bytes: end - start }, 'byte response made no progress: closing the connection (MATERIA_SEND_TIMEOUT)')
+      reply.raw.destroy()
+    })
+  }
   const body = segmentViews(segments, start, end)
   return reply.send(Readable.from(body, { objectMode: false }))
 }

@@ -1,11 +1,12 @@
 // Materializations: a module given real memory (empty, constant, or from a checkpoint upload),
 // its status and progress, and its bytes as raw tensors and safetensors files.
 import { createHash } from 'node:crypto'
+import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { materiaError } from '../src/errors.js'
+import { errorDefs, MateriaError, materiaError } from '../src/errors.js'
 import { DTYPES } from '../src/tensor/dtype.js'
 import { parseDType, type BuiltModule, type DType, type ModuleNode } from '../src/nn/index.js'
 import { errorResponses } from '../src/schemas/common.js'
@@ -16,7 +17,7 @@ import { castTensors, constantFills, planArena, type InitKind } from '../src/mat
 import type { FillRange } from '../src/materialize/fill.js'
 import type { Device, Materialization as Mat, MaterializationOptions } from '../src/materialize/registry.js'
 import type { Arena } from '../src/materialize/arena.js'
-import { bodyIterator, checkCheckpoint, copyCheckpointData, readCheckpointHeader } from '../src/materialize/checkpoint.js'
+import { checkCheckpoint, copyCheckpointData, readCheckpointHeader } from '../src/materialize/checkpoint.js'
 import { planShards, INDEX_FILE_NAME } from '../src/serialize/sharding.js'
 import { sendBytes, type Segment } from './byte-response.js'
 import { storedModule } from './modules.js'
@@ -140,6 +141,80 @@ export async function awaitFill (app: FastifyInstance, request: FastifyRequest, 
   }
 }
 
+/**
+ * A checkpoint upload's body as chunks. One that sends nothing for `idleMs` (MATERIA_RECEIVE_TIMEOUT)
+ * fails with a 408, so a client that sends its header and stalls cannot hold a module's reservation
+ * until Node's 300 s requestTimeout (https://nodejs.org/api/http.html#serverrequesttimeout).
+ */
+function uploadBody (stream: Readable, idleMs: number, length: number | undefined): AsyncIterator<Uint8Array> {
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
+  if (idleMs <= 0) return chunks
+  let received = 0
+  return {
+    next: async () => {
+      let timer: NodeJS.Timeout | undefined
+      const idle = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          reject(materiaError('requestTimeout', `The upload sent no byte for ${idleMs} ms after ${received} of ${length ?? 'an unknown number of'} bytes (MATERIA_RECEIVE_TIMEOUT)`))
+        }, idleMs)
+      })
+      try {
+        const next = await Promise.race([chunks.next(), idle])
+        if (next.done !== true) received += next.value.length
+        return next
+      } finally {
+        clearTimeout(timer)
+      }
+    }
+  }
+}
+
+/** Bytes of an unread upload body dropped after the answer; past this the connection is closed. */
+const LINGER_MAX_BYTES = 8 * 2 ** 20
+/** Longest pause in the dropped bytes before the connection is closed (nginx's lingering_timeout). */
+const LINGER_IDLE_MS = 5000
+
+/**
+ * After the answer to an upload whose body was not read to its end (refused early, or timed out):
+ * left paused, the rest would hold the connection open, and app.close() with it. Like nginx's
+ * lingering_close (https://nginx.org/en/docs/http/ngx_http_core_module.html#lingering_close), the
+ * rest is read and dropped for a while, so the client reads the answer rather than a connection
+ * reset; the connection is closed after LINGER_MAX_BYTES, after a pause, on a 408 (the client is
+ * stalled) or when the service is shutting down. A body that ends in time keeps the connection.
+ */
+function settleUnreadBody (request: FastifyRequest, reply: FastifyReply, lingering: Set<Socket>, closing: () => boolean): void {
+  reply.raw.once('finish', () => {
+    const body = request.raw
+    const socket = body.socket
+    // injected requests (light-my-request) have a stand-in socket with nothing to close
+    if (body.complete || socket === null || socket.destroyed || typeof socket.destroy !== 'function') return
+    if (reply.statusCode === errorDefs.requestTimeout.statusCode || closing()) {
+      socket.destroy()
+      return
+    }
+    const idleMs = Math.min(LINGER_IDLE_MS, request.server.config.receiveTimeout > 0 ? request.server.config.receiveTimeout : LINGER_IDLE_MS)
+    let dropped = 0
+    let timer: NodeJS.Timeout | undefined
+    const stop = (): void => {
+      clearTimeout(timer)
+      body.off('readable', drop)
+      lingering.delete(socket)
+    }
+    const close = (): void => { stop(); socket.destroy() }
+    function drop (): void {
+      for (let chunk = body.read() as Buffer | null; chunk !== null; chunk = body.read() as Buffer | null) dropped += chunk.length
+      clearTimeout(timer)
+      if (dropped > LINGER_MAX_BYTES) close()
+      else timer = setTimeout(close, idleMs)
+    }
+    lingering.add(socket)
+    body.on('readable', drop)
+    body.once('end', () => { if (closing()) close(); else stop() })
+    socket.once('close', stop)
+    drop()
+  })
+}
+
 function etagOf (m: Mat, what: string): string {
   return `"${createHash('sha256').update(`${m.id}\0${what}`).digest('base64url').slice(0, 27)}"`
 }
@@ -150,6 +225,13 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
 
   // checkpoint uploads arrive as a stream: no buffering, no body limit beyond the module's own size
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => { done(null, payload) })
+  // connections dropping the rest of a refused upload: closed at once when the service shuts down
+  const lingering = new Set<Socket>()
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+    for (const socket of lingering) socket.destroy()
+  })
 
   const moduleParams = Type.Object({ sessionId: SessionId, moduleId: ModuleId })
   const sessionParams = Type.Object({ sessionId: SessionId })
@@ -192,7 +274,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
         201: Type.Ref(Materialization, { description: 'Materialized.' }),
         202: Type.Ref(Materialization, { description: 'Accepted (wait: false); poll the Location for progress.' }),
         ...errorResponses('validation', 'materializationOptions', 'checkpointInvalid', 'checkpointMismatch', 'sessionNotFound', 'moduleNotFound',
-          'materializationNotReady', 'memoryBudget', 'initUnavailable', 'unsupportedMediaType', 'unauthorized')
+          'materializationNotReady', 'memoryBudget', 'initUnavailable', 'unsupportedMediaType', 'requestTimeout', 'unauthorized')
       }
     }
   }, async (request, reply) => {
@@ -200,6 +282,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     const session = await app.requireSession(request, sessionId)
     let m: Mat
     if (request.headers['content-type']?.startsWith('application/octet-stream') === true) {
+      settleUnreadBody(request, reply, lingering, () => closing)
       const { root, built } = await storedModule(app, session.id, moduleId)
       m = await loadCheckpoint(request, session.id, moduleId, built, root, request.query)
     } else {
@@ -233,8 +316,9 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       throw materiaError('materializationOptions', `seed and rng apply to init 'default' (init is '${missingInit}')`)
     }
     const length = request.headers['content-length'] !== undefined ? Number(request.headers['content-length']) : undefined
-    const body = bodyIterator(request.body as Readable)
-    const { header, rest } = await readCheckpointHeader(body, Number.isSafeInteger(length) ? length : undefined)
+    const fileSize = length !== undefined && Number.isSafeInteger(length) ? length : undefined
+    const body = uploadBody(request.body as Readable, app.config.receiveTimeout, fileSize)
+    const { header, rest } = await readCheckpointHeader(body, fileSize)
     const plan = planArena(built.tensors)
     const keys = checkCheckpoint(header, plan, built.qualname, strict)
     const device = query.device ?? 'cpu'
@@ -274,16 +358,23 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       dtype: null,
       checkpoint: { strict, missingKeys: keys.missingKeys, unexpectedKeys: keys.unexpectedKeys, missingInit }
     }
+    let timedOut: MateriaError | undefined
     const m = registry.start(newHandle('mat'), opts, plan, fills,
       async (arena, signal, progress) => {
         if (initFill !== undefined) await initFill(arena, signal, progress)
-        await copyCheckpointData(header, rest, body, plan, arena, signal, progress)
+        try {
+          await copyCheckpointData(header, rest, body, plan, arena, signal, progress)
+        } catch (err) {
+          if (err instanceof MateriaError && err.code === errorDefs.requestTimeout.code) timedOut = err
+          throw err
+        }
       },
       [...loaded, ...drawn])
     await awaitFill(app, request, m)
     if (m.status === 'failed' && m.error !== undefined && m.error !== 'cancelled') {
+      // the reservation goes back with the failed materialization
       registry.delete(sessionId, m.id)
-      throw materiaError('checkpointInvalid', m.error)
+      throw timedOut ?? materiaError('checkpointInvalid', m.error)
     }
     return m
   }

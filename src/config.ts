@@ -23,6 +23,10 @@ export interface Config {
   workers: number
   bodyLimit: number
   shutdownTimeout: number
+  /** milliseconds a byte response may make no progress before its socket is closed (0: never) */
+  sendTimeout: number
+  /** milliseconds an upload body may send nothing before it is answered 408 (0: never) */
+  receiveTimeout: number
   tenantsFile: string
   tenantMaxSessions: number
   tenantMaxResidentBytes: number
@@ -65,6 +69,18 @@ function parseIntIn (min: number, max: number) {
   }
 }
 
+const durationUnits: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000 }
+
+/** Parses "30s", "200ms", "2m" or "30000" (milliseconds) into milliseconds within [0, max]. */
+export function parseDuration (max: number) {
+  return (text: string): number | undefined => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(text)
+    if (m === null) return undefined
+    const n = Math.round(Number(m[1]) * (durationUnits[(m[2] ?? '').toLowerCase()] ?? NaN))
+    return Number.isSafeInteger(n) && n <= max ? n : undefined
+  }
+}
+
 function oneOf<T extends string> (...values: T[]) {
   return (text: string): T | undefined => values.find((v) => v === text.trim().toLowerCase())
 }
@@ -96,6 +112,8 @@ export const configVars = [
   v({ key: 'workers', name: 'MATERIA_WORKERS', expected: 'an integer 1-256', doc: 'Worker threads in the fill pool (default: number of cores).', default: () => String(availableParallelism()), parse: parseIntIn(1, 256) }),
   v({ key: 'bodyLimit', name: 'MATERIA_BODY_LIMIT', expected: 'a byte size', doc: 'Largest JSON request body in bytes.', default: () => '1MiB', parse: parseByteSize }),
   v({ key: 'shutdownTimeout', name: 'MATERIA_SHUTDOWN_TIMEOUT', expected: 'an integer number of milliseconds, 0-600000', doc: 'How long a SIGTERM waits for in-flight requests before closing them.', default: () => '10000', parse: parseIntIn(0, 600000) }),
+  v({ key: 'sendTimeout', name: 'MATERIA_SEND_TIMEOUT', expected: 'a duration such as 30s, 500ms or 30000 (milliseconds), at most 1h; 0: off', doc: 'How long a byte response (tensor, safetensors file, shard) may make no progress, the client reading nothing, before its connection is closed and the memory it pins is released.', default: () => '30s', parse: parseDuration(3_600_000) }),
+  v({ key: 'receiveTimeout', name: 'MATERIA_RECEIVE_TIMEOUT', expected: 'a duration such as 30s, 500ms or 30000 (milliseconds), at most 1h; 0: off', doc: 'How long a checkpoint upload may send no byte before it is answered 408 MATERIA_ERR_REQUEST_TIMEOUT and its memory reservation is released.', default: () => '30s', parse: parseDuration(3_600_000) }),
   // tenants and their limits (docs/tenants.md); a tenants-file entry overrides each default
   v({ key: 'tenantsFile', name: 'MATERIA_TENANTS_FILE', expected: 'a path to a JSON or YAML file', doc: 'Named tenants, each with SHA-256 digests of its keys and its own limits (format: docs/tenants.md). Checked at boot. Keys of MATERIA_API_KEYS are tenants too, with the default limits.', default: () => '', parse: (t) => t.trim() }),
   v({ key: 'tenantMaxSessions', name: 'MATERIA_TENANT_MAX_SESSIONS', expected: 'an integer 1-1000000', doc: 'Live sessions one tenant may hold; one more is a 429 MATERIA_ERR_TENANT_SESSION_QUOTA.', default: () => '1000', parse: parseIntIn(1, 1_000_000) }),

@@ -20,6 +20,7 @@ export const errorDefs = {
   bodyTooLarge: def('MATERIA_ERR_BODY_TOO_LARGE', 413, 'The request body is larger than this route accepts.'),
   unsupportedMediaType: def('MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'The request content type is not accepted by this route.'),
   routeNotFound: def('MATERIA_ERR_ROUTE_NOT_FOUND', 404, 'No route matches this method and path.'),
+  requestTimeout: def('MATERIA_ERR_REQUEST_TIMEOUT', 408, 'The request body stopped arriving: no byte for MATERIA_RECEIVE_TIMEOUT; the message gives the bytes received.'),
   // torch.nn catalog and constructor arguments
   unknownClass: def('MATERIA_ERR_NN_UNKNOWN_CLASS', 404, 'The class name is not in the catalog; the message lists close matches.'),
   constructorArgs: def('MATERIA_ERR_NN_ARGS', 400, 'The constructor arguments are invalid, worded as Python/PyTorch would word them.'),

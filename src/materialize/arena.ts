@@ -49,6 +49,9 @@ export class Arena {
     }
   }
 
+  /** Whether a reader holds a pin. */
+  get pinned (): boolean { return this.pins > 0 }
+
   /** Resolves once no reader holds a pin. */
   async whenUnpinned (): Promise<void> {
     if (this.pins === 0) return

@@ -33,6 +33,8 @@ export interface MaterializationOptions {
   dtype: DType | null
   /** for init 'checkpoint': what load_state_dict reported, and how missing keys were filled */
   checkpoint?: { strict: boolean, missingKeys: string[], unexpectedKeys: string[], missingInit: InitKind }
+  /** whose bytes these are, and how many that tenant may hold on this replica (docs/tenants.md) */
+  tenant?: { id: string, maxResidentBytes: number }
 }
 
 export interface Materialization extends MaterializationOptions {
@@ -54,6 +56,8 @@ interface Entry {
   released: boolean
   /** bytes reserved: the arena's memory, which a recycled buffer may make larger than the plan */
   capacity: number
+  /** bytes counted against the tenant's quota: the plan's arena size (a larger recycled buffer is the replica's choice, not the tenant's) */
+  tenantBytes: number
 }
 
 /** Bytes a fill writes in full; the rest of a recycled arena is zeroed first. */
@@ -62,9 +66,13 @@ export interface Span { offset: number, nbytes: number }
 /** A recycled arena is used only when at most this share of it must be zeroed (else fresh memory, zero for free). */
 const MAX_ZEROED_SHARE = 1 / 8
 
+const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`
+
 
 export class MaterializationRegistry {
   private readonly entries = new Map<string, Entry>()
+  /** tenant id → bytes its materializations hold on this replica */
+  private readonly tenantBytes = new Map<string, number>()
   private gcTimer: NodeJS.Timeout | undefined
   private closed = false
   readonly budget: MemoryBudget
@@ -90,8 +98,16 @@ export class MaterializationRegistry {
     const zeroBytes = zeros?.reduce((n, r) => n + r.nbytes, 0) ?? Infinity
     const recycled = zeroBytes <= plan.arenaSize * MAX_ZEROED_SHARE ? this.cache.take(plan.arenaSize) : undefined
     const capacity = recycled?.byteLength ?? plan.arenaSize
+    const tenantBytes = opts.tenant !== undefined ? plan.arenaSize : 0
     try {
-      this.budget.reserve(capacity)
+      // the tenant's quota first: a tenant at its quota gets its own 507, whatever the replica holds
+      this.reserveTenant(opts.tenant, tenantBytes)
+      try {
+        this.budget.reserve(capacity)
+      } catch (err) {
+        this.releaseTenant(opts.tenant?.id, tenantBytes)
+        throw err
+      }
     } catch (err) {
       if (recycled !== undefined) this.cache.put(recycled)
       throw err
@@ -101,6 +117,7 @@ export class MaterializationRegistry {
       arena = new Arena(plan.arenaSize, recycled)
     } catch (err) {
       this.budget.release(capacity)
+      this.releaseTenant(opts.tenant?.id, tenantBytes)
       throw materiaError('memoryBudget', `Could not allocate ${plan.arenaSize} bytes: ${(err as Error).message}`)
     }
     // a recycled arena holds an earlier materialization's bytes: clear what this one will not write
@@ -122,7 +139,7 @@ export class MaterializationRegistry {
       done: Promise.resolve()
     }
     let cpuDone = 0
-    const entry: Entry = { m, abort, released: false, capacity }
+    const entry: Entry = { m, abort, released: false, capacity, tenantBytes }
     this.entries.set(id, entry)
     const constants = async (ranges: FillRange[]): Promise<void> => {
       if (opts.device === 'worker' && this.pool !== undefined) {
@@ -198,6 +215,29 @@ export class MaterializationRegistry {
     return n
   }
 
+  /** Bytes the materializations of `tenant` hold on this replica. */
+  residentBytesOfTenant (tenant: string): number {
+    return this.tenantBytes.get(tenant) ?? 0
+  }
+
+  private reserveTenant (tenant: MaterializationOptions['tenant'], bytes: number): void {
+    if (tenant === undefined) return
+    const held = this.tenantBytes.get(tenant.id) ?? 0
+    if (held + bytes > tenant.maxResidentBytes) {
+      throw materiaError('tenantMemoryQuota', `Materialization needs ${bytes} bytes (${gib(bytes)}); this tenant's materializations hold ${held} bytes ` +
+        `of its ${tenant.maxResidentBytes}-byte quota (${gib(tenant.maxResidentBytes)}), ${Math.max(0, tenant.maxResidentBytes - held)} free ` +
+        '(MATERIA_TENANT_MAX_RESIDENT_BYTES or the tenant\'s maxResidentBytes)')
+    }
+    this.tenantBytes.set(tenant.id, held + bytes)
+  }
+
+  private releaseTenant (tenant: string | undefined, bytes: number): void {
+    if (tenant === undefined || bytes === 0) return
+    const left = (this.tenantBytes.get(tenant) ?? 0) - bytes
+    if (left > 0) this.tenantBytes.set(tenant, left)
+    else this.tenantBytes.delete(tenant)
+  }
+
   residentBytesOf (sessionId: string): number {
     return this.list(sessionId).reduce((n, m) => n + m.plan.arenaSize, 0)
   }
@@ -211,9 +251,16 @@ export class MaterializationRegistry {
   private release (e: Entry): void {
     if (e.released) return
     e.released = true
-    this.budget.release(e.capacity)
     const arena = e.m.arena
     ;(e.m as { arena: Arena | undefined }).arena = undefined
+    // A response still reading the arena keeps its memory alive (views in a socket's queue): the
+    // bytes stay counted, in the budget and the tenant's quota, until the last reader lets go.
+    const giveBack = (): void => {
+      this.budget.release(e.capacity)
+      this.releaseTenant(e.m.tenant?.id, e.tenantBytes)
+    }
+    if (arena.pinned) void arena.whenUnpinned().then(giveBack)
+    else giveBack()
     // Recycle only a completed fill's arena, once no response still reads it. A cancelled or failed
     // worker fill settles while pool threads may still finish a step in the memory: never reused.
     void e.m.done.then(async () => {
