@@ -9,10 +9,11 @@ import { Type } from '@sinclair/typebox'
 import { errorDefs, MateriaError, materiaError } from '../src/errors.js'
 import { DTYPES } from '../src/tensor/dtype.js'
 import { parseDType, type BuiltModule, type DType, type ModuleNode } from '../src/nn/index.js'
-import { errorResponses } from '../src/schemas/common.js'
+import { errorResponses, PageQuery } from '../src/schemas/common.js'
 import { CheckpointQuery, CreateMaterialization, InitSpec, Materialization, MaterializationId, MaterializationList } from '../src/schemas/materializations.js'
 import { ModuleId, SessionId } from '../src/schemas/sessions.js'
 import { newHandle } from '../src/store/session-store.js'
+import { pageInOrder } from '../src/store/cursor.js'
 import { castTensors, constantFills, planArena, type InitKind } from '../src/materialize/plan.js'
 import type { FillRange } from '../src/materialize/fill.js'
 import type { Device, Materialization as Mat, MaterializationOptions } from '../src/materialize/registry.js'
@@ -65,6 +66,13 @@ export interface StartRequest {
   seed?: number | undefined
   rng?: 'torch' | 'philox' | undefined
   dtype?: string | undefined
+  /** the caller's tenant and its resident-bytes quota (docs/tenants.md) */
+  tenant: NonNullable<MaterializationOptions['tenant']>
+}
+
+/** The tenant part of a StartRequest, from the request's tenant and limits. */
+export function tenantOf (request: FastifyRequest): StartRequest['tenant'] {
+  return { id: request.tenant, maxResidentBytes: request.limits.maxResidentBytes }
 }
 
 /** Whether the init needs the module tree and a random stream (init 'default' or any override). */
@@ -105,7 +113,8 @@ export function startMaterialization (app: FastifyInstance, r: StartRequest): Ma
     ...(overrides.length > 0 ? { overrides: Object.fromEntries(overrides.map((o) => [o.pattern, { fn: o.fn, ...o.args }])) } : {}),
     seed: draws ? r.seed ?? 0 : null,
     rng: draws ? r.rng ?? 'torch' : null,
-    dtype: dtype ?? null
+    dtype: dtype ?? null,
+    tenant: r.tenant
   }
   if (!draws) return app.materializations.start(newHandle('mat'), opts, plan, constantFills(plan, base))
   if (r.tree === undefined) throw new Error('internal: init with random draws needs the module tree')
@@ -274,7 +283,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
         201: Type.Ref(Materialization, { description: 'Materialized.' }),
         202: Type.Ref(Materialization, { description: 'Accepted (wait: false); poll the Location for progress.' }),
         ...errorResponses('validation', 'materializationOptions', 'checkpointInvalid', 'checkpointMismatch', 'sessionNotFound', 'moduleNotFound',
-          'materializationNotReady', 'memoryBudget', 'initUnavailable', 'unsupportedMediaType', 'requestTimeout', 'unauthorized')
+          'materializationNotReady', 'memoryBudget', 'tenantMemoryQuota', 'initUnavailable', 'unsupportedMediaType', 'requestTimeout', 'unauthorized')
       }
     }
   }, async (request, reply) => {
@@ -292,7 +301,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       const body = request.body as typeof CreateMaterialization.static
       const init = body.init ?? 'empty'
       const { root: tree, built } = await storedModule(app, session.id, moduleId)
-      m = startMaterialization(app, { sessionId: session.id, moduleId, built, tree, device: body.device ?? 'cpu', init, seed: body.seed, rng: body.rng, dtype: body.dtype })
+      m = startMaterialization(app, { sessionId: session.id, moduleId, built, tree, device: body.device ?? 'cpu', init, seed: body.seed, rng: body.rng, dtype: body.dtype, tenant: tenantOf(request) })
       if (body.wait === false) {
         return await reply.code(202).header('location', base(m)).send(materializationView(m))
       }
@@ -356,6 +365,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       seed: missingDraw ? seed : null,
       rng: missingDraw ? rng : null,
       dtype: null,
+      tenant: tenantOf(request),
       checkpoint: { strict, missingKeys: keys.missingKeys, unexpectedKeys: keys.unexpectedKeys, missingInit }
     }
     let timedOut: MateriaError | undefined
@@ -384,12 +394,16 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       operationId: 'listMaterializations',
       tags: ['materializations'],
       summary: 'List the materializations of a session',
+      description: 'Paged: `limit` materializations (default 100, at most 1000) after `cursor`; `nextCursor` is null on the last page.',
       params: sessionParams,
-      response: { 200: Type.Ref(MaterializationList, { description: 'Materializations, oldest first.' }), ...errorResponses('validation', 'sessionNotFound', 'unauthorized') }
+      querystring: PageQuery,
+      response: { 200: Type.Ref(MaterializationList, { description: 'Materializations, oldest first.' }), ...errorResponses('validation', 'invalidCursor', 'sessionNotFound', 'unauthorized') }
     }
   }, async (request) => {
     const session = await app.requireSession(request, request.params.sessionId)
-    return { materializations: registry.list(session.id).sort((a, b) => a.createdAt - b.createdAt).map(materializationView) }
+    // the registry keeps a session's materializations in start order: a page is O(the session's own)
+    const page = pageInOrder(registry.list(session.id), request.query, (m) => m)
+    return { materializations: page.items.map(materializationView), nextCursor: page.nextCursor }
   })
 
   app.get('/v1/sessions/:sessionId/materializations/:materializationId', {

@@ -3,38 +3,10 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
-import { buildModule, buildModuleTree, type BuiltModule, type ModuleNode } from '../src/nn/index.js'
-import { errorResponses } from '../src/schemas/common.js'
-import { ModuleSpec, TensorInfo } from '../src/schemas/nn.js'
+import { buildModuleTree, type BuiltModule, type ModuleNode } from '../src/nn/index.js'
+import { errorResponses, PageQuery } from '../src/schemas/common.js'
+import { ModuleSpec } from '../src/schemas/nn.js'
 import { Module, ModuleId, ModuleList, SessionId } from '../src/schemas/sessions.js'
-import { newHandle } from '../src/store/session-store.js'
-
-const tensorInfoKeys = Object.keys(TensorInfo.properties) as Array<keyof typeof TensorInfo.static>
-
-/** The API's view of a built module: the public TensorInfo fields and the totals. */
-export function moduleBody (id: string, sessionId: string, built: BuiltModule, ties: string[][] | undefined): typeof Module.static {
-  let parameters = 0; let buffers = 0; let nbytes = 0
-  const tensors = built.tensors.map((t) => {
-    if (t.tiedTo === undefined) {
-      if (t.kind === 'parameter') parameters += t.numel; else buffers += t.numel
-      nbytes += t.nbytes
-    }
-    const info: Record<string, unknown> = {}
-    for (const k of tensorInfoKeys) if (t[k] !== undefined) info[k] = t[k]
-    return info as typeof TensorInfo.static
-  })
-  return {
-    id,
-    sessionId,
-    class: built.qualname,
-    args: built.args,
-    kwargs: built.kwargs,
-    ...(ties !== undefined ? { ties } : {}),
-    device: 'meta',
-    tensors,
-    totals: { parameters, buffers, numel: parameters + buffers, nbytes }
-  }
-}
 
 /** Rebuilds a stored module from its spec (cheap, and the store keeps JSON only): tree and tensor table. */
 export async function storedModule (app: FastifyInstance, sessionId: string, moduleId: string): Promise<{ root: ModuleNode, built: BuiltModule }> {
@@ -62,15 +34,13 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
       body: Type.Ref(ModuleSpec),
       response: {
         201: Type.Ref(Module, { description: 'The module.' }),
-        ...errorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'sessionNotFound', 'bodyTooLarge', 'unauthorized')
+        ...errorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'sessionNotFound', 'bodyTooLarge',
+          'moduleTooLarge', 'sessionModuleQuota', 'tenantModuleQuota', 'moduleBudget', 'unauthorized')
       }
     }
   }, async (request, reply) => {
     const session = await app.requireSession(request, request.params.sessionId)
-    const built = buildModule(request.body)
-    const id = newHandle('mod')
-    const body = moduleBody(id, session.id, built, request.body.ties)
-    await store.putModule(session.id, { id, sessionId: session.id, createdAt: Date.now(), body })
+    const { id, body } = await app.moduleRecords.create(request, session.id, request.body)
     void reply.code(201).header('location', `/v1/sessions/${session.id}/modules/${id}`)
     return body
   })
@@ -80,14 +50,15 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
       operationId: 'listModules',
       tags: ['modules'],
       summary: 'List the modules of a session',
+      description: 'Paged: `limit` modules (default 100, at most 1000) after `cursor`; `nextCursor` is null on the last page.',
       params: sessionParams,
-      response: { 200: Type.Ref(ModuleList, { description: 'Modules, oldest first.' }), ...errorResponses('validation', 'sessionNotFound', 'unauthorized') }
+      querystring: PageQuery,
+      response: { 200: Type.Ref(ModuleList, { description: 'Modules, oldest first.' }), ...errorResponses('validation', 'invalidCursor', 'sessionNotFound', 'unauthorized') }
     }
   }, async (request) => {
     const session = await app.requireSession(request, request.params.sessionId)
-    const modules = await store.listModules(session.id)
-    modules.sort((a, b) => a.createdAt - b.createdAt)
-    return { modules: modules.map((m) => m.body as typeof Module.static) }
+    const page = await store.pageModules(session.id, request.query)
+    return { modules: page.items.map((m) => m.body as typeof Module.static), nextCursor: page.nextCursor }
   })
 
   app.get('/v1/sessions/:sessionId/modules/:moduleId', {
@@ -116,6 +87,7 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
   }, async (request, reply) => {
     const session = await app.requireSession(request, request.params.sessionId)
     if (!await store.deleteModule(session.id, request.params.moduleId)) throw notFound(request.params.moduleId)
+    app.moduleRecords.release(request.params.moduleId)
     app.materializations.deleteWhere((m) => m.sessionId === session.id && m.moduleId === request.params.moduleId)
     return await reply.code(204).send(null)
   })

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
-import { errorResponses } from '../src/schemas/common.js'
+import { errorResponses, PageQuery } from '../src/schemas/common.js'
 import { CreateSession, Session, SessionId, SessionList } from '../src/schemas/sessions.js'
 import type { SessionRecord } from '../src/store/session-store.js'
 
@@ -50,12 +50,14 @@ export default async function sessionRoutes (fastify: FastifyInstance): Promise<
       operationId: 'listSessions',
       tags: ['sessions'],
       summary: "List the caller's sessions",
-      response: { 200: Type.Ref(SessionList, { description: 'Live sessions, oldest first.' }), ...errorResponses('unauthorized', 'notReady') }
+      description: 'Paged: `limit` sessions (default 100, at most 1000) after `cursor`; `nextCursor` is null on the last page.',
+      querystring: PageQuery,
+      response: { 200: Type.Ref(SessionList, { description: 'Live sessions, oldest first.' }), ...errorResponses('validation', 'invalidCursor', 'unauthorized', 'notReady') }
     }
   }, async (request) => {
-    const sessions = await store.listSessions(request.tenant)
-    sessions.sort((a, b) => a.createdAt - b.createdAt)
-    return { sessions: await Promise.all(sessions.map(view)) }
+    const page = await store.pageSessions(request.tenant, request.query)
+    // each view reads its own session's figures: O(page), never a scan of every materialization
+    return { sessions: await Promise.all(page.items.map(view)), nextCursor: page.nextCursor }
   })
 
   app.get('/v1/sessions/:sessionId', {

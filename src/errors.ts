@@ -21,6 +21,7 @@ export const errorDefs = {
   unsupportedMediaType: def('MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'The request content type is not accepted by this route.'),
   routeNotFound: def('MATERIA_ERR_ROUTE_NOT_FOUND', 404, 'No route matches this method and path.'),
   requestTimeout: def('MATERIA_ERR_REQUEST_TIMEOUT', 408, 'The request body stopped arriving: no byte for MATERIA_RECEIVE_TIMEOUT; the message gives the bytes received.'),
+  invalidCursor: def('MATERIA_ERR_INVALID_CURSOR', 400, 'The cursor query parameter of a list route is not a nextCursor this service issued (malformed, truncated or edited).'),
   // torch.nn catalog and constructor arguments
   unknownClass: def('MATERIA_ERR_NN_UNKNOWN_CLASS', 404, 'The class name is not in the catalog; the message lists close matches.'),
   constructorArgs: def('MATERIA_ERR_NN_ARGS', 400, 'The constructor arguments are invalid, worded as Python/PyTorch would word them.'),
@@ -40,6 +41,10 @@ export const errorDefs = {
   overloaded: def('MATERIA_ERR_OVERLOADED', 503, 'The replica is overloaded (event-loop delay, heap or RSS above its MATERIA_MAX_* threshold) and sheds load; retry after Retry-After seconds.'),
   tenantSessionQuota: def('MATERIA_ERR_TENANT_SESSION_QUOTA', 429, 'The tenant already holds as many live sessions as its quota (MATERIA_TENANT_MAX_SESSIONS or its tenants-file maxSessions); the message gives the figures.'),
   tenantMemoryQuota: def('MATERIA_ERR_TENANT_MEMORY_QUOTA', 507, 'The tenant\'s materializations would hold more bytes than its quota (MATERIA_TENANT_MAX_RESIDENT_BYTES or its tenants-file maxResidentBytes); the message gives the figures.'),
+  moduleTooLarge: def('MATERIA_ERR_MODULE_TOO_LARGE', 413, 'The module has more tensors than the tenant\'s maxModuleTensors (MATERIA_MODULE_MAX_TENSORS), or its record would be larger than one module may be; refused before its tensor table is built, and the message gives the figures.'),
+  sessionModuleQuota: def('MATERIA_ERR_SESSION_MODULE_QUOTA', 429, 'The session already holds as many modules as the tenant\'s maxSessionModules (MATERIA_SESSION_MAX_MODULES); delete one or use another session.'),
+  tenantModuleQuota: def('MATERIA_ERR_TENANT_MODULE_QUOTA', 507, 'The tenant\'s module records would hold more memory than its maxModuleBytes (MATERIA_TENANT_MAX_MODULE_BYTES) on this replica; the message gives the figures.'),
+  moduleBudget: def('MATERIA_ERR_MODULE_BUDGET', 507, 'The module records of every tenant would hold more memory than this replica keeps for them (MATERIA_MODULE_BUDGET); the message gives the figures.'),
   // safetensors serialization
   checkpointInvalid: def('MATERIA_ERR_CHECKPOINT_INVALID', 400, 'The uploaded safetensors file is malformed: bad header length, UTF-8, JSON or entry fields, unknown dtype, offsets that do not match shape and dtype, overlapping or non-contiguous data, a file length other than 8 + header + data, or non-string metadata.'),
   checkpointUnserializable: def('MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE', 400, 'The tensors cannot be written as safetensors: duplicate or reserved (__metadata__) name, a name that is not valid Unicode, an unsupported dtype, a byte size that does not match shape and dtype, or an inconsistent tie.'),

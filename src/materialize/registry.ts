@@ -71,6 +71,8 @@ const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`
 
 export class MaterializationRegistry {
   private readonly entries = new Map<string, Entry>()
+  /** session id → ids of its materializations, in start order: a session's list is O(its own), not O(all) */
+  private readonly bySession = new Map<string, Set<string>>()
   /** tenant id → bytes its materializations hold on this replica */
   private readonly tenantBytes = new Map<string, number>()
   private gcTimer: NodeJS.Timeout | undefined
@@ -141,6 +143,7 @@ export class MaterializationRegistry {
     let cpuDone = 0
     const entry: Entry = { m, abort, released: false, capacity, tenantBytes }
     this.entries.set(id, entry)
+    this.indexSession(opts.sessionId, id)
     const constants = async (ranges: FillRange[]): Promise<void> => {
       if (opts.device === 'worker' && this.pool !== undefined) {
         await this.fillOnPool(arena, ranges, control, abort.signal)
@@ -195,8 +198,25 @@ export class MaterializationRegistry {
     return e !== undefined && e.m.sessionId === sessionId ? e.m : undefined
   }
 
+  /** The session's materializations, in the order they were started. */
   list (sessionId: string): Materialization[] {
-    return [...this.entries.values()].filter((e) => e.m.sessionId === sessionId).map((e) => e.m)
+    const out: Materialization[] = []
+    for (const id of this.bySession.get(sessionId) ?? []) {
+      const e = this.entries.get(id)
+      if (e !== undefined) out.push(e.m)
+    }
+    return out
+  }
+
+  private indexSession (sessionId: string, id: string): void {
+    const ids = this.bySession.get(sessionId)
+    if (ids !== undefined) ids.add(id)
+    else this.bySession.set(sessionId, new Set([id]))
+  }
+
+  private unindexSession (sessionId: string, id: string): void {
+    const ids = this.bySession.get(sessionId)
+    if (ids?.delete(id) === true && ids.size === 0) this.bySession.delete(sessionId)
   }
 
   /** Cancels a running fill and frees the memory. Returns false when there is no such materialization. */
@@ -206,6 +226,7 @@ export class MaterializationRegistry {
     e.abort.abort()
     this.release(e)
     this.entries.delete(id)
+    this.unindexSession(sessionId, id)
     return true
   }
 
@@ -239,7 +260,9 @@ export class MaterializationRegistry {
   }
 
   residentBytesOf (sessionId: string): number {
-    return this.list(sessionId).reduce((n, m) => n + m.plan.arenaSize, 0)
+    let n = 0
+    for (const m of this.list(sessionId)) n += m.plan.arenaSize
+    return n
   }
 
   async close (): Promise<void> {

@@ -1,6 +1,7 @@
 // Schemas shared by every route. Each has a stable $id: it becomes the OpenAPI component name.
 import { Type, type TSchema } from '@sinclair/typebox'
 import { allErrorDefs, errorDefs, type ErrorName } from '../errors.js'
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../store/cursor.js'
 
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer({ description: 'HTTP status code, repeated.' }),
@@ -37,5 +38,16 @@ export function errorResponses (...names: ErrorName[]): Record<number, TSchema> 
   }
   return out
 }
+
+/** Query of every list route: cursor pagination (limit bounds give 400 MATERIA_ERR_VALIDATION). */
+export const PageQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT, description: `Items per page, 1-${MAX_PAGE_LIMIT}. Default ${DEFAULT_PAGE_LIMIT}.` }),
+  cursor: Type.Optional(Type.String({ description: 'The `nextCursor` of the previous page, unchanged (opaque); omit it for the first page. One that was not issued by this service is a 400 MATERIA_ERR_INVALID_CURSOR.' }))
+})
+
+/** The `nextCursor` field of every list response. */
+export const nextCursor = Type.Union([Type.String(), Type.Null()], {
+  description: 'Pass as `cursor` to get the next page; null on the last page. Items are in creation order and a walk returns each item that exists throughout exactly once, also while items are added.'
+})
 
 export const sharedSchemas: TSchema[] = [ErrorBody]

@@ -1,6 +1,7 @@
 // Schemas for materializations: options in, status and tensor table out.
 import { Type } from '@sinclair/typebox'
 import { TensorInfo } from './nn.js'
+import { nextCursor } from './common.js'
 
 export const MaterializationId = Type.String({ pattern: '^mat_[A-Za-z0-9_-]{1,64}$', description: 'A materialization handle (`mat_…`).' })
 
@@ -97,7 +98,7 @@ export const Materialization = Type.Object({
   safetensors: Type.String({ description: 'The state dict as one safetensors file.' })
 }, { $id: 'Materialization', title: 'Materialization', description: 'A module given real memory.', additionalProperties: false })
 
-export const MaterializationList = Type.Object({ materializations: Type.Array(Type.Ref(Materialization)) },
-  { $id: 'MaterializationList', title: 'MaterializationList', description: 'The materializations of a session, oldest first.', additionalProperties: false })
+export const MaterializationList = Type.Object({ materializations: Type.Array(Type.Ref(Materialization)), nextCursor },
+  { $id: 'MaterializationList', title: 'MaterializationList', description: 'A page of the materializations of a session (this replica\'s), oldest first.', additionalProperties: false })
 
 export const materializationSchemas = [InitOverride, InitSpec, CreateMaterialization, MaterializedTensor, Materialization, MaterializationList]

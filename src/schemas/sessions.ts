@@ -1,6 +1,7 @@
 // Schemas for sessions and the modules they hold.
 import { Type } from '@sinclair/typebox'
 import { TensorInfo } from './nn.js'
+import { nextCursor } from './common.js'
 
 export const SessionId = Type.String({ pattern: '^ses_[A-Za-z0-9_-]{1,64}$', description: 'A session handle (`ses_…`).' })
 export const ModuleId = Type.String({ pattern: '^mod_[A-Za-z0-9_-]{1,64}$', description: 'A module handle (`mod_…`).' })
@@ -19,8 +20,8 @@ export const Session = Type.Object({
   residentBytes: Type.Integer({ description: 'Tensor bytes this session holds in memory.' })
 }, { $id: 'Session', title: 'Session', description: 'A session: a namespace of modules and materializations with a sliding TTL.', additionalProperties: false })
 
-export const SessionList = Type.Object({ sessions: Type.Array(Type.Ref(Session)) },
-  { $id: 'SessionList', title: 'SessionList', description: "The caller's live sessions.", additionalProperties: false })
+export const SessionList = Type.Object({ sessions: Type.Array(Type.Ref(Session)), nextCursor },
+  { $id: 'SessionList', title: 'SessionList', description: "A page of the caller's live sessions, oldest first.", additionalProperties: false })
 
 export const Module = Type.Object({
   id: Type.String({ examples: ['mod_Zt0yq2a1bXo9lYpC3mR7w4Ej'] }),
@@ -39,7 +40,7 @@ export const Module = Type.Object({
   }, { additionalProperties: false })
 }, { $id: 'Module', title: 'Module', description: 'A module built on the meta device: shapes and dtypes, no tensor memory.', additionalProperties: false })
 
-export const ModuleList = Type.Object({ modules: Type.Array(Type.Ref(Module)) },
-  { $id: 'ModuleList', title: 'ModuleList', description: 'The modules of a session, oldest first.', additionalProperties: false })
+export const ModuleList = Type.Object({ modules: Type.Array(Type.Ref(Module)), nextCursor },
+  { $id: 'ModuleList', title: 'ModuleList', description: 'A page of the modules of a session, oldest first.', additionalProperties: false })
 
 export const sessionSchemas = [CreateSession, Session, SessionList, Module, ModuleList]

@@ -1,17 +1,41 @@
 // In-memory SessionStore for a single replica. Expiry is checked on every access and by a sweeper
 // timer (unref'd), so an idle process still ends sessions and frees their memory on time.
-import { newHandle, type ExpiryListener, type ModuleRecord, type SessionRecord, type SessionStore } from './session-store.js'
+// Listings are paged: each session and module carries a store-wide sequence number, and per-tenant
+// maps kept in insertion (so sequence) order let a page start after its cursor's number.
+import { decodeCursor, encodeCursor, pageLimit, type Page, type PageRequest } from './cursor.js'
+import { allPages, newHandle, type ExpiryListener, type ModuleRecord, type SessionRecord, type SessionStore } from './session-store.js'
 
-interface Entry { session: SessionRecord, modules: Map<string, ModuleRecord> }
+interface StoredModule { module: ModuleRecord, seq: number }
+interface Entry { session: SessionRecord, seq: number, modules: Map<string, StoredModule> }
 
 export interface MemoryStoreOptions {
   sweepIntervalMs?: number
   now?: () => number
 }
 
+/** Items of `entries` (in sequence order) after sequence `after`, at most `limit`, and the next cursor. */
+function pageAfter<E extends { seq: number }, T> (entries: Iterable<E>, req: PageRequest, keep: (e: E) => T | undefined): Page<T> {
+  const limit = pageLimit(req)
+  const after = req.cursor !== undefined ? decodeCursor(req.cursor, ['int'])[0] as number : -1
+  const items: T[] = []
+  let last = -1
+  for (const e of entries) {
+    if (e.seq <= after) continue
+    const item = keep(e)
+    if (item === undefined) continue
+    if (items.length === limit) return { items, nextCursor: encodeCursor([last]) }
+    items.push(item)
+    last = e.seq
+  }
+  return { items, nextCursor: null }
+}
+
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory'
   private readonly sessions = new Map<string, Entry>()
+  /** tenant → its sessions by id, in creation order */
+  private readonly byTenant = new Map<string, Map<string, Entry>>()
+  private seq = 0
   private readonly listeners: ExpiryListener[] = []
   private readonly timer: NodeJS.Timeout
   private readonly now: () => number
@@ -25,7 +49,11 @@ export class MemorySessionStore implements SessionStore {
   async createSession (tenant: string, ttlSeconds: number): Promise<SessionRecord> {
     const now = this.now()
     const session: SessionRecord = { id: newHandle('ses'), tenant, createdAt: now, ttlSeconds, expiresAt: now + ttlSeconds * 1000 }
-    this.sessions.set(session.id, { session, modules: new Map() })
+    const e: Entry = { session, seq: ++this.seq, modules: new Map() }
+    this.sessions.set(session.id, e)
+    const own = this.byTenant.get(tenant)
+    if (own !== undefined) own.set(session.id, e)
+    else this.byTenant.set(tenant, new Map([[session.id, e]]))
     return { ...session }
   }
 
@@ -37,8 +65,22 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async listSessions (tenant: string): Promise<SessionRecord[]> {
-    this.sweep()
-    return [...this.sessions.values()].filter((e) => e.session.tenant === tenant).map((e) => ({ ...e.session }))
+    return await allPages(async (req) => await this.pageSessions(tenant, req))
+  }
+
+  async pageSessions (tenant: string, req: PageRequest): Promise<Page<SessionRecord>> {
+    const now = this.now()
+    // an expired session met on the way is ended here (the map tolerates deletion while iterating)
+    return pageAfter(this.byTenant.get(tenant)?.values() ?? [], req, (e) => {
+      if (e.session.expiresAt > now) return { ...e.session }
+      this.end(e)
+      return undefined
+    })
+  }
+
+  /** O(1); a session past its expiry leaves the count at the next access or sweep (sweepIntervalMs). */
+  async countSessions (tenant: string): Promise<number> {
+    return this.byTenant.get(tenant)?.size ?? 0
   }
 
   async deleteSession (tenant: string, id: string): Promise<SessionRecord | undefined> {
@@ -49,15 +91,22 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async putModule (sessionId: string, module: ModuleRecord): Promise<void> {
-    this.live(sessionId)?.modules.set(module.id, module)
+    const e = this.live(sessionId)
+    if (e === undefined) return
+    // a module put again keeps its place
+    e.modules.set(module.id, { module, seq: e.modules.get(module.id)?.seq ?? ++this.seq })
   }
 
   async getModule (sessionId: string, moduleId: string): Promise<ModuleRecord | undefined> {
-    return this.live(sessionId)?.modules.get(moduleId)
+    return this.live(sessionId)?.modules.get(moduleId)?.module
   }
 
   async listModules (sessionId: string): Promise<ModuleRecord[]> {
-    return [...(this.live(sessionId)?.modules.values() ?? [])]
+    return await allPages(async (req) => await this.pageModules(sessionId, req))
+  }
+
+  async pageModules (sessionId: string, req: PageRequest): Promise<Page<ModuleRecord>> {
+    return pageAfter(this.live(sessionId)?.modules.values() ?? [], req, (m) => m.module)
   }
 
   async countModules (sessionId: string): Promise<number> {
@@ -94,6 +143,8 @@ export class MemorySessionStore implements SessionStore {
 
   private end (e: Entry): void {
     if (!this.sessions.delete(e.session.id)) return
+    const own = this.byTenant.get(e.session.tenant)
+    if (own?.delete(e.session.id) === true && own.size === 0) this.byTenant.delete(e.session.tenant)
     for (const l of this.listeners) l({ ...e.session })
   }
 }

@@ -1,18 +1,32 @@
 // Redis SessionStore: several replicas share sessions and modules. Each session is one JSON string
-// key expiring at its expiresAt (PXAT), its modules a hash plus a list that keeps their order, both
-// given the same expiry on every touch; a set per tenant lists its session ids and expires with the
-// last of them (ids of expired sessions leave it when it is listed). Needs Redis 7 (PEXPIRETIME,
-// PEXPIREAT NX/GT). A replica learns
+// key expiring at its expiresAt (PXAT), its modules a hash plus a sorted set that keeps their order,
+// both given the same expiry on every touch. Per tenant, two sorted sets of session ids expire with
+// the last of its sessions: `tenant-sessions` scored by a creation sequence (listing, paged by
+// score: ZRANGE BYSCORE LIMIT, so every command is bounded by the page size) and `tenant-expiry`
+// scored by expiresAt (counting: ZCARD less the ZCOUNT of the expired, pruned a bounded batch at a
+// time). A creation sequence is max(createdAt, last + 1): unique and increasing, so a new session
+// lands after every existing one whatever the replicas' clocks (cursor pages never skip or repeat).
+// Ids of expired sessions leave the sets when a listing or a count meets them. Needs Redis 7
+// (PEXPIRETIME, PEXPIREAT NX/GT, ZRANGE BYSCORE). A replica learns
 // that a session ended (so it can free the memory it holds for it) from a pub/sub message when
 // another replica deletes it, and from a sweep over the sessions it has seen when Redis expires it.
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { materiaError } from '../errors.js'
-import { newHandle, type ExpiryListener, type ModuleRecord, type SessionRecord, type SessionStore } from './session-store.js'
+import { decodeCursor, encodeCursor, pageLimit, type Page, type PageRequest } from './cursor.js'
+import { allPages, newHandle, type ExpiryListener, type ModuleRecord, type SessionRecord, type SessionStore } from './session-store.js'
+
+const script = (lua: string): { lua: string, sha: string } => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
+
+/** The next creation sequence of sorted set KEYS[n]: max(now, its highest score + 1). */
+const nextSeq = (n: number, now: string): string => `local seq = tonumber(${now})
+local top = redis.call('ZRANGE', KEYS[${n}], -1, -1, 'WITHSCORES')
+if top[2] and tonumber(top[2]) >= seq then seq = tonumber(top[2]) + 1 end`
 
 /**
- * touchSession's script. KEYS: session, modules, module order, the caller's tenant set; ARGV: tenant,
- * now (ms). Returns 0 (no such session), 1 (another tenant's) or the session's JSON with the new expiry.
+ * touchSession's script. KEYS: session, modules, module order, the caller's tenant sessions and
+ * expiry sets; ARGV: tenant, now (ms), session id. Returns 0 (no such session), 1 (another tenant's)
+ * or the session's JSON with the new expiry.
  * cjson writes numbers with 14 significant digits: ms timestamps keep all of theirs until the year 5138.
  */
 const TOUCH = (() => {
@@ -26,10 +40,46 @@ local out = cjson.encode(s)
 redis.call('SET', KEYS[1], out, 'PXAT', exp)
 redis.call('PEXPIREAT', KEYS[2], exp)
 redis.call('PEXPIREAT', KEYS[3], exp)
+redis.call('ZADD', KEYS[4], 'NX', s.createdAt, ARGV[3])
+redis.call('ZADD', KEYS[5], exp, ARGV[3])
 redis.call('PEXPIREAT', KEYS[4], exp, 'GT')
+redis.call('PEXPIREAT', KEYS[5], exp, 'GT')
 return out`
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') }
+  return script(lua)
 })()
+
+/** createSession. KEYS: session, tenant sessions, tenant expiry; ARGV: id, JSON, createdAt, expiresAt. */
+const CREATE = script(`${nextSeq(2, 'ARGV[3]')}
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[4])
+redis.call('ZADD', KEYS[2], seq, ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+for i = 2, 3 do
+  redis.call('PEXPIREAT', KEYS[i], ARGV[4], 'NX')
+  redis.call('PEXPIREAT', KEYS[i], ARGV[4], 'GT')
+end
+return 1`)
+
+/** putModule. KEYS: session, modules, module order; ARGV: id, JSON, createdAt. 0 when the session is gone. */
+const PUT_MODULE = script(`local exp = redis.call('PEXPIRETIME', KEYS[1])
+if exp <= 0 then return 0 end
+${nextSeq(3, 'ARGV[3]')}
+if redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) == 1 then redis.call('ZADD', KEYS[3], seq, ARGV[1]) end
+redis.call('PEXPIREAT', KEYS[2], exp)
+redis.call('PEXPIREAT', KEYS[3], exp)
+return 1`)
+
+/** Sessions expired by this many at most leave the sets per count; the count itself stays exact. */
+const PRUNE_BATCH = 1000
+/**
+ * countSessions. KEYS: tenant sessions, tenant expiry; ARGV: now. Prunes at most PRUNE_BATCH expired
+ * ids, then returns the ids whose expiry is still ahead: ZCARD − ZCOUNT(−inf, now), O(log n).
+ */
+const COUNT = script(`local gone = redis.call('ZRANGE', KEYS[2], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ${PRUNE_BATCH})
+if #gone > 0 then
+  redis.call('ZREM', KEYS[1], unpack(gone))
+  redis.call('ZREM', KEYS[2], unpack(gone))
+end
+return redis.call('ZCARD', KEYS[2]) - redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1])`)
 
 export interface RedisStoreOptions {
   /** key prefix, so that several deployments can share one Redis; default "materia:" */
@@ -60,8 +110,18 @@ export class RedisSessionStore implements SessionStore {
   private get channel (): string { return `${this.prefix}session-ended` }
   private sessionKey (id: string): string { return `${this.prefix}session:${id}` }
   private modulesKey (id: string): string { return `${this.prefix}modules:${id}` }
-  private orderKey (id: string): string { return `${this.prefix}module-order:${id}` }
-  private tenantKey (tenant: string): string { return `${this.prefix}tenant:${tenant}` }
+  // new key names for the sorted sets (earlier versions kept a list and a set under module-order: and tenant:)
+  private orderKey (id: string): string { return `${this.prefix}module-index:${id}` }
+  private tenantKey (tenant: string): string { return `${this.prefix}tenant-sessions:${tenant}` }
+  private expiryKey (tenant: string): string { return `${this.prefix}tenant-expiry:${tenant}` }
+
+  /** Runs a script by its digest, loading it on NOSCRIPT. */
+  private async run (s: { lua: string, sha: string }, keys: string[], args: Array<string | number>): Promise<unknown> {
+    return await this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch(async (err: Error) => {
+      if (!err.message.startsWith('NOSCRIPT')) throw err
+      return await this.client.eval(s.lua, keys.length, ...keys, ...args)
+    })
+  }
 
   /** Runs a Redis call; a connection failure is the 503 of an unreachable store, never a 500. */
   private async redis<T> (what: string, fn: () => Promise<T>): Promise<T> {
@@ -76,9 +136,8 @@ export class RedisSessionStore implements SessionStore {
     const now = Date.now()
     const session: SessionRecord = { id: newHandle('ses'), tenant, createdAt: now, ttlSeconds, expiresAt: now + ttlSeconds * 1000 }
     await this.redis('create', async () => {
-      const tenantKey = this.tenantKey(tenant)
-      await this.client.multi().set(this.sessionKey(session.id), JSON.stringify(session), 'PXAT', session.expiresAt)
-        .sadd(tenantKey, session.id).pexpireat(tenantKey, session.expiresAt, 'NX').pexpireat(tenantKey, session.expiresAt, 'GT').exec()
+      await this.run(CREATE, [this.sessionKey(session.id), this.tenantKey(tenant), this.expiryKey(tenant)],
+        [session.id, JSON.stringify(session), session.createdAt, session.expiresAt])
     })
     this.seen.set(session.id, session)
     return { ...session }
@@ -86,12 +145,8 @@ export class RedisSessionStore implements SessionStore {
 
   async touchSession (tenant: string, id: string): Promise<SessionRecord | undefined> {
     // one round trip: read, check the tenant and slide every key's expiry in a script
-    const r = await this.redis('touch', async () => await this.client.evalsha(TOUCH.sha, 4,
-      this.sessionKey(id), this.modulesKey(id), this.orderKey(id), this.tenantKey(tenant), tenant, Date.now())
-      .catch(async (err: Error) => {
-        if (!err.message.startsWith('NOSCRIPT')) throw err
-        return await this.client.eval(TOUCH.lua, 4, this.sessionKey(id), this.modulesKey(id), this.orderKey(id), this.tenantKey(tenant), tenant, Date.now())
-      }))
+    const r = await this.redis('touch', async () => await this.run(TOUCH,
+      [this.sessionKey(id), this.modulesKey(id), this.orderKey(id), this.tenantKey(tenant), this.expiryKey(tenant)], [tenant, Date.now(), id]))
     if (r === 0) {
       if (this.seen.has(id)) this.ended(JSON.stringify(this.seen.get(id)))
       return undefined
@@ -103,15 +158,39 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async listSessions (tenant: string): Promise<SessionRecord[]> {
+    return await allPages(async (req) => await this.pageSessions(tenant, req))
+  }
+
+  async pageSessions (tenant: string, req: PageRequest): Promise<Page<SessionRecord>> {
+    const limit = pageLimit(req)
+    let after = req.cursor !== undefined ? decodeCursor(req.cursor, ['int'])[0] as number : -1
     return await this.redis('list', async () => {
-      const ids = await this.client.smembers(this.tenantKey(tenant))
-      if (ids.length === 0) return []
-      const values = await this.client.mget(ids.map((id) => this.sessionKey(id)))
-      const gone = ids.filter((_, i) => values[i] === null)
-      if (gone.length > 0) await this.client.srem(this.tenantKey(tenant), ...gone)
-      return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as SessionRecord)
-        .filter((s) => s.tenant === tenant).sort((a, b) => a.createdAt - b.createdAt)
+      const items: Array<{ s: SessionRecord, seq: number }> = []
+      // rounds of at most limit + 1 ids; ids of expired sessions met on the way leave the sets, so a
+      // further round only happens when the first one met some
+      for (;;) {
+        const want = limit + 1 - items.length
+        const r = await this.client.zrange(this.tenantKey(tenant), `(${after}`, '+inf', 'BYSCORE', 'LIMIT', 0, want, 'WITHSCORES')
+        const ids = r.filter((_, i) => i % 2 === 0)
+        if (ids.length === 0) break
+        const values = await this.client.mget(ids.map((id) => this.sessionKey(id)))
+        const gone = ids.filter((_, i) => values[i] === null)
+        if (gone.length > 0) await this.client.multi().zrem(this.tenantKey(tenant), ...gone).zrem(this.expiryKey(tenant), ...gone).exec()
+        values.forEach((v, i) => {
+          const s = v !== null ? JSON.parse(v) as SessionRecord : undefined
+          if (s?.tenant === tenant) items.push({ s, seq: Number(r[2 * i + 1]) })
+        })
+        after = Number(r[r.length - 1])
+        if (ids.length < want || items.length > limit) break
+      }
+      const more = items.length > limit
+      const page = items.slice(0, limit)
+      return { items: page.map((i) => i.s), nextCursor: more ? encodeCursor([page[page.length - 1]?.seq ?? 0]) : null }
     })
+  }
+
+  async countSessions (tenant: string): Promise<number> {
+    return await this.redis('count', async () => Number(await this.run(COUNT, [this.tenantKey(tenant), this.expiryKey(tenant)], [Date.now()])))
   }
 
   async deleteSession (tenant: string, id: string): Promise<SessionRecord | undefined> {
@@ -119,7 +198,7 @@ export class RedisSessionStore implements SessionStore {
     if (s === undefined || s.tenant !== tenant) return undefined
     const deleted = await this.redis('delete', async () => {
       const [del] = await this.client.multi().del(this.sessionKey(id)).del(this.modulesKey(id), this.orderKey(id))
-        .srem(this.tenantKey(tenant), id).exec() ?? []
+        .zrem(this.tenantKey(tenant), id).zrem(this.expiryKey(tenant), id).exec() ?? []
       if (del?.[1] === 1) await this.client.publish(this.channel, JSON.stringify(s))
       return del?.[1] === 1
     })
@@ -129,11 +208,9 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async putModule (sessionId: string, module: ModuleRecord): Promise<void> {
+    // a session that is gone keeps nothing, as the memory store ignores it; a module put again keeps its place
     await this.redis('put module', async () => {
-      const expiresAt = Number(await this.client.call('PEXPIRETIME', this.sessionKey(sessionId)))
-      if (!(expiresAt > 0)) return // the session is gone, as the memory store ignores it
-      await this.client.multi().hset(this.modulesKey(sessionId), module.id, JSON.stringify(module)).rpush(this.orderKey(sessionId), module.id)
-        .pexpireat(this.modulesKey(sessionId), expiresAt).pexpireat(this.orderKey(sessionId), expiresAt).exec()
+      await this.run(PUT_MODULE, [this.sessionKey(sessionId), this.modulesKey(sessionId), this.orderKey(sessionId)], [module.id, JSON.stringify(module), module.createdAt])
     })
   }
 
@@ -143,11 +220,24 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async listModules (sessionId: string): Promise<ModuleRecord[]> {
+    return await allPages(async (req) => await this.pageModules(sessionId, req))
+  }
+
+  async pageModules (sessionId: string, req: PageRequest): Promise<Page<ModuleRecord>> {
+    const limit = pageLimit(req)
+    const after = req.cursor !== undefined ? decodeCursor(req.cursor, ['int'])[0] as number : -1
     return await this.redis('list modules', async () => {
-      const ids = await this.client.lrange(this.orderKey(sessionId), 0, -1)
-      if (ids.length === 0) return []
-      const values = await this.client.hmget(this.modulesKey(sessionId), ...ids)
-      return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as ModuleRecord)
+      const r = await this.client.zrange(this.orderKey(sessionId), `(${after}`, '+inf', 'BYSCORE', 'LIMIT', 0, limit + 1, 'WITHSCORES')
+      const ids = r.filter((_, i) => i % 2 === 0)
+      if (ids.length === 0) return { items: [], nextCursor: null }
+      const more = ids.length > limit
+      const page = ids.slice(0, limit)
+      // the hash and the set change together (one script, one MULTI), so every id has its record
+      const values = await this.client.hmget(this.modulesKey(sessionId), ...page)
+      return {
+        items: values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as ModuleRecord),
+        nextCursor: more ? encodeCursor([Number(r[2 * limit - 1])]) : null
+      }
     })
   }
 
@@ -157,7 +247,7 @@ export class RedisSessionStore implements SessionStore {
 
   async deleteModule (sessionId: string, moduleId: string): Promise<boolean> {
     return await this.redis('delete module', async () => {
-      const [del] = await this.client.multi().hdel(this.modulesKey(sessionId), moduleId).lrem(this.orderKey(sessionId), 0, moduleId).exec() ?? []
+      const [del] = await this.client.multi().hdel(this.modulesKey(sessionId), moduleId).zrem(this.orderKey(sessionId), moduleId).exec() ?? []
       return del?.[1] === 1
     })
   }

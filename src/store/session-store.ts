@@ -1,6 +1,9 @@
 // The session store contract. The in-memory store implements it now; a Redis store (several
 // replicas) implements the same interface. Records are plain JSON so any store can hold them.
 import { randomBytes } from 'node:crypto'
+import type { Page, PageRequest } from './cursor.js'
+
+export type { Page, PageRequest } from './cursor.js'
 
 export interface SessionRecord {
   id: string
@@ -25,17 +28,41 @@ export interface SessionStore {
   createSession (tenant: string, ttlSeconds: number): Promise<SessionRecord>
   /** Returns the live session and extends its TTL (sliding), or undefined (unknown, expired, other tenant). */
   touchSession (tenant: string, id: string): Promise<SessionRecord | undefined>
+  /** Every live session of the tenant, oldest first (walks the pages; prefer pageSessions). */
   listSessions (tenant: string): Promise<SessionRecord[]>
+  /**
+   * One page of the tenant's live sessions in creation order. The cursor is opaque and stable: a
+   * session created during a walk lands after every existing one, so a walk returns each session
+   * that lives throughout exactly once. A malformed cursor throws MATERIA_ERR_INVALID_CURSOR.
+   */
+  pageSessions (tenant: string, page: PageRequest): Promise<Page<SessionRecord>>
+  /** Live sessions of the tenant, without listing them: O(1) (memory) or O(log n) (Redis), for quotas. */
+  countSessions (tenant: string): Promise<number>
   deleteSession (tenant: string, id: string): Promise<SessionRecord | undefined>
   putModule (sessionId: string, module: ModuleRecord): Promise<void>
   getModule (sessionId: string, moduleId: string): Promise<ModuleRecord | undefined>
+  /** Every module of the session in the order they were put (walks the pages; prefer pageModules). */
   listModules (sessionId: string): Promise<ModuleRecord[]>
+  /** One page of the session's modules in the order they were put; cursor as for pageSessions. */
+  pageModules (sessionId: string, page: PageRequest): Promise<Page<ModuleRecord>>
   countModules (sessionId: string): Promise<number>
   deleteModule (sessionId: string, moduleId: string): Promise<boolean>
   /** Called once for each session that expires or is deleted, so owners of its memory free it. */
   onSessionEnd (listener: ExpiryListener): void
   ping (): Promise<void>
   close (): Promise<void>
+}
+
+/** Walks every page of a paged listing (each page a bounded call). */
+export async function allPages<T> (page: (req: PageRequest) => Promise<Page<T>>): Promise<T[]> {
+  const out: T[] = []
+  let cursor: string | undefined
+  for (;;) {
+    const p = await page({ limit: 1000, cursor })
+    out.push(...p.items)
+    if (p.nextCursor === null) return out
+    cursor = p.nextCursor
+  }
 }
 
 /** Opaque, unguessable handle with a type prefix: 144 random bits, base64url. */

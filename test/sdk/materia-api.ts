@@ -167,7 +167,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the caller's sessions */
+        /**
+         * List the caller's sessions
+         * @description Paged: `limit` sessions (default 100, at most 1000) after `cursor`; `nextCursor` is null on the last page.
+         */
         get: operations["listSessions"];
         put?: never;
         /**
@@ -206,7 +209,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the modules of a session */
+        /**
+         * List the modules of a session
+         * @description Paged: `limit` modules (default 100, at most 1000) after `cursor`; `nextCursor` is null on the last page.
+         */
         get: operations["listModules"];
         put?: never;
         /**
@@ -265,7 +271,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the materializations of a session */
+        /**
+         * List the materializations of a session
+         * @description Paged: `limit` materializations (default 100, at most 1000) after `cursor`; `nextCursor` is null on the last page.
+         */
         get: operations["listMaterializations"];
         put?: never;
         post?: never;
@@ -394,7 +403,7 @@ export interface components {
              * @description Stable error code from the error registry; never reused.
              * @enum {string}
              */
-            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_RATE_LIMITED" | "MATERIA_ERR_OVERLOADED" | "MATERIA_ERR_TENANT_SESSION_QUOTA" | "MATERIA_ERR_TENANT_MEMORY_QUOTA" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE";
+            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_REQUEST_TIMEOUT" | "MATERIA_ERR_INVALID_CURSOR" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_RATE_LIMITED" | "MATERIA_ERR_OVERLOADED" | "MATERIA_ERR_TENANT_SESSION_QUOTA" | "MATERIA_ERR_TENANT_MEMORY_QUOTA" | "MATERIA_ERR_MODULE_TOO_LARGE" | "MATERIA_ERR_SESSION_MODULE_QUOTA" | "MATERIA_ERR_TENANT_MODULE_QUOTA" | "MATERIA_ERR_MODULE_BUDGET" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE";
             /** @description HTTP reason phrase. */
             error: string;
             /** @description What went wrong, for a person. Constructor errors read like Python. */
@@ -578,10 +587,12 @@ export interface components {
         };
         /**
          * SessionList
-         * @description The caller's live sessions.
+         * @description A page of the caller's live sessions, oldest first.
          */
         SessionList: {
             sessions: components["schemas"]["Session"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. Items are in creation order and a walk returns each item that exists throughout exactly once, also while items are added. */
+            nextCursor: string | null;
         };
         /**
          * Module
@@ -614,10 +625,12 @@ export interface components {
         };
         /**
          * ModuleList
-         * @description The modules of a session, oldest first.
+         * @description A page of the modules of a session, oldest first.
          */
         ModuleList: {
             modules: components["schemas"]["Module"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. Items are in creation order and a walk returns each item that exists throughout exactly once, also while items are added. */
+            nextCursor: string | null;
         };
         /**
          * InitOverride
@@ -741,10 +754,12 @@ export interface components {
         };
         /**
          * MaterializationList
-         * @description The materializations of a session, oldest first.
+         * @description A page of the materializations of a session (this replica's), oldest first.
          */
         MaterializationList: {
             materializations: components["schemas"]["Materialization"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. Items are in creation order and a walk returns each item that exists throughout exactly once, also while items are added. */
+            nextCursor: string | null;
         };
         /**
          * torch.nn.Linear
@@ -3711,7 +3726,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: MATERIA_ERR_BODY_TOO_LARGE. */
+            /** @description Error: MATERIA_ERR_BODY_TOO_LARGE, MATERIA_ERR_MODULE_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3742,7 +3757,12 @@ export interface operations {
     };
     listSessions: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description Items per page, 1-1000. Default 100. */
+                limit: number;
+                /** @description The `nextCursor` of the previous page, unchanged (opaque); omit it for the first page. One that was not issued by this service is a 400 MATERIA_ERR_INVALID_CURSOR. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3758,7 +3778,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionList"];
                 };
             };
-            /** @description Error: MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_INVALID_CURSOR, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3992,7 +4012,12 @@ export interface operations {
     };
     listModules: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description Items per page, 1-1000. Default 100. */
+                limit: number;
+                /** @description The `nextCursor` of the previous page, unchanged (opaque); omit it for the first page. One that was not issued by this service is a 400 MATERIA_ERR_INVALID_CURSOR. */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description A session handle (`ses_…`). */
@@ -4011,7 +4036,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModuleList"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_INVALID_CURSOR, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4110,7 +4135,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: MATERIA_ERR_BODY_TOO_LARGE. */
+            /** @description Error: MATERIA_ERR_BODY_TOO_LARGE, MATERIA_ERR_MODULE_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4119,7 +4144,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: MATERIA_ERR_RATE_LIMITED. */
+            /** @description Error: MATERIA_ERR_SESSION_MODULE_QUOTA, MATERIA_ERR_RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4130,6 +4155,15 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_TENANT_MODULE_QUOTA, MATERIA_ERR_MODULE_BUDGET. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4352,6 +4386,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Error: MATERIA_ERR_REQUEST_TIMEOUT. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error: MATERIA_ERR_MATERIALIZATION_NOT_READY. */
             409: {
                 headers: {
@@ -4397,7 +4440,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: MATERIA_ERR_MEMORY_BUDGET. */
+            /** @description Error: MATERIA_ERR_MEMORY_BUDGET, MATERIA_ERR_TENANT_MEMORY_QUOTA. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -4410,7 +4453,12 @@ export interface operations {
     };
     listMaterializations: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description Items per page, 1-1000. Default 100. */
+                limit: number;
+                /** @description The `nextCursor` of the previous page, unchanged (opaque); omit it for the first page. One that was not issued by this service is a 400 MATERIA_ERR_INVALID_CURSOR. */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description A session handle (`ses_…`). */
@@ -4429,7 +4477,7 @@ export interface operations {
                     "application/json": components["schemas"]["MaterializationList"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_INVALID_CURSOR, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4994,7 +5042,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: MATERIA_ERR_RATE_LIMITED. */
+            /** @description Error: MATERIA_ERR_MODULE_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_SESSION_MODULE_QUOTA, MATERIA_ERR_RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5012,7 +5069,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: MATERIA_ERR_MEMORY_BUDGET. */
+            /** @description Error: MATERIA_ERR_TENANT_MODULE_QUOTA, MATERIA_ERR_MODULE_BUDGET, MATERIA_ERR_MEMORY_BUDGET, MATERIA_ERR_TENANT_MEMORY_QUOTA. */
             507: {
                 headers: {
                     [name: string]: unknown;

@@ -39,12 +39,12 @@ t.test('every key the store writes expires (nothing outlives its sessions in Red
   await store.putModule(s1.id, { id: 'mod_1', sessionId: s1.id, createdAt: 1, body: { class: 'torch.nn.Linear' } })
   await store.touchSession('t1', s2.id)
   const keys = await probe.keys(`${prefix}*`)
-  t.same(keys.map((k) => k.slice(prefix.length).replace(/ses_.*/, 'ID')).sort(), ['module-order:ID', 'modules:ID', 'session:ID', 'session:ID', 'tenant:t1'])
+  t.same(keys.map((k) => k.slice(prefix.length).replace(/ses_.*/, 'ID')).sort(), ['module-index:ID', 'modules:ID', 'session:ID', 'session:ID', 'tenant-expiry:t1', 'tenant-sessions:t1'])
   for (const k of keys) {
     const ttl = await probe.pttl(k)
     t.ok(ttl > 0 && ttl <= 60_000, `${k.slice(prefix.length)} expires (in ${ttl} ms)`)
   }
-  t.ok(await probe.pttl(`${prefix}tenant:t1`) > 30_000, 'the tenant set lives as long as its longest session')
+  for (const k of ['tenant-sessions:t1', 'tenant-expiry:t1']) t.ok(await probe.pttl(`${prefix}${k}`) > 30_000, `${k} lives as long as its longest session`)
   await probe.call('SCRIPT', 'FLUSH')
   t.equal((await store.touchSession('t1', s1.id))?.id, s1.id, 'a touch after SCRIPT FLUSH loads the script again')
   t.equal(await store.touchSession('t2', s1.id), undefined, 'the script checks the tenant')
