@@ -14,7 +14,7 @@
 
 import {
   allocDense, decodeElement, defaultProfile, encodeElement, normalFill, numelOf, readValues, uniformFill,
-  UnsupportedInitError, writeValues, type FillTarget, type InitProfile
+  UnsupportedInitError, writeValues, type DenseArray, type FillTarget, type FloatDtype, type InitProfile
 } from './distributions.js'
 import { erf } from './libm.js'
 import type { CpuGenerator } from './mt19937.js'
@@ -209,37 +209,235 @@ export function kaimingNormal (gen: CpuGenerator, t: InitTensor, a = 0, mode: Fa
  * SLEEF/MKL vector log), and the torch <= 2.11 inverse-CDF algorithm (profile 1.13), whose erfinv
  * is MKL's on official wheels. Φ uses libm.ts's erf (within ~2 ulp of glibc's), which only
  * decides the p > 0.3 branch. torch's "mean is more than 2 std from [a, b]" warning is not emitted.
+ *
+ * The loop runs in constant extra memory (truncNormalRun, docs/trunc-normal.md).
  */
 export function truncNormal (gen: CpuGenerator, t: InitTensor, mean = 0.0, std = 1.0, a = -2.0, b = 2.0,
   profile: InitProfile = defaultProfile): InitTensor {
+  const n = checkShape(t)
+  const params = truncNormalParams(t.dtype, n, mean, std, a, b, profile)
+  const values = readValues(t)
+  truncNormalRun(gen, params, new TruncOutput(values, t.dtype, params), truncNormalStart(), Infinity)
+  writeValues(t, values) // no-op when values is the target's own storage
+  return t
+}
+
+/** What the rejection loop needs: the op's dtype, size, distribution and the bounds cast to the dtype. */
+export interface TruncNormalParams {
+  readonly dtype: FloatDtype
+  readonly n: number
+  readonly mean: number
+  readonly std: number
+  readonly lo: number
+  readonly hi: number
+  readonly profile: InitProfile
+}
+
+/** Checks trunc_normal_'s arguments as truncNormal does (throws UnsupportedInitError, RangeError). */
+export function truncNormalParams (dtype: FloatDtype, n: number, mean: number, std: number, a: number, b: number,
+  profile: InitProfile = defaultProfile): TruncNormalParams {
   if (profile.version === '1.13') {
     throw new UnsupportedInitError('trunc_normal_ before torch 2.12 uses erfinv (MKL on official wheels); not reproducible')
   }
-  const n = checkShape(t)
   const p = normCdf(pyDiv(b - mean, std)) - normCdf(pyDiv(a - mean, std))
   if (!(p > 0.3)) {
     throw new UnsupportedInitError(`trunc_normal_ with kept mass p = ${p} <= 0.3 uses a vector log; not reproducible`)
   }
-  const dtype = t.dtype
   const lo = decodeElement(dtype, encodeElement(dtype, a))
   const hi = decodeElement(dtype, encodeElement(dtype, b))
-  normalFill(gen, t, mean, std, profile)
-  const values = readValues(t)
-  let fresh: ReturnType<typeof allocDense> | null = null
-  const rejected: number[] = []
-  for (;;) {
-    rejected.length = 0
-    for (let i = 0; i < n; i++) {
-      const v = decodeElement(dtype, values[i]!)
-      if (v < lo || v > hi) rejected.push(i)
-    }
-    if (rejected.length === 0) break
-    fresh ??= allocDense(dtype, n)
-    normalFill(gen, { dtype, data: fresh }, mean, std, profile)
-    for (const i of rejected) values[i] = fresh[i]!
+  return { dtype, n, mean, std, lo, hi, profile }
+}
+
+/**
+ * Where the loop is: round 0 is the first normal_ fill, round r >= 1 the r-th redraw; `unit` is the
+ * next 16-element block of the round (the ragged tail is the last unit); `left` counts the
+ * elements of the round's units so far that are still outside [a, b]. Plain data: a worker task
+ * hands it on with the generator state.
+ */
+export interface TruncNormalState { round: number, unit: number, left: number }
+
+export const truncNormalStart = (): TruncNormalState => ({ round: 0, unit: 0, left: 0 })
+
+/** The loop's per-element state: which elements still need a value, and taking fresh values. */
+export interface TruncStore {
+  /** whether an element of [s, e) is still outside [a, b] */
+  anyPending: (s: number, e: number) => boolean
+  /** elements s.. of [s, e) take fresh[0..] where pending (all of them if `all`); returns how many stay outside */
+  take: (s: number, e: number, fresh: DenseArray, all: boolean) => number
+}
+
+const nanBits: Record<FloatDtype, number> = { float32: NaN, float64: NaN, float16: 0x7e00, bfloat16: 0x7fc0 }
+
+/**
+ * The output tensor is the state: an element still outside [a, b] holds NaN (a normal draw never
+ * is NaN), an accepted one its value cast to the output dtype. No index list, no extra memory.
+ */
+export class TruncOutput implements TruncStore {
+  private readonly nan: number
+  private readonly same: boolean
+  constructor (private readonly out: DenseArray, private readonly outDtype: FloatDtype, private readonly p: TruncNormalParams) {
+    this.nan = nanBits[outDtype]
+    this.same = outDtype === p.dtype
   }
-  writeValues(t, values) // no-op when values is the target's own storage
-  return t
+
+  private pending (i: number): boolean {
+    const x = this.out[i]!
+    switch (this.outDtype) {
+      case 'float16': return (x & 0x7fff) > 0x7c00
+      case 'bfloat16': return (x & 0x7fff) > 0x7f80
+      default: return x !== x // eslint-disable-line no-self-compare
+    }
+  }
+
+  anyPending (s: number, e: number): boolean {
+    for (let i = s; i < e; i++) if (this.pending(i)) return true
+    return false
+  }
+
+  take (s: number, e: number, fresh: DenseArray, all: boolean): number {
+    const { lo, hi, dtype } = this.p
+    const out = this.out
+    let left = 0
+    if (this.same && dtype === 'float32') { // the common case, without decode calls
+      const o = out as Float32Array
+      const f = fresh as Float32Array
+      for (let i = s, j = 0; i < e; i++, j++) {
+        if (!all && o[i] === o[i]) continue // eslint-disable-line no-self-compare
+        const v = f[j]!
+        if (v < lo || v > hi) { o[i] = NaN; left++ } else o[i] = v
+      }
+      return left
+    }
+    for (let i = s, j = 0; i < e; i++, j++) {
+      if (!all && !this.pending(i)) continue
+      const v = decodeElement(dtype, fresh[j]!)
+      if (v < lo || v > hi) { out[i] = this.nan; left++ } else out[i] = this.same ? fresh[j]! : encodeElement(this.outDtype, v)
+    }
+    return left
+  }
+}
+
+/** For a draw no tensor keeps (overwritten later): one bit per element, set while it is outside [a, b]. */
+export class TruncBits implements TruncStore {
+  constructor (private readonly bits: Uint8Array, private readonly p: TruncNormalParams) {}
+  static bytes (n: number): number { return Math.ceil(n / 8) }
+
+  anyPending (s: number, e: number): boolean {
+    for (let i = s; i < e; i++) if ((this.bits[i >>> 3]! & (1 << (i & 7))) !== 0) return true
+    return false
+  }
+
+  take (s: number, e: number, fresh: DenseArray, all: boolean): number {
+    const { lo, hi, dtype } = this.p
+    const bits = this.bits
+    let left = 0
+    for (let i = s, j = 0; i < e; i++, j++) {
+      const m = 1 << (i & 7)
+      if (!all && (bits[i >>> 3]! & m) === 0) continue
+      const v = decodeElement(dtype, fresh[j]!)
+      if (v < lo || v > hi) { bits[i >>> 3]! |= m; left++ } else bits[i >>> 3]! &= ~m
+    }
+    return left
+  }
+}
+
+// Rough costs (ns) for cutting the loop into steps: a drawn element, a scanned one, a discarded draw.
+const drawCost = (dtype: FloatDtype): number => dtype === 'float64' ? 250 : 30
+const scanCost = 1
+const skipCost = 0.3
+/** Largest run of 16-element blocks drawn by one normal_ call (the scratch size). */
+const RUN_ELEMS = 1 << 14
+
+const scratch = new Map<FloatDtype, DenseArray>()
+function freshBuffer (dtype: FloatDtype): DenseArray {
+  let b = scratch.get(dtype)
+  if (b === undefined) { b = allocDense(dtype, RUN_ELEMS); scratch.set(dtype, b) }
+  return b
+}
+
+/**
+ * Advances the rejection loop by about `budget` ns of work; returns true when it is over. The
+ * generator sees exactly what one full-size normal_ per round would draw (n >= 16: the fill path,
+ * blocks of 16 uniforms per 16 elements, a ragged tail drawing its own block after skipping the
+ * partial one; see distributions.ts normalFill), so any split of a round into blocks gives the
+ * same stream. In a redraw round a block with no element outside [a, b] is skipped with
+ * MT19937.discard (its values would be thrown away), which makes late rounds cheap. n < 16 is
+ * normal_'s scalar path (it uses the cached Box-Muller sample): every round draws it whole.
+ */
+export function truncNormalRun (gen: CpuGenerator, p: TruncNormalParams, store: TruncStore, state: TruncNormalState, budget: number): boolean {
+  const { n, dtype, mean, std, profile } = p
+  if (n === 0) return true
+  const fresh = freshBuffer(dtype)
+  const fill = (count: number): DenseArray => {
+    const view = fresh.subarray(0, count)
+    normalFill(gen, { dtype, data: view }, mean, std, profile)
+    return view
+  }
+  let spent = 0
+  if (n < 16) {
+    while (spent < budget) {
+      const left = store.take(0, n, fill(n), state.round === 0)
+      spent += n * drawCost(dtype)
+      if (left === 0) return true
+      state.round++
+    }
+    return false
+  }
+  const k = dtype === 'float64' ? 2 : 1
+  const full = n - (n % 16)
+  const ragged = full !== n
+  const blocks = full / 16
+  const units = ragged ? blocks + 1 : blocks
+  const tailStart = ragged ? n - 16 : n
+  let skip = 0 // draws to discard before the next drawn block
+  const flush = (): void => { if (skip > 0) { gen.discard(skip); skip = 0 } }
+  while (spent < budget) {
+    const all = state.round === 0
+    let u = state.unit
+    if (u < blocks) {
+      // a run of blocks: all drawn (round 0), or drawn / skipped by whether they hold a pending element
+      const end = Math.min(blocks, u + (RUN_ELEMS >>> 4))
+      while (u < end) {
+        const s = 16 * u
+        if (all || store.anyPending(s, Math.min(s + 16, tailStart))) {
+          let v = u + 1
+          while (v < end && (all || store.anyPending(16 * v, Math.min(16 * v + 16, tailStart)))) v++
+          flush()
+          const count = 16 * (v - u)
+          state.left += store.take(s, Math.min(16 * v, tailStart), fill(count), all)
+          spent += count * drawCost(dtype)
+          u = v
+        } else {
+          skip += 16 * k
+          u++
+        }
+      }
+      spent += (end - state.unit) * 16 * scanCost
+      state.unit = u
+    } else if (u < units) {
+      // the ragged tail: normal_ skips the partial block's uniforms (float32/64) and draws 16 for the last 16 elements
+      const skipped = dtype === 'float32' || dtype === 'float64' ? (n - full) * k : 0
+      if (all || store.anyPending(tailStart, n)) {
+        skip += skipped
+        flush()
+        state.left += store.take(tailStart, n, fill(16), all)
+        spent += 16 * drawCost(dtype)
+      } else {
+        skip += skipped + 16 * k
+      }
+      state.unit = units
+    }
+    if (state.unit === units) {
+      flush()
+      if (state.left === 0) return true
+      state.round++
+      state.unit = 0
+      state.left = 0
+    }
+  }
+  spent += skip * skipCost
+  flush()
+  return false
 }
 
 /** Φ(x) = (1 + erf(x / sqrt(2))) / 2, as torch/nn/init.py writes it. */
