@@ -4,14 +4,12 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
-import { buildModule, lookupClass } from '../src/nn/index.js'
+import { lookupClass } from '../src/nn/index.js'
 import { errorResponses } from '../src/schemas/common.js'
 import { Materialization } from '../src/schemas/materializations.js'
 import { ModuleSpec } from '../src/schemas/nn.js'
 import { Module, SessionId } from '../src/schemas/sessions.js'
-import { newHandle } from '../src/store/session-store.js'
-import { awaitFill, materializationView, startMaterialization } from './materializations.js'
-import { moduleBody } from './modules.js'
+import { awaitFill, materializationView, startMaterialization, tenantOf } from './materializations.js'
 
 export const SkipInitResult = Type.Object({ ...Materialization.properties, module: Type.Ref(Module) },
   { $id: 'SkipInitResult', title: 'SkipInitResult', description: 'The materialization (init "empty") and the module it was built from.', additionalProperties: false })
@@ -34,7 +32,7 @@ export default async function skipInitRoutes (fastify: FastifyInstance): Promise
       response: {
         201: Type.Ref(SkipInitResult, { description: 'Materialized.' }),
         ...errorResponses('validation', 'constructorArgs', 'notAModule', 'noDeviceArg', 'badTie', 'specTooLarge', 'unknownClass',
-          'sessionNotFound', 'materializationNotReady', 'memoryBudget', 'unauthorized')
+          'moduleTooLarge', 'sessionModuleQuota', 'tenantModuleQuota', 'moduleBudget', 'sessionNotFound', 'materializationNotReady', 'memoryBudget', 'tenantMemoryQuota', 'unauthorized')
       }
     }
   }, async (request, reply) => {
@@ -48,11 +46,8 @@ export default async function skipInitRoutes (fastify: FastifyInstance): Promise
       throw materiaError('constructorArgs', `skip_init materializes on 'cpu' or 'worker', got device ${JSON.stringify(device)}`)
     }
     const { device: _final, ...kwargs } = spec.kwargs ?? {}
-    const built = buildModule({ ...spec, kwargs })
-    const moduleId = newHandle('mod')
-    const module = moduleBody(moduleId, session.id, built, spec.ties)
-    await app.store.putModule(session.id, { id: moduleId, sessionId: session.id, createdAt: Date.now(), body: module })
-    const m = startMaterialization(app, { sessionId: session.id, moduleId, built, device, init: 'empty' })
+    const { id: moduleId, built, body: module } = await app.moduleRecords.create(request, session.id, { ...spec, kwargs })
+    const m = startMaterialization(app, { sessionId: session.id, moduleId, built, device, init: 'empty', tenant: tenantOf(request) })
     await awaitFill(app, request, m)
     if (m.status === 'failed') throw materiaError('materializationNotReady', `Materialization failed: ${m.error ?? 'unknown'}`)
     return await reply.code(201).header('location', `/v1/sessions/${session.id}/materializations/${m.id}`).send({ ...materializationView(m), module })

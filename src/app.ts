@@ -17,6 +17,7 @@ import sessionRoutes from '../routes/sessions.js'
 import moduleRoutes from '../routes/modules.js'
 import workerPool from './plugins/worker-pool.js'
 import materializations from './plugins/materializations.js'
+import moduleRecords from './plugins/module-records.js'
 import materializationRoutes from '../routes/materializations.js'
 import skipInitRoutes from '../routes/skip-init.js'
 
@@ -69,6 +70,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(rateLimit)
   await app.register(workerPool)
   await app.register(materializations)
+  await app.register(moduleRecords)
   await app.register(catalogRoutes)
   await app.register(sessionRoutes)
   await app.register(moduleRoutes)

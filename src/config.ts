@@ -32,6 +32,8 @@ export interface Config {
   tenantMaxResidentBytes: number
   sessionMaxModules: number
   moduleMaxTensors: number
+  tenantMaxModuleBytes: number
+  moduleBudget: number
   rateLimit: number
   maxEventLoopDelay: number
   maxHeapBytes: number
@@ -97,6 +99,11 @@ interface VarDef<K extends keyof Config> {
 function v<K extends keyof Config> (d: VarDef<K>): VarDef<K> { return d }
 
 /** Every environment variable the service reads, in the order README and .env.example list them. */
+/** Module records live on the V8 heap: a quarter of its limit leaves room for everything else. */
+function defaultModuleBudget (): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 4)
+}
+
 export const configVars = [
   v({ key: 'host', name: 'HOST', expected: 'an address to bind', doc: 'Address to listen on.', default: () => '0.0.0.0', parse: (t) => t.trim() === '' ? undefined : t.trim() }),
   v({ key: 'port', name: 'PORT', expected: 'an integer 0-65535', doc: 'TCP port to listen on.', default: () => '8080', parse: parseIntIn(0, 65535) }),
@@ -120,6 +127,8 @@ export const configVars = [
   v({ key: 'tenantMaxResidentBytes', name: 'MATERIA_TENANT_MAX_RESIDENT_BYTES', expected: 'a byte size such as 4GiB', doc: 'Bytes the materializations of one tenant may hold together on a replica (default: MATERIA_MEMORY_BUDGET, so one tenant may use it all); more is a 507 MATERIA_ERR_TENANT_MEMORY_QUOTA.', default: (env) => env.MATERIA_MEMORY_BUDGET !== undefined && env.MATERIA_MEMORY_BUDGET !== '' ? env.MATERIA_MEMORY_BUDGET : String(Math.floor(totalmem() / 2)), parse: parseByteSize }),
   v({ key: 'sessionMaxModules', name: 'MATERIA_SESSION_MAX_MODULES', expected: 'an integer 1-1000000', doc: 'Modules one session may hold.', default: () => '1000', parse: parseIntIn(1, 1_000_000) }),
   v({ key: 'moduleMaxTensors', name: 'MATERIA_MODULE_MAX_TENSORS', expected: 'an integer 1-1000000', doc: 'Tensors (parameters and buffers) one module may have; the largest public checkpoints have a few thousand.', default: () => '50000', parse: parseIntIn(1, 1_000_000) }),
+  v({ key: 'moduleBudget', name: 'MATERIA_MODULE_BUDGET', expected: 'a byte size such as 1GiB', doc: 'Heap bytes the module records of all tenants may hold together on a replica (default: a quarter of the V8 heap limit); more is a 507 MATERIA_ERR_MODULE_BUDGET.', default: () => String(defaultModuleBudget()), parse: parseByteSize }),
+  v({ key: 'tenantMaxModuleBytes', name: 'MATERIA_TENANT_MAX_MODULE_BYTES', expected: 'a byte size such as 256MiB', doc: 'Heap bytes the module records of one tenant may hold together on a replica (default: MATERIA_MODULE_BUDGET); more is a 507 MATERIA_ERR_TENANT_MODULE_QUOTA.', default: (env) => env.MATERIA_MODULE_BUDGET !== undefined && env.MATERIA_MODULE_BUDGET !== '' ? env.MATERIA_MODULE_BUDGET : String(defaultModuleBudget()), parse: parseByteSize }),
   v({ key: 'rateLimit', name: 'MATERIA_RATE_LIMIT', expected: 'an integer 0-1000000 (0: off)', doc: 'Requests per minute one tenant may send to /v1 routes (per client address when the API is open); shared by replicas when MATERIA_STORE=redis. More is a 429 MATERIA_ERR_RATE_LIMITED with Retry-After and RateLimit-* headers. 0 turns it off.', default: () => '1200', parse: parseIntIn(0, 1_000_000) }),
   // load shedding (503 MATERIA_ERR_OVERLOADED); 0 turns a threshold off
   v({ key: 'maxEventLoopDelay', name: 'MATERIA_MAX_EVENT_LOOP_DELAY', expected: 'an integer number of milliseconds, 0-60000 (0: off)', doc: 'Event-loop delay above which new /v1 requests are shed with 503 MATERIA_ERR_OVERLOADED.', default: () => '1000', parse: parseIntIn(0, 60_000) }),

@@ -41,7 +41,7 @@ t.test('a YAML or JSON tenants file: limits merged over the env defaults', async
   t.same(json.tenants, [{ name: 'j', keyDigests: [sha('j')], limits: { maxSessionModules: 3 } }])
 
   const app = await build(t, { MATERIA_TENANTS_FILE: file(yaml), MATERIA_TENANT_MAX_SESSIONS: '7', MATERIA_API_KEYS: 'plain' })
-  t.same(app.tenants.lookup('acme-key-2')?.limits, { maxSessions: 2, maxResidentBytes: 65536, maxSessionModules: 1000, maxModuleTensors: 50000, rateLimit: 0 })
+  t.same(app.tenants.lookup('acme-key-2')?.limits, { maxSessions: 2, maxResidentBytes: 65536, maxSessionModules: 1000, maxModuleTensors: 50000, maxModuleBytes: app.config.moduleBudget, rateLimit: 0 })
   t.equal(app.tenants.lookup('globex-key')?.limits.maxSessions, 7, 'a tenant without limits has the defaults')
   t.equal(app.tenants.lookup('plain')?.id, sha('plain').slice(0, 16), 'a MATERIA_API_KEYS key keeps its tenant id')
   t.equal(app.tenants.lookup(sha('acme-key-1')), undefined, 'the digest itself is not a key')

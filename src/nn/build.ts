@@ -302,13 +302,46 @@ export function flatten (root: ModuleNode): TensorSpec[] {
   return out
 }
 
-/** The root spec → its module tree (kept for init replay) and the JSON-safe table. */
-export function buildModuleTree (spec: unknown): { root: ModuleNode; built: BuiltModule } {
+/**
+ * What a module's record costs before its tensor table is made: tensors, and the heap bytes the
+ * table will hold (docs/tenants.md: measured ~336 bytes a tensor besides its name). The tree is
+ * small even when its table is not (clones share their subtrees), so this is cheap.
+ */
+export interface ModuleCost { tensors: number; recordBytes: number }
+
+/** Heap bytes of one tensor's entry in a module record, besides its name (measured; docs/tenants.md). */
+export const RECORD_BYTES_PER_TENSOR = 336
+
+/** Sum of the state_dict key lengths of a node's tensors, relative to the node; shared subtrees counted once. */
+function nameChars (node: ModuleNode, memo: Map<number, number>): number {
+  // a clone (copy.deepcopy) has the layout of the node it copies
+  const key = node.copyOf ?? node.id
+  const known = memo.get(key)
+  if (known !== undefined) return known
+  let n = 0
+  for (const t of node.tensors) n += t.name.length
+  for (const [name, child] of node.children) {
+    if (child !== null) n += child.tensorCount * (name.length + 1) + nameChars(child, memo)
+  }
+  memo.set(key, n)
+  return n
+}
+
+export function moduleCost (root: ModuleNode): ModuleCost {
+  return { tensors: root.tensorCount, recordBytes: root.tensorCount * RECORD_BYTES_PER_TENSOR + nameChars(root, new Map()) }
+}
+
+/**
+ * The root spec → its module tree (kept for init replay) and the JSON-safe table. `admit` sees the
+ * module's cost once the tree is built and before the table is, and throws to refuse it.
+ */
+export function buildModuleTree (spec: unknown, admit?: (cost: ModuleCost) => void): { root: ModuleNode; built: BuiltModule } {
   if (!isPlainObject(spec)) argError("A module spec must be an object like {\"class\": \"Linear\", \"args\": [5, 1]}")
   if (typeof spec.class !== 'string') argError("A module spec needs a string 'class', e.g. \"torch.nn.Linear\"")
   const b = new Builder()
   const { value, echo } = b.spec(spec, 1)
   if (!isModuleNode(value)) throw materiaError('notAModule', `Expected a Module; got ${value.pyClass}`)
+  admit?.(moduleCost(value))
   const tensors = flatten(value)
   if (tensors.length > LIMITS.maxTensors) tooLarge(`Module has more than ${LIMITS.maxTensors} tensors`)
   return {
@@ -323,6 +356,6 @@ export function buildModuleTree (spec: unknown): { root: ModuleNode; built: Buil
   }
 }
 
-export function buildModule (spec: unknown): BuiltModule {
-  return buildModuleTree(spec).built
+export function buildModule (spec: unknown, admit?: (cost: ModuleCost) => void): BuiltModule {
+  return buildModuleTree(spec, admit).built
 }

@@ -48,6 +48,7 @@ const limitParsers: Record<keyof TenantLimits, { expected: string, parse: (v: un
   maxResidentBytes: { expected: 'a byte size such as 8589934592 or "8GiB"', parse: byteSize },
   maxSessionModules: { expected: 'an integer 1-1000000', parse: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1_000_000 ? v as number : undefined },
   maxModuleTensors: { expected: 'an integer 1-1000000', parse: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1_000_000 ? v as number : undefined },
+  maxModuleBytes: { expected: 'a byte size such as 268435456 or "256MiB"', parse: byteSize },
   rateLimit: { expected: 'an integer 0-1000000 (requests per minute, 0: not limited)', parse: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 1_000_000 ? v as number : undefined }
 }
 

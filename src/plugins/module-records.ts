@@ -1,0 +1,94 @@
+// Module records as an app service: a module is admitted (the session's module count, its tensor
+// count, the heap its record will hold for the tenant and the replica) before its tensor table is
+// built, then stored; its bytes are held in the ledger until the module or its session ends.
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Gauge } from 'prom-client'
+import { materiaError } from '../errors.js'
+import { buildModule, type BuiltModule, type ModuleCost } from '../nn/index.js'
+import { TensorInfo, type ModuleSpec } from '../schemas/nn.js'
+import type { Module } from '../schemas/sessions.js'
+import { newHandle } from '../store/session-store.js'
+import { ModuleLedger } from '../tenants/module-ledger.js'
+import type { TenantLimits } from '../tenants/limits.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { moduleRecords: ModuleRecords }
+}
+
+const tensorInfoKeys = Object.keys(TensorInfo.properties) as Array<keyof typeof TensorInfo.static>
+
+/** The API's view of a built module: the public TensorInfo fields and the totals. */
+export function moduleBody (id: string, sessionId: string, built: BuiltModule, ties: string[][] | undefined): typeof Module.static {
+  let parameters = 0; let buffers = 0; let nbytes = 0
+  const tensors = built.tensors.map((t) => {
+    if (t.tiedTo === undefined) {
+      if (t.kind === 'parameter') parameters += t.numel; else buffers += t.numel
+      nbytes += t.nbytes
+    }
+    const info: Record<string, unknown> = {}
+    for (const k of tensorInfoKeys) if (t[k] !== undefined) info[k] = t[k]
+    return info as typeof TensorInfo.static
+  })
+  return {
+    id,
+    sessionId,
+    class: built.qualname,
+    args: built.args,
+    kwargs: built.kwargs,
+    ...(ties !== undefined ? { ties } : {}),
+    device: 'meta',
+    tensors,
+    totals: { parameters, buffers, numel: parameters + buffers, nbytes }
+  }
+}
+
+/** 413 for a module with more tensors than the tenant's maxModuleTensors. */
+export function checkModuleTensors (limits: TenantLimits, cost: ModuleCost): void {
+  if (cost.tensors > limits.maxModuleTensors) {
+    throw materiaError('moduleTooLarge', `The module has ${cost.tensors} tensors; this tenant's modules may have at most ${limits.maxModuleTensors} ` +
+      '(MATERIA_MODULE_MAX_TENSORS or the tenant\'s maxModuleTensors)')
+  }
+}
+
+export interface ModuleRecords {
+  readonly ledger: ModuleLedger
+  /** Admits, builds and stores a module of the session (429, 413, 507 before its tensor table is built). */
+  create: (request: FastifyRequest, sessionId: string, spec: typeof ModuleSpec.static) => Promise<{ id: string, built: BuiltModule, body: typeof Module.static }>
+  /** Forgets a module's record bytes (its record is deleted from the store by the caller). */
+  release: (moduleId: string) => void
+}
+
+async function moduleRecordsPlugin (app: FastifyInstance): Promise<void> {
+  const ledger = new ModuleLedger(app.config.moduleBudget)
+  app.store.onSessionEnd((s) => { ledger.releaseSession(s.id) })
+
+  const create: ModuleRecords['create'] = async (request, sessionId, spec) => {
+    const { limits, tenant } = request
+    // counted in the store, so replicas sharing a Redis share the count
+    const count = await app.store.countModules(sessionId)
+    if (count >= limits.maxSessionModules) {
+      throw materiaError('sessionModuleQuota', `The session holds ${count} modules, as many as this tenant's sessions may hold ` +
+        `(${limits.maxSessionModules}: MATERIA_SESSION_MAX_MODULES or the tenant's maxSessionModules); delete one or use another session`)
+    }
+    const id = newHandle('mod')
+    try {
+      const built = buildModule(spec, (cost) => {
+        checkModuleTensors(limits, cost)
+        ledger.reserve(id, sessionId, { id: tenant, maxModuleBytes: limits.maxModuleBytes }, cost.recordBytes)
+      })
+      const body = moduleBody(id, sessionId, built, spec.ties)
+      await app.store.putModule(sessionId, { id, sessionId, createdAt: Date.now(), body })
+      return { id, built, body }
+    } catch (err) {
+      ledger.release(id)
+      throw err
+    }
+  }
+
+  app.decorate('moduleRecords', { ledger, create, release: (id: string) => { ledger.release(id) } })
+  const registers = [app.metrics.registry]
+  void new Gauge({ name: 'materia_module_record_bytes', help: 'Heap bytes held by module records on this replica (MATERIA_MODULE_BUDGET).', registers, collect () { this.set(ledger.bytes) } })
+}
+
+export default fp(moduleRecordsPlugin, { name: 'module-records', fastify: '5.x', dependencies: ['session-store', 'auth', 'metrics'] })
