@@ -31,7 +31,7 @@ export default async function sessionRoutes (fastify: FastifyInstance): Promise<
       summary: 'Create a session',
       description: 'A session holds modules and materializations. Its TTL slides: any use of the session extends it.',
       body: Type.Ref(CreateSession),
-      response: { 201: Type.Ref(Session, { description: 'The new session.' }), ...errorResponses('validation', 'unauthorized', 'notReady') }
+      response: { 201: Type.Ref(Session, { description: 'The new session.' }), ...errorResponses('validation', 'tenantSessionQuota', 'unauthorized', 'notReady') }
     },
     // the body is optional: no body means all defaults
     preValidation: async (request) => { request.body ??= {} }
@@ -39,6 +39,12 @@ export default async function sessionRoutes (fastify: FastifyInstance): Promise<
     const ttl = request.body.ttlSeconds ?? app.config.sessionTtl
     if (ttl > app.config.maxSessionTtl) {
       throw materiaError('validation', `ttlSeconds must be at most ${app.config.maxSessionTtl}`)
+    }
+    // counted in the store, so replicas sharing a Redis share the count (concurrent creates may pass it by a few)
+    const held = await store.countSessions(request.tenant)
+    if (held >= request.limits.maxSessions) {
+      throw materiaError('tenantSessionQuota', `This tenant holds ${held} live sessions, as many as its quota allows (${request.limits.maxSessions}: ` +
+        'MATERIA_TENANT_MAX_SESSIONS or the tenant\'s maxSessions); delete a session or let one expire')
     }
     const s = await store.createSession(request.tenant, ttl)
     void reply.code(201).header('location', `/v1/sessions/${s.id}`)

@@ -2,7 +2,7 @@
 // tenant and replica, and refused with the figures before the work it would cause (docs/tenants.md).
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { assertErrorBody, build } from './helper.js'
+import { assertErrorBody, build, redisUrl } from './helper.js'
 import { buildModuleTree, moduleCost } from '../src/nn/index.js'
 import { RECORD_BYTES_PER_TENSOR } from '../src/nn/build.js'
 
@@ -121,3 +121,19 @@ t.test('materializations count against the tenant\'s maxResidentBytes; another t
   t.equal(del.statusCode, 204)
   t.equal((await mat(0, 'a')).statusCode, 201, 'room again after a delete')
 })
+
+for (const store of ['memory', 'redis'] as const) {
+  t.test(`${store} store: a tenant at maxSessions gets 429 until a session ends; another tenant is not affected`, async (t) => {
+    const env: Record<string, string> = { MATERIA_API_KEYS: 'a,b', MATERIA_TENANT_MAX_SESSIONS: '2' }
+    if (store === 'redis') Object.assign(env, { MATERIA_STORE: 'redis', REDIS_URL: redisUrl(), MATERIA_REDIS_PREFIX: `materia-quota-${process.pid}:` })
+    const app = await build(t, env)
+    const first = await session(app, 'a')
+    await session(app, 'a')
+    const over = assertErrorBody(t, await app.inject({ method: 'POST', url: '/v1/sessions', headers: { 'x-api-key': 'a' } }), 429, 'MATERIA_ERR_TENANT_SESSION_QUOTA')
+    t.match(over.message, /holds 2 live sessions.*\(2: MATERIA_TENANT_MAX_SESSIONS/)
+    await session(app, 'b')
+    t.equal((await app.inject({ method: 'DELETE', url: `/v1/sessions/${first}`, headers: { 'x-api-key': 'a' } })).statusCode, 204)
+    await session(app, 'a')
+    t.equal((await app.inject({ method: 'POST', url: '/v1/sessions', headers: { 'x-api-key': 'b' } })).statusCode, 201, 'b has its own count')
+  })
+}

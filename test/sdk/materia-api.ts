@@ -3856,7 +3856,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: MATERIA_ERR_RATE_LIMITED. */
+            /** @description Error: MATERIA_ERR_TENANT_SESSION_QUOTA, MATERIA_ERR_RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
