@@ -11,6 +11,8 @@ export interface FillTask {
 }
 
 export const STEP_BYTES = 16 << 20
+/** Bytes one pool task fills (~10-30 ms), so a huge constant fill cannot hold a thread for long. */
+export const TASK_BYTES = 64 << 20
 
 export default function fill (task: FillTask): { bytes: number, cancelled: boolean } {
   // a finished task must not keep a deleted arena alive in this thread's heap until its next GC

@@ -96,6 +96,20 @@ export function splitRanges (ranges: readonly FillRange[], parts: number): FillR
   return out.filter((l) => l.length > 0)
 }
 
+/** Cuts ranges, in order, into batches of at most `maxBytes`: one short pool task each (docs/trunc-normal.md). */
+export function taskBatches (ranges: readonly FillRange[], maxBytes: number): FillRange[][] {
+  const out: FillRange[][] = []
+  let current: FillRange[] = []
+  let bytes = 0
+  for (const piece of fillSteps(ranges, maxBytes)) {
+    if (bytes + piece.nbytes > maxBytes && current.length > 0) { out.push(current); current = []; bytes = 0 }
+    current.push(piece)
+    bytes += piece.nbytes
+  }
+  if (current.length > 0) out.push(current)
+  return out
+}
+
 /** The parts of [0, size) no range covers, as uint8 zero fills: what a recycled arena must clear. */
 export function uncoveredZeros (size: number, covered: ReadonlyArray<{ offset: number, nbytes: number }>): FillRange[] {
   const spans = covered.filter((c) => c.nbytes > 0).map((c) => [c.offset, c.offset + c.nbytes] as const).sort((a, b) => a[0] - b[0])

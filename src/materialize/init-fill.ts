@@ -27,7 +27,8 @@ import {
   type DenseArray, type FloatDtype
 } from '../init/distributions.js'
 import { CpuGenerator } from '../init/mt19937.js'
-import { truncNormal } from '../init/nn-init.js'
+import { TruncBits, TruncOutput, truncNormalParams, truncNormalRun, truncNormalStart, type TruncNormalState } from '../init/nn-init.js'
+import { makeDense } from '../init/storage.js'
 import { fma32 } from '../init/fp.js'
 import { uniformF32 } from '../init/uniform-fill.js'
 import { mtUniformWasmAvailable } from '../init/mt-uniform-wasm.js'
@@ -292,6 +293,7 @@ const before = (a: { op: number, elem: number }, b: { op: number, elem: number }
 
 const STEP_NS = 4e6 // about 4 ms of work per step
 const DISCARD_STEP = 1 << 21
+const COPY_STEP_BYTES = 16 << 20
 
 function pieceLength (rng: Rng, op: ExecOp): number {
   const n = Math.max(16, Math.floor(STEP_NS / fillCost(rng, op.dtype, op.dist)))
@@ -314,7 +316,7 @@ function writeCast (memory: ArrayBufferLike, out: ExecOutput, start: number, src
  * `fill(target)` draws into a target of the op's dtype, continuing the stream.
  */
 function * fillPieces (exec: InitExec, memory: ArrayBufferLike, op: ExecOp, s: number, e: number,
-  fill: (data: Uint8Array | DenseArray, first: number) => void): Generator<number> {
+  fill: (data: Uint8Array | DenseArray, first: number) => void, at: (end: number) => void): Generator<number> {
   const outs = (exec.values[op.value] as ExecValue).outputs.map((o) => exec.outputs[o] as ExecOutput)
   const out = outs[0] as ExecOutput
   const outSize = itemSize(out.dtype)
@@ -340,64 +342,179 @@ function * fillPieces (exec: InitExec, memory: ArrayBufferLike, op: ExecOp, s: n
       const src = new Uint8Array(memory, out.offset + p * outSize, bytes)
       for (let j = 1; j < outs.length; j++) new Uint8Array(memory, (outs[j] as ExecOutput).offset + p * outSize, bytes).set(src)
     }
+    at(q)
     yield bytes * outs.length
     p = q
   }
 }
 
-function * discardSteps (gen: CpuGenerator, draws: number): Generator<number> {
-  for (let left = draws; left > 0; left -= DISCARD_STEP) {
-    gen.discard(Math.min(left, DISCARD_STEP))
-    if (left > DISCARD_STEP) yield 0
-  }
+/**
+ * Where a run of the stream stopped, as plain data a worker task returns and the next one resumes
+ * from: op index, MT19937 outputs of that op already drawn (philox: elements), the trunc_normal_
+ * loop's state, and the generator (CpuGenerator.getState(), which carries the cached normal).
+ */
+export interface Cursor {
+  readonly op: number
+  readonly drawn: number
+  readonly trunc?: TruncCursor
+  readonly gen?: Uint8Array
+}
+
+/** A trunc_normal_ op under way: its loop's state, then the copies to the value's other outputs. */
+export interface TruncCursor {
+  readonly state: TruncNormalState
+  readonly done: boolean
+  readonly copied: number
+  /** a draw no output keeps: one bit per element (shared, so the next task sees it) */
+  readonly bits?: ArrayBufferLike
 }
 
 /**
  * Draws the surviving values of one slice of the stream into their first outputs. Every op is
  * visited in order up to the slice's end, so the generator (and its cached normal sample) is
  * exactly torch's at each op; ops outside the slice are discarded or, if sequential, computed
- * without being written.
+ * without being written. Each step is a few ms of work; between steps cursor() says where to resume.
  */
-export function * runDraws (exec: InitExec, memory: ArrayBufferLike, slice: Slice = ALL): Generator<number> {
-  if (exec.rng === 'philox') {
-    yield * runPhilox(exec, memory, slice)
-    return
+export class DrawRun {
+  private readonly gen: CpuGenerator
+  private at: { op: number, drawn: number, trunc?: TruncCursor | undefined }
+  private finished = false
+
+  constructor (private readonly exec: InitExec, private readonly memory: ArrayBufferLike, private readonly slice: Slice = ALL, from?: Cursor) {
+    this.gen = new CpuGenerator(exec.seed)
+    if (from?.gen !== undefined) this.gen.setState(from.gen)
+    this.at = { op: from?.op ?? 0, drawn: from?.drawn ?? 0, trunc: from?.trunc }
   }
-  const gen = new CpuGenerator(exec.seed)
-  for (let i = 0; i < exec.ops.length; i++) {
-    const op = exec.ops[i] as ExecOp
-    const at = { op: i, elem: 0 }
-    if (!before(at, slice.to)) break
-    if (op.draws < 0) { // sequential: computed by every slice that passes it, written by the one owning it
-      const data = computeSequential(gen, op)
-      if (op.value >= 0 && !before(at, slice.from)) {
-        for (const o of (exec.values[op.value] as ExecValue).outputs) writeCast(memory, exec.outputs[o] as ExecOutput, 0, op.dtype, data, op.numel)
-        yield 0
+
+  /** Where to resume after the last step, or null when the slice is done. */
+  cursor (): Cursor | null {
+    if (this.finished) return null
+    return { ...this.at, ...(this.exec.rng === 'torch' ? { gen: this.gen.getState() } : {}) }
+  }
+
+  * steps (): Generator<number> {
+    if (this.exec.rng === 'philox') yield * this.philox()
+    else yield * this.torch()
+    this.finished = true
+  }
+
+  private * discardTo (target: number): Generator<number> {
+    while (this.at.drawn < target) {
+      const n = Math.min(target - this.at.drawn, DISCARD_STEP)
+      this.gen.discard(n)
+      this.at.drawn += n
+      if (this.at.drawn < target) yield 0
+    }
+  }
+
+  private * torch (): Generator<number> {
+    const { exec, memory, slice, gen } = this
+    for (let i = this.at.op; i < exec.ops.length; i++) {
+      const op = exec.ops[i] as ExecOp
+      if (!before({ op: i, elem: 0 }, slice.to)) break
+      if (i !== this.at.op) this.at = { op: i, drawn: 0 }
+      const owned = op.value >= 0 && !before({ op: i, elem: 0 }, slice.from)
+      if (op.dist.kind === 'trunc_normal') {
+        yield * this.truncOp(i, op, owned)
+        continue
       }
-      continue
+      if (op.draws < 0) { // the scalar normal path (numel < 16): computed by every slice that passes it, written by the one owning it
+        const data = allocDense(op.dtype, op.numel)
+        normalFill(gen, { dtype: op.dtype, data }, op.dist.kind === 'normal' ? op.dist.mean : 0, op.dist.kind === 'normal' ? op.dist.std : 1)
+        if (owned) {
+          for (const o of (exec.values[op.value] as ExecValue).outputs) writeCast(memory, exec.outputs[o] as ExecOutput, 0, op.dtype, data, op.numel)
+          this.at = { op: i + 1, drawn: 0 }
+          yield 0
+        }
+        continue
+      }
+      // this slice's elements of the op
+      let s = 0
+      let e = 0
+      if (op.value >= 0) {
+        s = slice.from.op < i ? 0 : slice.from.op === i ? slice.from.elem : op.numel
+        e = slice.to.op > i ? op.numel : slice.to.op === i ? slice.to.elem : 0
+      }
+      if (e > s) {
+        const k = op.dtype === 'float64' ? 2 : 1
+        yield * this.discardTo(k * s)
+        const filled = e === op.numel ? op.draws : k * e
+        if (this.at.drawn < filled) {
+          const dist = op.dist
+          yield * fillPieces(exec, memory, op, Math.max(s, this.at.drawn / k), e, (data) => {
+            const t = { dtype: op.dtype, data }
+            if (dist.kind === 'uniform') uniform(gen, t, dist.low, dist.high)
+            else if (dist.kind === 'normal') normalFill(gen, t, dist.mean, dist.std)
+          }, (q) => { this.at.drawn = q === op.numel ? op.draws : k * q })
+        }
+      }
+      yield * this.discardTo(op.draws)
     }
-    // this slice's elements of the op
-    let s = 0
-    let e = 0
-    if (op.value >= 0) {
-      s = slice.from.op < i ? 0 : slice.from.op === i ? slice.from.elem : op.numel
-      e = slice.to.op > i ? op.numel : slice.to.op === i ? slice.to.elem : 0
-    }
-    if (e <= s) {
-      yield * discardSteps(gen, op.draws)
-      continue
-    }
-    const k = op.dtype === 'float64' ? 2 : 1
-    yield * discardSteps(gen, k * s)
-    const dist = op.dist
-    yield * fillPieces(exec, memory, op, s, e, (data) => {
-      const t = { dtype: op.dtype, data }
-      if (dist.kind === 'uniform') uniform(gen, t, dist.low, dist.high)
-      else if (dist.kind === 'normal') normalFill(gen, t, dist.mean, dist.std)
-    })
-    const consumed = e === op.numel ? op.draws : k * e
-    yield * discardSteps(gen, op.draws - consumed)
   }
+
+  /**
+   * trunc_normal_ in steps of about STEP_NS (nn-init.ts truncNormalRun): into the first output
+   * (NaN marks what is still outside [a, b]), then copied to the value's other outputs.
+   */
+  private * truncOp (i: number, op: ExecOp, owned: boolean): Generator<number> {
+    const d = op.dist
+    if (d.kind !== 'trunc_normal') throw new Error('internal: not trunc_normal_')
+    const params = truncNormalParams(op.dtype, op.numel, d.mean, d.std, d.a, d.b)
+    const outs = owned ? (this.exec.values[op.value] as ExecValue).outputs.map((o) => this.exec.outputs[o] as ExecOutput) : []
+    const first = outs[0]
+    const tc = this.at.trunc ?? { state: truncNormalStart(), done: false, copied: 0 }
+    let bits = tc.bits
+    if (first === undefined && bits === undefined) {
+      const size = TruncBits.bytes(op.numel)
+      bits = this.memory instanceof SharedArrayBuffer ? new SharedArrayBuffer(size) : new ArrayBuffer(size)
+    }
+    const store = first !== undefined
+      ? new TruncOutput(makeDense(first.dtype, this.memory, first.offset, op.numel), first.dtype, params)
+      : new TruncBits(new Uint8Array(bits as ArrayBufferLike), params)
+    const state = { ...tc.state }
+    let done = tc.done
+    while (!done) {
+      done = truncNormalRun(this.gen, params, store, state, STEP_NS)
+      this.at = { op: i, drawn: 0, trunc: { state: { ...state }, done, copied: 0, ...(bits !== undefined ? { bits } : {}) } }
+      if (done && first !== undefined) yield op.numel * itemSize(first.dtype)
+      else yield 0
+    }
+    // copies, a piece at a time (deep copies: TransformerEncoder layers)
+    if (first !== undefined && outs.length > 1) {
+      const size = itemSize(first.dtype)
+      const piece = Math.max(1, Math.floor(COPY_STEP_BYTES / size))
+      for (let p = tc.copied; p < op.numel; p += piece) {
+        const count = Math.min(piece, op.numel - p)
+        const src = new Uint8Array(this.memory, first.offset + p * size, count * size)
+        for (const o of outs.slice(1)) new Uint8Array(this.memory, o.offset + p * size, count * size).set(src)
+        this.at = { op: i, drawn: 0, trunc: { state, done: true, copied: p + count } }
+        yield count * size * (outs.length - 1)
+      }
+    }
+    this.at = { op: i + 1, drawn: 0 }
+  }
+
+  private * philox (): Generator<number> {
+    const { exec, memory, slice } = this
+    for (let i = Math.max(this.at.op, slice.from.op); i < exec.ops.length && before({ op: i, elem: 0 }, slice.to); i++) {
+      const op = exec.ops[i] as ExecOp
+      if (i !== this.at.op) this.at = { op: i, drawn: 0 }
+      const s = Math.max(slice.from.op === i ? slice.from.elem : 0, this.at.drawn)
+      const e = slice.to.op === i ? slice.to.elem : op.numel
+      if (e <= s) continue
+      const v = exec.values[op.value] as ExecValue
+      const dist = op.dist as PhiloxDist
+      yield * fillPieces(exec, memory, op, s, e, (data, first) => {
+        const bytes = data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+        philoxFill(bytes, op.dtype, dist, { seed: exec.seed, name: v.key }, first)
+      }, (q) => { this.at.drawn = q })
+    }
+  }
+}
+
+/** A whole slice as one generator of steps (tests, and the cpu device). */
+export function runDraws (exec: InitExec, memory: ArrayBufferLike, slice: Slice = ALL): Generator<number> {
+  return new DrawRun(exec, memory, slice).steps()
 }
 
 const fround = Math.fround
@@ -420,33 +537,6 @@ function uniform (gen: CpuGenerator, t: { dtype: FloatDtype, data: Uint8Array | 
     }
   }
   uniformFill(gen, t, low, high)
-}
-
-/** A sequential op over the whole tensor (scalar normal path, trunc_normal_), in the op's dtype. */
-function computeSequential (gen: CpuGenerator, op: ExecOp): DenseArray {
-  const data = allocDense(op.dtype, op.numel)
-  const t = { dtype: op.dtype, data, shape: [op.numel] }
-  const d = op.dist
-  if (d.kind === 'trunc_normal') truncNormal(gen, t, d.mean, d.std, d.a, d.b)
-  else if (d.kind === 'normal') normalFill(gen, t, d.mean, d.std)
-  else throw new Error(`internal: ${d.kind} is not sequential`)
-  return data
-}
-
-function * runPhilox (exec: InitExec, memory: ArrayBufferLike, slice: Slice): Generator<number> {
-  const fill = philoxFill
-  for (let i = Math.max(0, slice.from.op); i < exec.ops.length && before({ op: i, elem: 0 }, slice.to); i++) {
-    const op = exec.ops[i] as ExecOp
-    const s = slice.from.op === i ? slice.from.elem : 0
-    const e = slice.to.op === i ? slice.to.elem : op.numel
-    if (e <= s) continue
-    const v = exec.values[op.value] as ExecValue
-    const dist = op.dist as PhiloxDist
-    yield * fillPieces(exec, memory, op, s, e, (data, first) => {
-      const bytes = data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      fill(bytes, op.dtype, dist, { seed: exec.seed, name: v.key }, first)
-    })
-  }
 }
 
 /** The bytes the fill writes whole: every drawn output and its copies (constants and patches are not counted). */
@@ -473,8 +563,8 @@ export function applyPatches (exec: InitExec, memory: ArrayBufferLike): void {
 // ---------------------------------------------------------------------------------------------
 // driving a materialization
 
-/** What init-worker.ts receives. */
-export interface InitTask { exec: InitExec, slice: Slice, memory: SharedArrayBuffer, control: SharedArrayBuffer }
+/** What init-worker.ts receives: a slice, where in it to start (absent: its beginning), and how long to run (default TASK_MS). */
+export interface InitTask { exec: InitExec, slice: Slice, memory: SharedArrayBuffer, control: SharedArrayBuffer, from?: Cursor | undefined, taskMs?: number }
 
 export const initWorkerFile = new URL(`./init-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
 
@@ -490,6 +580,8 @@ export interface InitFillContext {
   minParallelCost?: number
   /** the bytes the registry counts for this fill (the file's data size): reported in full at the end */
   totalBytes?: number
+  /** milliseconds of work per pool task (default init-worker.ts TASK_MS) */
+  taskMs?: number
 }
 
 /**
@@ -507,7 +599,7 @@ export function initFiller (exec: InitExec, ctx: InitFillContext) {
     const pool = ctx.pool
     if (ctx.device === 'worker' && pool !== undefined && memory instanceof SharedArrayBuffer) {
       const threads = ctx.parallelism ?? Math.max(1, pool.threads.length)
-      await onPool(exec, memory, pool, estimateCost(exec) < (ctx.minParallelCost ?? PARALLEL_MIN_COST) ? 1 : threads, signal, progress)
+      await onPool(exec, memory, pool, estimateCost(exec) < (ctx.minParallelCost ?? PARALLEL_MIN_COST) ? 1 : threads, signal, progress, ctx.taskMs)
     } else {
       for (const bytes of runDraws(exec, memory)) {
         if (signal.aborted) throw new Error('cancelled')
@@ -522,7 +614,7 @@ export function initFiller (exec: InitExec, ctx: InitFillContext) {
 }
 
 async function onPool (exec: InitExec, memory: SharedArrayBuffer, pool: Piscina, threads: number, signal: AbortSignal,
-  progress: (bytes: number) => void): Promise<void> {
+  progress: (bytes: number) => void, taskMs?: number): Promise<void> {
   const control = new SharedArrayBuffer(16)
   const flag = new Int32Array(control, 0, 1)
   const done = new BigInt64Array(control, 8, 1)
@@ -536,9 +628,18 @@ async function onPool (exec: InitExec, memory: SharedArrayBuffer, pool: Piscina,
   const timer = setInterval(report, 50)
   try {
     const slices = sliceStream(exec, threads)
+    // each slice is a chain of short tasks, each resuming where the last stopped: a queued task of
+    // another fill gets the next free thread instead of waiting for this whole fill
     await Promise.all(slices.map(async (slice) => {
-      const task: InitTask = { exec, slice, memory, control }
-      await pool.run(task, { filename: initWorkerFile, signal })
+      let from: Cursor | undefined
+      for (;;) {
+        const task: InitTask = { exec, slice, memory, control, from, ...(taskMs !== undefined ? { taskMs } : {}) }
+        // no abort signal: piscina would terminate the thread running the task (and a result racing the
+        // abort is an 'Unexpected message' error); the cancel flag stops the task within a step
+        const r = await pool.run(task, { filename: initWorkerFile }) as { cancelled: boolean, next: Cursor | null }
+        if (r.cancelled || r.next === null || signal.aborted) return
+        from = r.next
+      }
     }))
     if (Atomics.load(flag, 0) !== 0) throw new Error('cancelled')
   } finally {

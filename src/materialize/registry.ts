@@ -10,8 +10,8 @@ import { Arena } from './arena.js'
 import { ArenaCache } from './arena-cache.js'
 import { collectGarbage } from './collect-garbage.js'
 import { MemoryBudget } from './budget.js'
-import { fillRange, fillSteps, splitRanges, uncoveredZeros, type FillRange } from './fill.js'
-import type { FillTask } from './fill-worker.js'
+import { fillRange, fillSteps, splitRanges, taskBatches, uncoveredZeros, type FillRange } from './fill.js'
+import { TASK_BYTES, type FillTask } from './fill-worker.js'
 import type { ArenaPlan, InitKind } from './plan.js'
 
 export type Device = 'cpu' | 'worker'
@@ -185,8 +185,13 @@ export class MaterializationRegistry {
     try {
       const parts = splitRanges(fills, this.pool.threads.length > 0 ? this.pool.threads.length : 1)
       await Promise.all(parts.map(async (ranges) => {
-        const task: FillTask = { memory: arena.memory, ranges, control }
-        await this.pool?.run(task, { signal })
+        // short tasks in turn: other fills' tasks get a thread between them (docs/trunc-normal.md);
+        // no abort signal (piscina would kill the thread): the flag stops a running task
+        for (const batch of taskBatches(ranges, TASK_BYTES)) {
+          if (signal.aborted) return
+          const task: FillTask = { memory: arena.memory, ranges: batch, control }
+          await this.pool?.run(task)
+        }
       }))
     } finally {
       signal.removeEventListener('abort', onAbort)

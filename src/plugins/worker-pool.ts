@@ -20,13 +20,40 @@ async function workerPoolPlugin (app: FastifyInstance): Promise<void> {
     idleTimeout: 60_000,
     atomics: 'disabled'
   })
+  // Tasks in flight (submitted, not settled), counted here: piscina's queueSize subtracts the
+  // capacity of threads still starting (after an abort replaced a thread it reads 0 with tasks waiting).
+  // Every fill task is short (docs/trunc-normal.md), so close refuses new ones and waits for these.
+  let inFlight = 0
+  let closing = false
+  let drained: (() => void) | undefined
+  const run = pool.run.bind(pool)
+  pool.run = async (task, options) => {
+    if (closing) throw new Error('worker pool is closing')
+    inFlight++
+    try {
+      return await run(task, options)
+    } finally {
+      if (--inFlight === 0) drained?.()
+    }
+  }
   app.decorate('pool', pool)
   app.readiness.add('workerPool', async () => {
     if (pool.threads.length === 0) throw new Error('no worker threads')
   })
-  const queue = new Gauge({ name: 'materia_pool_queue_size', help: 'Fill tasks waiting for a worker thread.', registers: [app.metrics.registry], collect () { this.set(pool.queueSize) } })
+  // one task per thread at a time (concurrentTasksPerWorker 1): the rest of those in flight wait
+  const queue = new Gauge({ name: 'materia_pool_queue_size', help: 'Fill tasks waiting for a worker thread.', registers: [app.metrics.registry], collect () { this.set(Math.max(pool.queueSize, inFlight - pool.threads.length)) } })
   void queue
-  app.addHook('onClose', async () => { await pool.destroy() })
+  app.addHook('onClose', async () => {
+    closing = true
+    // a result posted while destroy() terminates its thread is an 'Unexpected message' error event
+    if (inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        drained = resolve
+        setTimeout(resolve, 5000).unref()
+      })
+    }
+    await pool.destroy()
+  })
 }
 
 export default fp(workerPoolPlugin, { name: 'worker-pool', fastify: '5.x', dependencies: ['health', 'metrics'] })
