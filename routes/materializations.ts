@@ -327,7 +327,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     const length = request.headers['content-length'] !== undefined ? Number(request.headers['content-length']) : undefined
     const fileSize = length !== undefined && Number.isSafeInteger(length) ? length : undefined
     const body = uploadBody(request.body as Readable, app.config.receiveTimeout, fileSize)
-    const { header, rest } = await readCheckpointHeader(body, fileSize)
+    const { header, rest } = await readCheckpointHeader(body, fileSize, built.tensors.length)
     const plan = planArena(built.tensors)
     const keys = checkCheckpoint(header, plan, built.qualname, strict)
     const device = query.device ?? 'cpu'

@@ -4,12 +4,42 @@
 import type { Readable } from 'node:stream'
 import { materiaError } from '../errors.js'
 import { DTYPES } from '../tensor/dtype.js'
-import { SafetensorsHeaderReader, type ParsedSafetensorsHeader, type ParsedTensor } from '../serialize/safetensors-reader.js'
+import { MAX_HEADER_LENGTH, SafetensorsHeaderReader, type ParsedSafetensorsHeader, type ParsedTensor } from '../serialize/safetensors-reader.js'
 import type { Arena } from './arena.js'
 import type { ArenaPlan } from './plan.js'
 import { allocDense, decodeElement, encodeElement, itemSize, type FloatDtype } from '../init/storage.js'
 
-const list = (names: string[]): string => names.map((n) => `"${n}"`).join(', ')
+/** Keys named in one list of a message; PyTorch names them all, which for a hostile file is megabytes. */
+export const LISTED_KEYS = 20
+/** Longest error message (characters); the figures stay in it. */
+export const MAX_MESSAGE_LENGTH = 4096
+/** Longest key shown in a message. */
+const MAX_SHOWN_KEY = 200
+
+const shown = (n: string): string => `"${n.length > MAX_SHOWN_KEY ? `${n.slice(0, MAX_SHOWN_KEY)}…` : n}"`
+/** The first LISTED_KEYS keys, then "… and N more" */
+const list = (names: string[]): string => names.slice(0, LISTED_KEYS).map(shown).join(', ') +
+  (names.length > LISTED_KEYS ? `, … and ${names.length - LISTED_KEYS} more` : '')
+
+/** Caps a message at MAX_MESSAGE_LENGTH characters, saying how much was cut. */
+export function capMessage (message: string): string {
+  if (message.length <= MAX_MESSAGE_LENGTH) return message
+  const tail = ` … (${message.length - MAX_MESSAGE_LENGTH} more characters)`
+  return message.slice(0, MAX_MESSAGE_LENGTH - tail.length) + tail
+}
+
+/**
+ * What a checkpoint header may hold for a module of `tensors` state_dict names: at most
+ * 2 × tensors + 1000 top-level entries (every name, `__metadata__`, and for strict=false as many
+ * unexpected keys again plus 1000), each at most 64 KiB of name and 256 bytes of fields, within
+ * the format's 100 MB. A larger header is refused from its length alone, one with more entries
+ * as soon as the count passes the bound while it streams in: before it is parsed or read in full.
+ */
+export function checkpointHeaderLimits (tensors: number): { maxEntries: number, maxHeaderLength: number, limitReason: string } {
+  const maxEntries = 2 * tensors + 1000
+  const maxHeaderLength = Math.min(MAX_HEADER_LENGTH, maxEntries * (64 * 1024 + 256))
+  return { maxEntries, maxHeaderLength, limitReason: `the module has ${tensors} tensors, so a checkpoint for it has at most 2 × ${tensors} + 1000 = ${maxEntries} entries of at most 64 KiB + 256 bytes each, and a header of at most ${maxHeaderLength} bytes` }
+}
 
 /** What load_state_dict returns (_IncompatibleKeys), plus the tensors no file byte lands in. */
 export interface CheckpointKeys {
@@ -28,7 +58,8 @@ export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPla
   // any member of a tie group may be left out of a file (save_model keeps one name) when another is present
   const storageIn = new Set(plan.tensors.filter((t) => t.persistent && inFile.has(t.name)).map((t) => t.offset))
   const expected = plan.tensors.filter((t) => t.persistent)
-  const tied = (t: { name: string, tiedTo?: string }): boolean => t.tiedTo !== undefined || plan.tensors.some((o) => o.tiedTo === t.name)
+  const tieTargets = new Set(plan.tensors.map((o) => o.tiedTo).filter((n) => n !== undefined))
+  const tied = (t: { name: string, tiedTo?: string }): boolean => t.tiedTo !== undefined || tieTargets.has(t.name)
   const missing = expected.filter((t) => !inFile.has(t.name) && !(tied(t) && storageIn.has(t.offset))).map((t) => t.name)
   const known = new Set(expected.map((t) => t.name))
   const unexpected = header.tensors.filter((t) => !known.has(t.name)).map((t) => t.name)
@@ -46,19 +77,26 @@ export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPla
     }
   }
   if (problems.length > 0) {
-    throw materiaError('checkpointMismatch', `Error(s) in loading state_dict for ${qualname.replace(/^torch\.nn\./, '')}:\n\t${problems.join('\n\t')}`)
+    // as PyTorch words it, but at most LISTED_KEYS keys per list and MAX_MESSAGE_LENGTH characters in all
+    const more = problems.length > LISTED_KEYS + 2 ? [`… and ${problems.length - LISTED_KEYS - 2} more problems`] : []
+    const text = [...problems.slice(0, LISTED_KEYS + 2), ...more].join('\n\t')
+    throw materiaError('checkpointMismatch', capMessage(`Error(s) in loading state_dict for ${qualname.replace(/^torch\.nn\./, '')}:\n\t${text}`))
   }
   const unloaded = new Set(plan.tensors.filter((t) => !t.persistent || !storageIn.has(t.offset)).map((t) => t.name))
   return { missingKeys: missing, unexpectedKeys: unexpected, unloaded }
 }
 
-/** Reads chunks until the header is complete; returns it and the data bytes that came with it. */
-export async function readCheckpointHeader (body: AsyncIterator<Uint8Array>, fileSize: number | undefined): Promise<{ header: ParsedSafetensorsHeader, rest: Uint8Array }> {
-  const reader = new SafetensorsHeaderReader({ fileSize })
+/**
+ * Reads chunks until the header is complete; returns it and the data bytes that came with it. With
+ * the module's tensor count the header is held to checkpointHeaderLimits as it arrives; a long
+ * header is parsed off the event loop.
+ */
+export async function readCheckpointHeader (body: AsyncIterator<Uint8Array>, fileSize: number | undefined, tensors?: number): Promise<{ header: ParsedSafetensorsHeader, rest: Uint8Array }> {
+  const reader = new SafetensorsHeaderReader({ fileSize, ...(tensors !== undefined ? checkpointHeaderLimits(tensors) : {}) })
   for (;;) {
     const { value, done } = await body.next()
     if (done === true) return { header: reader.end(), rest: new Uint8Array(0) }
-    const header = reader.push(value)
+    const header = await reader.pushAsync(value)
     if (header !== null) return { header, rest: reader.rest }
   }
 }

@@ -16,7 +16,9 @@
 // `"__metadata__": null`. Header JSON is parsed by a strict RFC 8259 parser that mirrors serde_json:
 // no BOM, no trailing characters (so NUL padding fails), no lone surrogate escapes, integers only as
 // plain non-negative decimals (`2.0`, `2e0`, `-0` are rejected as serde rejects them for usize).
-import { materiaError } from '../errors.js'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { Piscina } from 'piscina'
+import { materiaError, MateriaError } from '../errors.js'
 import {
   DTYPE_BITS, SAFETENSORS_TO_MATERIA, isSafetensorsDtype, tensorByteSize,
   type MateriaDtype, type SafetensorsDtype
@@ -32,6 +34,13 @@ export interface ReadOptions {
   readonly maxHeaderLength?: number | undefined
   /** Accept safetensors dtypes that have no materia equivalent (entry.dtype is then null). */
   readonly allowNonMateriaDtypes?: boolean | undefined
+  /**
+   * Most top-level entries (tensors and `__metadata__`) accepted. SafetensorsHeaderReader counts
+   * them as the header streams in, so an oversized header is refused before it is all received.
+   */
+  readonly maxEntries?: number | undefined
+  /** Why maxHeaderLength / maxEntries are what they are, appended to their error messages. */
+  readonly limitReason?: string | undefined
 }
 
 export interface ParsedTensor {
@@ -66,7 +75,9 @@ function invalid (message: string): never {
   throw materiaError('checkpointInvalid', `invalid safetensors file: ${message}`)
 }
 
-const q = (s: string): string => JSON.stringify(s)
+/** A name in a message, at most 200 characters of it: names can be megabytes long, error bodies stay small. */
+const q = (s: string): string => JSON.stringify(s.length > 200 ? `${s.slice(0, 200)}…` : s)
+const because = (options: ReadOptions): string => options.limitReason !== undefined ? ` (${options.limitReason})` : ''
 
 /**
  * Read and check the u64 little-endian header length N from the first 8 bytes of the file.
@@ -79,7 +90,7 @@ export function readHeaderLength (prefix: Uint8Array, options: ReadOptions = {})
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8)
   const n = view.getBigUint64(0, true)
   const max = options.maxHeaderLength ?? MAX_HEADER_LENGTH
-  if (n > BigInt(max)) invalid(`header length ${n} is larger than the limit of ${max} bytes`)
+  if (n > BigInt(max)) invalid(`header length ${n} is larger than the limit of ${max} bytes${because(options)}`)
   const len = Number(n)
   if (options.fileSize !== undefined && 8 + len > options.fileSize) {
     invalid(`header length ${len} goes beyond the end of the file (${options.fileSize} bytes, so at most ${Math.max(0, options.fileSize - 8)})`)
@@ -384,6 +395,169 @@ export function parseSafetensors (file: Uint8Array, options: Omit<ReadOptions, '
 }
 
 /**
+ * Counts the top-level entries of a header as its bytes stream in, without parsing it: commas at
+ * depth 1 outside strings, plus one. Works on UTF-8 bytes (multi-byte sequences never hold a byte
+ * below 0x80, so never a quote, backslash or bracket) and skips string contents with indexOf
+ * (memchr), so a pass costs little more than the copy of the bytes. Malformed JSON is left for the
+ * parser to word; the count only has to be an upper bound on what the parser would accept.
+ */
+export class HeaderEntryCounter {
+  private depth = 0
+  private inString = false
+  /** inside a string, the bytes so far end with an odd run of backslashes (a chunk may end there) */
+  private escaped = false
+  private nonEmpty = false
+  private commas = 0
+
+  constructor (private readonly max: number, private readonly options: ReadOptions = {}) {}
+
+  get entries (): number { return this.commas + (this.nonEmpty ? 1 : 0) }
+
+  push (b: Uint8Array): void {
+    let i = 0
+    const n = b.length
+    while (i < n) {
+      if (this.inString) {
+        // the next quote ends the string unless an odd run of backslashes precedes it: one memchr
+        // per quote, and each backslash is looked at once at most
+        // short strings (most names) by hand: a call to indexOf costs more than a few bytes' loop
+        let qi = -1
+        const near = Math.min(n, i + 64)
+        for (let j = i; j < near; j++) if (b[j] === 0x22) { qi = j; break }
+        if (qi === -1 && near < n) qi = b.indexOf(0x22, near)
+        const stop = qi === -1 ? n : qi
+        let k = stop
+        while (k > i && b[k - 1] === 0x5c) k--
+        let odd = ((stop - k) & 1) === 1
+        if (k === i && this.escaped) odd = !odd // the run began before i
+        if (qi === -1) { this.escaped = odd; return }
+        this.escaped = false
+        if (!odd) this.inString = false
+        i = qi + 1
+        continue
+      }
+      const c = b[i] as number
+      if (c === 0x22) {
+        this.inString = true
+        if (this.depth === 1) this.nonEmpty = true
+      } else if (c === 0x7b || c === 0x5b) {
+        if (this.depth === 1) this.nonEmpty = true
+        this.depth++
+      } else if (c === 0x7d || c === 0x5d) {
+        this.depth--
+      } else if (c === 0x2c && this.depth === 1) {
+        this.commas++
+        if (this.commas + 1 > this.max) {
+          invalid(`header has more than ${this.max} entries${because(this.options)}; refused after ${this.commas} of them, before parsing`)
+        }
+      }
+      i++
+    }
+  }
+}
+
+/** Headers at least this long are parsed in a worker thread: the parse takes about 10 ms per 64 KiB on a busy 2-vCPU machine. */
+export const INLINE_PARSE_BYTES = 64 * 1024
+/** Tensors rebuilt per turn of the event loop from the worker's answer. */
+const REBUILD_SLICE = 4096
+const DTYPE_CODES = Object.keys(DTYPE_BITS) as SafetensorsDtype[]
+
+/** The worker's answer: columns, so that posting it costs a few copies, not one object per tensor. */
+interface ColumnarHeader {
+  headerLength: number
+  metadata: Record<string, string> | null
+  names: string
+  nameEnds: Uint32Array
+  dtypes: Uint8Array
+  shapeLens: Uint32Array
+  dims: Float64Array
+  offsets: Float64Array
+}
+
+function toColumns (h: ParsedSafetensorsHeader): ColumnarHeader {
+  const k = h.tensors.length
+  const nameEnds = new Uint32Array(k)
+  const dtypes = new Uint8Array(k)
+  const shapeLens = new Uint32Array(k)
+  const offsets = new Float64Array(2 * k)
+  let dimCount = 0
+  for (const t of h.tensors) dimCount += t.shape.length
+  const dims = new Float64Array(dimCount)
+  let end = 0; let d = 0
+  h.tensors.forEach((t, i) => {
+    end += t.name.length
+    nameEnds[i] = end
+    dtypes[i] = DTYPE_CODES.indexOf(t.stDtype)
+    shapeLens[i] = t.shape.length
+    for (const x of t.shape) dims[d++] = x
+    offsets[2 * i] = t.begin
+    offsets[2 * i + 1] = t.end
+  })
+  const metadata = h.metadata !== null ? { ...h.metadata } : null
+  return { headerLength: h.headerLength, metadata, names: h.tensors.map((t) => t.name).join(''), nameEnds, dtypes, shapeLens, dims, offsets }
+}
+
+async function fromColumns (c: ColumnarHeader): Promise<ParsedSafetensorsHeader> {
+  const dataOffset = 8 + c.headerLength
+  const tensors: ParsedTensor[] = []
+  let start = 0; let d = 0
+  for (let i = 0; i < c.nameEnds.length; i++) {
+    if (i > 0 && i % REBUILD_SLICE === 0) await yieldToLoop()
+    const end = c.nameEnds[i] as number
+    const stDtype = DTYPE_CODES[c.dtypes[i] as number] as SafetensorsDtype
+    const shape = Array.from(c.dims.subarray(d, d + (c.shapeLens[i] as number)))
+    d += shape.length
+    const begin = c.offsets[2 * i] as number
+    const stop = c.offsets[2 * i + 1] as number
+    tensors.push(Object.freeze({ name: c.names.slice(start, end), stDtype, dtype: SAFETENSORS_TO_MATERIA[stDtype] ?? null, shape, begin, end: stop, nbytes: stop - begin, fileOffset: dataOffset + begin }))
+    start = end
+  }
+  const metadata = c.metadata !== null ? Object.assign(Object.create(null) as Record<string, string>, c.metadata) : null
+  const dataSize = tensors.length > 0 ? (tensors[tensors.length - 1] as ParsedTensor).end : 0
+  return { headerLength: c.headerLength, dataOffset, dataSize, totalSize: dataOffset + dataSize, metadata, tensors }
+}
+
+/**
+ * parseSafetensorsHeader without blocking the event loop: a header of INLINE_PARSE_BYTES or more
+ * is parsed in a worker thread of its own (this module is its entry point) and the tensors are
+ * rebuilt a slice at a time. Same result and same errors as the synchronous parse.
+ */
+export async function parseSafetensorsHeaderAsync (bytes: Uint8Array, options: ReadOptions = {}): Promise<ParsedSafetensorsHeader> {
+  const n = readHeaderLength(bytes, options)
+  if (n < INLINE_PARSE_BYTES || bytes.length < 8 + n) return parseSafetensorsHeader(bytes, options)
+  const copy = new Uint8Array(8 + n)
+  copy.set(bytes.subarray(0, 8 + n))
+  const { fileSize: _fileSize, ...rest } = options
+  const answer = await headerPool().run({ bytes: copy, options: rest }, { name: 'parseHeaderTask', transferList: [copy.buffer] }) as { ok: ColumnarHeader } | { error: string, code: string }
+  if ('error' in answer) {
+    if (answer.code === 'MATERIA_ERR_CHECKPOINT_INVALID') throw materiaError('checkpointInvalid', answer.error)
+    throw new Error(answer.error)
+  }
+  const header = await fromColumns(answer.ok)
+  if (options.fileSize !== undefined) checkFileSize(header, options.fileSize)
+  return header
+}
+
+let pool: Piscina | undefined
+/**
+ * One thread at most, started on the first long header and ended when idle: piscina loads this
+ * module in it (under tsx too, which a bare Worker on a .ts file does not do on Node 20).
+ */
+function headerPool (): Piscina {
+  pool ??= new Piscina({ filename: import.meta.url, minThreads: 0, maxThreads: 1, idleTimeout: 2000, atomics: 'disabled' })
+  return pool
+}
+
+/** The worker side of parseSafetensorsHeaderAsync (errors are posted back as values, with their code). */
+export function parseHeaderTask (task: { bytes: Uint8Array, options: ReadOptions }): { ok: ColumnarHeader } | { error: string, code: string } {
+  try {
+    return { ok: toColumns(parseSafetensorsHeader(task.bytes, task.options)) }
+  } catch (err) {
+    return { error: (err as Error).message, code: err instanceof MateriaError ? err.code : '' }
+  }
+}
+
+/**
  * Incremental header reader for a chunked upload: push() chunks until it returns the parsed header;
  * `rest` then holds the bytes of the pushed chunks that follow the header (the start of the data
  * buffer). Bytes pushed after the header is complete are not retained. Call end() when the body is
@@ -394,30 +568,65 @@ export class SafetensorsHeaderReader {
   private size = 0
   private need = 8
   private result: ParsedSafetensorsHeader | null = null
+  private readonly counter: HeaderEntryCounter | undefined
+  /** header bytes (file offsets 8 … need) already given to the counter */
+  private counted = 8
   /** Data bytes received together with the header. */
   rest: Uint8Array = new Uint8Array(0)
 
-  constructor (private readonly options: ReadOptions = {}) {}
+  constructor (private readonly options: ReadOptions = {}) {
+    if (options.maxEntries !== undefined) this.counter = new HeaderEntryCounter(options.maxEntries, options)
+  }
 
   get header (): ParsedSafetensorsHeader | null { return this.result }
 
   push (chunk: Uint8Array): ParsedSafetensorsHeader | null {
     if (this.result !== null) return this.result
-    this.chunks.push(chunk)
-    this.size += chunk.length
-    if (this.size < this.need) return null
-    // concatenates at most twice: once for the length field, once for the whole header
-    let buf = this.joined()
-    if (this.need === 8) {
-      this.need = 8 + readHeaderLength(buf, this.options)
-      if (this.size < this.need) return null
-      buf = this.joined()
-    }
-    this.chunks = []
+    const buf = this.collect(chunk)
+    if (buf === null) return null
     this.result = parseSafetensorsHeader(buf.subarray(0, this.need), { ...this.options, fileSize: undefined })
     if (this.options.fileSize !== undefined) checkFileSize(this.result, this.options.fileSize)
     this.rest = buf.subarray(this.need)
     return this.result
+  }
+
+  /** push(), with a long header parsed off the event loop (parseSafetensorsHeaderAsync). */
+  async pushAsync (chunk: Uint8Array): Promise<ParsedSafetensorsHeader | null> {
+    if (this.result !== null) return this.result
+    const buf = this.collect(chunk)
+    if (buf === null) return null
+    this.result = await parseSafetensorsHeaderAsync(buf.subarray(0, this.need), { ...this.options, fileSize: undefined })
+    if (this.options.fileSize !== undefined) checkFileSize(this.result, this.options.fileSize)
+    this.rest = buf.subarray(this.need)
+    return this.result
+  }
+
+  /** Keeps the chunk; the whole file prefix once the header is complete, else null. Counts entries as they arrive. */
+  private collect (chunk: Uint8Array): Uint8Array | null {
+    const from = this.size
+    this.chunks.push(chunk)
+    this.size += chunk.length
+    if (this.need === 8) {
+      if (this.size < 8) return null
+      this.need = 8 + readHeaderLength(this.joined(), this.options)
+      this.count(this.joined(), 0)
+    } else {
+      this.count(chunk, from)
+    }
+    if (this.size < this.need) return null
+    // concatenates at most twice: once for the length field, once for the whole header
+    const buf = this.joined()
+    this.chunks = []
+    return buf
+  }
+
+  /** Feeds the header bytes of `bytes` (which start at file offset `at`) to the entry counter. */
+  private count (bytes: Uint8Array, at: number): void {
+    if (this.counter === undefined) return
+    const end = Math.min(this.need, at + bytes.length)
+    if (end <= this.counted) return
+    this.counter.push(bytes.subarray(this.counted - at, end - at))
+    this.counted = end
   }
 
   private joined (): Uint8Array {
