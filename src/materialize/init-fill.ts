@@ -11,9 +11,11 @@
 //     Transformer._reset_parameters) are skipped with MT19937.discard.
 //   * outputs: one per arena storage (tied aliases share one), with padding_idx rows as patches;
 //     constant bases become FillRanges for the registry's constant fill.
-// Execution is a sync generator of steps (runDraws), so the "cpu" device runs it on the main thread
-// yielding to the event loop between steps, and the "worker" device runs slices of it in the
-// piscina pool (init-worker.ts). A slice is a contiguous part of the random stream: the task
+// Execution is a sync generator of steps (DrawRun, a few ms each), so the "cpu" device runs it on
+// the main thread yielding to the event loop between steps, and the "worker" device runs slices of
+// it in the piscina pool (init-worker.ts), each slice as a chain of ~50 ms tasks that hand on a
+// plain-data cursor (generator state included; docs/trunc-normal.md). trunc_normal_ runs in
+// constant extra memory (nn-init.ts truncNormalRun). A slice is a contiguous part of the random stream: the task
 // discards up to its start (twist only, no tempering), fills its part and stops; the slices are cut
 // so that discard + fill cost about the same in every task. Each piece of a value is copied to the
 // value's other outputs as soon as it is drawn (while it is in cache), so copies need no pass of

@@ -10,15 +10,13 @@ import { DrawRun, type Cursor, type InitTask } from './init-fill.js'
 export const TASK_MS = 50
 
 export default function initTask (task: InitTask): { bytes: number, cancelled: boolean, next: Cursor | null } {
-  // a finished task must not keep a deleted arena alive in this thread's heap until its next GC
-  if (collectGarbage !== undefined) setTimeout(collectGarbage, 0)
   const flag = new Int32Array(task.control, 0, 1)
   const done = new BigInt64Array(task.control, 8, 1)
   const run = new DrawRun(task.exec, task.memory, task.slice, task.from)
   const until = performance.now() + (task.taskMs ?? TASK_MS)
   let bytes = 0
   for (const n of run.steps()) {
-    if (Atomics.load(flag, 0) !== 0) return { bytes, cancelled: true, next: null }
+    if (Atomics.load(flag, 0) !== 0) return last({ bytes, cancelled: true, next: null })
     if (n > 0) {
       bytes += n
       Atomics.add(done, 0, BigInt(n))
@@ -28,5 +26,11 @@ export default function initTask (task: InitTask): { bytes: number, cancelled: b
       if (next !== null) return { bytes, cancelled: false, next }
     }
   }
-  return { bytes, cancelled: false, next: null }
+  return last({ bytes, cancelled: false, next: null })
+}
+
+/** The last task of a chain: a finished chain must not keep a deleted arena alive in this thread's heap until its next GC. */
+function last<T> (result: T): T {
+  if (collectGarbage !== undefined) setTimeout(collectGarbage, 0)
+  return result
 }
