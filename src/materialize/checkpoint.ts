@@ -93,11 +93,15 @@ export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPla
  */
 export async function readCheckpointHeader (body: AsyncIterator<Uint8Array>, fileSize: number | undefined, tensors?: number): Promise<{ header: ParsedSafetensorsHeader, rest: Uint8Array }> {
   const reader = new SafetensorsHeaderReader({ fileSize, ...(tensors !== undefined ? checkpointHeaderLimits(tensors) : {}) })
-  for (;;) {
-    const { value, done } = await body.next()
-    if (done === true) return { header: reader.end(), rest: new Uint8Array(0) }
-    const header = await reader.pushAsync(value)
-    if (header !== null) return { header, rest: reader.rest }
+  try {
+    for (;;) {
+      const { value, done } = await body.next()
+      if (done === true) return { header: reader.end(), rest: new Uint8Array(0) }
+      const header = await reader.pushAsync(value)
+      if (header !== null) return { header, rest: reader.rest }
+    }
+  } finally {
+    reader.close() // a body that failed (timeout, reset) also ends a parse under way in the worker
   }
 }
 

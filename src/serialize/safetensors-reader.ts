@@ -17,6 +17,7 @@
 // no BOM, no trailing characters (so NUL padding fails), no lone surrogate escapes, integers only as
 // plain non-negative decimals (`2.0`, `2e0`, `-0` are rejected as serde rejects them for usize).
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { materiaError, MateriaError } from '../errors.js'
 import {
@@ -458,16 +459,23 @@ export class HeaderEntryCounter {
 
 /** Headers at least this long are parsed in a worker thread: the parse takes about 10 ms per 64 KiB on a busy 2-vCPU machine. */
 export const INLINE_PARSE_BYTES = 64 * 1024
-/** Tensors rebuilt per turn of the event loop from the worker's answer. */
-const REBUILD_SLICE = 4096
+/** Tensors rebuilt per turn of the event loop from the worker's answer, and name bytes decoded per turn. */
+const REBUILD_SLICE = 1024
+const REBUILD_BYTES = 4 << 20
+/** Bytes copied to the worker per message (one copy each; fresh memory is slow to touch on small VMs). */
+const SEND_SLICE = 1 << 20
 const DTYPE_CODES = Object.keys(DTYPE_BITS) as SafetensorsDtype[]
 
-/** The worker's answer: columns, so that posting it costs a few copies, not one object per tensor. */
+/**
+ * The worker's answer: columns in transferred buffers, so that receiving it copies nothing and
+ * costs no object per tensor; names are UTF-8, decoded a slice at a time on the main thread.
+ */
 interface ColumnarHeader {
   headerLength: number
-  metadata: Record<string, string> | null
-  names: string
-  nameEnds: Uint32Array
+  /** `__metadata__` as UTF-8 JSON, or null: decoded only if someone reads header.metadata */
+  metadata: Uint8Array | null
+  names: Uint8Array
+  nameEnds: Float64Array
   dtypes: Uint8Array
   shapeLens: Uint32Array
   dims: Float64Array
@@ -476,7 +484,7 @@ interface ColumnarHeader {
 
 function toColumns (h: ParsedSafetensorsHeader): ColumnarHeader {
   const k = h.tensors.length
-  const nameEnds = new Uint32Array(k)
+  const nameEnds = new Float64Array(k)
   const dtypes = new Uint8Array(k)
   const shapeLens = new Uint32Array(k)
   const offsets = new Float64Array(2 * k)
@@ -485,7 +493,7 @@ function toColumns (h: ParsedSafetensorsHeader): ColumnarHeader {
   const dims = new Float64Array(dimCount)
   let end = 0; let d = 0
   h.tensors.forEach((t, i) => {
-    end += t.name.length
+    end += Buffer.byteLength(t.name)
     nameEnds[i] = end
     dtypes[i] = DTYPE_CODES.indexOf(t.stDtype)
     shapeLens[i] = t.shape.length
@@ -493,50 +501,44 @@ function toColumns (h: ParsedSafetensorsHeader): ColumnarHeader {
     offsets[2 * i] = t.begin
     offsets[2 * i + 1] = t.end
   })
-  const metadata = h.metadata !== null ? { ...h.metadata } : null
-  return { headerLength: h.headerLength, metadata, names: h.tensors.map((t) => t.name).join(''), nameEnds, dtypes, shapeLens, dims, offsets }
+  const names = new Uint8Array(Buffer.from(h.tensors.map((t) => t.name).join('')))
+  const metadata = h.metadata !== null ? new Uint8Array(Buffer.from(JSON.stringify(h.metadata))) : null
+  return { headerLength: h.headerLength, metadata, names, nameEnds, dtypes, shapeLens, dims, offsets }
 }
+
+const utf8 = new TextDecoder()
 
 async function fromColumns (c: ColumnarHeader): Promise<ParsedSafetensorsHeader> {
   const dataOffset = 8 + c.headerLength
   const tensors: ParsedTensor[] = []
-  let start = 0; let d = 0
+  let start = 0; let d = 0; let decoded = 0
   for (let i = 0; i < c.nameEnds.length; i++) {
-    if (i > 0 && i % REBUILD_SLICE === 0) await yieldToLoop()
     const end = c.nameEnds[i] as number
+    if (i % REBUILD_SLICE === REBUILD_SLICE - 1 || decoded > REBUILD_BYTES) { await yieldToLoop(); decoded = 0 }
+    decoded += end - start
     const stDtype = DTYPE_CODES[c.dtypes[i] as number] as SafetensorsDtype
     const shape = Array.from(c.dims.subarray(d, d + (c.shapeLens[i] as number)))
     d += shape.length
     const begin = c.offsets[2 * i] as number
     const stop = c.offsets[2 * i + 1] as number
-    tensors.push(Object.freeze({ name: c.names.slice(start, end), stDtype, dtype: SAFETENSORS_TO_MATERIA[stDtype] ?? null, shape, begin, end: stop, nbytes: stop - begin, fileOffset: dataOffset + begin }))
+    tensors.push(Object.freeze({ name: utf8.decode(c.names.subarray(start, end)), stDtype, dtype: SAFETENSORS_TO_MATERIA[stDtype] ?? null, shape, begin, end: stop, nbytes: stop - begin, fileOffset: dataOffset + begin }))
     start = end
   }
-  const metadata = c.metadata !== null ? Object.assign(Object.create(null) as Record<string, string>, c.metadata) : null
   const dataSize = tensors.length > 0 ? (tensors[tensors.length - 1] as ParsedTensor).end : 0
-  return { headerLength: c.headerLength, dataOffset, dataSize, totalSize: dataOffset + dataSize, metadata, tensors }
+  const header = { headerLength: c.headerLength, dataOffset, dataSize, totalSize: dataOffset + dataSize, tensors } as Omit<ParsedSafetensorsHeader, 'metadata'>
+  let metadata: Record<string, string> | null | undefined
+  // decoded when read (the checkpoint path never reads it): a 99 MB metadata value costs nothing until then
+  Object.defineProperty(header, 'metadata', {
+    enumerable: true,
+    get: () => {
+      metadata ??= c.metadata === null ? null : Object.assign(Object.create(null) as Record<string, string>, JSON.parse(utf8.decode(c.metadata)) as Record<string, string>)
+      return metadata
+    }
+  })
+  return header as ParsedSafetensorsHeader
 }
 
-/**
- * parseSafetensorsHeader without blocking the event loop: a header of INLINE_PARSE_BYTES or more
- * is parsed in a worker thread of its own (this module is its entry point) and the tensors are
- * rebuilt a slice at a time. Same result and same errors as the synchronous parse.
- */
-export async function parseSafetensorsHeaderAsync (bytes: Uint8Array, options: ReadOptions = {}): Promise<ParsedSafetensorsHeader> {
-  const n = readHeaderLength(bytes, options)
-  if (n < INLINE_PARSE_BYTES || bytes.length < 8 + n) return parseSafetensorsHeader(bytes, options)
-  const copy = new Uint8Array(8 + n)
-  copy.set(bytes.subarray(0, 8 + n))
-  const { fileSize: _fileSize, ...rest } = options
-  const answer = await headerPool().run({ bytes: copy, options: rest }, { name: 'parseHeaderTask', transferList: [copy.buffer] }) as { ok: ColumnarHeader } | { error: string, code: string }
-  if ('error' in answer) {
-    if (answer.code === 'MATERIA_ERR_CHECKPOINT_INVALID') throw materiaError('checkpointInvalid', answer.error)
-    throw new Error(answer.error)
-  }
-  const header = await fromColumns(answer.ok)
-  if (options.fileSize !== undefined) checkFileSize(header, options.fileSize)
-  return header
-}
+type WorkerAnswer = { ok: ColumnarHeader } | { error: string, code: string }
 
 let pool: Piscina | undefined
 /**
@@ -548,13 +550,94 @@ function headerPool (): Piscina {
   return pool
 }
 
-/** The worker side of parseSafetensorsHeaderAsync (errors are posted back as values, with their code). */
-export function parseHeaderTask (task: { bytes: Uint8Array, options: ReadOptions }): { ok: ColumnarHeader } | { error: string, code: string } {
-  try {
-    return { ok: toColumns(parseSafetensorsHeader(task.bytes, task.options)) }
-  } catch (err) {
-    return { error: (err as Error).message, code: err instanceof MateriaError ? err.code : '' }
+/**
+ * A header parsed in the worker thread while it streams in: its bytes are posted as they arrive
+ * (never joined on the main thread), and the answer comes back on the same port.
+ */
+class OffThreadParse {
+  private readonly port: MessagePort
+  private readonly answer: Promise<WorkerAnswer>
+  private sent = 0
+
+  constructor (readonly length: number, options: ReadOptions) {
+    const { port1, port2 } = new MessageChannel()
+    this.port = port1
+    const { fileSize: _fileSize, ...rest } = options
+    this.answer = new Promise<WorkerAnswer>((resolve, reject) => {
+      port1.once('message', resolve)
+      port1.once('close', () => { reject(new Error('the header parse was abandoned')) })
+    })
+    this.answer.catch(() => {}) // abandoned parses are nobody's error
+    void headerPool().run({ port: port2, length, options: rest }, { name: 'parseHeaderTask', transferList: [port2] }).catch(() => {})
   }
+
+  /** Posts the header bytes of `bytes`, copied a slice at a time with a turn of the loop between slices. */
+  async send (bytes: Uint8Array): Promise<void> {
+    const n = Math.min(bytes.length, this.length - this.sent)
+    for (let i = 0; i < n; i += SEND_SLICE) {
+      if (i > 0) await yieldToLoop()
+      // a copy of our own to transfer (Buffer#slice would share, and transferring would detach the caller's memory)
+      const slice = new Uint8Array(bytes.subarray(i, Math.min(n, i + SEND_SLICE)))
+      this.port.postMessage(slice, [slice.buffer])
+    }
+    this.sent += n
+  }
+
+  async result (options: ReadOptions): Promise<ParsedSafetensorsHeader> {
+    const answer = await this.answer
+    this.port.close()
+    if ('error' in answer) {
+      if (answer.code === 'MATERIA_ERR_CHECKPOINT_INVALID') throw materiaError('checkpointInvalid', answer.error)
+      throw new Error(answer.error)
+    }
+    const header = await fromColumns(answer.ok)
+    if (options.fileSize !== undefined) checkFileSize(header, options.fileSize)
+    return header
+  }
+
+  close (): void { this.port.close() }
+}
+
+/**
+ * parseSafetensorsHeader without blocking the event loop: a header of INLINE_PARSE_BYTES or more
+ * is parsed in a worker thread and its tensors rebuilt a slice at a time. Same result (metadata
+ * decoded when read) and the same errors as the synchronous parse.
+ */
+export async function parseSafetensorsHeaderAsync (bytes: Uint8Array, options: ReadOptions = {}): Promise<ParsedSafetensorsHeader> {
+  const n = readHeaderLength(bytes, options)
+  if (n < INLINE_PARSE_BYTES || bytes.length < 8 + n) return parseSafetensorsHeader(bytes, options)
+  const remote = new OffThreadParse(8 + n, options)
+  try {
+    await remote.send(bytes)
+    return await remote.result(options)
+  } finally {
+    remote.close()
+  }
+}
+
+/** The worker side: gathers `length` bytes from the port, parses, answers on the port (errors as values, with their code). */
+export async function parseHeaderTask (task: { port: MessagePort, length: number, options: ReadOptions }): Promise<void> {
+  const { port, length } = task
+  const buf = new Uint8Array(length)
+  let got = 0
+  const complete = await new Promise<boolean>((resolve) => {
+    port.on('message', (chunk: Uint8Array) => {
+      buf.set(chunk.subarray(0, length - got), got)
+      got += Math.min(chunk.length, length - got)
+      if (got === length) resolve(true)
+    })
+    port.once('close', () => { resolve(false) })
+  })
+  if (!complete) return
+  let answer: WorkerAnswer
+  try {
+    answer = { ok: toColumns(parseSafetensorsHeader(buf, task.options)) }
+  } catch (err) {
+    answer = { error: (err as Error).message, code: err instanceof MateriaError ? err.code : '' }
+  }
+  const transfer = 'ok' in answer ? [answer.ok.names, answer.ok.nameEnds, answer.ok.dtypes, answer.ok.shapeLens, answer.ok.dims, answer.ok.offsets, answer.ok.metadata].filter((a) => a !== null).map((a) => a.buffer as ArrayBuffer) : []
+  port.postMessage(answer, transfer)
+  port.close()
 }
 
 /**
@@ -569,6 +652,7 @@ export class SafetensorsHeaderReader {
   private need = 8
   private result: ParsedSafetensorsHeader | null = null
   private readonly counter: HeaderEntryCounter | undefined
+  private remote: OffThreadParse | undefined
   /** header bytes (file offsets 8 … need) already given to the counter */
   private counted = 8
   /** Data bytes received together with the header. */
@@ -590,16 +674,47 @@ export class SafetensorsHeaderReader {
     return this.result
   }
 
-  /** push(), with a long header parsed off the event loop (parseSafetensorsHeaderAsync). */
+  /**
+   * push(), with a header of INLINE_PARSE_BYTES or more streamed to a worker thread as it arrives
+   * and parsed there: the main thread never joins or parses it. Call close() when giving up early.
+   */
   async pushAsync (chunk: Uint8Array): Promise<ParsedSafetensorsHeader | null> {
     if (this.result !== null) return this.result
-    const buf = this.collect(chunk)
-    if (buf === null) return null
-    this.result = await parseSafetensorsHeaderAsync(buf.subarray(0, this.need), { ...this.options, fileSize: undefined })
-    if (this.options.fileSize !== undefined) checkFileSize(this.result, this.options.fileSize)
-    this.rest = buf.subarray(this.need)
-    return this.result
+    try {
+      if (this.remote === undefined) {
+        const buf = this.collect(chunk)
+        if (this.need - 8 < INLINE_PARSE_BYTES || this.need === 8) {
+          if (buf === null) return null
+          this.result = parseSafetensorsHeader(buf.subarray(0, this.need), { ...this.options, fileSize: undefined })
+          if (this.options.fileSize !== undefined) checkFileSize(this.result, this.options.fileSize)
+          this.rest = buf.subarray(this.need)
+          return this.result
+        }
+        // a long header: what came so far goes to the worker, and so will the rest as it arrives
+        const sofar = buf ?? this.joined()
+        this.chunks = []
+        this.remote = new OffThreadParse(this.need, this.options)
+        await this.remote.send(sofar)
+        if (this.size < this.need) return null
+        this.rest = sofar.subarray(this.need)
+      } else {
+        const from = this.size
+        this.size += chunk.length
+        this.count(chunk, from)
+        await this.remote.send(chunk)
+        if (this.size < this.need) return null
+        this.rest = chunk.subarray(this.need - from)
+      }
+      this.result = await this.remote.result(this.options)
+      return this.result
+    } catch (err) {
+      this.close()
+      throw err
+    }
   }
+
+  /** Ends a parse under way in the worker thread (the upload failed or was refused first). */
+  close (): void { this.remote?.close() }
 
   /** Keeps the chunk; the whole file prefix once the header is complete, else null. Counts entries as they arrive. */
   private collect (chunk: Uint8Array): Uint8Array | null {
@@ -639,6 +754,10 @@ export class SafetensorsHeaderReader {
   /** Signal the end of the body; throws if the header never completed. */
   end (): ParsedSafetensorsHeader {
     if (this.result !== null) return this.result
+    if (this.remote !== undefined) {
+      this.close()
+      invalid(`header length ${this.need - 8} goes beyond the end of the data (${this.size} bytes, so at most ${Math.max(0, this.size - 8)})`)
+    }
     const buf = this.joined()
     // reproduces the precise error (too short / header beyond body)
     return parseSafetensorsHeader(buf, { ...this.options, fileSize: this.size })

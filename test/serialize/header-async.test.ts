@@ -39,3 +39,19 @@ t.test('errors from the worker are the same 400s', async (t) => {
   const wrongSize = file(entries.slice(0, 5000))
   await t.rejects(parseSafetensorsHeaderAsync(wrongSize, { fileSize: wrongSize.length + 1 }), { code: 'MATERIA_ERR_CHECKPOINT_INVALID', message: /trailing bytes/ })
 })
+
+t.test('a long header streamed in chunks is parsed in the worker as it arrives; a short body is refused', async (t) => {
+  const { readCheckpointHeader } = await import('../../src/materialize/checkpoint.js')
+  const entries: string[] = []
+  let off = 0
+  for (let i = 0; i < 4000; i++) { entries.push(`"w.${i}":{"dtype":"F16","shape":[3],"data_offsets":[${off},${off + 6}]}`); off += 6 }
+  const head = file(entries)
+  const whole = Buffer.concat([head, Buffer.alloc(off, 7)])
+  const chunks = async function * (bytes: Buffer, size: number): AsyncGenerator<Uint8Array> { for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size) }
+  for (const size of [1000, 16384, 65536 + 5]) {
+    const { header, rest } = await readCheckpointHeader(chunks(whole, size), whole.length, 4000)
+    t.same(header, parseSafetensorsHeader(whole, { fileSize: whole.length }), `chunks of ${size} bytes`)
+    t.same(Buffer.from(rest), whole.subarray(head.length, head.length + rest.length), 'rest holds the data bytes that came with the header')
+  }
+  await t.rejects(readCheckpointHeader(chunks(Buffer.from(head.subarray(0, head.length - 10)), 16384), undefined, 4000), { code: 'MATERIA_ERR_CHECKPOINT_INVALID', message: /goes beyond the end of the data/ })
+})
