@@ -4,7 +4,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { buildModule, getModuleClass, listModuleClasses } from '../src/nn/index.js'
 import { estimateTensors } from '../src/nn/estimate.js'
-import { checkModuleTensors } from '../src/plugins/module-records.js'
 import { errorResponses } from '../src/schemas/common.js'
 import { Estimate, ModuleClass, ModuleClassList, ModuleSpec } from '../src/schemas/nn.js'
 
@@ -45,7 +44,7 @@ export default async function catalogRoutes (fastify: FastifyInstance): Promise<
       response: { 200: Type.Ref(Estimate, { description: 'The estimate.' }), ...specErrors }
     }
   }, async (request) => {
-    const built = buildModule(request.body, (cost) => { checkModuleTensors(request.limits, cost) })
+    const built = buildModule(request.body, { maxTensors: request.limits.maxModuleTensors })
     return { class: built.qualname, ...estimateTensors(built.tensors) }
   })
 }

@@ -298,7 +298,8 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       if (Object.keys(request.query).length > 0) {
         throw materiaError('materializationOptions', `Query options (${Object.keys(request.query).join(', ')}) apply to checkpoint uploads; a JSON request takes its options in the body`)
       }
-      const body = request.body as typeof CreateMaterialization.static
+      // no body (and no content type): every option at its default, as POST /v1/sessions takes it
+      const body = (request.body ?? {}) as typeof CreateMaterialization.static
       const init = body.init ?? 'empty'
       const { root: tree, built } = await storedModule(app, session.id, moduleId)
       m = startMaterialization(app, { sessionId: session.id, moduleId, built, tree, device: body.device ?? 'cpu', init, seed: body.seed, rng: body.rng, dtype: body.dtype, tenant: tenantOf(request) })

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
 import type { Config } from './config.js'
-import errorHandler from './plugins/error-handler.js'
+import errorHandler, { frameworkErrors } from './plugins/error-handler.js'
 import swagger from './plugins/swagger.js'
 import metrics from './plugins/metrics.js'
 import health from './plugins/health.js'
@@ -46,6 +46,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     bodyLimit: config.bodyLimit,
     // our own 503 (one error body) replaces fastify's while closing
     return503OnClosing: false,
+    frameworkErrors,
     requestIdHeader: false,
     // a caller's x-request-id is kept when it is sane, so logs join up across services
     genReqId: (req) => {

@@ -20,6 +20,7 @@ export const errorDefs = {
   bodyTooLarge: def('MATERIA_ERR_BODY_TOO_LARGE', 413, 'The request body is larger than this route accepts.'),
   unsupportedMediaType: def('MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'The request content type is not accepted by this route.'),
   routeNotFound: def('MATERIA_ERR_ROUTE_NOT_FOUND', 404, 'No route matches this method and path.'),
+  uriTooLong: def('MATERIA_ERR_URI_TOO_LONG', 414, 'A path segment is longer than any handle or name this API takes (100 characters).'),
   requestTimeout: def('MATERIA_ERR_REQUEST_TIMEOUT', 408, 'The request body stopped arriving: no byte for MATERIA_RECEIVE_TIMEOUT; the message gives the bytes received.'),
   invalidCursor: def('MATERIA_ERR_INVALID_CURSOR', 400, 'The cursor query parameter of a list route is not a nextCursor this service issued (malformed, truncated or edited).'),
   // torch.nn catalog and constructor arguments

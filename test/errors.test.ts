@@ -70,3 +70,9 @@ t.test('an unexpected error → 500 without internals, logged with the request i
   t.ok(logged, 'the 5xx is logged under the request id')
   t.match(JSON.stringify(logged), /secret internal detail/)
 })
+
+t.test('router errors (a path parameter too long, a URL that does not decode) have the one error shape', async (t) => {
+  const app = await build(t)
+  assertErrorBody(t, await app.inject({ url: `/v1/sessions/ses_${'A'.repeat(300)}` }), 414, 'MATERIA_ERR_URI_TOO_LONG')
+  assertErrorBody(t, await app.inject({ url: '/v1/sessions/%E0%A4%A' }), 400, 'MATERIA_ERR_BAD_REQUEST')
+})

@@ -2,7 +2,7 @@
 // Evaluation mirrors a Python call: nested specs inside args/kwargs are constructed first, in the
 // order they appear (that is Python's argument evaluation order, and therefore the RNG order a
 // seeded init has to replay), then the outer arguments are bound, coerced and built.
-import { materiaError } from '../errors.js'
+import { materiaError, type MateriaError } from '../errors.js'
 import { contiguousStrides, DTYPES } from '../tensor/dtype.js'
 import type { TensorSpec } from '../tensor/spec.js'
 import { argError, bindArguments, coerceBound, keyError, setOwn } from './args.js'
@@ -49,9 +49,18 @@ function tooLarge (message: string): never {
 
 interface Evaluated { value: unknown; echo: unknown }
 
+/** 413: more tensors than the caller's limit (the tenant's maxModuleTensors, docs/tenants.md). */
+export function tooManyTensors (tensors: number, max: number, whole = true): MateriaError {
+  return materiaError('moduleTooLarge', `The module has ${whole ? '' : 'at least '}${tensors} tensors; this tenant's modules may have at most ${max} ` +
+    '(MATERIA_MODULE_MAX_TENSORS or the tenant\'s maxModuleTensors)')
+}
+
 class Builder {
   private nextId = 0
   private constructed = 0
+
+  /** `maxTensors` stops the build as soon as a submodule (or a module's own tensor list) would pass it. */
+  constructor (private readonly maxTensors = Infinity) {}
 
   /** Evaluates a spec: a ModuleNode, or a NonModuleRef for names such as torch.Tensor. */
   spec (raw: Record<string, unknown>, depth: number): { value: ModuleNode | NonModuleRef; echo: Record<string, unknown> } {
@@ -129,7 +138,8 @@ class Builder {
       },
       clone: (node) => this.clone(node),
       given: (param) => given.has(param),
-      fail: argError
+      fail: argError,
+      expectTensors: (n) => { if (n > this.maxTensors) throw tooManyTensors(n, this.maxTensors, depth === 1) }
     }
     const result = def.build(bound, ctx)
     const tensors = result.tensors ?? []
@@ -153,6 +163,7 @@ class Builder {
     if (height + 1 > LIMITS.maxDepth) tooLarge(`Module tree nests deeper than ${LIMITS.maxDepth} levels`)
     if (moduleCount > LIMITS.maxModules) tooLarge(`Module has ${moduleCount} submodules (limit ${LIMITS.maxModules})`)
     if (tensorCount > LIMITS.maxTensors) tooLarge(`Module has more than ${LIMITS.maxTensors} tensors`)
+    if (tensorCount > this.maxTensors) throw tooManyTensors(tensorCount, this.maxTensors, depth === 1)
     const node: ModuleNode = {
       [MODULE_TAG]: true,
       id: this.nextId++,
@@ -335,13 +346,19 @@ export function moduleCost (root: ModuleNode): ModuleCost {
  * The root spec → its module tree (kept for init replay) and the JSON-safe table. `admit` sees the
  * module's cost once the tree is built and before the table is, and throws to refuse it.
  */
-export function buildModuleTree (spec: unknown, admit?: (cost: ModuleCost) => void): { root: ModuleNode; built: BuiltModule } {
+export interface BuildOptions {
+  /** the tensor limit, checked while the tree is built (413 MATERIA_ERR_MODULE_TOO_LARGE) */
+  maxTensors?: number
+  admit?: (cost: ModuleCost) => void
+}
+
+export function buildModuleTree (spec: unknown, opts: BuildOptions = {}): { root: ModuleNode; built: BuiltModule } {
   if (!isPlainObject(spec)) argError("A module spec must be an object like {\"class\": \"Linear\", \"args\": [5, 1]}")
   if (typeof spec.class !== 'string') argError("A module spec needs a string 'class', e.g. \"torch.nn.Linear\"")
-  const b = new Builder()
+  const b = new Builder(opts.maxTensors)
   const { value, echo } = b.spec(spec, 1)
   if (!isModuleNode(value)) throw materiaError('notAModule', `Expected a Module; got ${value.pyClass}`)
-  admit?.(moduleCost(value))
+  opts.admit?.(moduleCost(value))
   const tensors = flatten(value)
   if (tensors.length > LIMITS.maxTensors) tooLarge(`Module has more than ${LIMITS.maxTensors} tensors`)
   return {
@@ -356,6 +373,6 @@ export function buildModuleTree (spec: unknown, admit?: (cost: ModuleCost) => vo
   }
 }
 
-export function buildModule (spec: unknown, admit?: (cost: ModuleCost) => void): BuiltModule {
-  return buildModuleTree(spec, admit).built
+export function buildModule (spec: unknown, opts: BuildOptions = {}): BuiltModule {
+  return buildModuleTree(spec, opts).built
 }

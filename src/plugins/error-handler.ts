@@ -1,7 +1,7 @@
 // One error body for everything the service emits, including fastify's own errors.
 // Client errors keep their message; server errors are logged with the request id and hidden.
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errorBody, errorDefs, type ErrorDef } from '../errors.js'
 
 // fastify's own error codes and the registry entry each one becomes
@@ -32,6 +32,17 @@ function classify (err: FastifyError & { headers?: Record<string, string> }): Cl
     return { statusCode: 400, code: errorDefs.badRequest.code, message: err.message }
   }
   return { statusCode: 500, code: errorDefs.internal.code, message: 'Internal server error' }
+}
+
+/**
+ * Errors the router raises before any route or hook runs (fastify's `frameworkErrors` option): a
+ * URL that does not decode, a path parameter past maxParamLength. Without this they would be
+ * fastify's own bodies, outside the registry; the path is not echoed (it may be huge).
+ */
+export function frameworkErrors (err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const d = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? errorDefs.uriTooLong : errorDefs.badRequest
+  const message = d === errorDefs.uriTooLong ? 'A path segment is longer than 100 characters' : 'The URL is not valid: a path segment does not decode'
+  void reply.code(d.statusCode).type('application/json; charset=utf-8').send(errorBody(d.statusCode, d.code, message))
 }
 
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {

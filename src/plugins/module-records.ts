@@ -10,7 +10,6 @@ import { TensorInfo, type ModuleSpec } from '../schemas/nn.js'
 import type { Module } from '../schemas/sessions.js'
 import { newHandle } from '../store/session-store.js'
 import { ModuleLedger } from '../tenants/module-ledger.js'
-import type { TenantLimits } from '../tenants/limits.js'
 
 declare module 'fastify' {
   interface FastifyInstance { moduleRecords: ModuleRecords }
@@ -43,13 +42,6 @@ export function moduleBody (id: string, sessionId: string, built: BuiltModule, t
   }
 }
 
-/** 413 for a module with more tensors than the tenant's maxModuleTensors. */
-export function checkModuleTensors (limits: TenantLimits, cost: ModuleCost): void {
-  if (cost.tensors > limits.maxModuleTensors) {
-    throw materiaError('moduleTooLarge', `The module has ${cost.tensors} tensors; this tenant's modules may have at most ${limits.maxModuleTensors} ` +
-      '(MATERIA_MODULE_MAX_TENSORS or the tenant\'s maxModuleTensors)')
-  }
-}
 
 export interface ModuleRecords {
   readonly ledger: ModuleLedger
@@ -73,9 +65,9 @@ async function moduleRecordsPlugin (app: FastifyInstance): Promise<void> {
     }
     const id = newHandle('mod')
     try {
-      const built = buildModule(spec, (cost) => {
-        checkModuleTensors(limits, cost)
-        ledger.reserve(id, sessionId, { id: tenant, maxModuleBytes: limits.maxModuleBytes }, cost.recordBytes)
+      const built = buildModule(spec, {
+        maxTensors: limits.maxModuleTensors,
+        admit: (cost: ModuleCost) => { ledger.reserve(id, sessionId, { id: tenant, maxModuleBytes: limits.maxModuleBytes }, cost.recordBytes) }
       })
       const body = moduleBody(id, sessionId, built, spec.ties)
       await app.store.putModule(sessionId, { id, sessionId, createdAt: Date.now(), body })

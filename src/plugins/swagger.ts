@@ -67,6 +67,8 @@ async function swaggerPlugin (app: FastifyInstance): Promise<void> {
       response: { 200: { description: 'The OpenAPI document.', type: 'string' } }
     }
   }, async (_request, reply) => reply.type('application/yaml; charset=utf-8').send(app.swagger({ yaml: true })))
+  // the document is built on first use (~100 ms of schema walking) and cached: build it at boot, not in a request
+  app.addHook('onReady', async () => { app.swagger(); app.swagger({ yaml: true }) })
 }
 
 export default fp(swaggerPlugin, { name: 'swagger', fastify: '5.x' })
