@@ -102,12 +102,13 @@ export class MaterializationRegistry {
     const capacity = recycled?.byteLength ?? plan.arenaSize
     const tenantBytes = opts.tenant !== undefined ? plan.arenaSize : 0
     try {
-      // the tenant's quota first: a tenant at its quota gets its own 507, whatever the replica holds
-      this.reserveTenant(opts.tenant, tenantBytes)
+      // the replica's budget first (with the default quota, the budget, a full replica keeps its
+      // MATERIA_ERR_MEMORY_BUDGET); then the tenant's quota, below the budget when the operator set one
+      this.budget.reserve(capacity)
       try {
-        this.budget.reserve(capacity)
+        this.reserveTenant(opts.tenant, tenantBytes)
       } catch (err) {
-        this.releaseTenant(opts.tenant?.id, tenantBytes)
+        this.budget.release(capacity)
         throw err
       }
     } catch (err) {

@@ -56,8 +56,8 @@ t.test('a stalled download keeps a deleted materialization counted until it is c
   // the budget really is full: 64 MiB more do not fit in 96
   const again = await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules/${mid}/materializations`, payload: { init: 'ones' } })
   t.equal(again.statusCode, 507, again.body)
-  // the tenant's quota defaults to the budget: its bytes are still counted too, and it answers first
-  t.equal(again.json().code, 'MATERIA_ERR_TENANT_MEMORY_QUOTA')
+  t.equal(again.json().code, 'MATERIA_ERR_MEMORY_BUDGET')
+  t.equal(app.materializations.residentBytesOfTenant('public'), nbytes, 'and in the tenant\'s quota')
   socket.destroy()
   await until('the budget is released', () => app.materializations.budget.used === 0)
   t.pass('released once the reader went away')
