@@ -54,8 +54,6 @@ const once = () => new Promise((resolve, reject) => {
 
 interface Samples { starts: number[], ends: number[] }
 
-
-
 const now = (): number => performance.timeOrigin + performance.now()
 
 const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', MATERIA_MEMORY_BUDGET: '8GiB' }) })

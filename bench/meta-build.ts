@@ -16,8 +16,6 @@ const spec = {
   kwargs: { enable_nested_tensor: false }
 }
 
-
-
 const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent' }) })
 await app.listen({ host: '127.0.0.1', port: 0 })
 const port = (app.server.address() as { port: number }).port

@@ -20,8 +20,6 @@ const iterations = Number(process.argv[2] ?? 10)
 const warmup = 2
 const spec = { class: 'Linear', args: [16384, 16384], kwargs: { bias: false } }
 
-
-
 async function measure (port: number, agent: Agent, sid: string, device: 'cpu' | 'worker'): Promise<{ ms: number[], nbytes: number }> {
   const body = device === 'cpu' ? spec : { ...spec, kwargs: { ...spec.kwargs, device } }
   const ms: number[] = []

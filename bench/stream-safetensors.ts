@@ -17,7 +17,6 @@ const runs = Number(process.argv[2] ?? 5)
 const device = process.argv[3] ?? 'worker'
 const SLICE = 1 << 20
 
-
 async function json (port: number, agent: Agent, method: string, path: string, body?: unknown): Promise<{ status: number, body: Record<string, unknown> }> {
   const text = body === undefined ? undefined : JSON.stringify(body)
   return await new Promise((resolve, reject) => {

@@ -47,8 +47,16 @@ export function materializationView (m: Mat): MaterializationView {
     progress: { bytesDone: Math.min(m.bytesDone(), m.bytesTotal), bytesTotal: m.bytesTotal },
     nbytes: m.plan.arenaSize,
     tensors: m.plan.tensors.map((t) => ({
-      name: t.name, kind: t.kind, shape: t.shape, dtype: t.dtype, stride: t.stride, numel: t.numel, nbytes: t.nbytes,
-      requiresGrad: t.requiresGrad, persistent: t.persistent, ...(t.tiedTo !== undefined ? { tiedTo: t.tiedTo } : {}),
+      name: t.name,
+      kind: t.kind,
+      shape: t.shape,
+      dtype: t.dtype,
+      stride: t.stride,
+      numel: t.numel,
+      nbytes: t.nbytes,
+      requiresGrad: t.requiresGrad,
+      persistent: t.persistent,
+      ...(t.tiedTo !== undefined ? { tiedTo: t.tiedTo } : {}),
       href: `${base(m)}/tensors/${encodeURIComponent(t.name)}`
     })),
     safetensors: `${base(m)}/safetensors`
@@ -513,4 +521,3 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     return sendBytes(request, reply, segments, etagOf(m, `${tag}:${shard.file}`), {})
   })
 }
-

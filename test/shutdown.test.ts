@@ -12,9 +12,16 @@ const serverEntry = fileURLToPath(new URL('../src/server.ts', import.meta.url))
 
 interface Server { child: ChildProcess, port: number, log: () => string }
 
+/** The environment without tap's coverage hooks: the server is a process of its own, not a test's. */
+function serverEnv (): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_V8_COVERAGE' && !k.startsWith('_TAPJS') && k !== 'NODE_OPTIONS'))
+}
+
 async function startServer (t: Test, env: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', MATERIA_SHUTDOWN_TIMEOUT: '20000', MATERIA_WORKERS: '1', ...env },
+  // through env(1) without NODE_OPTIONS/NODE_V8_COVERAGE: tap's process tracking hooks every spawn, and a
+  // server process in its coverage data made the report lose every other file's
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, '--import', 'tsx', serverEntry], {
+    env: { ...serverEnv(), HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', MATERIA_SHUTDOWN_TIMEOUT: '20000', MATERIA_WORKERS: '1', MATERIA_MAX_EVENT_LOOP_DELAY: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let out = ''

@@ -70,7 +70,7 @@ t.test('a bad tenants file names the variable and the place', async (t) => {
     [`tenants:\n  - name: a\n    keys: [${sha('x')}]\n    limits: { maxSession: 3 }\n`, /unknown field 'maxSession'/],
     [`tenants:\n  - name: a\n    keys: [${sha('x')}]\n    limits: { maxSessions: 0 }\n`, /limits\.maxSessions: expected an integer 1-1000000, got 0/],
     [`tenants:\n  - name: a\n    keys: [${sha('x')}]\n    limits: { maxResidentBytes: lots }\n`, /limits\.maxResidentBytes: expected a byte size/],
-    [`tenants:\n  - name: a\n    keys: []\n`, /non-empty list/],
+    ['tenants:\n  - name: a\n    keys: []\n', /non-empty list/],
     [`tenants:\n  - name: a\n    key: [${sha('x')}]\n`, /unknown field 'key'/]
   ]
   for (const [text, message, ext] of cases) {

@@ -11,6 +11,7 @@ import { fma32 } from './fp.js'
 
 const fround = Math.fround
 
+/* eslint-disable @typescript-eslint/no-loss-of-precision -- the constants are written as avx_mathfun.h writes them */
 /** The cephes / avx_mathfun float32 constants, shared with the fast fill kernel (normal-fill-avx2.ts). */
 export const avxConstants = {
   sqrtHf: fround(0.707106781186547524),
@@ -39,7 +40,6 @@ export const avxConstants = {
 const { sqrtHf, logP0, logP1, logP2, logP3, logP4, logP5, logP6, logP7, logP8, logQ1, logQ2, dp1, dp2, dp3, sinP0, sinP1, sinP2, cosP0, cosP1, cosP2, fourOverPi } = avxConstants
 
 const minNormF32 = 2 ** -126
-
 
 // Bit access for the exponent/mantissa split in logPs.
 const f32View = new Float32Array(1)

@@ -248,7 +248,7 @@ export function f16Round (x: number): number {
 
 /** c10::BFloat16(float): round to nearest even on the float32 bit pattern; NaN -> 0x7FC0. */
 export function bf16BitsFromF32 (x: number): number {
-  if (x !== x) return 0x7fc0
+  if (Number.isNaN(x)) return 0x7fc0
   f32Scratch[0] = x
   const u = u32OfF32[0]!
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff

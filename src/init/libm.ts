@@ -301,7 +301,7 @@ const oneOverSqrtPi = 0.5641895835477563
  * continued fraction (erfc < 5e-4 there, so its error is far below an ulp of the result).
  */
 export function erf (x: number): number {
-  if (x !== x) return NaN
+  if (Number.isNaN(x)) return NaN
   const ax = Math.abs(x)
   if (ax >= 6) return x > 0 ? 1 : -1
   if (ax === 0) return x

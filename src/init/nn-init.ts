@@ -401,6 +401,7 @@ export function truncNormalRun (gen: CpuGenerator, p: TruncNormalParams, store: 
         const s = 16 * u
         if (all || store.anyPending(s, Math.min(s + 16, tailStart))) {
           let v = u + 1
+          // eslint-disable-next-line no-unmodified-loop-condition -- `all` is fixed for the op; `v` moves
           while (v < end && (all || store.anyPending(16 * v, Math.min(16 * v + 16, tailStart)))) v++
           flush()
           const count = 16 * (v - u)

@@ -6,8 +6,6 @@ import { castF32BitsToBf16, castF32BitsToF16, f32Bits, fma32, fma64 } from './fp
 import { mtUniformWasmF32 } from './mt-uniform-wasm.js'
 import type { CpuGenerator } from './mt19937.js'
 
-const fround = Math.fround
-const twoPowM24 = 2 ** -24
 const twoPowM53 = 2 ** -53
 const twoPow32 = 2 ** 32
 /** Below this many elements the JS loop beats the WASM call (state copy in and out). */
@@ -68,7 +66,7 @@ export function uniformF32 (gen: CpuGenerator, dst: Float32Array, off: number, c
       dst[o++] = (y & mask) * scaled + from
     }
     // 2.x: never return the upper bound (only reachable when rounding lands exactly on it).
-    if (clampTo === clampTo) for (let i = off; i < o; i++) if (dst[i] === clampTo) dst[i] = from
+    if (!Number.isNaN(clampTo)) for (let i = off; i < o; i++) if (dst[i] === clampTo) dst[i] = from
     off = o
     count -= k
   }

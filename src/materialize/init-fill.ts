@@ -99,7 +99,6 @@ export interface InitOptions {
   only?: ReadonlySet<string>
 }
 
-
 /** Whether an op is computed in sequence rather than sliced (scalar normal path, trunc_normal_). */
 function sequential (dist: Dist, numel: number): boolean {
   return dist.kind === 'trunc_normal' || (dist.kind === 'normal' && numel < 16)

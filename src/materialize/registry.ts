@@ -68,7 +68,6 @@ const MAX_ZEROED_SHARE = 1 / 8
 
 const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`
 
-
 export class MaterializationRegistry {
   private readonly entries = new Map<string, Entry>()
   /** session id → ids of its materializations, in start order: a session's list is O(its own), not O(all) */

@@ -353,7 +353,7 @@ export interface BuildOptions {
 }
 
 export function buildModuleTree (spec: unknown, opts: BuildOptions = {}): { root: ModuleNode; built: BuiltModule } {
-  if (!isPlainObject(spec)) argError("A module spec must be an object like {\"class\": \"Linear\", \"args\": [5, 1]}")
+  if (!isPlainObject(spec)) argError('A module spec must be an object like {"class": "Linear", "args": [5, 1]}')
   if (typeof spec.class !== 'string') argError("A module spec needs a string 'class', e.g. \"torch.nn.Linear\"")
   const b = new Builder(opts.maxTensors)
   const { value, echo } = b.spec(spec, 1)

@@ -187,7 +187,7 @@ export interface ModuleDef<S extends Signature = Signature> {
 }
 
 // build's parameter type differs per definition; the registry only calls it with matching args
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export type AnyModuleDef = ModuleDef<any>
 
 export interface ModuleDefInput<S extends Signature> {

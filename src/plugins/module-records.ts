@@ -42,7 +42,6 @@ export function moduleBody (id: string, sessionId: string, built: BuiltModule, t
   }
 }
 
-
 export interface ModuleRecords {
   readonly ledger: ModuleLedger
   /** Admits, builds and stores a module of the session (429, 413, 507 before its tensor table is built). */

@@ -50,11 +50,13 @@ export const InitSpec = Type.Object({
 
 export const CreateMaterialization = Type.Object({
   device: Type.Optional(Type.Union([Type.Literal('cpu'), Type.Literal('worker')], { description: '`cpu`: memory of the service process, filled on the main thread between requests. `worker`: a SharedArrayBuffer filled by the worker pool. Same bytes either way. Default `cpu`.' })),
-  init: Type.Optional(Type.Union([initKind(), Type.Ref(InitSpec)], { description: '`empty` is skip_init: no pass over parameter bytes, buffers get their constructor values. ' +
+  init: Type.Optional(Type.Union([initKind(), Type.Ref(InitSpec)], {
+    description: '`empty` is skip_init: no pass over parameter bytes, buffers get their constructor values. ' +
     '`zeros` / `ones`: every parameter. `default`: what `torch.manual_seed(seed); torch.nn.X(*args, **kwargs)` gives (the module\'s own ' +
     'reset_parameters() in PyTorch\'s RNG order, bit for bit as PyTorch 2.x on a Linux x86-64 CPU with AVX2 kernels; float64 normal_ values ' +
     'only to within 2 ulp in about 0.16% of elements, where glibc\'s log/sin/cos round differently). With `dtype`, values are computed in the ' +
-    'module\'s own dtype and then cast, as `m.to(dtype)`. An object (InitSpec) adds per-tensor overrides. Default `empty`.' })),
+    'module\'s own dtype and then cast, as `m.to(dtype)`. An object (InitSpec) adds per-tensor overrides. Default `empty`.'
+  })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Seed for init `default` and overrides: `torch.manual_seed(seed)` (rng `torch` uses its low 32 bits, as torch does). Default 0.' })),
   rng: Type.Optional(Type.Union([Type.Literal('torch'), Type.Literal('philox')], { description: '`torch` (default): PyTorch\'s CPU generator (MT19937), one stream in construction order, bit-exact. `philox`: the same rules and bounds, but every tensor draws from its own counter-based stream keyed by (seed, its state_dict name), so tensors fill in parallel; not PyTorch\'s values. Deep copies and ties keep their source\'s values either way.' })),
   dtype: Type.Optional(Type.String({ description: 'Cast every floating tensor to this dtype (float32, float64, float16, bfloat16; `torch.` prefix accepted).' })),

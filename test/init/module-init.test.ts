@@ -234,7 +234,7 @@ t.test('overrides: parsing and glob semantics', async (t) => {
   const ops = planOf(tied, { overrides: { '*.weight': { fn: 'uniform_', a: -0.1, b: 0.1 }, '1.bias': { fn: 'zeros_' } } }).exec.ops
   t.same(ops.slice(3).map((o) => o.what), ["uniform_ (override '*.weight')"], 'a tied storage is initialised once per pattern')
   t.throws(() => planOf(S('Linear', [3, 2]), { overrides: { '*.weight': { fn: 'zeros_' } } }), /matches no floating-point tensor of torch.nn.Linear; its state_dict names are weight, bias/)
-  t.throws(() => planOf(S('BatchNorm1d', [3]), { overrides: { 'num_batches_tracked': { fn: 'zeros_' } } }), /matches no floating-point tensor/)
+  t.throws(() => planOf(S('BatchNorm1d', [3]), { overrides: { num_batches_tracked: { fn: 'zeros_' } } }), /matches no floating-point tensor/)
   t.throws(() => planOf(S('LayerNorm', [3]), { overrides: { weight: { fn: 'xavier_uniform_' } } }),
     /xavier_uniform_ on 'weight' \(shape \[3\]\): Fan in and fan out can not be computed for tensor with fewer than 2 dimensions/)
   t.throws(() => planOf(S('Linear', [3, 2], { dtype: 'float16' }), { overrides: { bias: { fn: 'uniform_', a: -1e6, b: 0 } } }), /outside the range of float16/)

@@ -20,7 +20,6 @@ async function * chunks (file: Buffer, sizes: readonly number[]): AsyncGenerator
   }
 }
 
-
 t.test('cast on load gives PyTorch\'s copy_() bytes for any chunking of the body', async (t) => {
   for (const id of ['mlp-bfloat16-file', 'linear-float64-file-into-float16']) {
     const c = golden.cases.find((x) => x.id === id) as (typeof golden.cases)[0]

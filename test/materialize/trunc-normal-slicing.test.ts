@@ -40,6 +40,7 @@ t.test('cpu: the event loop keeps turning and DELETE cancels a running trunc_nor
   // the fill notices within a few turns of the loop (it checks the signal between ~4 ms steps)
   let settled = false
   void m.done.then(() => { settled = true })
+  // eslint-disable-next-line no-unmodified-loop-condition -- set by the promise above, between ticks
   for (let i = 0; i < 50 && !settled; i++) await tick()
   h.disable()
   t.ok(settled, 'the fill ended soon after DELETE')

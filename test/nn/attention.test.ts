@@ -4,8 +4,6 @@ import t from 'tap'
 import { buildModule } from '../../src/nn/index.js'
 import { message, layout } from './helpers.js'
 
-
-
 t.test('MultiheadAttention(8, 2): packed in_proj, then the out_proj child', async (t) => {
   const built = buildModule({ class: 'torch.nn.MultiheadAttention', args: [8, 2] })
   t.equal(built.qualname, 'torch.nn.MultiheadAttention')

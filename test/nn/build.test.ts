@@ -22,8 +22,16 @@ t.test('state_dict order: own parameters, own buffers, then children; strides an
   t.strictSame(m.tensors.map((x) => x.name), ['0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked'])
   const [w] = m.tensors
   t.strictSame(w, {
-    name: '0.weight', kind: 'parameter', shape: [3, 2], dtype: 'float32', stride: [2, 1], numel: 6, nbytes: 24,
-    requiresGrad: true, persistent: true, owner: { qualname: 'torch.nn.Linear', path: '0' }
+    name: '0.weight',
+    kind: 'parameter',
+    shape: [3, 2],
+    dtype: 'float32',
+    stride: [2, 1],
+    numel: 6,
+    nbytes: 24,
+    requiresGrad: true,
+    persistent: true,
+    owner: { qualname: 'torch.nn.Linear', path: '0' }
   })
   const counter = m.tensors[6]
   t.strictSame([counter?.shape, counter?.stride, counter?.numel, counter?.nbytes, counter?.dtype, counter?.fill], [[], [], 1, 8, 'int64', 0])
@@ -35,8 +43,18 @@ t.test('state_dict order: own parameters, own buffers, then children; strides an
 t.test('non-persistent buffers come last, in named_buffers order', async t => {
   const def = defineModule({ name: 'Fake', pyModule: 'test', acceptsDevice: false, doc: '', signature: {}, build: () => ({}) })
   const node = (tensors: OwnTensor[], children: Array<[string, ModuleNode | null]> = []): ModuleNode => ({
-    [MODULE_TAG]: true, id: 0, def, name: 'Fake', qualname: 'test.Fake', bound: {}, tensors, children, ties: [],
-    moduleCount: 1, tensorCount: tensors.length, depth: 1
+    [MODULE_TAG]: true,
+    id: 0,
+    def,
+    name: 'Fake',
+    qualname: 'test.Fake',
+    bound: {},
+    tensors,
+    children,
+    ties: [],
+    moduleCount: 1,
+    tensorCount: tensors.length,
+    depth: 1
   })
   const child = node([buffer('cache', [2], 'float32', undefined, { persistent: false }), parameter('w', [2], 'float32')])
   const root = node([buffer('mask', [4], 'bool', 0, { persistent: false }), buffer('b', [1], 'float32', 1), parameter('p', [3], 'float32')],

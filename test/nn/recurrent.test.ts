@@ -29,7 +29,6 @@ function checkLayout (t: Test, spec: unknown, expected: Row[]): void {
   }
 }
 
-
 t.test('LSTM(6, 9, bidirectional=True)', async (t) => {
   checkLayout(t, { class: 'torch.nn.LSTM', args: [6, 9], kwargs: { bidirectional: true } }, [
     ['weight_ih_l0', [36, 6], [6, 1]],

@@ -6,7 +6,6 @@ import { message, layout, type Row } from './helpers.js'
 
 const names = (spec: unknown): string[] => buildModule(spec).tensors.map((x) => x.name)
 
-
 const encoderLayer = (...args: unknown[]) => ({ class: 'TransformerEncoderLayer', args })
 
 /** state_dict rows of one TransformerEncoderLayer(16, 4, 32) under `p` */
@@ -76,7 +75,7 @@ t.test('TransformerDecoderLayer(8, 2, 16, activation=PReLU(), bias=False, dtype=
   ])
 })
 
-t.test("Transformer(16, 4, 1, 2, 32, norm_first=True): encoder then decoder, each with its norm", async (t) => {
+t.test('Transformer(16, 4, 1, 2, 32, norm_first=True): encoder then decoder, each with its norm', async (t) => {
   const got = names({ class: 'Transformer', args: [16, 4, 1, 2, 32], kwargs: { norm_first: true } })
   const dec = (i: number): string[] => ['self_attn.in_proj_weight', 'self_attn.in_proj_bias', 'self_attn.out_proj.weight', 'self_attn.out_proj.bias',
     'multihead_attn.in_proj_weight', 'multihead_attn.in_proj_bias', 'multihead_attn.out_proj.weight', 'multihead_attn.out_proj.bias',

@@ -141,12 +141,12 @@ function routeArb (): fc.Arbitrary<{ method: string, path: string }> {
   // non-canonical spellings of the same routes (the router decodes them; auth must not be fooled)
   const spelling = fc.constantFrom<(p: string) => string>(
     (p) => p, (p) => p, (p) => p, (p) => p, (p) => p, (p) => p, (p) => p, (p) => p, (p) => p, (p) => p,
-    (p) => p.replace('/v1/', '/v%31/'),
-    (p) => p.replace('/v1/', '//v1//'),
-    (p) => p.replace('/v1/', '/v1/./'),
-    (p) => p.replace('/v1/', '/V1/'),
-    (p) => p.replace('sessions', 'sess%69ons'),
-    (p) => `${p};x=1`
+  (p) => p.replace('/v1/', '/v%31/'),
+  (p) => p.replace('/v1/', '//v1//'),
+  (p) => p.replace('/v1/', '/v1/./'),
+  (p) => p.replace('/v1/', '/V1/'),
+  (p) => p.replace('sessions', 'sess%69ons'),
+  (p) => `${p};x=1`
   )
   return fc.tuple(templates, method, spelling, query).map(([[m, p], other, s, q]) => ({ method: other ?? m, path: s(p) + q }))
 }

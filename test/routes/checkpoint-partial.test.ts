@@ -23,7 +23,6 @@ async function setup (app: FastifyInstance, spec: object): Promise<{ sid: string
 const upload = async (app: FastifyInstance, sid: string, mid: string, file: Buffer, query = '') =>
   await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules/${mid}/materializations${query}`, payload: file, headers: { 'content-type': 'application/octet-stream' } })
 
-
 t.test('strict=false: missing keys hold PyTorch\'s seeded init, the rest the file (golden, both devices)', async (t) => {
   const app = await build(t)
   t.ok(golden.cases.length >= 5)
