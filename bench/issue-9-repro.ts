@@ -41,7 +41,7 @@ const caseArg = process.argv[3]
 const isChild = process.argv[4] === '--child'
 
 const caseLimits: Record<string, number> = {
-  auth: 30, 'trunc-cpu': 120, 'trunc-worker': 200, heap: 120, 'stalled-get': 90, 'stalled-put': 90, list: 200, header: 120, sigterm: 60
+  auth: 30, 'trunc-cpu': 120, 'trunc-worker': 300, heap: 120, 'stalled-get': 110, 'stalled-put': 90, list: 200, header: 120, sigterm: 60
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -87,12 +87,17 @@ async function residentMetric (port: number): Promise<string> {
 async function withDelay<T> (fn: () => Promise<T>): Promise<[T, number]> {
   const h = monitorEventLoopDelay({ resolution: 1 })
   h.enable()
+  // the histogram records a delay between two of its ticks: let it tick before the loop may block
+  await sleep(20)
   try {
     const r = await fn()
     h.disable()
     return [r, h.max / 1e6]
   } finally { h.disable() }
 }
+
+/** A partial figure, reported by the parent if the case is stopped before its result. */
+const progress = (msg: string): void => { process.stdout.write(`PROGRESS ${msg}\n`) }
 
 const gc = (): void => { (globalThis as { gc?: () => void }).gc?.() }
 
@@ -166,11 +171,29 @@ const cases: Record<string, () => Promise<string>> = {
     const sid = idOf(await call(port, 'POST', '/v1/sessions', {}))
     const mid = idOf(await call(port, 'POST', `/v1/sessions/${sid}/modules`, { class: 'Linear', args: [16384, 16384], kwargs: { bias: false } }))
     const init = { default: 'default', overrides: { weight: { fn: 'trunc_normal_', a: -0.4, b: 0.4 } } }
-    const [r, maxDelay] = await withDelay(async () => await call(port, 'POST', `/v1/sessions/${sid}/modules/${mid}/materializations`, { init, seed: 0, device: 'worker' }))
-    const line = `Linear(16384, 16384) 1 GiB, device worker: POST (wait) → ${r.status} in ${(r.ms / 1000).toFixed(1)} s, event-loop max delay ${maxDelay.toFixed(0)} ms, RSS ${mib(process.memoryUsage().rss)}` +
-      (r.status >= 400 ? ` (${r.text.slice(0, 200)})` : '')
+    // wait: false and polled, so a fill slower than the cap still reports how far it got
+    const [line, maxDelay] = await withDelay(async () => {
+      const r = await call(port, 'POST', `/v1/sessions/${sid}/modules/${mid}/materializations`, { init, seed: 0, device: 'worker', wait: false })
+      if (r.status !== 202 && r.status !== 201) return `POST → ${r.status} ${r.text.slice(0, 200)}`
+      const t0 = performance.now()
+      const path = `/v1/sessions/${sid}/materializations/${idOf(r)}`
+      let m: { status: string, progress?: { bytesDone: number, bytesTotal: number } } = { status: 'pending' }
+      let maxRss = 0
+      while (m.status === 'pending' && performance.now() - t0 < 280_000) {
+        await sleep(1000)
+        m = JSON.parse((await call(port, 'GET', path)).text) as typeof m
+        maxRss = Math.max(maxRss, process.memoryUsage().rss)
+        if (m.progress !== undefined) progress(`${((performance.now() - t0) / 1000).toFixed(0)} s: ${(m.progress.bytesDone / MiB).toFixed(0)} of ${(m.progress.bytesTotal / MiB).toFixed(0)} MiB filled, RSS ${mib(process.memoryUsage().rss)}`)
+      }
+      const s = (performance.now() - t0) / 1000
+      const done = m.progress === undefined ? '' : `, ${(m.progress.bytesDone / MiB).toFixed(0)} of ${(m.progress.bytesTotal / MiB).toFixed(0)} MiB filled`
+      const verdict = m.status === 'pending' ? `still pending after ${s.toFixed(0)} s (stopped)` : `${m.status} after ${s.toFixed(1)} s`
+      const del = await call(port, 'DELETE', path)
+      return `Linear(16384, 16384) 1 GiB, device worker, wait:false: ${verdict}${done}, peak RSS ${mib(maxRss)}; DELETE → ${del.status} in ${del.ms.toFixed(0)} ms`
+    })
+    const out = `${line}, event-loop max delay ${maxDelay.toFixed(0)} ms`
     await app.close()
-    return line
+    return out
   },
 
   async heap () {
@@ -214,15 +237,16 @@ const cases: Record<string, () => Promise<string>> = {
     for (const m of mats) await call(port, 'DELETE', `/v1/sessions/${sid}/materializations/${m}`)
     await sleep(500)
     const at0 = `resident ${await residentMetric(port)} B (budget used ${mib(registry(app).budget.used)}, materializations ${registry(app).count}), RSS ${mib(process.memoryUsage().rss)}`
-    await sleep(35_000)
-    gc()
-    await sleep(500)
-    const closed = sockets.filter((s) => s.destroyed || s.readableEnded).length
-    const at35 = `resident ${await residentMetric(port)} B (budget used ${mib(registry(app).budget.used)}), RSS ${mib(process.memoryUsage().rss)}, sockets closed by the server ${closed}/6`
+    const later: string[] = []
+    for (const t of [35, 65]) {
+      await sleep(t === 35 ? 35_000 : 30_000)
+      gc(); await sleep(200)
+      later.push(`${t} s later: resident ${await residentMetric(port)} B (budget used ${mib(registry(app).budget.used)}), RSS ${mib(process.memoryUsage().rss)}`)
+    }
     const again = await call(port, 'POST', `/v1/sessions/${sid}/modules/${mid}/materializations`, { init: 'zeros' })
     for (const s of sockets) s.destroy()
     await app.close()
-    return `6 × 64 MiB, RSS with them ${mib(rss0)}; right after the DELETEs: ${at0}; 35 s later: ${at35}; a new 64 MiB materialization then → ${again.status}`
+    return `6 × 64 MiB, RSS with them ${mib(rss0)}; right after the DELETEs: ${at0}; ${later.join('; ')}; a new 64 MiB materialization then → ${again.status}`
   },
 
   async 'stalled-put' () {
@@ -259,6 +283,7 @@ const cases: Record<string, () => Promise<string>> = {
     const worker = async (): Promise<void> => {
       for (let i = next++; i < 20_000; i = next++) {
         const sid = idOf(await call(port, 'POST', '/v1/sessions', {}, {}, agent))
+        if (i % 2500 === 2499) progress(`setup: ${i + 1} sessions (${Math.min(i + 1, 5000)} materializations) after ${((performance.now() - t0) / 1000).toFixed(0)} s`)
         if (i < 5000) {
           const mid = idOf(await call(port, 'POST', `/v1/sessions/${sid}/modules`, { class: 'Linear', args: [2, 2] }, {}, agent))
           const m = await call(port, 'POST', `/v1/sessions/${sid}/modules/${mid}/materializations`, { init: 'zeros' }, {}, agent)
@@ -268,6 +293,7 @@ const cases: Record<string, () => Promise<string>> = {
     }
     await Promise.all(Array.from({ length: 8 }, worker))
     const setup = (performance.now() - t0) / 1000
+    progress(`setup done in ${setup.toFixed(0)} s; GET /v1/sessions sent`)
     await sleep(500)
     const [one, d1] = await withDelay(async () => await call(port, 'GET', '/v1/sessions', undefined, {}, agent))
     const firstCount = (JSON.parse(one.text) as { sessions: unknown[] }).sessions.length
@@ -295,17 +321,17 @@ const cases: Record<string, () => Promise<string>> = {
     const { app, port } = await start({ MATERIA_MEMORY_BUDGET: '8GiB' })
     const sid = idOf(await call(port, 'POST', '/v1/sessions', {}))
     const mid = idOf(await call(port, 'POST', `/v1/sessions/${sid}/modules`, { class: 'Linear', args: [2, 2] }))
-    // 1.66M entries of ~60 bytes: ~100 MB of header (the format's limit is 100 MB)
-    const parts: string[] = []
+    // 1.66M zero-size entries of ~59 bytes, all at offset 0 (valid: each ends where the next begins): ~98 MB of header
     const n = 1_660_000
-    for (let i = 0; i < n; i++) parts.push(`"t${i}":{"dtype":"F32","shape":[1],"data_offsets":[${4 * i},${4 * i + 4}]}`)
-    let json = Buffer.from(`{${parts.join(',')}}`)
+    const parts: string[] = []
+    for (let i = 0; i < n; i++) parts.push(`"t${String(i).padStart(7, '0')}":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}`)
+    const json = Buffer.from(`{${parts.join(',')}}`)
     parts.length = 0
-    if (json.length > 100_000_000) json = Buffer.from(`{${Array.from({ length: Math.floor(n * 100_000_000 / json.length) - 1 }, (_, i) => `"t${i}":{"dtype":"F32","shape":[1],"data_offsets":[${4 * i},${4 * i + 4}]}`).join(',')}}`)
-    const entries = (json.toString('latin1').match(/"dtype"/g) ?? []).length
+    const entries = n
     const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(json.length))
-    const body = Buffer.concat([len, json, Buffer.alloc(4 * 16)])
-    gc(); await sleep(200)
+    const body = Buffer.concat([len, json])
+    // building the header held this process's event loop for seconds: let the load shedder's measure settle
+    gc(); await sleep(3000)
     const rss0 = process.memoryUsage().rss
     let peak = rss0
     const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 50)
@@ -347,13 +373,15 @@ const cases: Record<string, () => Promise<string>> = {
     })
     await sleep(200)
     const t0 = performance.now()
+    const mark = out.length
     child.kill('SIGTERM')
     const r = await Promise.race([exited, sleep(15_000).then(() => undefined)])
     const ms = performance.now() - t0
     if (r === undefined) child.kill('SIGKILL')
+    const logged = out.slice(mark).split('\n').flatMap((l) => { try { return [String((JSON.parse(l) as { msg?: string }).msg)] } catch { return l.trim() === '' ? [] : [l.slice(0, 80)] } })
     const complete = /shutdown complete/.test(out)
     const timedOut = /shutdown timed out/.test(out)
-    return `upload of 16 MB random bytes → ${up}; SIGTERM → ${r === undefined ? 'still running after 15 s (killed)' : `exit ${r.code ?? r.signal ?? '?'} after ${(ms / 1000).toFixed(2)} s`}; 'shutdown complete' ${complete ? 'logged' : 'not logged'}${timedOut ? ", 'shutdown timed out' logged" : ''}`
+    return `upload of 16 MB random bytes → ${up}; SIGTERM → ${r === undefined ? 'still running after 15 s (killed)' : `exit ${r.code ?? r.signal ?? '?'} after ${(ms / 1000).toFixed(2)} s`}; 'shutdown complete' ${complete ? 'logged' : 'not logged'}${timedOut ? ", 'shutdown timed out' logged" : ''}; logged after SIGTERM: ${logged.length === 0 ? 'nothing' : logged.map((m) => `"${m}"`).join(', ')}`
   }
 }
 
@@ -378,19 +406,22 @@ if (isChild) {
     child.stderr.on('data', (c: Buffer) => { err += c.toString(); if (err.length > 1e6) err = err.slice(-1e5) })
     const exit = await Promise.race([
       new Promise<{ code: number | null, signal: string | null }>((resolve) => { child.once('exit', (code, signal) => { resolve({ code, signal }) }) }),
-      sleep(limit * 1000).then(() => undefined)
+      // unref'd: a case that ends early must not keep this process waiting for its cap
+      sleep(limit * 1000, undefined, { ref: false }).then(() => undefined)
     ])
     const s = ((performance.now() - t0) / 1000).toFixed(1)
     const result = /^RESULT (.*)$/m.exec(out)?.[1]
     if (exit === undefined) {
       child.kill('SIGKILL')
-      console.log(`${name}: >${limit} s, stopped (no result)${result !== undefined ? ` ${result}` : ''}`)
+      const last = [...out.matchAll(/^PROGRESS (.*)$/gm)].at(-1)?.[1]
+      console.log(`${name}: >${limit} s, stopped (no result)${last !== undefined ? `; last progress: ${last}` : ''}`)
     } else if (result !== undefined) {
       console.log(`${name}: ${result} [${s} s]`)
     } else {
       const lines = err.trim().split('\n').filter((l) => l.trim() !== '')
-      const fatal = lines.find((l) => /FATAL|fatal error|Error:|RangeError|Allocation failed/i.test(l)) ?? lines.at(-1) ?? ''
-      console.log(`${name}: process ended with ${exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code ?? '?'}`} after ${s} s, no result; stderr: ${fatal.slice(0, 300)}`)
+      const at = Math.max(0, lines.findIndex((l) => /FATAL|fatal error|Error:|RangeError|Allocation failed/i.test(l)))
+      const fatal = lines.slice(at, at + 4).join(' | ')
+      console.log(`${name}: process ended with ${exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code ?? '?'}`} after ${s} s, no result; stderr: ${fatal.slice(0, 400)}`)
     }
     loadavg()
   }
