@@ -88,7 +88,7 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
     const session = await app.requireSession(request, request.params.sessionId)
     if (!await store.deleteModule(session.id, request.params.moduleId)) throw notFound(request.params.moduleId)
     app.moduleRecords.release(request.params.moduleId)
-    app.materializations.deleteWhere((m) => m.sessionId === session.id && m.moduleId === request.params.moduleId)
+    app.materializations.deleteOfSession(session.id, request.params.moduleId)
     return await reply.code(204).send(null)
   })
 }

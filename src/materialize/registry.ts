@@ -235,6 +235,13 @@ export class MaterializationRegistry {
     return true
   }
 
+  /** Deletes a session's materializations (those of one module when `moduleId` is given): O(own), by the session index. */
+  deleteOfSession (sessionId: string, moduleId?: string): number {
+    let n = 0
+    for (const m of this.list(sessionId)) if ((moduleId === undefined || m.moduleId === moduleId) && this.delete(sessionId, m.id)) n++
+    return n
+  }
+
   deleteWhere (pred: (m: Materialization) => boolean): number {
     let n = 0
     for (const e of [...this.entries.values()]) if (pred(e.m) && this.delete(e.m.sessionId, e.m.id)) n++

@@ -12,7 +12,7 @@ declare module 'fastify' {
 async function materializationsPlugin (app: FastifyInstance): Promise<void> {
   const registry = new MaterializationRegistry(app.config.memoryBudget, app.pool, app.config.arenaCache)
   app.decorate('materializations', registry)
-  app.store.onSessionEnd((s) => { registry.deleteWhere((m) => m.sessionId === s.id) })
+  app.store.onSessionEnd((s) => { registry.deleteOfSession(s.id) })
   const registers = [app.metrics.registry]
   void new Gauge({ name: 'materia_resident_bytes', help: 'Tensor bytes held by materializations.', registers, collect () { this.set(registry.residentBytes) } })
   void new Gauge({ name: 'materia_memory_budget_bytes', help: 'MATERIA_MEMORY_BUDGET.', registers, collect () { this.set(registry.budget.limit) } })
