@@ -139,7 +139,7 @@ class Builder {
       clone: (node) => this.clone(node),
       given: (param) => given.has(param),
       fail: argError,
-      expectTensors: (n) => { if (n > this.maxTensors) throw tooManyTensors(n, this.maxTensors, depth === 1) }
+      expectTensors: (n, exact = true) => { if (n > this.maxTensors) throw tooManyTensors(n, this.maxTensors, exact && depth === 1) }
     }
     const result = def.build(bound, ctx)
     const tensors = result.tensors ?? []

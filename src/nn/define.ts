@@ -161,8 +161,8 @@ export interface BuildContext {
   given (param: string): boolean
   /** a PyTorch ValueError/TypeError/RuntimeError text → 400 constructorArgs */
   fail (message: string): never
-  /** says how many tensors the module is about to make, so a tensor limit stops it before it does */
-  expectTensors (n: number): void
+  /** says how many tensors the module is about to make (`exact: false`: at least), so a tensor limit stops it before it does */
+  expectTensors (n: number, exact?: boolean): void
 }
 
 export interface BuildResult {

@@ -96,6 +96,8 @@ function stack (layer: unknown, numLayers: unknown, norm: unknown, ctx: BuildCon
   if (n > MAX_LAYERS) throw materiaError('specTooLarge', `${ctx.name} would hold ${n} layers (limit ${MAX_LAYERS})`)
   // ModuleList's add_module rejects a non-module (None is allowed) only when there is a copy to add
   if (n > 0 && layer !== null && !isModuleNode(layer)) ctx.fail(`${torchTypeName(layer)} is not a Module subclass`)
+  // n copies of the layer's tensors: refused by a tensor limit before they are made
+  if (isModuleNode(layer)) ctx.expectTensors(n * layer.tensorCount, false)
   const copies: Array<ModuleNode | null> = new Array(n)
   for (let i = 0; i < n; i++) copies[i] = isModuleNode(layer) ? ctx.clone(layer) : null
   const children: Children = [['layers', ctx.make('ModuleList', [copies])]]
