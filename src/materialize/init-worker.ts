@@ -9,7 +9,12 @@ import { DrawRun, type Cursor, type InitTask } from './init-fill.js'
 /** Work per task: long enough to amortise the hand-over, short enough that other fills get a thread soon. */
 export const TASK_MS = 50
 
+/** A thread idle this long after a task collects: another thread may have ended the chain, and an arena deleted since stays mapped while any thread's heap still refers to it. */
+const IDLE_GC_MS = 50
+let idleGc: NodeJS.Timeout | undefined
+
 export default function initTask (task: InitTask): { bytes: number, cancelled: boolean, next: Cursor | null } {
+  clearTimeout(idleGc)
   const flag = new Int32Array(task.control, 0, 1)
   const done = new BigInt64Array(task.control, 8, 1)
   const run = new DrawRun(task.exec, task.memory, task.slice, task.from)
@@ -23,10 +28,15 @@ export default function initTask (task: InitTask): { bytes: number, cancelled: b
     }
     if (performance.now() >= until) {
       const next = run.cursor()
-      if (next !== null) return { bytes, cancelled: false, next }
+      if (next !== null) return idle({ bytes, cancelled: false, next })
     }
   }
   return last({ bytes, cancelled: false, next: null })
+}
+
+function idle<T> (result: T): T {
+  if (collectGarbage !== undefined) idleGc = setTimeout(collectGarbage, IDLE_GC_MS)
+  return result
 }
 
 /** The last task of a chain: a finished chain must not keep a deleted arena alive in this thread's heap until its next GC. */
