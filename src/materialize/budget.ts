@@ -2,7 +2,8 @@
 // Memory held for reuse (the arena cache) counts too, and is shed when a reservation needs it.
 import { materiaError } from '../errors.js'
 
-const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`
+/** Bytes as GiB with two decimals, for the figures in 507 messages. */
+export const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`
 
 /** Memory the process holds that it can give back on demand. */
 export interface SpareMemory {

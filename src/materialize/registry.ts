@@ -9,7 +9,7 @@ import type { DType } from '../tensor/dtype.js'
 import { Arena } from './arena.js'
 import { ArenaCache } from './arena-cache.js'
 import { collectGarbage } from './collect-garbage.js'
-import { MemoryBudget } from './budget.js'
+import { gib, MemoryBudget } from './budget.js'
 import { fillRange, fillSteps, splitRanges, taskBatches, uncoveredZeros, type FillRange } from './fill.js'
 import { TASK_BYTES, type FillTask } from './fill-worker.js'
 import type { ArenaPlan, InitKind } from './plan.js'
@@ -65,8 +65,6 @@ export interface Span { offset: number, nbytes: number }
 
 /** A recycled arena is used only when at most this share of it must be zeroed (else fresh memory, zero for free). */
 const MAX_ZEROED_SHARE = 1 / 8
-
-const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`
 
 export class MaterializationRegistry {
   private readonly entries = new Map<string, Entry>()
