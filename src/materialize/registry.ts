@@ -40,6 +40,8 @@ export interface MaterializationOptions {
 export interface Materialization extends MaterializationOptions {
   id: string
   createdAt: number
+  /** creation order on this replica, unique and increasing (list cursors; createdAt repeats within a millisecond) */
+  seq: number
   status: Status
   error?: string
   plan: ArenaPlan
@@ -73,6 +75,7 @@ export class MaterializationRegistry {
   /** tenant id → bytes its materializations hold on this replica */
   private readonly tenantBytes = new Map<string, number>()
   private gcTimer: NodeJS.Timeout | undefined
+  private lastSeq = 0
   private closed = false
   readonly budget: MemoryBudget
   readonly cache: ArenaCache
@@ -131,6 +134,7 @@ export class MaterializationRegistry {
       ...opts,
       id,
       createdAt: Date.now(),
+      seq: ++this.lastSeq,
       status: 'pending',
       plan,
       arena,

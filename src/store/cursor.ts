@@ -57,20 +57,21 @@ export function pageLimit (req: PageRequest): number {
 
 /**
  * A page of an in-memory list kept in creation order (the registry's materializations of a
- * session). The cursor holds the last item's [createdAt, id]: the walk resumes after that item, or,
- * when it was deleted meanwhile, at the first item created after it.
+ * session). The cursor holds the last item's [seq, id], seq being a unique, increasing creation
+ * number: the walk resumes after that item, or, when it was deleted meanwhile, at the first item
+ * created after it (a timestamp would skip the items made in the same millisecond).
  */
-export function pageInOrder<T> (items: readonly T[], req: PageRequest, key: (item: T) => { createdAt: number, id: string }): Page<T> {
+export function pageInOrder<T> (items: readonly T[], req: PageRequest, key: (item: T) => { seq: number, id: string }): Page<T> {
   const limit = pageLimit(req)
   let start = 0
   if (req.cursor !== undefined) {
-    const [createdAt, id] = decodeCursor(req.cursor, ['int', 'string']) as [number, string]
+    const [seq, id] = decodeCursor(req.cursor, ['int', 'string']) as [number, string]
     const at = items.findIndex((item) => key(item).id === id)
-    start = at >= 0 ? at + 1 : items.findIndex((item) => key(item).createdAt > createdAt)
+    start = at >= 0 ? at + 1 : items.findIndex((item) => key(item).seq > seq)
     if (start < 0) start = items.length
   }
   const page = items.slice(start, start + limit)
   const last = page[page.length - 1]
   const more = start + limit < items.length && last !== undefined
-  return { items: page, nextCursor: more ? encodeCursor([key(last).createdAt, key(last).id]) : null }
+  return { items: page, nextCursor: more ? encodeCursor([key(last).seq, key(last).id]) : null }
 }
