@@ -1,4 +1,8 @@
-// The one error registry: every error the service emits has a code from this table.
+// The one error registry, in two tables (as fastify core's lib/errors.js, with codes fixed by the
+// HTTP contract): `errorDefs` holds each stable code with its HTTP status and what it means (docs,
+// openapi.yaml); `errorMessages` holds each error the service raises: the code it answers with and
+// its message template, `{name}` placeholders filled from the parameters given to materiaError().
+// Several messages may share one code (every bad option combination is MATERIA_ERR_MATERIALIZATION_OPTIONS).
 // Codes are stable and never reused; add new ones at the end of their area.
 import { STATUS_CODES } from 'node:http'
 
@@ -62,6 +66,47 @@ export const errorDefs = {
 
 export type ErrorName = keyof typeof errorDefs
 
+export interface ErrorMessage<T extends string = string> {
+  /** the errorDefs entry whose code and status the error carries */
+  readonly error: ErrorName
+  /** the message, `{name}` placeholders filled from materiaError()'s parameters */
+  readonly template: T
+}
+
+function msg<const T extends string> (error: ErrorName, template: T): ErrorMessage<T> {
+  return { error, template }
+}
+
+/**
+ * Every error the service raises, by name: its code and its message template. Grouped by the part
+ * of the service that raises them; a message whose wording is PyTorch's or Python's own (argument
+ * binding, load_state_dict) is built by that code and passed whole as `{message}`.
+ */
+export const errorMessages = {
+  // request shape, router, auth, limits (src/plugins, src/store)
+  // torch.nn catalog, constructor arguments, specs (src/nn)
+  // init rules and overrides (src/init)
+  // sessions, modules, materializations (routes, src/app)
+  materializationNotFound: msg('materializationNotFound', "Materialization '{id}' not found"),
+  // materialize (src/materialize)
+  // safetensors (src/serialize)
+} as const satisfies Record<string, ErrorMessage>
+
+export type MessageName = keyof typeof errorMessages
+
+/** The `{name}` placeholders of a template, as a parameter object type. */
+type Placeholders<T extends string> = T extends `${string}{${infer P}}${infer Rest}` ? P | Placeholders<Rest> : never
+export type MessageParams<N extends MessageName> = { readonly [K in Placeholders<(typeof errorMessages)[N]['template']>]: string | number }
+
+/** Fills a template; a placeholder without a parameter is a bug, so it throws. */
+export function formatMessage (template: string, params: Readonly<Record<string, string | number>>): string {
+  return template.replace(/\{(\w+)\}/g, (_m, key: string) => {
+    const v = params[key]
+    if (v === undefined) throw new Error(`internal: no parameter '${key}' for message '${template}'`)
+    return String(v)
+  })
+}
+
 /** An error that carries its HTTP status and stable code, so handlers never map by instanceof. */
 export class MateriaError extends Error {
   readonly statusCode: number
@@ -78,8 +123,17 @@ export class MateriaError extends Error {
   }
 }
 
-export function materiaError (name: ErrorName, message: string, headers?: Record<string, string>): MateriaError {
-  return new MateriaError(name, message, headers)
+/**
+ * The error `name` of errorMessages, its template filled from `params`. (Transition: an errorDefs
+ * name with a whole message string is still accepted while throw sites move to templates.)
+ */
+export function materiaError<N extends MessageName> (name: N, params: MessageParams<N>, headers?: Record<string, string>): MateriaError
+export function materiaError (name: ErrorName, message: string, headers?: Record<string, string>): MateriaError
+export function materiaError (name: string, params: string | Readonly<Record<string, string | number>>, headers?: Record<string, string>): MateriaError {
+  if (typeof params === 'string') return new MateriaError(name as ErrorName, params, headers)
+  const m = (errorMessages as Record<string, ErrorMessage>)[name]
+  if (m === undefined) throw new Error(`internal: no error message '${name}'`)
+  return new MateriaError(m.error, formatMessage(m.template, params), headers)
 }
 
 export interface ErrorBody {
