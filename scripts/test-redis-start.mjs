@@ -1,6 +1,7 @@
 // tap's `before` program (.taprc) for the Redis store tests: runs a private redis-server on a free
 // loopback port for this test run and writes its URL to .tap/test-redis.json, where test/helper.ts
 // reads it; scripts/test-redis-stop.mjs ends it. With REDIS_URL set, that Redis is used instead.
+/* c8 ignore start */ // test harness, not the service: tap would otherwise count it in the suite's coverage
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -27,3 +28,4 @@ if (process.env.REDIS_URL === undefined) {
   mkdirSync(new URL('.', file), { recursive: true })
   writeFileSync(file, JSON.stringify({ url: `redis://127.0.0.1:${port}`, pidfile }))
 }
+/* c8 ignore stop */

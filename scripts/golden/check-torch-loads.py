@@ -5,7 +5,7 @@ real PyTorch modules?
 Starts nothing itself. Start the service first, then point this script at it:
 
     npm run build && PORT=18080 npm start            # in another terminal
-    /work/venv/bin/python scripts/golden/check-torch-loads.py http://127.0.0.1:18080
+    python3 scripts/golden/check-torch-loads.py http://127.0.0.1:18080
 
 Options: --device cpu|worker|both (default both), --api-key KEY (or MATERIA_API_KEY; sent as
 `Authorization: Bearer KEY` when the service has MATERIA_API_KEYS set), --only SUBSTRING (cases whose

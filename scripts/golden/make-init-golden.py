@@ -19,7 +19,7 @@ Writes test/fixtures/init-golden/init-golden.json, read by test/init/golden-init
 materializes every case through the HTTP API on both devices (cpu, worker) and compares.
 
 Run (from anywhere; forces the AVX2 kernels, the contract, also on AVX-512 machines):
-    /work/venv/bin/python scripts/golden/make-init-golden.py
+    python3 scripts/golden/make-init-golden.py
 
 KNOWN_INEXACT below lists the (case, seed, tensor) whose float64 normal_ values materia does not
 reproduce bit for bit (glibc's log/sin/cos vs the correctly rounded stand-ins), with the measured

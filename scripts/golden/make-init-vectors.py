@@ -2,7 +2,9 @@
 """Extra golden vectors for src/init (torch CPU initialisation port).
 
 Usage (from the repo root):
-    /work/venv/bin/python scripts/golden/make-init-vectors.py [--torchref DIR] [--out DIR]
+    python3 scripts/golden/make-init-vectors.py --torchref DIR [--out DIR]    (or TORCHREF_DIR=DIR)
+
+Needs torch 2.13 (pip) and torchref (docs/torch-init.md §10). The tests read only the JSON written.
 
 Writes, into test/fixtures/init/ (the tests never run Python):
   torch-2.13-extra.json   oracle: the installed torch (2.13 avx2 on an AVX2 machine without AVX-512;
@@ -307,9 +309,14 @@ def numeric_vectors(torchref_dir):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--torchref", default="/work/shared/reference", help="folder that holds torchref/")
+    ap.add_argument("--torchref", default=os.environ.get("TORCHREF_DIR"),
+                    help="folder that holds the torchref/ Python package (default: $TORCHREF_DIR)")
     ap.add_argument("--out", default=os.path.join(here, "..", "..", "test", "fixtures", "init"))
     args = ap.parse_args()
+    if not args.torchref or not os.path.isfile(os.path.join(args.torchref, "torchref", "__init__.py")):
+        ap.error("the 1.13 and numeric vectors need torchref, the pure-Python reference of torch's CPU "
+                 "init (docs/torch-init.md §10): pass --torchref DIR or set TORCHREF_DIR to the folder "
+                 "that holds torchref/ (got %r)" % args.torchref)
     os.makedirs(args.out, exist_ok=True)
     for name, fn in (("torch-2.13-extra.json", torch_vectors), ("ref-1.13-extra.json", lambda: ref_vectors(args.torchref)),
                      ("numeric-extra.json", lambda: numeric_vectors(args.torchref))):

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Golden torch.nn layouts for materia, produced by real PyTorch.
 
-Reads test/fixtures/nn-cases.json (module specs, see /work/nn-contract.md), builds every spec
+Reads test/fixtures/nn-cases.json (module specs, each the body of a POST /v1/sessions/{id}/modules), builds every spec
 with PyTorch on the meta device and writes test/fixtures/nn-layouts.json, which
 test/nn/golden-layouts.test.ts compares against src/nn's buildModule().
 
 Run (from the repo root or anywhere):
-    /work/venv/bin/python scripts/golden/make-nn-layouts.py
+    python3 scripts/golden/make-nn-layouts.py
 Needs PyTorch (pip install torch safetensors numpy); the version used is recorded in every
 record's "torch" field. Output is deterministic: case order is kept, keys are not sorted,
 2-space indentation, trailing newline.

@@ -19,7 +19,7 @@ Writes test/fixtures/partial-checkpoint/: <id>.input.safetensors, <id>.expected.
 cases.json [{id, spec, seed, input, expected, missingKeys, unexpectedKeys}].
 
 Run with PyTorch 2.x (AVX2 kernels are forced, as for the other init golden data):
-    /work/venv/bin/python scripts/golden/make-partial-checkpoint-golden.py
+    python3 scripts/golden/make-partial-checkpoint-golden.py
 """
 
 import json

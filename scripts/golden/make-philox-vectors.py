@@ -2,7 +2,7 @@
 """Reference implementation of rng: "philox" (docs/philox.md) in numpy, and its test vectors.
 
 Usage (from the repo root):
-    /work/venv/bin/python scripts/golden/make-philox-vectors.py [--out DIR] [--accuracy N]
+    python3 scripts/golden/make-philox-vectors.py [--out DIR] [--accuracy N]
 
 Writes test/fixtures/philox/vectors.json (the tests never run Python). Independent of the
 TypeScript code: Philox4x32-10 is written here from the paper with numpy uint64 arithmetic and

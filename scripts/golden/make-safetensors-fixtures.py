@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Golden fixtures for materia's safetensors layer (src/serialize/).
 
-Run with the project virtualenv (safetensors 0.8.0, numpy, torch):
+Run with a Python that has safetensors 0.8.0, numpy and torch:
 
-    /work/venv/bin/python scripts/golden/make-safetensors-fixtures.py
+    python3 scripts/golden/make-safetensors-fixtures.py
 
 Writes into test/fixtures/safetensors/:
   *.safetensors        files written by the reference writer (safetensors.torch / safetensors.numpy)

@@ -27,7 +27,7 @@ Writes test/fixtures/safetensors-golden/:
                      the HTTP API on both devices and compares the served bytes with the file.
 
 Run (deterministic, re-running gives identical bytes):
-    /work/venv/bin/python scripts/golden/make-safetensors-golden.py
+    python3 scripts/golden/make-safetensors-golden.py
 """
 
 import importlib.util

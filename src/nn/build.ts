@@ -5,7 +5,8 @@
 import { materiaError, type MateriaError } from '../errors.js'
 import { contiguousStrides, DTYPES } from '../tensor/dtype.js'
 import type { TensorSpec } from '../tensor/spec.js'
-import { argError, bindArguments, coerceBound, keyError, setOwn } from './args.js'
+import { argError, bindArguments, coerceBound, setOwn } from './bind-args.js'
+import { keyError } from './py-repr.js'
 import { dimValue, isRawDim } from './dims.js'
 import { findModuleDef, findNonModule, unknownClassError } from './catalog.js'
 import {

@@ -1,6 +1,6 @@
 // Name resolution and the catalog view of the registry.
 import { materiaError } from '../errors.js'
-import type { Param } from './args.js'
+import type { Param } from './bind-args.js'
 import type { AnyModuleDef } from './define.js'
 import { MODULE_DEFS } from './registry.js'
 import { NON_MODULES, nonModuleSpellings, type NonModuleClass } from './modules/non-modules.js'

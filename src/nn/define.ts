@@ -32,7 +32,7 @@
 // Submodules a PyTorch __init__ creates itself come from ctx.make('Linear', [a, b], {...}).
 import { materiaError } from '../errors.js'
 import { type DType, DTYPES, numelOf } from '../tensor/dtype.js'
-import type { BoundArgs, Signature } from './args.js'
+import type { BoundArgs, Signature } from './bind-args.js'
 import { dimValue, sizeTypeError } from './dims.js'
 
 /** One tensor a module registers itself (register_parameter / register_buffer). */

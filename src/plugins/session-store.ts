@@ -5,7 +5,7 @@ import { materiaError } from '../errors.js'
 import { Redis } from 'ioredis'
 import { MemorySessionStore } from '../store/memory-store.js'
 import { RedisSessionStore } from '../store/redis-store.js'
-import type { SessionRecord, SessionStore } from '../store/session-store.js'
+import { StoreUnavailableError, type SessionRecord, type SessionStore } from '../store/session-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,6 +19,9 @@ declare module 'fastify' {
 
 /** The URL without its password, for messages. */
 const redacted = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
+
+/** Seconds a client is told to wait (Retry-After) when the store's backend cannot be reached. */
+const STORE_RETRY_AFTER_S = 1
 
 async function connectRedis (url: string, prefix: string): Promise<{ store: SessionStore, client: Redis }> {
   // no offline queue: while Redis is down, calls fail at once (503) instead of hanging the request
@@ -44,6 +47,10 @@ async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
     const s = await store.touchSession(request.tenant, sessionId)
     if (s === undefined) throw materiaError('sessionNotFound', `Session '${sessionId}' not found`)
     return s
+  })
+  // onError runs before the error handler writes the body: the 503 of an unreachable store says when to retry
+  app.addHook('onError', async (_request, reply, err) => {
+    if (err instanceof StoreUnavailableError) void reply.header('retry-after', String(STORE_RETRY_AFTER_S))
   })
   app.readiness.add('store', async () => { await store.ping() })
   store.onSessionEnd((s) => { app.log.info({ sessionId: s.id }, 'session ended') })

@@ -4,7 +4,7 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { MODULE_DEFS } from '../nn/registry.js'
 import type { AnyModuleDef } from '../nn/define.js'
-import type { Param } from '../nn/args.js'
+import type { Param } from '../nn/bind-args.js'
 
 function paramSchema (name: string, p: Param<unknown>): TSchema {
   const doc = `${name}: ${p.type}${p.required ? '' : ` = ${JSON.stringify(p.default ?? null)}`}`

@@ -1,5 +1,5 @@
 // safetensors dtype names, their bit widths and write-order ranks, and the mapping to materia dtypes.
-// Source: /work/shared/reference/safetensors.md §3.2–3.3 (checked against safetensors 0.8.0).
+// Source: docs/safetensors.md §2–3 (checked against safetensors 0.8.0).
 
 import type { DType } from '../tensor/dtype.js'
 

@@ -1,7 +1,7 @@
 // Canonical safetensors layout: the exact bytes the reference writer (safetensors 0.8.0, Rust
 // `prepare()` behind `safetensors.torch.save_file` / `safetensors.numpy.save_file`) emits for the same
 // tensors, computed from names, dtypes and shapes alone, so a file can be streamed (and served with
-// Range requests) without materializing it. See /work/shared/reference/safetensors.md §3.1–3.3.
+// Range requests) without materializing it. See docs/safetensors.md §1–3.
 //
 // Rules implemented here:
 // - write order: dtype rank descending, ties by name in ascending UTF-8 byte order (Rust `String`

@@ -3,19 +3,19 @@
 // buffer never needs to be in memory. SafetensorsHeaderReader does the buffering for a chunked body.
 //
 // Acceptance follows the reference reader (safetensors 0.8.0 Rust `Metadata` deserialization and
-// `validate`), see /work/shared/reference/safetensors.md §3.4 and the conformance cases in
+// `validate`), see docs/safetensors.md §4 and the conformance cases in
 // test/fixtures/safetensors/reader-cases.json. Every rejection is a MATERIA_ERR_CHECKPOINT_INVALID
 // (400) with a message naming the problem. Deliberate differences from the reference:
 // - a repeated tensor name or a repeated `__metadata__` key is rejected (the reference silently keeps
 //   the last one; an upload whose meaning depends on that is almost certainly broken);
 // - dtypes that safetensors defines but materia does not support (U16/U32/U64, F8_*, F4, F6_*, C64)
-//   are rejected unless `allowNonMateriaDtypes` is set;
+//   are rejected by parseSafetensorsHeader (readSafetensorsHeader reads them, with dtype null);
 // - offsets and sizes must be below 2^53 (the format's JSON schema caps them at 2^48 − 1 anyway).
 // Like the reference we accept: unpadded or whitespace-padded headers (space, \t, \n, \r), leading
 // whitespace, pretty-printed JSON, extra fields in a tensor entry, entries in any order,
-// `"__metadata__": null`. Header JSON is parsed by a strict RFC 8259 parser that mirrors serde_json:
-// no BOM, no trailing characters (so NUL padding fails), no lone surrogate escapes, integers only as
-// plain non-negative decimals (`2.0`, `2e0`, `-0` are rejected as serde rejects them for usize).
+// `"__metadata__": null`. Header JSON is parsed by strict-json.ts, which mirrors serde_json: no BOM,
+// no trailing characters (so NUL padding fails), no lone surrogate escapes, integers only as plain
+// non-negative decimals (`2.0`, `2e0`, `-0` are rejected as serde rejects them for usize).
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
@@ -24,6 +24,7 @@ import {
   DTYPE_BITS, SAFETENSORS_TO_MATERIA, isSafetensorsDtype, tensorByteSize,
   type MateriaDtype, type SafetensorsDtype
 } from './dtypes.js'
+import { JsonSyntaxError, parseStrictJson, type JValue } from './strict-json.js'
 
 /** Rust safetensors MAX_HEADER_SIZE. */
 export const MAX_HEADER_LENGTH = 100_000_000
@@ -33,8 +34,6 @@ export interface ReadOptions {
   readonly fileSize?: number | undefined
   /** Largest accepted header length N (default 100,000,000 like the Rust reader). */
   readonly maxHeaderLength?: number | undefined
-  /** Accept safetensors dtypes that have no materia equivalent (entry.dtype is then null). */
-  readonly allowNonMateriaDtypes?: boolean | undefined
   /**
    * Most top-level entries (tensors and `__metadata__`) accepted. SafetensorsHeaderReader counts
    * them as the header streams in, so an oversized header is refused before it is all received.
@@ -99,151 +98,6 @@ export function readHeaderLength (prefix: Uint8Array, options: ReadOptions = {})
   return len
 }
 
-// ---------------------------------------------------------------------------------------------------
-// strict JSON (serde_json-compatible) with ordered keys and raw number lexemes
-
-type JValue =
-  | { readonly t: 'obj', readonly entries: Array<[string, JValue]>, readonly pos: number }
-  | { readonly t: 'arr', readonly items: JValue[], readonly pos: number }
-  | { readonly t: 'str', readonly v: string, readonly pos: number }
-  | { readonly t: 'num', readonly raw: string, readonly pos: number }
-  | { readonly t: 'lit', readonly v: boolean | null, readonly pos: number }
-
-const MAX_DEPTH = 64
-const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y
-
-class JsonParser {
-  private i = 0
-  constructor (private readonly s: string) {}
-
-  private err (what: string, at = this.i): never {
-    invalid(`header is not valid JSON: ${what} at character ${at}`)
-  }
-
-  private ws (): void {
-    const s = this.s
-    while (this.i < s.length) {
-      const c = s.charCodeAt(this.i)
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.i++
-      else break
-    }
-  }
-
-  parseDocument (): JValue {
-    this.ws()
-    if (this.i >= this.s.length) this.err('empty header (expected a JSON object)')
-    const v = this.value(0)
-    this.ws()
-    if (this.i < this.s.length) {
-      const c = this.s.charCodeAt(this.i)
-      this.err(c === 0 ? 'NUL byte after the JSON (padding must be spaces)' : `trailing characters ${q(this.s.slice(this.i, this.i + 8))}`)
-    }
-    return v
-  }
-
-  private value (depth: number): JValue {
-    if (depth > MAX_DEPTH) this.err(`nesting deeper than ${MAX_DEPTH}`)
-    const s = this.s
-    const pos = this.i
-    const c = s[this.i]
-    if (c === '{') {
-      this.i++
-      const entries: Array<[string, JValue]> = []
-      this.ws()
-      if (s[this.i] === '}') { this.i++; return { t: 'obj', entries, pos } }
-      for (;;) {
-        this.ws()
-        if (s[this.i] !== '"') this.err('expected a string key')
-        const k = this.string()
-        this.ws()
-        if (s[this.i] !== ':') this.err("expected ':'")
-        this.i++
-        this.ws()
-        entries.push([k, this.value(depth + 1)])
-        this.ws()
-        if (s[this.i] === ',') { this.i++; continue }
-        if (s[this.i] === '}') { this.i++; return { t: 'obj', entries, pos } }
-        this.err(this.i >= s.length ? 'unexpected end of header inside an object' : "expected ',' or '}'")
-      }
-    }
-    if (c === '[') {
-      this.i++
-      const items: JValue[] = []
-      this.ws()
-      if (s[this.i] === ']') { this.i++; return { t: 'arr', items, pos } }
-      for (;;) {
-        this.ws()
-        items.push(this.value(depth + 1))
-        this.ws()
-        if (s[this.i] === ',') { this.i++; continue }
-        if (s[this.i] === ']') { this.i++; return { t: 'arr', items, pos } }
-        this.err(this.i >= s.length ? 'unexpected end of header inside an array' : "expected ',' or ']'")
-      }
-    }
-    if (c === '"') return { t: 'str', v: this.string(), pos }
-    if (s.startsWith('true', this.i)) { this.i += 4; return { t: 'lit', v: true, pos } }
-    if (s.startsWith('false', this.i)) { this.i += 5; return { t: 'lit', v: false, pos } }
-    if (s.startsWith('null', this.i)) { this.i += 4; return { t: 'lit', v: null, pos } }
-    NUMBER.lastIndex = this.i
-    const m = NUMBER.exec(s)
-    if (m !== null) { this.i += m[0].length; return { t: 'num', raw: m[0], pos } }
-    if (this.i >= s.length) this.err('unexpected end of header')
-    if (s.charCodeAt(this.i) === 0xfeff) this.err('byte order mark')
-    this.err(`unexpected character ${q(s[this.i] ?? '')}`)
-  }
-
-  private hex4 (): number {
-    const h = this.s.slice(this.i, this.i + 4)
-    if (!/^[0-9a-fA-F]{4}$/.test(h)) this.err('bad \\u escape')
-    this.i += 4
-    return parseInt(h, 16)
-  }
-
-  private string (): string {
-    const s = this.s
-    const start = this.i
-    this.i++ // opening quote
-    let out = ''
-    let run = this.i
-    for (;;) {
-      if (this.i >= s.length) this.err('unterminated string', start)
-      const c = s.charCodeAt(this.i)
-      if (c === 0x22) { out += s.slice(run, this.i); this.i++; return out }
-      if (c < 0x20) this.err('raw control character in a string (must be escaped)')
-      if (c !== 0x5c) { this.i++; continue }
-      out += s.slice(run, this.i)
-      this.i++
-      const e = s[this.i++]
-      switch (e) {
-        case '"': out += '"'; break
-        case '\\': out += '\\'; break
-        case '/': out += '/'; break
-        case 'b': out += '\b'; break
-        case 'f': out += '\f'; break
-        case 'n': out += '\n'; break
-        case 'r': out += '\r'; break
-        case 't': out += '\t'; break
-        case 'u': {
-          const u = this.hex4()
-          if (u >= 0xdc00 && u <= 0xdfff) this.err('lone surrogate in \\u escape')
-          if (u >= 0xd800 && u <= 0xdbff) {
-            if (s[this.i] !== '\\' || s[this.i + 1] !== 'u') this.err('lone surrogate in \\u escape')
-            this.i += 2
-            const lo = this.hex4()
-            if (lo < 0xdc00 || lo > 0xdfff) this.err('lone surrogate in \\u escape')
-            out += String.fromCharCode(u, lo)
-          } else {
-            out += String.fromCharCode(u)
-          }
-          break
-        }
-        default: this.err(`invalid escape \\${e ?? ''}`)
-      }
-      run = this.i
-    }
-  }
-}
-
 function describe (v: JValue): string {
   switch (v.t) {
     case 'obj': return 'an object'
@@ -267,12 +121,13 @@ function uint (v: JValue, what: string): number {
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /**
- * Parse and validate the header. `bytes` starts at file offset 0 and holds at least 8 + N bytes
- * (extra bytes after the header are ignored, so the first chunk(s) of an upload can be passed as is).
- * With `fileSize` the file length must be exactly 8 + N + D; without it, call checkFileSize() once
- * the body length is known.
+ * Parse and validate the header as the safetensors format defines it: every safetensors dtype is
+ * read, those materia has no equivalent for with `dtype` null. `bytes` starts at file offset 0 and
+ * holds at least 8 + N bytes (extra bytes after the header are ignored, so the first chunk(s) of an
+ * upload can be passed as is). With `fileSize` the file length must be exactly 8 + N + D; without
+ * it, call checkFileSize() once the body length is known.
  */
-export function parseSafetensorsHeader (bytes: Uint8Array, options: ReadOptions = {}): ParsedSafetensorsHeader {
+export function readSafetensorsHeader (bytes: Uint8Array, options: ReadOptions = {}): ParsedSafetensorsHeader {
   const n = readHeaderLength(bytes, options)
   if (bytes.length < 8 + n) {
     invalid(`header length ${n} goes beyond the end of the data (${bytes.length} bytes, so at most ${Math.max(0, bytes.length - 8)})`)
@@ -283,7 +138,13 @@ export function parseSafetensorsHeader (bytes: Uint8Array, options: ReadOptions 
   } catch {
     invalid('header is not valid UTF-8')
   }
-  const root = new JsonParser(text).parseDocument()
+  let root: JValue
+  try {
+    root = parseStrictJson(text)
+  } catch (err) {
+    if (err instanceof JsonSyntaxError) invalid(`header is not valid JSON: ${err.message}`)
+    throw err
+  }
   if (root.t !== 'obj') invalid(`header must be a JSON object, got ${describe(root)}`)
 
   let metadata: Record<string, string> | null = null
@@ -329,9 +190,6 @@ export function parseSafetensorsHeader (bytes: Uint8Array, options: ReadOptions 
       invalid(`${what}: unknown dtype ${q(stDtype)} (dtypes are case-sensitive: ${Object.keys(DTYPE_BITS).join(', ')})`)
     }
     const dtype = SAFETENSORS_TO_MATERIA[stDtype] ?? null
-    if (dtype === null && options.allowNonMateriaDtypes !== true) {
-      invalid(`${what}: dtype ${stDtype} is valid safetensors but not supported by materia`)
-    }
     if (sh.t !== 'arr') invalid(`${what}: shape must be an array, got ${describe(sh)}`)
     const shape = sh.items.map((d, i) => uint(d, `${what}: shape[${i}]`))
     if (off.t !== 'arr') invalid(`${what}: data_offsets must be an array [begin, end], got ${describe(off)}`)
@@ -377,6 +235,17 @@ export function parseSafetensorsHeader (bytes: Uint8Array, options: ReadOptions 
     tensors: tensors.map(t => Object.freeze({ ...t, fileOffset: dataOffset + t.begin }))
   }
   if (options.fileSize !== undefined) checkFileSize(header, options.fileSize)
+  return header
+}
+
+/**
+ * readSafetensorsHeader for an upload: a tensor whose dtype materia does not support (U16/U32/U64,
+ * F8_*, F4, F6_*, C64) is refused, the first in file order.
+ */
+export function parseSafetensorsHeader (bytes: Uint8Array, options: ReadOptions = {}): ParsedSafetensorsHeader {
+  const header = readSafetensorsHeader(bytes, options)
+  const other = header.tensors.find((t) => t.dtype === null)
+  if (other !== undefined) invalid(`tensor ${q(other.name)}: dtype ${other.stDtype} is valid safetensors but not supported by materia`)
   return header
 }
 

@@ -12,9 +12,8 @@
 // another replica deletes it, and from a sweep over the sessions it has seen when Redis expires it.
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { materiaError } from '../errors.js'
 import { decodeCursor, encodeCursor, pageLimit, type Page, type PageRequest } from './cursor.js'
-import { allPages, newHandle, type ExpiryListener, type ModuleRecord, type SessionRecord, type SessionStore } from './session-store.js'
+import { allPages, newHandle, StoreUnavailableError, type ExpiryListener, type ModuleRecord, type SessionRecord, type SessionStore } from './session-store.js'
 
 const script = (lua: string): { lua: string, sha: string } => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
 
@@ -123,12 +122,12 @@ export class RedisSessionStore implements SessionStore {
     })
   }
 
-  /** Runs a Redis call; a connection failure is the 503 of an unreachable store, never a 500. */
+  /** Runs a Redis call; a connection failure is the store being unavailable, never an internal error. */
   private async redis<T> (what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
     } catch (err) {
-      throw materiaError('notReady', `Session store unavailable (Redis ${what}: ${(err as Error).message})`, { 'retry-after': '1' })
+      throw new StoreUnavailableError(`Session store unavailable (Redis ${what}: ${(err as Error).message})`)
     }
   }
 

@@ -1,6 +1,7 @@
-// The session store contract. The in-memory store implements it now; a Redis store (several
-// replicas) implements the same interface. Records are plain JSON so any store can hold them.
+// The session store contract, implemented by MemorySessionStore (one replica) and RedisSessionStore
+// (replicas share sessions through Redis). Records are plain JSON so any store can hold them.
 import { randomBytes } from 'node:crypto'
+import { MateriaError } from '../errors.js'
 import type { Page, PageRequest } from './cursor.js'
 
 export type { Page, PageRequest } from './cursor.js'
@@ -51,6 +52,17 @@ export interface SessionStore {
   onSessionEnd (listener: ExpiryListener): void
   ping (): Promise<void>
   close (): Promise<void>
+}
+
+/**
+ * A store call that failed because the store's backend cannot be reached (MATERIA_ERR_NOT_READY):
+ * nothing is wrong with the request, and the same call may succeed in a moment.
+ */
+export class StoreUnavailableError extends MateriaError {
+  constructor (message: string) {
+    super('notReady', message)
+    this.name = 'StoreUnavailableError'
+  }
 }
 
 /** Walks every page of a paged listing (each page a bounded call). */

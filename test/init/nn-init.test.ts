@@ -17,7 +17,7 @@ function bitsOf (x: InitTensor): string[] {
   return Array.from(x.data as Float32Array, v => x.dtype === 'float32' ? f32Bits(v).toString(16).padStart(8, '0') : f64Hex(v))
 }
 
-// Module constructors replayed with nn-init calls in torch's RNG order (torch-init.md §5).
+// Module constructors replayed with nn-init calls in torch's RNG order (docs/torch-init.md §5).
 type Built = Array<[string, InitTensor]>
 const sqrt5 = Math.sqrt(5)
 const builders: Record<string, (g: CpuGenerator, p: typeof profile113) => Built> = {

@@ -1,7 +1,9 @@
 // Argument binding and coercion: messages as CPython 3.11 prints them (checked against the
 // interpreter with small classes of the same shapes), and Python reprs used inside PyTorch texts.
 import t from 'tap'
-import { arg, bindAndCoerce, bindArguments, pyFloatRepr, pyRepr, pyStrRepr, pyValueRepr, type Signature } from '../../src/nn/args.js'
+import { arg } from '../../src/nn/args.js'
+import { bindAndCoerce, bindArguments, type Signature } from '../../src/nn/bind-args.js'
+import { pyFloatRepr, pyRepr, pyStrRepr, pyValueRepr } from '../../src/nn/py-repr.js'
 import { MateriaError } from '../../src/errors.js'
 
 // class F: def __init__(self, a, b, c, d=1, *, e, g=2)

@@ -1,5 +1,7 @@
 // torch/nn/modules/activation.py (MultiheadAttention lives in attention.ts)
-import { arg, argError, pyFloatRepr, pyRepr, type Signature } from '../args.js'
+import { arg } from '../args.js'
+import { argError, type Signature } from '../bind-args.js'
+import { pyFloatRepr, pyRepr } from '../py-repr.js'
 import { DEFAULT_DTYPE } from '../../tensor/dtype.js'
 import { type AnyModuleDef, defineModule, parameter } from '../define.js'
 

@@ -1,6 +1,8 @@
 // torch/nn/modules/container.py and nn.Module itself. Children come from nested specs; names are
 // checked the way nn.Module.add_module checks them, in the same order.
-import { arg, argError, keyError, pyTypeName, torchTypeName } from '../args.js'
+import { arg } from '../args.js'
+import { argError } from '../bind-args.js'
+import { keyError, pyTypeName, torchTypeName } from '../py-repr.js'
 import { type AnyModuleDef, defineModule, isModuleNode, isNonModuleRef, type ModuleNode } from '../define.js'
 
 const pyModule = 'torch.nn.modules.container'

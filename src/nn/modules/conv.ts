@@ -1,5 +1,6 @@
 // torch/nn/modules/conv.py: Conv1d/2d/3d and ConvTranspose1d/2d/3d share _ConvNd.__init__'s checks.
-import { arg, argError, type CoerceCtx, toIntTuple } from '../args.js'
+import { arg, toIntTuple } from '../args.js'
+import { argError, type CoerceCtx } from '../bind-args.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
 import { type AnyModuleDef, type BuildResult, defineModule, parameter } from '../define.js'
 

@@ -1,5 +1,7 @@
 // torch/nn/modules/dropout.py: every class runs _DropoutNd.__init__.
-import { arg, argError, pyRepr } from '../args.js'
+import { arg } from '../args.js'
+import { argError } from '../bind-args.js'
+import { pyRepr } from '../py-repr.js'
 import { type AnyModuleDef, defineModule } from '../define.js'
 
 function dropout (name: string, doc: string) {

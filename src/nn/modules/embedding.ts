@@ -1,5 +1,6 @@
 // torch/nn/modules/sparse.py
-import { arg, argError } from '../args.js'
+import { arg } from '../args.js'
+import { argError } from '../bind-args.js'
 import { DEFAULT_DTYPE } from '../../tensor/dtype.js'
 import { type AnyModuleDef, defineModule, parameter } from '../define.js'
 

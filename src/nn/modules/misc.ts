@@ -1,6 +1,8 @@
 // Shape and distance helpers without tensors: flatten.py, upsampling.py, pixelshuffle.py,
 // channelshuffle.py, distance.py, fold.py.
-import { arg, argError, type CoerceCtx, pyTypeName, type Signature, toFloatOrFloats, toIntOrInts } from '../args.js'
+import { arg, toFloatOrFloats, toIntOrInts } from '../args.js'
+import { argError, type CoerceCtx, type Signature } from '../bind-args.js'
+import { pyTypeName } from '../py-repr.js'
 import { type AnyModuleDef, defineModule } from '../define.js'
 
 function plain<S extends Signature> (name: string, file: string, doc: string, signature: S) {

@@ -1,5 +1,6 @@
 // torch/nn/modules/normalization.py, batchnorm.py, instancenorm.py
-import { arg, argError } from '../args.js'
+import { arg } from '../args.js'
+import { argError } from '../bind-args.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
 import { type AnyModuleDef, type BuildResult, buffer, defineModule, type OwnTensor, parameter } from '../define.js'
 

@@ -1,5 +1,7 @@
 // torch/nn/modules/pooling.py: no tensors anywhere; only argument checks.
-import { arg, argError, type BoundArgs, pyValueRepr, type Signature, toFloatOrFloats, toIntOrInts, toOptIntOrInts } from '../args.js'
+import { arg, toFloatOrFloats, toIntOrInts, toOptIntOrInts } from '../args.js'
+import { argError, type BoundArgs, type Signature } from '../bind-args.js'
+import { pyValueRepr } from '../py-repr.js'
 import { type AnyModuleDef, type BuildResult, defineModule } from '../define.js'
 
 const pyModule = 'torch.nn.modules.pooling'

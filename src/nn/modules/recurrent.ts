@@ -6,7 +6,9 @@
 // Python-semantics helpers below are shared with attention.ts and transformer.ts.
 import { materiaError } from '../../errors.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
-import { arg, type CoerceCtx, type Param, pyTypeName, pyValueRepr, toInt } from '../args.js'
+import { arg, toInt } from '../args.js'
+import type { CoerceCtx, Param } from '../bind-args.js'
+import { pyTypeName, pyValueRepr } from '../py-repr.js'
 import { sizeTypeError } from '../dims.js'
 import { type AnyModuleDef, type BuildContext, defineModule, isModuleNode, isNonModuleRef, type OwnTensor, parameter } from '../define.js'
 

@@ -3,7 +3,8 @@
 // it (MultiheadAttention, Linear, LayerNorm, Dropout), so those classes' own checks and messages
 // apply. Arguments PyTorch only forwards are bound raw and forwarded raw.
 import { materiaError } from '../../errors.js'
-import { arg, torchTypeName } from '../args.js'
+import { arg } from '../args.js'
+import { torchTypeName } from '../py-repr.js'
 import { type AnyModuleDef, type BuildContext, defineModule, isModuleNode, type ModuleNode } from '../define.js'
 import { py, pyRangeLength } from './recurrent.js'
 
