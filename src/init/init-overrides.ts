@@ -16,7 +16,8 @@
 // in state_dict and are never matched. Patterns are Python fnmatch globs (case-sensitive):
 // `*` matches any run of characters including dots, `?` one character, `[seq]` / `[!seq]` classes.
 import { erf } from './libm.js'
-import { InitRecorder, InitRuleError, type Instance, stateEntries, type Storage } from './module-init.js'
+import { type InitRecorder, InitRuleError, type Storage } from './init-recorder.js'
+import { type Instance, stateEntries } from './module-instance.js'
 
 export const OVERRIDE_FNS = [
   'uniform_', 'normal_', 'constant_', 'zeros_', 'ones_', 'xavier_uniform_', 'xavier_normal_',

@@ -158,19 +158,28 @@ export function dirac (t: InitTensor, groups = 1): InitTensor {
 
 // ---- variance-scaling initialisers ----
 
+/** xavier_*'s std: gain * sqrt(2 / (fan_in + fan_out)). Also what the init replay records (module-init.ts). */
+export function xavierStd (shape: readonly number[], gain: number): number {
+  const { fanIn, fanOut } = calculateFanInAndFanOut(shape)
+  return gain * Math.sqrt(pyDiv(2.0, fanIn + fanOut))
+}
+
+/** kaiming_*'s std: calculate_gain(nonlinearity, a) / sqrt(fan), fan by mode. For a shape without a zero dimension. */
+export function kaimingStd (shape: readonly number[], a: number, mode: FanMode | string, nonlinearity: Nonlinearity | string): number {
+  const fan = correctFan(shape, mode)
+  const gain = calculateGain(nonlinearity, a)
+  return gain / Math.sqrt(fan)
+}
+
 /** nn.init.xavier_uniform_: a = sqrt(3) * gain * sqrt(2 / (fan_in + fan_out)), U(-a, a). */
 export function xavierUniform (gen: CpuGenerator, t: InitTensor, gain = 1.0, profile: InitProfile = defaultProfile): InitTensor {
-  const { fanIn, fanOut } = calculateFanInAndFanOut(t.shape)
-  const std = gain * Math.sqrt(pyDiv(2.0, fanIn + fanOut))
-  const a = Math.sqrt(3.0) * std
+  const a = Math.sqrt(3.0) * xavierStd(t.shape, gain)
   return uniform(gen, t, -a, a, profile)
 }
 
 /** nn.init.xavier_normal_: N(0, gain * sqrt(2 / (fan_in + fan_out))). */
 export function xavierNormal (gen: CpuGenerator, t: InitTensor, gain = 1.0, profile: InitProfile = defaultProfile): InitTensor {
-  const { fanIn, fanOut } = calculateFanInAndFanOut(t.shape)
-  const std = gain * Math.sqrt(pyDiv(2.0, fanIn + fanOut))
-  return normal(gen, t, 0.0, std, profile)
+  return normal(gen, t, 0.0, xavierStd(t.shape, gain), profile)
 }
 
 /**
@@ -180,10 +189,7 @@ export function xavierNormal (gen: CpuGenerator, t: InitTensor, gain = 1.0, prof
 export function kaimingUniform (gen: CpuGenerator, t: InitTensor, a = 0, mode: FanMode | string = 'fan_in',
   nonlinearity: Nonlinearity | string = 'leaky_relu', profile: InitProfile = defaultProfile): InitTensor {
   if (t.shape.includes(0)) return t
-  const fan = correctFan(t.shape, mode)
-  const gain = calculateGain(nonlinearity, a)
-  const std = gain / Math.sqrt(fan)
-  const bound = Math.sqrt(3.0) * std
+  const bound = Math.sqrt(3.0) * kaimingStd(t.shape, a, mode, nonlinearity)
   return uniform(gen, t, -bound, bound, profile)
 }
 
@@ -191,10 +197,7 @@ export function kaimingUniform (gen: CpuGenerator, t: InitTensor, a = 0, mode: F
 export function kaimingNormal (gen: CpuGenerator, t: InitTensor, a = 0, mode: FanMode | string = 'fan_in',
   nonlinearity: Nonlinearity | string = 'leaky_relu', profile: InitProfile = defaultProfile): InitTensor {
   if (t.shape.includes(0)) return t
-  const fan = correctFan(t.shape, mode)
-  const gain = calculateGain(nonlinearity, a)
-  const std = gain / Math.sqrt(fan)
-  return normal(gen, t, 0, std, profile)
+  return normal(gen, t, 0, kaimingStd(t.shape, a, mode, nonlinearity), profile)
 }
 
 // ---- truncated normal ----

@@ -9,6 +9,8 @@ import { argError, bindArguments, coerceBound, setOwn } from './bind-args.js'
 import { keyError } from './py-repr.js'
 import { dimValue, isRawDim } from './dims.js'
 import { findModuleDef, findNonModule, unknownClassError } from './catalog.js'
+import { forEachStateTensor } from './state-dict.js'
+import { checkTies, tiedTo } from './ties.js'
 import {
   type AnyModuleDef, type BuildContext, isModuleNode, MODULE_TAG, type ModuleNode, nonModuleRef,
   type NonModuleRef, type OwnTensor
@@ -179,7 +181,7 @@ class Builder {
       tensorCount,
       depth: height + 1
     }
-    if (ties.length > 0) resolveTies(node)
+    if (ties.length > 0) checkTies(node)
     return node
   }
 
@@ -215,9 +217,7 @@ function parseTies (raw: unknown): string[][] {
 // ---------------------------------------------------------------------------------------------
 // flattening
 
-interface Walked { spec: TensorSpec; index: number }
-
-function toSpec (t: OwnTensor, name: string, owner: ModuleNode, path: string): TensorSpec {
+function toSpec (t: OwnTensor, name: string): TensorSpec {
   const s: TensorSpec = {
     name,
     kind: t.kind,
@@ -227,89 +227,26 @@ function toSpec (t: OwnTensor, name: string, owner: ModuleNode, path: string): T
     numel: t.numel,
     nbytes: t.numel * DTYPES[t.dtype].bytes,
     requiresGrad: t.requiresGrad,
-    persistent: t.persistent,
-    owner: { qualname: owner.qualname, path }
+    persistent: t.persistent
   }
   if (t.fill !== undefined) s.fill = t.fill
   if (!Number.isSafeInteger(s.nbytes)) tooLarge(`Tensor '${name}' has ${s.nbytes} bytes, beyond 2^53-1`)
   return s
 }
 
-/** Calls `visit` for every tensor in state_dict order, then every non-persistent buffer. */
-function walk (root: ModuleNode, visit: (t: OwnTensor, name: string, owner: ModuleNode, path: string) => void): void {
-  const later: Array<() => void> = []
-  const rec = (node: ModuleNode, path: string): void => {
-    const prefix = path === '' ? '' : `${path}.`
-    for (const t of node.tensors) if (t.kind === 'parameter') visit(t, prefix + t.name, node, path)
-    for (const t of node.tensors) {
-      if (t.kind !== 'buffer') continue
-      if (t.persistent) visit(t, prefix + t.name, node, path)
-      else later.push(() => visit(t, prefix + t.name, node, path))
-    }
-    for (const [name, child] of node.children) if (child !== null) rec(child, prefix + name)
-  }
-  rec(root, '')
-  for (const f of later) f()
-}
-
-/** Checks a node's ties (names relative to it), so a bad tie fails where it is written. */
-function resolveTies (node: ModuleNode): void {
-  const byName = new Map<string, OwnTensor>()
-  walk(node, (t, name) => byName.set(name, t))
-  for (const group of node.ties) {
-    const first = group[0]
-    for (const n of group) {
-      const t = byName.get(n)
-      if (t === undefined) throw materiaError('badTie', `Cannot tie '${n}': ${node.name} has no tensor of that name`)
-      const f = byName.get(first as string) as OwnTensor
-      if (t.kind !== f.kind) throw materiaError('badTie', `Cannot tie '${n}' (${t.kind}) to '${first as string}' (${f.kind})`)
-      if (t.dtype !== f.dtype || t.shape.length !== f.shape.length || t.shape.some((d, i) => d !== f.shape[i])) {
-        throw materiaError('badTie', `Cannot tie '${n}' ${t.dtype}[${t.shape.join(', ')}] to '${first as string}' ${f.dtype}[${f.shape.join(', ')}]: shape and dtype must match`)
-      }
-    }
-  }
-}
-
-/** The flat tensor table; tied tensors after the first of their group get tiedTo. */
+/** The flat tensor table; tied tensors other than the kept one of their group get tiedTo (src/nn/ties.ts). */
 export function flatten (root: ModuleNode): TensorSpec[] {
   const out: TensorSpec[] = []
-  const index = new Map<string, Walked>()
-  const parent = new Map<string, string>()
-  walk(root, (t, name, owner, path) => {
-    const spec = toSpec(t, name, owner, path)
-    index.set(name, { spec, index: out.length })
-    out.push(spec)
+  const index = new Map<string, number>()
+  forEachStateTensor(root, (t, name) => {
+    index.set(name, out.length)
+    out.push(toSpec(t, name))
   })
-
-  const find = (n: string): string => {
-    let r = n
-    while (parent.has(r)) r = parent.get(r) as string
-    return r
-  }
-  const tieRec = (node: ModuleNode, path: string): void => {
-    const prefix = path === '' ? '' : `${path}.`
-    for (const group of node.ties) {
-      const names = group.map((n) => prefix + n)
-      for (const n of names.slice(1)) {
-        const a = find(names[0] as string)
-        const b = find(n)
-        if (a === b) continue
-        // the earlier tensor in state_dict order is the root every other one points to
-        const [keep, drop] = (index.get(a) as Walked).index <= (index.get(b) as Walked).index ? [a, b] : [b, a]
-        parent.set(drop, keep)
-      }
-    }
-    for (const [name, child] of node.children) {
-      if (child !== null && child.tensorCount > 0) tieRec(child, prefix + name)
-    }
-  }
-  tieRec(root, '')
-  for (const [name] of parent) {
-    const root = find(name)
-    const w = index.get(name) as Walked
-    w.spec.tiedTo = root
-    // a tied name is an alias of the root's storage (`a.weight = b.weight`)
-    w.spec.requiresGrad = (index.get(root) as Walked).spec.requiresGrad
+  for (const [name, kept] of tiedTo(root, index)) {
+    const s = out[index.get(name) as number] as TensorSpec
+    s.tiedTo = kept
+    // a tied name is an alias of the kept storage (`a.weight = b.weight`)
+    s.requiresGrad = (out[index.get(kept) as number] as TensorSpec).requiresGrad
   }
   return out
 }

@@ -1,5 +1,6 @@
 // The declarative shape of one torch.nn class. One definition drives argument binding and checks,
-// the catalog entry (signature, doc) and the tensor layout; nothing else lists classes.
+// the catalog entry (signature, doc), the tensor layout and the default init; nothing else lists
+// classes.
 //
 // How a family file adds classes: export `defs` (an array of defineModule(...) results) from
 // src/nn/modules/<family>.ts and add that array to src/nn/registry.ts. Example:
@@ -8,7 +9,6 @@
 //     name: 'Linear',
 //     pyModule: 'torch.nn.modules.linear',
 //     acceptsDevice: true,
-//     doc: 'y = x A^T + b. weight (out_features, in_features) ~ U(-1/sqrt(in), 1/sqrt(in)); bias likewise.',
 //     signature: {                 // Python parameter order; arg.* coerce and give the catalog type
 //       in_features: arg.dim(),     // a size PyTorch hands to torch.empty unchecked
 //       out_features: arg.dim(),
@@ -16,7 +16,7 @@
 //       device: arg.device(),
 //       dtype: arg.dtype()
 //     },
-//     build (a) {   // a.in_features: number, a.bias: boolean, a.dtype: DType | null ...
+//     build (a) {   // __init__: a.in_features: number, a.bias: boolean, a.dtype: DType | null ...
 //       const dtype = a.dtype ?? DEFAULT_DTYPE
 //       return {
 //         tensors: [
@@ -24,14 +24,25 @@
 //           ...(a.bias ? [parameter('bias', a.out_features, dtype)] : [])   // torch.empty(n) form
 //         ]
 //       }
-//     }
+//     },
+//     init: {       // reset_parameters(): same typed arguments, the module's own tensors, torch.nn.init
+//       doc: 'U(-1/sqrt(in_features), 1/sqrt(in_features))',
+//       reset (a, m, init) { init.kaimingUniform(m.tensor('weight'), Math.sqrt(5)) ... }
+//     },
+//     doc: (init) => `y = xA^T + b. weight: (out_features, in_features), bias: (out_features), both from ${init}.`
 //   })
 //
 // build() runs after binding and coercion, so it only performs PyTorch's own checks (ctx.fail with
 // PyTorch's message) and returns the module's own tensors in registration order plus its children.
 // Submodules a PyTorch __init__ creates itself come from ctx.make('Linear', [a, b], {...}).
+// init.reset() runs when a seeded init replays the construction (src/init/module-init.ts), after
+// the inits of the submodules; its `doc` is the distribution as the catalog states it, and the
+// class's doc is written around it, so the distribution is written once. A class that registers
+// parameters has an init (test/init/module-init.test.ts checks the catalog).
 import { materiaError } from '../errors.js'
 import { type DType, DTYPES, numelOf } from '../tensor/dtype.js'
+import type { InitRecorder } from '../init/init-recorder.js'
+import type { Instance } from '../init/module-instance.js'
 import type { BoundArgs, Signature } from './bind-args.js'
 import { dimValue, sizeTypeError } from './dims.js'
 
@@ -171,6 +182,17 @@ export interface BuildResult {
   readonly children?: ReadonlyArray<readonly [string, ModuleNode | null]>
 }
 
+/**
+ * A class's reset_parameters() (or whatever its __init__ writes into its tensors), run by the init
+ * replay with the arguments build() saw. `A` is the bound arguments it reads (unknown: none).
+ */
+export interface ModuleInit<A = unknown> {
+  /** the distributions in a few words, as the class's catalog doc states them */
+  readonly doc: string
+  /** `m` is the constructed module (its own tensors, its children), `init` torch.nn.init over its storages */
+  reset (a: A, m: Instance, init: InitRecorder): void
+}
+
 export interface ModuleDef<S extends Signature = Signature> {
   /** 'Linear' */
   readonly name: string
@@ -184,13 +206,15 @@ export interface ModuleDef<S extends Signature = Signature> {
   readonly doc: string
   readonly signature: S
   build (a: BoundArgs<S>, ctx: BuildContext): BuildResult
+  /** undefined: the class writes nothing into tensors of its own (it may have none) */
+  readonly init?: ModuleInit<BoundArgs<S>>
 }
 
 // build's parameter type differs per definition; the registry only calls it with matching args
 
 export type AnyModuleDef = ModuleDef<any>
 
-export interface ModuleDefInput<S extends Signature> {
+interface ModuleDefBase<S extends Signature> {
   name: string
   /** defaults to 'torch.nn.' + name */
   qualname?: string
@@ -198,20 +222,26 @@ export interface ModuleDefInput<S extends Signature> {
   /** class that defines the __init__ that runs, when inherited (e.g. '_BatchNorm'); default name */
   initClass?: string
   acceptsDevice: boolean
-  doc: string
   signature: S
   build: (a: BoundArgs<S>, ctx: BuildContext) => BuildResult
 }
 
+/** A class with an init writes its doc around the init's description; one without has a plain doc. */
+export type ModuleDefInput<S extends Signature> = ModuleDefBase<S> & (
+  | { init?: undefined, doc: string }
+  | { init: ModuleInit<BoundArgs<S>>, doc: (init: string) => string }
+)
+
 export function defineModule<S extends Signature> (d: ModuleDefInput<S>): ModuleDef<S> {
-  return {
+  const def: ModuleDef<S> = {
     name: d.name,
     qualname: d.qualname ?? `torch.nn.${d.name}`,
     pyModule: d.pyModule,
     fn: `${d.initClass ?? d.name}.__init__`,
     acceptsDevice: d.acceptsDevice,
-    doc: d.doc,
+    doc: d.init === undefined ? d.doc : d.doc(d.init.doc),
     signature: d.signature,
     build: d.build
   }
+  return d.init === undefined ? def : { ...def, init: d.init }
 }

@@ -20,6 +20,4 @@ export interface TensorSpec extends TensorInfo {
   /** constructor value of a buffer (BatchNorm running_mean 0, running_var 1, num_batches_tracked 0),
       so an "empty" materialization still fills buffers; undefined for parameters */
   fill?: number
-  /** the owning module, so a seeded init can replay each module's reset_parameters() */
-  owner: { qualname: string; path: string }
 }

@@ -1,17 +1,22 @@
-// The per-class init rules (src/init/module-init.ts), the overrides (src/init/init-overrides.ts) and
-// the executor (src/materialize/init-fill.ts): RNG order, deep copies, ties, slicing the stream,
-// and the HTTP options. Values against PyTorch are test/init/golden-init.test.ts.
+// The replay of the definitions' inits (src/init/module-init.ts), the overrides
+// (src/init/init-overrides.ts) and the executor (src/materialize/init-fill.ts): RNG order, deep
+// copies, ties, slicing the stream, and the HTTP options. Values against PyTorch are
+// test/init/golden-init.test.ts.
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { build, assertErrorBody } from '../helper.js'
 import { errorDefs } from '../../src/errors.js'
 import { buildModuleTree } from '../../src/nn/build.js'
+import { isModuleNode, type ModuleNode } from '../../src/nn/define.js'
+import type { Param } from '../../src/nn/bind-args.js'
 import { MODULE_DEFS } from '../../src/nn/registry.js'
 import { castTensors, planArena } from '../../src/materialize/plan.js'
 import { Arena } from '../../src/materialize/arena.js'
 import { applyPatches, initFiller, planInit, runDraws, sliceStream, type InitExec, type Slice } from '../../src/materialize/init-fill.js'
-import { MODULE_RULES, replayModule, stateEntries, type RngOp } from '../../src/init/module-init.js'
+import { replayModule } from '../../src/init/module-init.js'
+import { stateEntries } from '../../src/init/module-instance.js'
+import type { RngOp } from '../../src/init/init-recorder.js'
 import { globToRegExp, OverrideError, parseOverrides } from '../../src/init/init-overrides.js'
 import { CpuGenerator } from '../../src/init/mt19937.js'
 import { kaimingUniform, normal, uniform, xavierUniform } from '../../src/init/nn-init.js'
@@ -43,23 +48,44 @@ function planOf (spec: object, init: { base?: 'default' | 'empty' | 'zeros' | 'o
   return { plan, exec }
 }
 
-t.test('every class that owns parameters has a rule, and every nn case replays', async (t) => {
+t.test('every catalog class that registers parameters has an init, and every nn case replays', async (t) => {
   const cases = JSON.parse(readFileSync(new URL('../fixtures/nn-cases.json', import.meta.url), 'utf8')) as Array<{ id: string, spec: unknown }>
-  let built = 0
-  const classes = new Set<string>()
+  const built = new Set<string>()
+  const withParameters = new Set<string>()
+  const visit = (node: ModuleNode): void => {
+    built.add(node.qualname)
+    if (node.tensors.some((x) => x.kind === 'parameter')) withParameters.add(node.qualname)
+    for (const [, c] of node.children) if (c !== null) visit(c)
+    for (const v of Object.values(node.bound)) if (isModuleNode(v)) visit(v)
+  }
+  let replayed = 0
   for (const c of cases) {
     let tree
     try { tree = buildModuleTree(c.spec) } catch { continue } // error cases
-    built++
-    const { root } = replayModule(tree.root, 'default')
-    for (const e of stateEntries(root)) classes.add(e.name)
+    replayed++
+    replayModule(tree.root, 'default')
+    visit(tree.root)
   }
-  t.ok(built > 150, `${built} buildable cases replayed`)
-  for (const qualname of Object.keys(MODULE_RULES)) t.ok(MODULE_DEFS.some((d) => d.qualname === qualname), `${qualname} is a catalog class`)
-  const withParams = ['Linear', 'Bilinear', 'Conv1d', 'Conv2d', 'Conv3d', 'ConvTranspose1d', 'ConvTranspose2d', 'ConvTranspose3d', 'Embedding',
-    'EmbeddingBag', 'LayerNorm', 'GroupNorm', 'RMSNorm', 'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d', 'SyncBatchNorm', 'InstanceNorm1d',
-    'InstanceNorm2d', 'InstanceNorm3d', 'PReLU', 'RNN', 'LSTM', 'GRU', 'RNNCell', 'LSTMCell', 'GRUCell', 'MultiheadAttention']
-  for (const n of withParams) t.ok(MODULE_RULES[`torch.nn.${n}`] !== undefined, `rule for ${n}`)
+  t.ok(replayed > 150, `${replayed} buildable cases replayed`)
+  // a class no case builds is built with 2 for each required positional argument, and if that is
+  // refused, also 2 for one optional argument (FractionalMaxPool3d needs output_size or output_ratio)
+  for (const d of MODULE_DEFS) {
+    const params = Object.entries(d.signature as Record<string, Param<unknown>>)
+    const args = params.filter(([, p]) => p.kind === 'positional_or_keyword' && p.required).map(() => 2)
+    const optional = params.filter(([, p]) => !p.required && (p.kind === 'positional_or_keyword' || p.kind === 'keyword_only'))
+    for (const kwargs of [{}, ...optional.map(([n]) => ({ [n]: 2 }))]) {
+      if (built.has(d.qualname)) break
+      try { visit(buildModuleTree({ class: d.qualname, args, kwargs }).root) } catch { /* reported below */ }
+    }
+  }
+  for (const d of MODULE_DEFS) {
+    t.ok(built.has(d.qualname), `${d.name} is built (add a case to nn-cases.json if not)`)
+    if (withParameters.has(d.qualname)) t.ok(d.init !== undefined, `${d.name} registers parameters, so it has an init`)
+  }
+  t.ok(withParameters.size >= 29, `${withParameters.size} classes register parameters`)
+  // a class with parameters and no init is refused rather than left uninitialised
+  const bare = { ...buildModuleTree(S('Linear', [2, 2])).root }
+  t.throws(() => replayModule({ ...bare, def: { ...bare.def, init: undefined } }), /no default init rule for torch.nn.Linear/)
 })
 
 t.test('RNG order follows Python evaluation: nested specs first, then the container', async (t) => {

@@ -31,7 +31,7 @@ const cases = JSON.parse(
   readFileSync(new URL('../fixtures/nn-layouts.json', import.meta.url), 'utf8')
 ) as GoldenCase[]
 
-// Only the fields of the TensorInfo contract; TensorSpec extras (fill, owner) are not golden.
+// Only the fields of the TensorInfo contract; the TensorSpec extra (fill) is not golden.
 function pick (x: GoldenTensor): GoldenTensor {
   const out: GoldenTensor = {
     name: x.name,

@@ -76,13 +76,17 @@ export const defs: AnyModuleDef[] = [
     name: 'PReLU',
     pyModule,
     acceptsDevice: true,
-    doc: 'max(0, x) + weight * min(0, x) with a learnable slope. weight: (num_parameters), filled with init.',
+    doc: (init) => `max(0, x) + weight * min(0, x) with a learnable slope. weight: (num_parameters), ${init}.`,
     signature: {
       num_parameters: arg.dim(1),
       init: arg.float(0.25),
       device: arg.device(),
       dtype: arg.dtype()
     },
-    build: (a) => ({ tensors: [parameter('weight', a.num_parameters, a.dtype ?? DEFAULT_DTYPE)] })
+    build: (a) => ({ tensors: [parameter('weight', a.num_parameters, a.dtype ?? DEFAULT_DTYPE)] }),
+    init: {
+      doc: 'filled with init',
+      reset: (a, m, init) => init.constant(m.tensor('weight'), a.init)
+    }
   })
 ]

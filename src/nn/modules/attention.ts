@@ -20,11 +20,10 @@ export const multiheadAttention = defineModule({
   name: 'MultiheadAttention',
   pyModule: 'torch.nn.modules.activation',
   acceptsDevice: true,
-  doc: 'Multi-head attention (Attention Is All You Need). With kdim == vdim == embed_dim: in_proj_weight ' +
+  doc: (init) => 'Multi-head attention (Attention Is All You Need). With kdim == vdim == embed_dim: in_proj_weight ' +
     '(3*embed_dim, embed_dim); otherwise q_proj_weight (embed_dim, embed_dim), k_proj_weight (embed_dim, kdim), ' +
     'v_proj_weight (embed_dim, vdim). bias: in_proj_bias (3*embed_dim) and out_proj.bias; add_bias_kv: bias_k, bias_v ' +
-    '(1, 1, embed_dim). out_proj is a NonDynamicallyQuantizableLinear(embed_dim, embed_dim). Projection weights ~ ' +
-    'xavier_uniform_, in_proj_bias and out_proj.bias = 0 (after out_proj\'s own Linear init), bias_k/bias_v ~ xavier_normal_.',
+    `(1, 1, embed_dim). out_proj is a NonDynamicallyQuantizableLinear(embed_dim, embed_dim). ${init}`,
   signature: {
     embed_dim: py('int'),
     num_heads: py('int'),
@@ -69,6 +68,31 @@ export const multiheadAttention = defineModule({
       tensors.push(emptyParameter('bias_v', [1, 1, E], dtype, fail))
     }
     return { tensors, children: [['out_proj', outProj]] }
+  },
+  init: {
+    doc: 'Projection weights ~ xavier_uniform_, in_proj_bias and out_proj.bias = 0 (after out_proj\'s own Linear init), ' +
+      'bias_k/bias_v ~ xavier_normal_.',
+    // _reset_parameters(); out_proj's Linear init ran when out_proj was constructed
+    reset (_a, m, init) {
+      const inProj = m.own('in_proj_weight')
+      if (inProj !== undefined) {
+        init.xavierUniform(inProj, 1.0, 'xavier_uniform_ on MultiheadAttention.in_proj_weight')
+      } else {
+        for (const n of ['q_proj_weight', 'k_proj_weight', 'v_proj_weight']) {
+          init.xavierUniform(m.tensor(n), 1.0, `xavier_uniform_ on MultiheadAttention.${n}`)
+        }
+      }
+      const inBias = m.own('in_proj_bias')
+      if (inBias !== undefined) {
+        init.constant(inBias, 0)
+        const outBias = m.child('out_proj')?.own('bias')
+        if (outBias !== undefined) init.constant(outBias, 0)
+      }
+      const biasK = m.own('bias_k')
+      if (biasK !== undefined) init.xavierNormal(biasK, 1.0, 'xavier_normal_ on MultiheadAttention.bias_k')
+      const biasV = m.own('bias_v')
+      if (biasV !== undefined) init.xavierNormal(biasV, 1.0, 'xavier_normal_ on MultiheadAttention.bias_v')
+    }
   }
 })
 

@@ -2,7 +2,8 @@
 import { arg, toIntTuple } from '../args.js'
 import { argError, type CoerceCtx } from '../bind-args.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
-import { type AnyModuleDef, type BuildResult, defineModule, parameter } from '../define.js'
+import { type AnyModuleDef, type BuildResult, defineModule, type ModuleInit, parameter } from '../define.js'
+import { resetLinear } from './linear.js'
 
 const pyModule = 'torch.nn.modules.conv'
 
@@ -55,6 +56,9 @@ function convPadding (n: number) {
   return (v: unknown, c: CoerceCtx): number[] | string => typeof v === 'string' ? v : toIntTuple(n, v, c)
 }
 
+/** _ConvNd.reset_parameters() is Linear's, with fan_in from the weight's shape. */
+const convInit: ModuleInit = { doc: 'U(-1/sqrt(fan_in), 1/sqrt(fan_in))', reset: resetLinear }
+
 const sizeType = (n: number): string => n === 1 ? '_size_1_t' : `_size_${n}_t`
 
 function conv (n: 1 | 2 | 3) {
@@ -62,8 +66,8 @@ function conv (n: 1 | 2 | 3) {
     name: `Conv${n}d`,
     pyModule,
     acceptsDevice: true,
-    doc: `Applies a ${n}D convolution. weight: (out_channels, in_channels / groups, *kernel_size), bias: (out_channels); ` +
-      'both initialized from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in_channels / groups * prod(kernel_size). ' +
+    doc: (init) => `Applies a ${n}D convolution. weight: (out_channels, in_channels / groups, *kernel_size), bias: (out_channels); ` +
+      `both initialized from ${init} with fan_in = in_channels / groups * prod(kernel_size). ` +
       "padding may be an int, a tuple, 'valid' or 'same' (stride 1 only).",
     signature: {
       in_channels: arg.int(),
@@ -78,7 +82,8 @@ function conv (n: 1 | 2 | 3) {
       device: arg.device(),
       dtype: arg.dtype()
     },
-    build: (a) => convNd(a, false)
+    build: (a) => convNd(a, false),
+    init: convInit
   })
 }
 
@@ -88,8 +93,8 @@ function convTranspose (n: 1 | 2 | 3) {
     name,
     pyModule,
     acceptsDevice: true,
-    doc: `Applies a ${n}D transposed convolution. weight: (in_channels, out_channels / groups, *kernel_size), ` +
-      'bias: (out_channels); both from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in computed from weight.size(1) * prod(kernel_size). ' +
+    doc: (init) => `Applies a ${n}D transposed convolution. weight: (in_channels, out_channels / groups, *kernel_size), ` +
+      `bias: (out_channels); both from ${init} with fan_in computed from weight.size(1) * prod(kernel_size). ` +
       "Only padding_mode='zeros' is supported.",
     signature: {
       in_channels: arg.int(),
@@ -108,7 +113,8 @@ function convTranspose (n: 1 | 2 | 3) {
     build (a) {
       if (a.padding_mode !== 'zeros') argError(`Only "zeros" padding mode is supported for ${name}`)
       return convNd(a, true)
-    }
+    },
+    init: convInit
   })
 }
 

@@ -2,7 +2,7 @@
 import { arg } from '../args.js'
 import { argError } from '../bind-args.js'
 import { DEFAULT_DTYPE } from '../../tensor/dtype.js'
-import { type AnyModuleDef, defineModule, parameter } from '../define.js'
+import { type AnyModuleDef, defineModule, type ModuleInit, parameter } from '../define.js'
 
 const pyModule = 'torch.nn.modules.sparse'
 
@@ -22,12 +22,24 @@ function noWeight (w: unknown): void {
   }
 }
 
+/** Embedding/EmbeddingBag.reset_parameters(): normal_(weight), then weight[padding_idx].fill_(0). */
+const embeddingInit: ModuleInit<{ padding_idx: number | null }> = {
+  doc: 'N(0, 1), with the padding_idx row zeroed',
+  reset (a, m, init) {
+    const weight = m.tensor('weight')
+    init.normal(weight, 0, 1, `normal_ on ${m.name}.weight`)
+    if (a.padding_idx === null) return
+    const rows = weight.shape[0] as number
+    init.fillRow(weight, a.padding_idx < 0 ? rows + a.padding_idx : a.padding_idx, 0)
+  }
+}
+
 export const embedding = defineModule({
   name: 'Embedding',
   pyModule,
   acceptsDevice: true,
-  doc: 'A lookup table of num_embeddings vectors of size embedding_dim. weight: (num_embeddings, embedding_dim) ~ N(0, 1), ' +
-    'with the padding_idx row zeroed. _freeze=True makes weight not require grad; _weight is not supported.',
+  doc: (init) => `A lookup table of num_embeddings vectors of size embedding_dim. weight: (num_embeddings, embedding_dim) ~ ${init}. ` +
+    '_freeze=True makes weight not require grad; _weight is not supported.',
   signature: {
     num_embeddings: arg.dim(),
     embedding_dim: arg.dim(),
@@ -45,15 +57,16 @@ export const embedding = defineModule({
     checkPaddingIdx(a.padding_idx, a.num_embeddings, 'Padding_idx')
     noWeight(a._weight)
     return { tensors: [parameter('weight', [a.num_embeddings, a.embedding_dim], a.dtype ?? DEFAULT_DTYPE, { requiresGrad: !a._freeze })] }
-  }
+  },
+  init: embeddingInit
 })
 
 export const embeddingBag = defineModule({
   name: 'EmbeddingBag',
   pyModule,
   acceptsDevice: true,
-  doc: "Sums, averages or maxes bags of embeddings (mode 'sum' | 'mean' | 'max', checked by PyTorch only at forward). " +
-    'weight: (num_embeddings, embedding_dim) ~ N(0, 1), with the padding_idx row zeroed. _weight is not supported.',
+  doc: (init) => "Sums, averages or maxes bags of embeddings (mode 'sum' | 'mean' | 'max', checked by PyTorch only at forward). " +
+    `weight: (num_embeddings, embedding_dim) ~ ${init}. _weight is not supported.`,
   signature: {
     num_embeddings: arg.dim(),
     embedding_dim: arg.dim(),
@@ -72,7 +85,8 @@ export const embeddingBag = defineModule({
     checkPaddingIdx(a.padding_idx, a.num_embeddings, 'padding_idx')
     noWeight(a._weight)
     return { tensors: [parameter('weight', [a.num_embeddings, a.embedding_dim], a.dtype ?? DEFAULT_DTYPE)] }
-  }
+  },
+  init: embeddingInit
 })
 
 export const defs: AnyModuleDef[] = [embedding, embeddingBag]

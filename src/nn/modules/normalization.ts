@@ -1,16 +1,31 @@
 // torch/nn/modules/normalization.py, batchnorm.py, instancenorm.py
+import type { InitRecorder } from '../../init/init-recorder.js'
+import type { Instance } from '../../init/module-instance.js'
 import { arg } from '../args.js'
 import { argError } from '../bind-args.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
-import { type AnyModuleDef, type BuildResult, buffer, defineModule, type OwnTensor, parameter } from '../define.js'
+import { type AnyModuleDef, type BuildResult, buffer, defineModule, type ModuleInit, type OwnTensor, parameter } from '../define.js'
 
 const normalization = 'torch.nn.modules.normalization'
+
+// reset_parameters() of LayerNorm, GroupNorm, RMSNorm and _NormBase (with reset_running_stats()):
+// ones_(weight), zeros_(bias), the running statistics back to their constructor values
+const RESET: Readonly<Record<string, number>> = { weight: 1, bias: 0, running_mean: 0, running_var: 1, num_batches_tracked: 0 }
+
+function resetNorm (_a: unknown, m: Instance, init: InitRecorder): void {
+  for (const t of m.tensors) {
+    const value = RESET[t.name]
+    if (value !== undefined) init.constant(t.storage, value)
+  }
+}
+
+const affineInit: ModuleInit = { doc: 'weight (ones) and bias (zeros)', reset: resetNorm }
 
 export const layerNorm = defineModule({
   name: 'LayerNorm',
   pyModule: normalization,
   acceptsDevice: true,
-  doc: 'Layer normalization over the trailing normalized_shape dims. weight (ones) and bias (zeros) of shape ' +
+  doc: (init) => `Layer normalization over the trailing normalized_shape dims. ${init} of shape ` +
     'normalized_shape when elementwise_affine; bias=False drops the bias.',
   signature: {
     normalized_shape: arg.typed('Union[int, List[int], torch.Size]', arg.shape()),
@@ -29,14 +44,15 @@ export const layerNorm = defineModule({
         ...(a.bias ? [parameter('bias', a.normalized_shape, dtype)] : [])
       ]
     }
-  }
+  },
+  init: affineInit
 })
 
 export const groupNorm = defineModule({
   name: 'GroupNorm',
   pyModule: normalization,
   acceptsDevice: true,
-  doc: 'Group normalization of num_channels channels in num_groups groups. weight (ones) and bias (zeros): (num_channels) when affine.',
+  doc: (init) => `Group normalization of num_channels channels in num_groups groups. ${init}: (num_channels) when affine.`,
   signature: {
     num_groups: arg.int(),
     num_channels: arg.int(),
@@ -59,14 +75,15 @@ export const groupNorm = defineModule({
         ...(a.bias ? [parameter('bias', a.num_channels, dtype)] : [])
       ]
     }
-  }
+  },
+  init: affineInit
 })
 
 export const rmsNorm = defineModule({
   name: 'RMSNorm',
   pyModule: normalization,
   acceptsDevice: true,
-  doc: 'Root mean square layer normalization. weight (ones) of shape normalized_shape when elementwise_affine; no bias. ' +
+  doc: (init) => `Root mean square layer normalization. ${init} of shape normalized_shape when elementwise_affine; no bias. ` +
     'eps None means torch.finfo(dtype).eps.',
   signature: {
     normalized_shape: arg.typed('Union[int, List[int], torch.Size]', arg.shape()),
@@ -77,7 +94,8 @@ export const rmsNorm = defineModule({
   },
   build (a) {
     return a.elementwise_affine ? { tensors: [parameter('weight', a.normalized_shape, a.dtype ?? DEFAULT_DTYPE)] } : {}
-  }
+  },
+  init: { doc: 'weight (ones)', reset: resetNorm }
 })
 
 function lrn (name: string, kDefault: number) {
@@ -117,7 +135,7 @@ function normBase (a: NormArgs): BuildResult {
   return { tensors }
 }
 
-const bnDoc = (what: string): string => `${what}. weight (ones) and bias (zeros): (num_features) when affine; ` +
+const bnDoc = (what: string) => (init: string): string => `${what}. ${init}: (num_features) when affine; ` +
   'buffers running_mean (zeros), running_var (ones), num_batches_tracked (int64 scalar 0) when track_running_stats.'
 
 function batchNorm (n: 1 | 2 | 3) {
@@ -137,7 +155,8 @@ function batchNorm (n: 1 | 2 | 3) {
       dtype: arg.dtype(),
       bias: arg.kwOnly(arg.bool(true))
     },
-    build: normBase
+    build: normBase,
+    init: affineInit
   })
 }
 
@@ -157,7 +176,8 @@ export const syncBatchNorm = defineModule({
     dtype: arg.dtype(),
     bias: arg.kwOnly(arg.bool(true))
   },
-  build: normBase
+  build: normBase,
+  init: affineInit
 })
 
 function instanceNorm (n: 1 | 2 | 3) {
@@ -177,7 +197,8 @@ function instanceNorm (n: 1 | 2 | 3) {
       dtype: arg.dtype(),
       bias: arg.kwOnly(arg.bool(true))
     },
-    build: normBase
+    build: normBase,
+    init: affineInit
   })
 }
 

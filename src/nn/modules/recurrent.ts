@@ -10,7 +10,7 @@ import { arg, toInt } from '../args.js'
 import type { CoerceCtx, Param } from '../bind-args.js'
 import { pyTypeName, pyValueRepr } from '../py-repr.js'
 import { sizeTypeError } from '../dims.js'
-import { type AnyModuleDef, type BuildContext, defineModule, isModuleNode, isNonModuleRef, type OwnTensor, parameter } from '../define.js'
+import { type AnyModuleDef, type BuildContext, defineModule, isModuleNode, isNonModuleRef, type ModuleInit, type OwnTensor, parameter } from '../define.js'
 
 const pyModule = 'torch.nn.modules.rnn'
 
@@ -179,7 +179,24 @@ function rejectExtraKwargs (kwargs: Record<string, unknown>, ctx: BuildContext):
   if (unexpected !== undefined) ctx.fail(`RNNBase.__init__() got an unexpected keyword argument '${unexpected}'`)
 }
 
-const RNN_INIT = 'All weights and biases ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).'
+/** RNNBase / RNNCellBase.reset_parameters(): every parameter, in registration order, ~ U(-stdv, stdv). */
+const recurrentInit: ModuleInit<{ hidden_size: unknown }> = {
+  doc: 'All weights and biases ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).',
+  reset (a, m, init) {
+    // __init__ took hidden_size as a size, so it is a Python int
+    if (!isPyInt(a.hidden_size)) throw new Error(`internal: ${m.name} was built with hidden_size ${pyStr(a.hidden_size)}`)
+    const hidden = pyNum(a.hidden_size)
+    for (const t of m.tensors) {
+      if (t.kind !== 'parameter') continue
+      if (hidden > 0) {
+        const stdv = 1.0 / Math.sqrt(hidden)
+        init.uniform(t.storage, -stdv, stdv, `uniform_(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) on ${m.name}.${t.name}`)
+      } else {
+        init.uniform(t.storage, 0, 0, `uniform_(0, 0) on ${m.name}.${t.name}`)
+      }
+    }
+  }
+}
 const NO_PROJ = 'Extra keywords are refused as PyTorch refuses them (proj_size: LSTM only).'
 
 export const rnn = defineModule({
@@ -187,9 +204,9 @@ export const rnn = defineModule({
   pyModule,
   initClass: 'RNNBase',
   acceptsDevice: true,
-  doc: 'Multi-layer Elman RNN with tanh or ReLU. Per layer k (suffix _reverse for the backward direction): ' +
+  doc: (init) => 'Multi-layer Elman RNN with tanh or ReLU. Per layer k (suffix _reverse for the backward direction): ' +
     'weight_ih_l{k} (hidden_size, input_size for k=0 else num_directions*hidden_size), weight_hh_l{k} (hidden_size, hidden_size), ' +
-    `bias_ih_l{k}, bias_hh_l{k} (hidden_size). ${RNN_INIT} ${NO_PROJ}`,
+    `bias_ih_l{k}, bias_hh_l{k} (hidden_size). ${init} ${NO_PROJ}`,
   signature: { ...head, nonlinearity: py('str', 'tanh'), ...tail, ...factory, kwargs: extraKwargs },
   build (a, ctx) {
     rejectProjSize(a.kwargs, ctx)
@@ -198,7 +215,8 @@ export const rnn = defineModule({
     }
     rejectExtraKwargs(a.kwargs, ctx)
     return rnnBase(a.nonlinearity === 'tanh' ? 'RNN_TANH' : 'RNN_RELU', { ...a, proj_size: 0 }, ctx)
-  }
+  },
+  init: recurrentInit
 })
 
 export const lstm = defineModule({
@@ -206,12 +224,13 @@ export const lstm = defineModule({
   pyModule,
   initClass: 'RNNBase',
   acceptsDevice: true,
-  doc: 'Multi-layer long short-term memory RNN. Per layer k (suffix _reverse for the backward direction): ' +
+  doc: (init) => 'Multi-layer long short-term memory RNN. Per layer k (suffix _reverse for the backward direction): ' +
     'weight_ih_l{k} (4*hidden_size, input_size for k=0 else num_directions*H_out), weight_hh_l{k} (4*hidden_size, H_out), ' +
     'bias_ih_l{k}, bias_hh_l{k} (4*hidden_size), and with proj_size > 0 weight_hr_l{k} (proj_size, hidden_size); ' +
-    `H_out is proj_size if > 0 else hidden_size. ${RNN_INIT}`,
+    `H_out is proj_size if > 0 else hidden_size. ${init}`,
   signature: { ...head, ...tail, proj_size: py('int', 0), ...factory },
-  build: (a, ctx) => rnnBase('LSTM', a, ctx)
+  build: (a, ctx) => rnnBase('LSTM', a, ctx),
+  init: recurrentInit
 })
 
 export const gru = defineModule({
@@ -219,15 +238,16 @@ export const gru = defineModule({
   pyModule,
   initClass: 'RNNBase',
   acceptsDevice: true,
-  doc: 'Multi-layer gated recurrent unit RNN. Per layer k (suffix _reverse for the backward direction): ' +
+  doc: (init) => 'Multi-layer gated recurrent unit RNN. Per layer k (suffix _reverse for the backward direction): ' +
     'weight_ih_l{k} (3*hidden_size, input_size for k=0 else num_directions*hidden_size), weight_hh_l{k} (3*hidden_size, hidden_size), ' +
-    `bias_ih_l{k}, bias_hh_l{k} (3*hidden_size). ${RNN_INIT} ${NO_PROJ}`,
+    `bias_ih_l{k}, bias_hh_l{k} (3*hidden_size). ${init} ${NO_PROJ}`,
   signature: { ...head, ...tail, ...factory, kwargs: extraKwargs },
   build (a, ctx) {
     rejectProjSize(a.kwargs, ctx)
     rejectExtraKwargs(a.kwargs, ctx)
     return rnnBase('GRU', { ...a, proj_size: 0 }, ctx)
-  }
+  },
+  init: recurrentInit
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -248,9 +268,9 @@ function cell (chunks: number, a: { input_size: unknown, hidden_size: unknown, b
 }
 
 const cellHead = { input_size: py('int'), hidden_size: py('int'), bias: arg.bool(true) }
-const cellDoc = (what: string, chunks: string): string =>
+const cellDoc = (what: string, chunks: string) => (init: string): string =>
   `${what}. weight_ih (${chunks}hidden_size, input_size), weight_hh (${chunks}hidden_size, hidden_size), ` +
-  `bias_ih, bias_hh (${chunks}hidden_size). ${RNN_INIT}`
+  `bias_ih, bias_hh (${chunks}hidden_size). ${init}`
 
 export const rnnCell = defineModule({
   name: 'RNNCell',
@@ -258,7 +278,8 @@ export const rnnCell = defineModule({
   acceptsDevice: true,
   doc: cellDoc('An Elman RNN cell with tanh or ReLU (nonlinearity is only checked in forward)', ''),
   signature: { ...cellHead, nonlinearity: py('str', 'tanh'), ...factory },
-  build: (a, ctx) => cell(1, a, ctx)
+  build: (a, ctx) => cell(1, a, ctx),
+  init: recurrentInit
 })
 
 export const lstmCell = defineModule({
@@ -267,7 +288,8 @@ export const lstmCell = defineModule({
   acceptsDevice: true,
   doc: cellDoc('A long short-term memory cell', '4*'),
   signature: { ...cellHead, ...factory },
-  build: (a, ctx) => cell(4, a, ctx)
+  build: (a, ctx) => cell(4, a, ctx),
+  init: recurrentInit
 })
 
 export const gruCell = defineModule({
@@ -276,7 +298,8 @@ export const gruCell = defineModule({
   acceptsDevice: true,
   doc: cellDoc('A gated recurrent unit cell', '3*'),
   signature: { ...cellHead, ...factory },
-  build: (a, ctx) => cell(3, a, ctx)
+  build: (a, ctx) => cell(3, a, ctx),
+  init: recurrentInit
 })
 
 export const defs: AnyModuleDef[] = [rnn, lstm, gru, rnnCell, lstmCell, gruCell]

@@ -141,9 +141,8 @@ export const transformer = defineModule({
   name: 'Transformer',
   pyModule,
   acceptsDevice: true,
-  doc: 'Encoder-decoder transformer: encoder = TransformerEncoder(TransformerEncoderLayer(...), num_encoder_layers, ' +
-    'LayerNorm(d_model)) unless custom_encoder is given, decoder likewise. After construction every parameter with ' +
-    'more than one dimension is re-initialized with xavier_uniform_.',
+  doc: (init) => 'Encoder-decoder transformer: encoder = TransformerEncoder(TransformerEncoderLayer(...), num_encoder_layers, ' +
+    `LayerNorm(d_model)) unless custom_encoder is given, decoder likewise. ${init}`,
   signature: {
     d_model: py('int', 512),
     nhead: py('int', 8),
@@ -177,6 +176,15 @@ export const transformer = defineModule({
     if (encoder !== null) children.push(['encoder', encoder])
     if (decoder !== null) children.push(['decoder', decoder])
     return { children }
+  },
+  init: {
+    doc: 'After construction every parameter with more than one dimension is re-initialized with xavier_uniform_.',
+    // _reset_parameters(): parameters() order, each storage once
+    reset (_a, m, init) {
+      for (const storage of m.parameters()) {
+        if (storage.shape.length > 1) init.xavierUniform(storage, 1.0, 'xavier_uniform_ (Transformer._reset_parameters)')
+      }
+    }
   }
 })
 

@@ -1,0 +1,165 @@
+// torch.nn.init over storages without memory: each call records the RNG operation torch would run
+// (RngOp, in stream order) and the value the storage holds afterwards. The bounds are computed by
+// nn-init.ts's functions, in Python's order, so they round as torch's do.
+import { DTYPES, type DType } from '../tensor/dtype.js'
+import type { FloatDtype } from './distributions.js'
+import { calculateFanInAndFanOut, kaimingStd, xavierStd } from './nn-init.js'
+
+export type Dist =
+  | { readonly kind: 'uniform', readonly low: number, readonly high: number }
+  | { readonly kind: 'normal', readonly mean: number, readonly std: number }
+  | { readonly kind: 'trunc_normal', readonly mean: number, readonly std: number, readonly a: number, readonly b: number }
+
+/** One RNG-consuming operation on a whole contiguous tensor, in stream order. */
+export interface RngOp {
+  readonly dtype: FloatDtype
+  readonly numel: number
+  readonly dist: Dist
+  /** e.g. "kaiming_uniform_(a=sqrt(5)) on Linear.weight", for messages and debugging */
+  readonly what: string
+}
+
+export type Base =
+  | { readonly kind: 'empty' }
+  | { readonly kind: 'const', readonly value: number }
+  | { readonly kind: 'draw', readonly op: number }
+
+/** A partial write after the base: elements [start, start + count) := value. */
+export interface Patch { readonly start: number, readonly count: number, readonly value: number }
+
+/** Immutable: a deep copy shares it, so the copy has the same values without drawing. */
+export interface Value { readonly base: Base, readonly patches: readonly Patch[] }
+
+export class Storage {
+  constructor (
+    readonly id: number,
+    readonly dtype: DType,
+    readonly shape: readonly number[],
+    readonly numel: number,
+    public value: Value
+  ) {}
+
+  get floating (): boolean { return DTYPES[this.dtype].floating }
+}
+
+export class InitRuleError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'InitRuleError'
+  }
+}
+
+const isFloat = (d: DType): d is FloatDtype => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16'
+
+// std::numeric_limits<T>::max(): torch's range checks of uniform_ bounds
+const dtypeMax: Record<FloatDtype, number> = { float32: 3.4028234663852886e38, float64: Number.MAX_VALUE, float16: 65504, bfloat16: 3.3895313892515355e38 }
+
+/** nn-init.ts's scalar math throws RangeError where Python raises (fans of a 1-D tensor, division by zero). */
+function pyMath (f: () => number): number {
+  try {
+    return f()
+  } catch (err) {
+    if (err instanceof RangeError) throw new InitRuleError(err.message)
+    throw err
+  }
+}
+
+export class InitRecorder {
+  readonly ops: RngOp[] = []
+
+  private floating (s: Storage, fn: string): FloatDtype {
+    if (!isFloat(s.dtype)) throw new InitRuleError(`${fn} needs a floating-point tensor, got ${s.dtype}`)
+    return s.dtype
+  }
+
+  private draw (s: Storage, dist: Dist, what: string): void {
+    const dtype = this.floating(s, what)
+    if (s.numel === 0) { // torch: CHECK_EMPTY_AND_RETURN, no draws
+      s.value = { base: { kind: 'empty' }, patches: [] }
+      return
+    }
+    this.ops.push({ dtype, numel: s.numel, dist, what })
+    s.value = { base: { kind: 'draw', op: this.ops.length - 1 }, patches: [] }
+  }
+
+  /** nn.init.uniform_(t, a, b); bounds as Python doubles. */
+  uniform (s: Storage, a: number, b: number, what = 'uniform_'): void {
+    const dtype = this.floating(s, what)
+    if (!Number.isFinite(a) || !Number.isFinite(b)) throw new InitRuleError(`uniform_ expects finite bounds, got from=${a} to=${b}`)
+    if (Math.abs(a) > dtypeMax[dtype] || Math.abs(b) > dtypeMax[dtype]) {
+      throw new InitRuleError(`uniform_ bounds ${a}, ${b} are outside the range of ${dtype}`)
+    }
+    if (!(a <= b)) throw new InitRuleError(`uniform_ expects to return a [from, to) range, but found from=${a} > to=${b}`)
+    if (b - a > dtypeMax[dtype]) {
+      throw new InitRuleError(`uniform_ expects to-from <= std::numeric_limits<${dtype}>::max(), but found to=${b} and from=${a}`)
+    }
+    this.draw(s, { kind: 'uniform', low: a, high: b }, what)
+  }
+
+  /** nn.init.normal_(t, mean, std). */
+  normal (s: Storage, mean: number, std: number, what = 'normal_'): void {
+    this.floating(s, what)
+    if (!(std >= 0) || !Number.isFinite(std)) throw new InitRuleError(`normal expects std >= 0.0, but found std ${std}`)
+    if (!Number.isFinite(mean)) throw new InitRuleError(`normal expects a finite mean, but found mean ${mean}`)
+    this.draw(s, { kind: 'normal', mean, std }, what)
+  }
+
+  /** nn.init.trunc_normal_ (torch >= 2.12 rejection sampling; the p <= 0.3 branch is refused by the caller). */
+  truncNormal (s: Storage, mean: number, std: number, a: number, b: number, what = 'trunc_normal_'): void {
+    this.floating(s, what)
+    if (!(std > 0) || !Number.isFinite(std) || !Number.isFinite(mean) || !Number.isFinite(a) || !Number.isFinite(b)) {
+      throw new InitRuleError(`trunc_normal_ needs finite mean, a, b and std > 0, got mean=${mean} std=${std} a=${a} b=${b}`)
+    }
+    this.draw(s, { kind: 'trunc_normal', mean, std, a, b }, what)
+  }
+
+  /** nn.init.constant_ / ones_ / zeros_ (and the fills of torch.zeros / torch.ones buffers). No RNG. */
+  constant (s: Storage, value: number): void {
+    s.value = { base: { kind: 'const', value }, patches: [] }
+  }
+
+  /** constant_ as a user calls it: fill_ refuses a value the dtype cannot hold (c10::checked_convert). */
+  checkedConstant (s: Storage, value: number): void {
+    if (isFloat(s.dtype) && Number.isFinite(value) && Math.abs(value) > dtypeMax[s.dtype]) {
+      const c10 = { float32: 'float', float64: 'double', float16: 'c10::Half', bfloat16: 'c10::BFloat16' }[s.dtype]
+      throw new InitRuleError(`value cannot be converted to type ${c10} without overflow`)
+    }
+    this.constant(s, value)
+  }
+
+  /** Tensor[row].fill_(value) on a 2-D tensor (Embedding's padding_idx). */
+  fillRow (s: Storage, row: number, value: number): void {
+    const width = s.shape[1] ?? 1
+    if (width === 0) return
+    s.value = { base: s.value.base, patches: [...s.value.patches, { start: row * width, count: width, value }] }
+  }
+
+  /** The fan_in of nn.init._calculate_fan_in_and_fan_out(t). */
+  fanIn (s: Storage): number {
+    return pyMath(() => calculateFanInAndFanOut(s.shape).fanIn)
+  }
+
+  /** nn.init.kaiming_uniform_: a zero-size dimension makes it a no-op (torch warns, draws nothing). */
+  kaimingUniform (s: Storage, a = 0, mode = 'fan_in', nonlinearity = 'leaky_relu', what = 'kaiming_uniform_'): void {
+    if (s.shape.includes(0)) return
+    const bound = Math.sqrt(3.0) * pyMath(() => kaimingStd(s.shape, a, mode, nonlinearity))
+    this.uniform(s, -bound, bound, what)
+  }
+
+  /** nn.init.kaiming_normal_ (same zero-size rule). */
+  kaimingNormal (s: Storage, a = 0, mode = 'fan_in', nonlinearity = 'leaky_relu', what = 'kaiming_normal_'): void {
+    if (s.shape.includes(0)) return
+    this.normal(s, 0, pyMath(() => kaimingStd(s.shape, a, mode, nonlinearity)), what)
+  }
+
+  /** nn.init.xavier_uniform_: U(-a, a) with a = sqrt(3) * gain * sqrt(2 / (fan_in + fan_out)). */
+  xavierUniform (s: Storage, gain = 1.0, what = 'xavier_uniform_'): void {
+    const a = Math.sqrt(3.0) * pyMath(() => xavierStd(s.shape, gain))
+    this.uniform(s, -a, a, what)
+  }
+
+  /** nn.init.xavier_normal_: N(0, gain * sqrt(2 / (fan_in + fan_out))). */
+  xavierNormal (s: Storage, gain = 1.0, what = 'xavier_normal_'): void {
+    this.normal(s, 0.0, pyMath(() => xavierStd(s.shape, gain)), what)
+  }
+}
