@@ -6,13 +6,9 @@ import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
 import { lookupClass } from '../src/nn/index.js'
 import { errorResponses } from '../src/schemas/common.js'
-import { Materialization } from '../src/schemas/materializations.js'
+import { SkipInitResult } from '../src/schemas/materializations.js'
 import { ModuleSpec } from '../src/schemas/nn.js'
-import { Module, SessionId } from '../src/schemas/sessions.js'
-import { awaitFill, materializationView, startMaterialization, tenantOf } from './materializations.js'
-
-export const SkipInitResult = Type.Object({ ...Materialization.properties, module: Type.Ref(Module) },
-  { $id: 'SkipInitResult', title: 'SkipInitResult', description: 'The materialization (init "empty") and the module it was built from.', additionalProperties: false })
+import { SessionParams } from '../src/schemas/sessions.js'
 
 export default async function skipInitRoutes (fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -27,7 +23,7 @@ export default async function skipInitRoutes (fastify: FastifyInstance): Promise
         'constructor values) on `kwargs.device` (`cpu` by default, or `worker`). Like PyTorch: a name that is not a module ' +
         "class is `Expected a Module; got <class '…'>`, a module that takes no `device` argument is " +
         "`Module must support a 'device' arg to skip initialization`.",
-      params: Type.Object({ sessionId: SessionId }),
+      params: SessionParams,
       body: Type.Ref(ModuleSpec),
       response: {
         201: Type.Ref(SkipInitResult, { description: 'Materialized.' }),
@@ -47,9 +43,8 @@ export default async function skipInitRoutes (fastify: FastifyInstance): Promise
     }
     const { device: _final, ...kwargs } = spec.kwargs ?? {}
     const { id: moduleId, built, body: module } = await app.moduleRecords.create(request, session.id, { ...spec, kwargs })
-    const m = startMaterialization(app, { sessionId: session.id, moduleId, built, device, init: 'empty', tenant: tenantOf(request) })
-    await awaitFill(app, request, m)
-    if (m.status === 'failed') throw materiaError('materializationNotReady', `Materialization failed: ${m.error ?? 'unknown'}`)
-    return await reply.code(201).header('location', `/v1/sessions/${session.id}/materializations/${m.id}`).send({ ...materializationView(m), module })
+    const m = app.materializer.start(request, { sessionId: session.id, moduleId, built, device, init: 'empty' })
+    await app.materializer.awaitReady(request, m)
+    return await reply.code(201).header('location', app.materializer.href(m)).send({ ...app.materializer.view(m), module })
   })
 }

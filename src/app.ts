@@ -16,8 +16,9 @@ import catalogRoutes from '../routes/catalog.js'
 import sessionRoutes from '../routes/sessions.js'
 import moduleRoutes from '../routes/modules.js'
 import workerPool from './plugins/worker-pool.js'
-import materializations from './plugins/materializations.js'
-import moduleRecords from './plugins/module-records.js'
+import materializations from './plugins/app/materializations.js'
+import moduleRecords from './plugins/app/module-records.js'
+import materializer from './plugins/app/materializer/materializer.js'
 import materializationRoutes from '../routes/materializations.js'
 import skipInitRoutes from '../routes/skip-init.js'
 
@@ -72,6 +73,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(workerPool)
   await app.register(materializations)
   await app.register(moduleRecords)
+  await app.register(materializer)
   await app.register(catalogRoutes)
   await app.register(sessionRoutes)
   await app.register(moduleRoutes)

@@ -1,0 +1,105 @@
+// The materializer as an app service: starts materializations from JSON options or checkpoint
+// uploads for the caller's tenant, waits for their fills, finds them, and gives the API's view of
+// them. Routes call it as `app.materializer`; the registry (`app.materializations`) holds them.
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Readable } from 'node:stream'
+import { materiaError } from '../../../errors.js'
+import type { CheckpointQuery } from '../../../schemas/materializations.js'
+import type { Materialization } from '../../../materialize/registry.js'
+import { contentLength, uploadBody } from '../../../http/upload-body.js'
+import { startMaterialization, type FillServices, type MaterializationTenant, type StartRequest } from './start.js'
+import { startCheckpointLoad } from './checkpoint-load.js'
+import { materializationHref, materializationView, type MaterializationView } from './view.js'
+import { shardFile, type ShardFile } from './shard-files.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { materializer: Materializer }
+}
+
+export interface Materializer {
+  /** Validates the options, plans the arena and starts the fill, for the caller's tenant. */
+  start: (request: FastifyRequest, r: Omit<StartRequest, 'tenant'>) => Materialization
+  /** Waits for the fill (a client that goes away first cancels it and frees the memory); a failed fill is a 409. */
+  awaitReady: (request: FastifyRequest, m: Materialization) => Promise<void>
+  /** Materializes a stored module from the request's body, a safetensors file streamed in; resolves once it is ready. */
+  loadCheckpoint: (request: FastifyRequest, sessionId: string, moduleId: string, query: typeof CheckpointQuery.static) => Promise<Materialization>
+  /** A materialization of the caller's session, or a 404. */
+  find: (request: FastifyRequest, sessionId: string, id: string) => Promise<Materialization>
+  /** Refuses (409, with Retry-After while pending) a materialization whose bytes cannot be served yet. */
+  requireReady: (m: Materialization) => void
+  view: (m: Materialization) => MaterializationView
+  href: (m: Materialization) => string
+  shardFile: (m: Materialization, file: string, maxShardBytes: number | undefined) => ShardFile
+}
+
+/** The tenant part of a start, from the request's tenant and limits. */
+const tenantOf = (request: FastifyRequest): MaterializationTenant => ({ id: request.tenant, maxResidentBytes: request.limits.maxResidentBytes })
+
+const failed = (m: Materialization): Error => materiaError('materializationNotReady', `Materialization failed: ${m.error ?? 'unknown'}`)
+
+export function createMaterializer (app: FastifyInstance): Materializer {
+  const registry = app.materializations
+  const services: FillServices = { registry, pool: app.pool }
+
+  /** Waits for the fill; a client that goes away first cancels it and frees the memory. */
+  async function awaitFill (request: FastifyRequest, m: Materialization): Promise<void> {
+    const onClose = (): void => {
+      if (m.status === 'pending') {
+        request.log.info({ materializationId: m.id }, 'client went away: cancelling the fill')
+        registry.delete(m.sessionId, m.id)
+      }
+    }
+    request.raw.socket?.once('close', onClose)
+    try {
+      await m.done
+    } finally {
+      request.raw.socket?.off('close', onClose)
+    }
+  }
+
+  return {
+    start: (request, r) => startMaterialization(services, { ...r, tenant: tenantOf(request) }),
+
+    async awaitReady (request, m) {
+      await awaitFill(request, m)
+      if (m.status === 'failed') throw failed(m)
+    },
+
+    async loadCheckpoint (request, sessionId, moduleId, query) {
+      const { root: tree, built } = await app.moduleRecords.rebuild(sessionId, moduleId)
+      const fileSize = contentLength(request.headers)
+      const body = uploadBody(request.body as Readable, app.config.receiveTimeout, fileSize)
+      const { m, timedOut } = await startCheckpointLoad(services, { sessionId, moduleId, built, tree, query, body, fileSize, tenant: tenantOf(request) })
+      await awaitFill(request, m)
+      if (m.status === 'failed' && m.error !== undefined && m.error !== 'cancelled') {
+        // the reservation goes back with the failed materialization
+        registry.delete(sessionId, m.id)
+        throw timedOut() ?? materiaError('checkpointInvalid', m.error)
+      }
+      if (m.status === 'failed') throw failed(m)
+      return m
+    },
+
+    async find (request, sessionId, id) {
+      const session = await app.requireSession(request, sessionId)
+      const m = registry.get(session.id, id)
+      if (m === undefined) throw materiaError('materializationNotFound', `Materialization '${id}' not found`)
+      return m
+    },
+
+    requireReady (m) {
+      if (m.status !== 'ready') {
+        throw materiaError('materializationNotReady', `Materialization '${m.id}' is ${m.status}${m.error !== undefined ? ` (${m.error})` : ''}; bytes are served once it is ready`, m.status === 'pending' ? { 'retry-after': '1' } : undefined)
+      }
+    },
+
+    view: materializationView,
+    href: materializationHref,
+    shardFile
+  }
+}
+
+export default fp(async function materializerPlugin (app: FastifyInstance): Promise<void> {
+  app.decorate('materializer', createMaterializer(app))
+}, { name: 'materializer', fastify: '5.x', dependencies: ['auth', 'session-store', 'worker-pool', 'materializations', 'module-records'] })
