@@ -1,10 +1,7 @@
-// skip_init as one call: build on meta, then materialize empty on kwargs.device (default cpu),
-// with PyTorch's two errors for names that are not modules or modules without a device argument.
+// skip_init as one call: build on meta, then materialize empty on kwargs.device (default cpu).
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { materiaError } from '../src/errors.js'
-import { lookupClass } from '../src/nn/index.js'
 import { errorResponses } from '../src/schemas/common.js'
 import { SkipInitResult } from '../src/schemas/materializations.js'
 import { ModuleSpec } from '../src/schemas/nn.js'
@@ -33,18 +30,7 @@ export default async function skipInitRoutes (fastify: FastifyInstance): Promise
     }
   }, async (request, reply) => {
     const session = await app.requireSession(request, request.params.sessionId)
-    const spec = request.body
-    const found = lookupClass(spec.class)
-    if (found.kind === 'nonModule') throw materiaError('notAModule', `Expected a Module; got ${found.pyClass}`)
-    if (!found.info.acceptsDevice) throw materiaError('noDeviceArg', "Module must support a 'device' arg to skip initialization")
-    const device = spec.kwargs?.device ?? 'cpu'
-    if (device !== 'cpu' && device !== 'worker') {
-      throw materiaError('constructorArgs', `skip_init materializes on 'cpu' or 'worker', got device ${JSON.stringify(device)}`)
-    }
-    const { device: _final, ...kwargs } = spec.kwargs ?? {}
-    const { id: moduleId, built, body: module } = await app.moduleRecords.create(request, session.id, { ...spec, kwargs })
-    const m = app.materializer.start(request, { sessionId: session.id, moduleId, built, device, init: 'empty' })
-    await app.materializer.awaitReady(request, m)
+    const { m, module } = await app.materializer.skipInit(request, session.id, request.body)
     return await reply.code(201).header('location', app.materializer.href(m)).send({ ...app.materializer.view(m), module })
   })
 }

@@ -19,6 +19,7 @@ import workerPool from './plugins/worker-pool.js'
 import materializations from './plugins/app/materializations.js'
 import moduleRecords from './plugins/app/module-records.js'
 import materializer from './plugins/app/materializer/materializer.js'
+import sessions from './plugins/app/sessions.js'
 import materializationRoutes from '../routes/materializations.js'
 import skipInitRoutes from '../routes/skip-init.js'
 
@@ -73,6 +74,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(workerPool)
   await app.register(materializations)
   await app.register(moduleRecords)
+  await app.register(sessions)
   await app.register(materializer)
   await app.register(catalogRoutes)
   await app.register(sessionRoutes)

@@ -6,6 +6,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { materiaError } from '../../../errors.js'
 import type { CheckpointQuery } from '../../../schemas/materializations.js'
+import type { ModuleSpec } from '../../../schemas/nn.js'
+import type { Module } from '../../../schemas/sessions.js'
+import { lookupClass } from '../../../nn/index.js'
 import type { Materialization } from '../../../materialize/registry.js'
 import { contentLength, uploadBody } from '../../../http/upload-body.js'
 import { startMaterialization, type FillServices, type MaterializationTenant, type StartRequest } from './start.js'
@@ -22,6 +25,12 @@ export interface Materializer {
   start: (request: FastifyRequest, r: Omit<StartRequest, 'tenant'>) => Materialization
   /** Waits for the fill (a client that goes away first cancels it and frees the memory); a failed fill is a 409. */
   awaitReady: (request: FastifyRequest, m: Materialization) => Promise<void>
+  /**
+   * torch.nn.utils.skip_init in one call: builds the module of `spec` in the session and materializes
+   * it empty on `kwargs.device` (cpu by default), with PyTorch's two errors for names that are not
+   * modules or modules without a device argument; resolves once it is ready.
+   */
+  skipInit: (request: FastifyRequest, sessionId: string, spec: typeof ModuleSpec.static) => Promise<{ m: Materialization, module: typeof Module.static }>
   /** Materializes a stored module from the request's body, a safetensors file streamed in; resolves once it is ready. */
   loadCheckpoint: (request: FastifyRequest, sessionId: string, moduleId: string, query: typeof CheckpointQuery.static) => Promise<Materialization>
   /** A materialization of the caller's session, or a 404. */
@@ -58,12 +67,30 @@ export function createMaterializer (app: FastifyInstance): Materializer {
     }
   }
 
-  return {
-    start: (request, r) => startMaterialization(services, { ...r, tenant: tenantOf(request) }),
+  const start: Materializer['start'] = (request, r) => startMaterialization(services, { ...r, tenant: tenantOf(request) })
 
-    async awaitReady (request, m) {
-      await awaitFill(request, m)
-      if (m.status === 'failed') throw failed(m)
+  async function awaitReady (request: FastifyRequest, m: Materialization): Promise<void> {
+    await awaitFill(request, m)
+    if (m.status === 'failed') throw failed(m)
+  }
+
+  return {
+    start,
+    awaitReady,
+
+    async skipInit (request, sessionId, spec) {
+      const found = lookupClass(spec.class)
+      if (found.kind === 'nonModule') throw materiaError('notAModule', `Expected a Module; got ${found.pyClass}`)
+      if (!found.info.acceptsDevice) throw materiaError('noDeviceArg', "Module must support a 'device' arg to skip initialization")
+      const device = spec.kwargs?.device ?? 'cpu'
+      if (device !== 'cpu' && device !== 'worker') {
+        throw materiaError('constructorArgs', `skip_init materializes on 'cpu' or 'worker', got device ${JSON.stringify(device)}`)
+      }
+      const { device: _final, ...kwargs } = spec.kwargs ?? {}
+      const { id: moduleId, built, body: module } = await app.moduleRecords.create(request, sessionId, { ...spec, kwargs })
+      const m = start(request, { sessionId, moduleId, built, device, init: 'empty' })
+      await awaitReady(request, m)
+      return { m, module }
     },
 
     async loadCheckpoint (request, sessionId, moduleId, query) {
