@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox'
 import { buildModule, getModuleClass, listModuleClasses } from '../src/nn/index.js'
 import { estimateTensors } from '../src/nn/estimate.js'
 import { errorResponses } from '../src/schemas/common.js'
-import { Estimate, ModuleClass, ModuleClassList, ModuleSpec } from '../src/schemas/nn.js'
+import { Estimate, ModuleClass, ModuleClassList, ModuleClassParams, ModuleSpec } from '../src/schemas/nn.js'
 
 const specErrors = errorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'bodyTooLarge', 'moduleTooLarge', 'unauthorized')
 
@@ -28,7 +28,7 @@ export default async function catalogRoutes (fastify: FastifyInstance): Promise<
       tags: ['catalog'],
       summary: 'Describe one torch.nn class',
       description: 'Accepts `Linear`, `nn.Linear` or `torch.nn.Linear`. An unknown name is a 404 listing close matches.',
-      params: Type.Object({ name: Type.String({ description: 'Class name.', maxLength: 200 }) }),
+      params: ModuleClassParams,
       response: { 200: Type.Ref(ModuleClass, { description: 'The class.' }), ...errorResponses('unknownClass', 'unauthorized') }
     }
   }, async (request) => getModuleClass(request.params.name))

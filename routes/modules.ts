@@ -2,26 +2,13 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { materiaError } from '../src/errors.js'
-import { buildModuleTree, type BuiltModule, type ModuleNode } from '../src/nn/index.js'
 import { errorResponses, PageQuery } from '../src/schemas/common.js'
 import { ModuleSpec } from '../src/schemas/nn.js'
-import { Module, ModuleId, ModuleList, SessionId } from '../src/schemas/sessions.js'
-
-/** Rebuilds a stored module from its spec (cheap, and the store keeps JSON only): tree and tensor table. */
-export async function storedModule (app: FastifyInstance, sessionId: string, moduleId: string): Promise<{ root: ModuleNode, built: BuiltModule }> {
-  const m = await app.store.getModule(sessionId, moduleId)
-  if (m === undefined) throw materiaError('moduleNotFound', `Module '${moduleId}' not found`)
-  const { class: cls, args, kwargs, ties } = m.body as typeof Module.static
-  return buildModuleTree({ class: cls, args, kwargs, ...(ties !== undefined ? { ties } : {}) })
-}
+import { Module, ModuleList, ModuleParams, SessionParams } from '../src/schemas/sessions.js'
 
 export default async function moduleRoutes (fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { store } = app
-  const sessionParams = Type.Object({ sessionId: SessionId })
-  const moduleParams = Type.Object({ sessionId: SessionId, moduleId: ModuleId })
-  const notFound = (id: string): Error => materiaError('moduleNotFound', `Module '${id}' not found`)
+  const { moduleRecords } = app
 
   app.post('/v1/sessions/:sessionId/modules', {
     schema: {
@@ -30,7 +17,7 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
       summary: 'Build a module on the meta device',
       description: 'Validates the constructor call like PyTorch and returns the tensors of `state_dict()` (names, shapes, dtypes, ' +
         'strides, kinds), non-persistent buffers last. No tensor memory is allocated.',
-      params: sessionParams,
+      params: SessionParams,
       body: Type.Ref(ModuleSpec),
       response: {
         201: Type.Ref(Module, { description: 'The module.' }),
@@ -40,7 +27,7 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
     }
   }, async (request, reply) => {
     const session = await app.requireSession(request, request.params.sessionId)
-    const { id, body } = await app.moduleRecords.create(request, session.id, request.body)
+    const { id, body } = await moduleRecords.create(request, session.id, request.body)
     void reply.code(201).header('location', `/v1/sessions/${session.id}/modules/${id}`)
     return body
   })
@@ -51,13 +38,13 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
       tags: ['modules'],
       summary: 'List the modules of a session',
       description: 'Paged: `limit` modules (default 100, at most 1000) after `cursor`; `nextCursor` is null on the last page.',
-      params: sessionParams,
+      params: SessionParams,
       querystring: PageQuery,
       response: { 200: Type.Ref(ModuleList, { description: 'Modules, oldest first.' }), ...errorResponses('validation', 'invalidCursor', 'sessionNotFound', 'unauthorized') }
     }
   }, async (request) => {
     const session = await app.requireSession(request, request.params.sessionId)
-    const page = await store.pageModules(session.id, request.query)
+    const page = await app.store.pageModules(session.id, request.query)
     return { modules: page.items.map((m) => m.body as typeof Module.static), nextCursor: page.nextCursor }
   })
 
@@ -66,14 +53,12 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
       operationId: 'getModule',
       tags: ['modules'],
       summary: 'Get a module',
-      params: moduleParams,
+      params: ModuleParams,
       response: { 200: Type.Ref(Module, { description: 'The module.' }), ...errorResponses('validation', 'sessionNotFound', 'moduleNotFound', 'unauthorized') }
     }
   }, async (request) => {
     const session = await app.requireSession(request, request.params.sessionId)
-    const m = await store.getModule(session.id, request.params.moduleId)
-    if (m === undefined) throw notFound(request.params.moduleId)
-    return m.body as typeof Module.static
+    return await moduleRecords.get(session.id, request.params.moduleId)
   })
 
   app.delete('/v1/sessions/:sessionId/modules/:moduleId', {
@@ -81,13 +66,12 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
       operationId: 'deleteModule',
       tags: ['modules'],
       summary: 'Delete a module and its materializations',
-      params: moduleParams,
+      params: ModuleParams,
       response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses('validation', 'sessionNotFound', 'moduleNotFound', 'unauthorized') }
     }
   }, async (request, reply) => {
     const session = await app.requireSession(request, request.params.sessionId)
-    if (!await store.deleteModule(session.id, request.params.moduleId)) throw notFound(request.params.moduleId)
-    app.moduleRecords.release(request.params.moduleId)
+    await moduleRecords.delete(session.id, request.params.moduleId)
     app.materializations.deleteOfSession(session.id, request.params.moduleId)
     return await reply.code(204).send(null)
   })

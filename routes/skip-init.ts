@@ -1,18 +1,11 @@
-// skip_init as one call: build on meta, then materialize empty on kwargs.device (default cpu),
-// with PyTorch's two errors for names that are not modules or modules without a device argument.
+// skip_init as one call: build on meta, then materialize empty on kwargs.device (default cpu).
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { materiaError } from '../src/errors.js'
-import { lookupClass } from '../src/nn/index.js'
 import { errorResponses } from '../src/schemas/common.js'
-import { Materialization } from '../src/schemas/materializations.js'
+import { SkipInitResult } from '../src/schemas/materializations.js'
 import { ModuleSpec } from '../src/schemas/nn.js'
-import { Module, SessionId } from '../src/schemas/sessions.js'
-import { awaitFill, materializationView, startMaterialization, tenantOf } from './materializations.js'
-
-export const SkipInitResult = Type.Object({ ...Materialization.properties, module: Type.Ref(Module) },
-  { $id: 'SkipInitResult', title: 'SkipInitResult', description: 'The materialization (init "empty") and the module it was built from.', additionalProperties: false })
+import { SessionParams } from '../src/schemas/sessions.js'
 
 export default async function skipInitRoutes (fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -27,7 +20,7 @@ export default async function skipInitRoutes (fastify: FastifyInstance): Promise
         'constructor values) on `kwargs.device` (`cpu` by default, or `worker`). Like PyTorch: a name that is not a module ' +
         "class is `Expected a Module; got <class '…'>`, a module that takes no `device` argument is " +
         "`Module must support a 'device' arg to skip initialization`.",
-      params: Type.Object({ sessionId: SessionId }),
+      params: SessionParams,
       body: Type.Ref(ModuleSpec),
       response: {
         201: Type.Ref(SkipInitResult, { description: 'Materialized.' }),
@@ -37,19 +30,7 @@ export default async function skipInitRoutes (fastify: FastifyInstance): Promise
     }
   }, async (request, reply) => {
     const session = await app.requireSession(request, request.params.sessionId)
-    const spec = request.body
-    const found = lookupClass(spec.class)
-    if (found.kind === 'nonModule') throw materiaError('notAModule', `Expected a Module; got ${found.pyClass}`)
-    if (!found.info.acceptsDevice) throw materiaError('noDeviceArg', "Module must support a 'device' arg to skip initialization")
-    const device = spec.kwargs?.device ?? 'cpu'
-    if (device !== 'cpu' && device !== 'worker') {
-      throw materiaError('constructorArgs', `skip_init materializes on 'cpu' or 'worker', got device ${JSON.stringify(device)}`)
-    }
-    const { device: _final, ...kwargs } = spec.kwargs ?? {}
-    const { id: moduleId, built, body: module } = await app.moduleRecords.create(request, session.id, { ...spec, kwargs })
-    const m = startMaterialization(app, { sessionId: session.id, moduleId, built, device, init: 'empty', tenant: tenantOf(request) })
-    await awaitFill(app, request, m)
-    if (m.status === 'failed') throw materiaError('materializationNotReady', `Materialization failed: ${m.error ?? 'unknown'}`)
-    return await reply.code(201).header('location', `/v1/sessions/${session.id}/materializations/${m.id}`).send({ ...materializationView(m), module })
+    const { m, module } = await app.materializer.skipInit(request, session.id, request.body)
+    return await reply.code(201).header('location', app.materializer.href(m)).send({ ...app.materializer.view(m), module })
   })
 }

@@ -1,4 +1,5 @@
-// The root plugin: configuration → infrastructure plugins → routes, in a fixed order.
+// The root plugin: configuration → infrastructure plugins (src/plugins/) → app services
+// (src/plugins/app/, each declaring what it needs, so a wrong order fails at boot) → routes, in a fixed order.
 // Tests build this; only src/server.ts listens.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -8,16 +9,18 @@ import errorHandler, { frameworkErrors } from './plugins/error-handler.js'
 import swagger from './plugins/swagger.js'
 import metrics from './plugins/metrics.js'
 import health from './plugins/health.js'
+import loadShedding from './plugins/load-shedding.js'
 import auth, { logSerializers } from './plugins/auth.js'
 import sessionStore from './plugins/session-store.js'
-import loadShedding from './plugins/load-shedding.js'
 import rateLimit from './plugins/rate-limit.js'
+import workerPool from './plugins/worker-pool.js'
+import materializations from './plugins/app/materializations.js'
+import moduleRecords from './plugins/app/module-records.js'
+import sessions from './plugins/app/sessions.js'
+import materializer from './plugins/app/materializer/materializer.js'
 import catalogRoutes from '../routes/catalog.js'
 import sessionRoutes from '../routes/sessions.js'
 import moduleRoutes from '../routes/modules.js'
-import workerPool from './plugins/worker-pool.js'
-import materializations from './plugins/materializations.js'
-import moduleRecords from './plugins/module-records.js'
 import materializationRoutes from '../routes/materializations.js'
 import skipInitRoutes from '../routes/skip-init.js'
 
@@ -70,8 +73,11 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // before the routes: it hooks every route registered after it
   await app.register(rateLimit)
   await app.register(workerPool)
+  // app services: what the routes call
   await app.register(materializations)
   await app.register(moduleRecords)
+  await app.register(sessions)
+  await app.register(materializer)
   await app.register(catalogRoutes)
   await app.register(sessionRoutes)
   await app.register(moduleRoutes)

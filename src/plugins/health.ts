@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { materiaError } from '../errors.js'
 import { errorResponses } from '../schemas/common.js'
+import { Health, Readiness } from '../schemas/operations.js'
 
 export type ReadinessCheck = () => Promise<void>
 
@@ -13,16 +14,6 @@ declare module 'fastify' {
     readiness: { add: (name: string, check: ReadinessCheck) => void }
   }
 }
-
-const Health = Type.Object({
-  status: Type.Literal('ok'),
-  uptimeSeconds: Type.Number()
-}, { $id: 'Health', title: 'Health', description: 'The process is alive.' })
-
-const Readiness = Type.Object({
-  status: Type.Literal('ready'),
-  checks: Type.Record(Type.String(), Type.Literal('ok'), { description: 'Each dependency checked.' })
-}, { $id: 'Readiness', title: 'Readiness', description: 'Every dependency answered.' })
 
 async function healthPlugin (app: FastifyInstance): Promise<void> {
   const checks = new Map<string, ReadinessCheck>()

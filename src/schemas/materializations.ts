@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox'
 import { TensorInfo } from './nn.js'
 import { nextCursor } from './common.js'
+import { Module, SessionId } from './sessions.js'
 
 export const MaterializationId = Type.String({ pattern: '^mat_[A-Za-z0-9_-]{1,64}$', description: 'A materialization handle (`mat_…`).' })
 
@@ -104,3 +105,26 @@ export const MaterializationList = Type.Object({ materializations: Type.Array(Ty
   { $id: 'MaterializationList', title: 'MaterializationList', description: 'A page of the materializations of a session (this replica\'s), oldest first.', additionalProperties: false })
 
 export const materializationSchemas = [InitOverride, InitSpec, CreateMaterialization, MaterializedTensor, Materialization, MaterializationList]
+
+/** The answer of POST /v1/sessions/{sessionId}/skip_init; registered by its route, after the shared schemas. */
+export const SkipInitResult = Type.Object({ ...Materialization.properties, module: Type.Ref(Module) },
+  { $id: 'SkipInitResult', title: 'SkipInitResult', description: 'The materialization (init "empty") and the module it was built from.', additionalProperties: false })
+
+/** Path parameters of the routes of one materialization. */
+export const MaterializationParams = Type.Object({ sessionId: SessionId, materializationId: MaterializationId })
+
+/** Path parameters of GET …/tensors/{name}. */
+export const TensorParams = Type.Object({ sessionId: SessionId, materializationId: MaterializationId, name: Type.String({ description: 'state_dict key.' }) })
+
+/** Path parameters of GET …/safetensors/{file}. */
+export const ShardParams = Type.Object({ sessionId: SessionId, materializationId: MaterializationId, file: Type.String({ description: 'A file name from the index.' }) })
+
+/** Query of GET …/safetensors/{file}. */
+export const ShardQuery = Type.Object({ maxShardBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Largest shard in bytes, as save_pretrained(max_shard_size=…); default 5000000000.' })) })
+
+/** The success answers of the byte routes (raw tensors, safetensors files, shards). */
+export const byteResponses = {
+  200: { description: 'The bytes.', type: 'string', format: 'binary' },
+  206: { description: 'The requested byte range.', type: 'string', format: 'binary' },
+  304: { description: 'Not modified (If-None-Match).', type: 'null' }
+}

@@ -77,3 +77,6 @@ export const Estimate = Type.Object({
 }, { $id: 'Estimate', title: 'Estimate', description: 'Memory PyTorch would allocate for this module.', additionalProperties: false })
 
 export const nnSchemas = [DTypeName, ModuleSpec, TensorInfo, SignatureParam, ModuleClass, ModuleClassList, Estimate]
+
+/** Path parameters of GET /v1/modules/{name}. */
+export const ModuleClassParams = Type.Object({ name: Type.String({ description: 'Class name.', maxLength: 200 }) })

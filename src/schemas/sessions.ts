@@ -44,3 +44,9 @@ export const ModuleList = Type.Object({ modules: Type.Array(Type.Ref(Module)), n
   { $id: 'ModuleList', title: 'ModuleList', description: 'A page of the modules of a session, oldest first.', additionalProperties: false })
 
 export const sessionSchemas = [CreateSession, Session, SessionList, Module, ModuleList]
+
+/** Path parameters of the routes of one session. */
+export const SessionParams = Type.Object({ sessionId: SessionId })
+
+/** Path parameters of the routes of one module. */
+export const ModuleParams = Type.Object({ sessionId: SessionId, moduleId: ModuleId })

@@ -1,10 +1,11 @@
 // Byte responses: raw tensors and safetensors files as zero-copy views of an arena, streamed with
 // backpressure; HEAD, Range (206/416), ETag, If-None-Match and If-Range.
+import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Arena } from '../src/materialize/arena.js'
-import { materiaError } from '../src/errors.js'
-import { contentRange, parseRange, unsatisfiedContentRange } from '../src/serialize/range.js'
+import type { Arena } from '../materialize/arena.js'
+import { materiaError } from '../errors.js'
+import { contentRange, parseRange, unsatisfiedContentRange } from '../serialize/range.js'
 
 /** A piece of a byte response: bytes already in a Buffer, or a region of an arena. */
 export type Segment = { buffer: Buffer } | { arena: Arena, offset: number, length: number }
@@ -24,6 +25,11 @@ export function * segmentViews (segments: readonly Segment[], start: number, end
     base += len
     if (base >= end) return
   }
+}
+
+/** A strong ETag for the part `what` of the materialization `id`: its bytes never change once it is ready. */
+export function etagOf (id: string, what: string): string {
+  return `"${createHash('sha256').update(`${id}\0${what}`).digest('base64url').slice(0, 27)}"`
 }
 
 export function sendBytes (request: FastifyRequest, reply: FastifyReply, segments: readonly Segment[], etag: string, headers: Record<string, string>,

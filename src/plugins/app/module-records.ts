@@ -4,12 +4,12 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Gauge } from 'prom-client'
-import { materiaError } from '../errors.js'
-import { buildModule, type BuiltModule, type ModuleCost } from '../nn/index.js'
-import { TensorInfo, type ModuleSpec } from '../schemas/nn.js'
-import type { Module } from '../schemas/sessions.js'
-import { newHandle } from '../store/session-store.js'
-import { ModuleLedger } from '../tenants/module-ledger.js'
+import { materiaError } from '../../errors.js'
+import { buildModule, buildModuleTree, type BuiltModule, type ModuleCost, type ModuleNode } from '../../nn/index.js'
+import { TensorInfo, type ModuleSpec } from '../../schemas/nn.js'
+import type { Module } from '../../schemas/sessions.js'
+import { newHandle } from '../../store/session-store.js'
+import { ModuleLedger } from '../../tenants/module-ledger.js'
 
 declare module 'fastify' {
   interface FastifyInstance { moduleRecords: ModuleRecords }
@@ -46,9 +46,15 @@ export interface ModuleRecords {
   readonly ledger: ModuleLedger
   /** Admits, builds and stores a module of the session (429, 413, 507 before its tensor table is built). */
   create: (request: FastifyRequest, sessionId: string, spec: typeof ModuleSpec.static) => Promise<{ id: string, built: BuiltModule, body: typeof Module.static }>
-  /** Forgets a module's record bytes (its record is deleted from the store by the caller). */
-  release: (moduleId: string) => void
+  /** The API's view of a module of the session, or a 404. */
+  get: (sessionId: string, moduleId: string) => Promise<typeof Module.static>
+  /** Rebuilds a stored module from its spec (cheap, and the store keeps JSON only): tree and tensor table; a 404 if it is gone. */
+  rebuild: (sessionId: string, moduleId: string) => Promise<{ root: ModuleNode, built: BuiltModule }>
+  /** Deletes a module's record and forgets its bytes, or a 404 (its materializations are the caller's to delete). */
+  delete: (sessionId: string, moduleId: string) => Promise<void>
 }
+
+const notFound = (id: string): Error => materiaError('moduleNotFound', `Module '${id}' not found`)
 
 async function moduleRecordsPlugin (app: FastifyInstance): Promise<void> {
   const ledger = new ModuleLedger(app.config.moduleBudget)
@@ -77,7 +83,23 @@ async function moduleRecordsPlugin (app: FastifyInstance): Promise<void> {
     }
   }
 
-  app.decorate('moduleRecords', { ledger, create, release: (id: string) => { ledger.release(id) } })
+  const get: ModuleRecords['get'] = async (sessionId, moduleId) => {
+    const m = await app.store.getModule(sessionId, moduleId)
+    if (m === undefined) throw notFound(moduleId)
+    return m.body as typeof Module.static
+  }
+
+  const rebuild: ModuleRecords['rebuild'] = async (sessionId, moduleId) => {
+    const { class: cls, args, kwargs, ties } = await get(sessionId, moduleId)
+    return buildModuleTree({ class: cls, args, kwargs, ...(ties !== undefined ? { ties } : {}) })
+  }
+
+  const remove: ModuleRecords['delete'] = async (sessionId, moduleId) => {
+    if (!await app.store.deleteModule(sessionId, moduleId)) throw notFound(moduleId)
+    ledger.release(moduleId)
+  }
+
+  app.decorate('moduleRecords', { ledger, create, get, rebuild, delete: remove })
   const registers = [app.metrics.registry]
   void new Gauge({ name: 'materia_module_record_bytes', help: 'Heap bytes held by module records on this replica (MATERIA_MODULE_BUDGET).', registers, collect () { this.set(ledger.bytes) } })
 }

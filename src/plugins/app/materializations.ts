@@ -3,7 +3,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge } from 'prom-client'
-import { MaterializationRegistry } from '../materialize/registry.js'
+import { MaterializationRegistry } from '../../materialize/registry.js'
 
 declare module 'fastify' {
   interface FastifyInstance { materializations: MaterializationRegistry }

@@ -1,0 +1,132 @@
+// The materializer as an app service: starts materializations from JSON options or checkpoint
+// uploads for the caller's tenant, waits for their fills, finds them, and gives the API's view of
+// them. Routes call it as `app.materializer`; the registry (`app.materializations`) holds them.
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Readable } from 'node:stream'
+import { materiaError } from '../../../errors.js'
+import type { CheckpointQuery } from '../../../schemas/materializations.js'
+import type { ModuleSpec } from '../../../schemas/nn.js'
+import type { Module } from '../../../schemas/sessions.js'
+import { lookupClass } from '../../../nn/index.js'
+import type { Materialization } from '../../../materialize/registry.js'
+import { contentLength, uploadBody } from '../../../http/upload-body.js'
+import { startMaterialization, type FillServices, type MaterializationTenant, type StartRequest } from './start.js'
+import { startCheckpointLoad } from './checkpoint-load.js'
+import { materializationHref, materializationView, type MaterializationView } from './view.js'
+import { shardFile, type ShardFile } from './shard-files.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { materializer: Materializer }
+}
+
+export interface Materializer {
+  /** Validates the options, plans the arena and starts the fill, for the caller's tenant. */
+  start: (request: FastifyRequest, r: Omit<StartRequest, 'tenant'>) => Materialization
+  /** Waits for the fill (a client that goes away first cancels it and frees the memory); a failed fill is a 409. */
+  awaitReady: (request: FastifyRequest, m: Materialization) => Promise<void>
+  /**
+   * torch.nn.utils.skip_init in one call: builds the module of `spec` in the session and materializes
+   * it empty on `kwargs.device` (cpu by default), with PyTorch's two errors for names that are not
+   * modules or modules without a device argument; resolves once it is ready.
+   */
+  skipInit: (request: FastifyRequest, sessionId: string, spec: typeof ModuleSpec.static) => Promise<{ m: Materialization, module: typeof Module.static }>
+  /** Materializes a stored module from the request's body, a safetensors file streamed in; resolves once it is ready. */
+  loadCheckpoint: (request: FastifyRequest, sessionId: string, moduleId: string, query: typeof CheckpointQuery.static) => Promise<Materialization>
+  /** A materialization of the caller's session, or a 404. */
+  find: (request: FastifyRequest, sessionId: string, id: string) => Promise<Materialization>
+  /** Refuses (409, with Retry-After while pending) a materialization whose bytes cannot be served yet. */
+  requireReady: (m: Materialization) => void
+  view: (m: Materialization) => MaterializationView
+  href: (m: Materialization) => string
+  shardFile: (m: Materialization, file: string, maxShardBytes: number | undefined) => ShardFile
+}
+
+/** The tenant part of a start, from the request's tenant and limits. */
+const tenantOf = (request: FastifyRequest): MaterializationTenant => ({ id: request.tenant, maxResidentBytes: request.limits.maxResidentBytes })
+
+const failed = (m: Materialization): Error => materiaError('materializationNotReady', `Materialization failed: ${m.error ?? 'unknown'}`)
+
+export function createMaterializer (app: FastifyInstance): Materializer {
+  const registry = app.materializations
+  const services: FillServices = { registry, pool: app.pool }
+
+  /** Waits for the fill; a client that goes away first cancels it and frees the memory. */
+  async function awaitFill (request: FastifyRequest, m: Materialization): Promise<void> {
+    const onClose = (): void => {
+      if (m.status === 'pending') {
+        request.log.info({ materializationId: m.id }, 'client went away: cancelling the fill')
+        registry.delete(m.sessionId, m.id)
+      }
+    }
+    request.raw.socket?.once('close', onClose)
+    try {
+      await m.done
+    } finally {
+      request.raw.socket?.off('close', onClose)
+    }
+  }
+
+  const start: Materializer['start'] = (request, r) => startMaterialization(services, { ...r, tenant: tenantOf(request) })
+
+  async function awaitReady (request: FastifyRequest, m: Materialization): Promise<void> {
+    await awaitFill(request, m)
+    if (m.status === 'failed') throw failed(m)
+  }
+
+  return {
+    start,
+    awaitReady,
+
+    async skipInit (request, sessionId, spec) {
+      const found = lookupClass(spec.class)
+      if (found.kind === 'nonModule') throw materiaError('notAModule', `Expected a Module; got ${found.pyClass}`)
+      if (!found.info.acceptsDevice) throw materiaError('noDeviceArg', "Module must support a 'device' arg to skip initialization")
+      const device = spec.kwargs?.device ?? 'cpu'
+      if (device !== 'cpu' && device !== 'worker') {
+        throw materiaError('constructorArgs', `skip_init materializes on 'cpu' or 'worker', got device ${JSON.stringify(device)}`)
+      }
+      const { device: _final, ...kwargs } = spec.kwargs ?? {}
+      const { id: moduleId, built, body: module } = await app.moduleRecords.create(request, sessionId, { ...spec, kwargs })
+      const m = start(request, { sessionId, moduleId, built, device, init: 'empty' })
+      await awaitReady(request, m)
+      return { m, module }
+    },
+
+    async loadCheckpoint (request, sessionId, moduleId, query) {
+      const { root: tree, built } = await app.moduleRecords.rebuild(sessionId, moduleId)
+      const fileSize = contentLength(request.headers)
+      const body = uploadBody(request.body as Readable, app.config.receiveTimeout, fileSize)
+      const { m, timedOut } = await startCheckpointLoad(services, { sessionId, moduleId, built, tree, query, body, fileSize, tenant: tenantOf(request) })
+      await awaitFill(request, m)
+      if (m.status === 'failed' && m.error !== undefined && m.error !== 'cancelled') {
+        // the reservation goes back with the failed materialization
+        registry.delete(sessionId, m.id)
+        throw timedOut() ?? materiaError('checkpointInvalid', m.error)
+      }
+      if (m.status === 'failed') throw failed(m)
+      return m
+    },
+
+    async find (request, sessionId, id) {
+      const session = await app.requireSession(request, sessionId)
+      const m = registry.get(session.id, id)
+      if (m === undefined) throw materiaError('materializationNotFound', `Materialization '${id}' not found`)
+      return m
+    },
+
+    requireReady (m) {
+      if (m.status !== 'ready') {
+        throw materiaError('materializationNotReady', `Materialization '${m.id}' is ${m.status}${m.error !== undefined ? ` (${m.error})` : ''}; bytes are served once it is ready`, m.status === 'pending' ? { 'retry-after': '1' } : undefined)
+      }
+    },
+
+    view: materializationView,
+    href: materializationHref,
+    shardFile
+  }
+}
+
+export default fp(async function materializerPlugin (app: FastifyInstance): Promise<void> {
+  app.decorate('materializer', createMaterializer(app))
+}, { name: 'materializer', fastify: '5.x', dependencies: ['auth', 'session-store', 'worker-pool', 'materializations', 'module-records'] })

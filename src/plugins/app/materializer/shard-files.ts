@@ -1,0 +1,27 @@
+// The sharded export of a materialization, split as save_pretrained(max_shard_size=…) splits it.
+import { materiaError } from '../../../errors.js'
+import type { Materialization } from '../../../materialize/registry.js'
+import { planShards, INDEX_FILE_NAME } from '../../../serialize/sharding.js'
+import type { Segment } from '../../../http/byte-response.js'
+
+/** A file of the export: the index (JSON) or the pieces of one shard. */
+export type ShardFile = { index: Buffer } | { segments: Segment[] }
+
+/** The export's file `file` for shards of at most `maxShardBytes`; a name the index does not list is a 404. */
+export function shardFile (m: Materialization, file: string, maxShardBytes: number | undefined): ShardFile {
+  const persistent = m.plan.tensors.filter((t) => t.persistent)
+  const params = persistent.filter((t) => t.kind === 'parameter' && t.tiedTo === undefined).reduce((n, t) => n + t.numel, 0)
+  const plan = planShards(persistent.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, nbytes: t.nbytes, tiedTo: t.tiedTo })),
+    { maxShardSize: maxShardBytes, totalParameters: params, tiedAliasesInMetadata: true })
+  if (file === INDEX_FILE_NAME) return { index: Buffer.from(plan.indexJson) }
+  const shard = plan.shards.find((s) => s.file === file)
+  if (shard === undefined) {
+    throw materiaError('tensorNotFound', `No file '${file}' in this export; the index lists ${plan.shards.map((s) => s.file).join(', ')}`)
+  }
+  const segments: Segment[] = [{ buffer: shard.layout.header }]
+  for (const t of shard.layout.tensors) {
+    const p = m.plan.byName.get(t.name)
+    if (p !== undefined) segments.push({ arena: m.arena, offset: p.offset, length: t.nbytes })
+  }
+  return { segments }
+}

@@ -1,0 +1,95 @@
+// A materialization from JSON options (POST …/materializations, skip_init): the options checked,
+// the arena and the init planned, the fill started in the registry.
+import type { Piscina } from 'piscina'
+import { materiaError } from '../../../errors.js'
+import { DTYPES } from '../../../tensor/dtype.js'
+import { parseDType, type BuiltModule, type DType, type ModuleNode } from '../../../nn/index.js'
+import type { InitSpec } from '../../../schemas/materializations.js'
+import { newHandle } from '../../../store/session-store.js'
+import { castTensors, constantFills, planArena, type InitKind } from '../../../materialize/plan.js'
+import type { Device, Materialization, MaterializationOptions, MaterializationRegistry } from '../../../materialize/registry.js'
+import { InitRuleError } from '../../../init/module-init.js'
+import { OverrideError, parseOverrides, type Override } from '../../../init/init-overrides.js'
+import { drawnSpans, initFiller, planInit } from '../../../materialize/init-fill.js'
+
+/** What starting a fill needs: the registry that holds materializations and the pool that fills on 'worker'. */
+export interface FillServices {
+  registry: MaterializationRegistry
+  pool: Piscina
+}
+
+/** The caller's tenant and its resident-bytes quota (docs/tenants.md). */
+export type MaterializationTenant = NonNullable<MaterializationOptions['tenant']>
+
+export interface StartRequest {
+  sessionId: string
+  moduleId: string
+  built: BuiltModule
+  /** the module tree (buildModuleTree), needed when the init draws random numbers */
+  tree?: ModuleNode | undefined
+  device: Device
+  init: InitKind | typeof InitSpec.static
+  seed?: number | undefined
+  rng?: 'torch' | 'philox' | undefined
+  dtype?: string | undefined
+  tenant: MaterializationTenant
+}
+
+/** Whether the init needs the module tree and a random stream (init 'default' or any override). */
+function initDraws (init: StartRequest['init']): boolean {
+  return typeof init === 'string' ? init === 'default' : (init.default ?? 'default') === 'default' || Object.keys(init.overrides ?? {}).length > 0
+}
+
+function parseInit (init: StartRequest['init']): { base: InitKind, overrides: Override[] } {
+  if (typeof init === 'string') return { base: init, overrides: [] }
+  try {
+    return { base: init.default ?? 'default', overrides: parseOverrides(init.overrides ?? {}) }
+  } catch (err) {
+    if (err instanceof OverrideError) throw materiaError(err.unavailable ? 'initUnavailable' : 'materializationOptions', err.message)
+    throw err
+  }
+}
+
+/** Validates the options, plans the arena and starts the fill. */
+export function startMaterialization ({ registry, pool }: FillServices, r: StartRequest): Materialization {
+  let dtype: DType | undefined
+  if (r.dtype !== undefined) {
+    dtype = parseDType(r.dtype)
+    if (dtype === undefined || !DTYPES[dtype].floating) {
+      throw materiaError('materializationOptions', `dtype must be a floating dtype (float32, float64, float16, bfloat16), got '${r.dtype}'`)
+    }
+  }
+  const { base, overrides } = parseInit(r.init)
+  const draws = initDraws(r.init)
+  if (!draws && (r.seed !== undefined || r.rng !== undefined)) {
+    throw materiaError('materializationOptions', `seed and rng apply to init 'default' or overrides only (init is '${base}')`)
+  }
+  const plan = planArena(castTensors(r.built.tensors, dtype))
+  const opts: MaterializationOptions = {
+    sessionId: r.sessionId,
+    moduleId: r.moduleId,
+    device: r.device,
+    init: base,
+    ...(overrides.length > 0 ? { overrides: Object.fromEntries(overrides.map((o) => [o.pattern, { fn: o.fn, ...o.args }])) } : {}),
+    seed: draws ? r.seed ?? 0 : null,
+    rng: draws ? r.rng ?? 'torch' : null,
+    dtype: dtype ?? null,
+    tenant: r.tenant
+  }
+  if (!draws) return registry.start(newHandle('mat'), opts, plan, constantFills(plan, base))
+  if (r.tree === undefined) throw new Error('internal: init with random draws needs the module tree')
+  if (opts.rng === 'philox') {
+    if (overrides.some((o) => o.fn === 'trunc_normal_')) {
+      throw materiaError('initUnavailable', "trunc_normal_ overrides need rng 'torch' (its rejection loop is defined on torch's stream)")
+    }
+  }
+  let exec
+  try {
+    exec = planInit(r.tree, plan, { base, overrides, rng: opts.rng ?? 'torch', seed: opts.seed ?? 0 })
+  } catch (err) {
+    if (err instanceof OverrideError) throw materiaError(err.unavailable ? 'initUnavailable' : 'materializationOptions', err.message)
+    if (err instanceof InitRuleError) throw materiaError('initUnavailable', `init '${base}' for ${r.built.qualname}: ${err.message}`)
+    throw err
+  }
+  return registry.start(newHandle('mat'), opts, plan, [...exec.constants], initFiller(exec, { device: r.device, pool, totalBytes: plan.layout.dataSize }), drawnSpans(exec))
+}

@@ -1,0 +1,59 @@
+// Sessions as an app service: created within the tenant's quota and the TTL bounds, and the API's
+// view of one (what it holds, counted in the store and in this replica's registry).
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { materiaError } from '../../errors.js'
+import type { Session } from '../../schemas/sessions.js'
+import type { SessionRecord } from '../../store/session-store.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { sessions: Sessions }
+}
+
+export interface Sessions {
+  /** A new session of the caller's tenant (TTL: `ttlSeconds` or MATERIA_SESSION_TTL), within its session quota (429). */
+  create: (request: FastifyRequest, ttlSeconds: number | undefined) => Promise<SessionRecord>
+  view: (s: SessionRecord) => Promise<typeof Session.static>
+  /** Deletes a session of the caller's tenant (the store's end-of-session listeners free what it held), or a 404. */
+  delete: (request: FastifyRequest, sessionId: string) => Promise<void>
+}
+
+export function createSessions (app: FastifyInstance): Sessions {
+  const { config, store, materializations } = app
+  return {
+    async create (request, ttlSeconds) {
+      const ttl = ttlSeconds ?? config.sessionTtl
+      if (ttl > config.maxSessionTtl) {
+        throw materiaError('validation', `ttlSeconds must be at most ${config.maxSessionTtl}`)
+      }
+      // counted in the store, so replicas sharing a Redis share the count (concurrent creates may pass it by a few)
+      const held = await store.countSessions(request.tenant)
+      if (held >= request.limits.maxSessions) {
+        throw materiaError('tenantSessionQuota', `This tenant holds ${held} live sessions, as many as its quota allows (${request.limits.maxSessions}: ` +
+          'MATERIA_TENANT_MAX_SESSIONS or the tenant\'s maxSessions); delete a session or let one expire')
+      }
+      return await store.createSession(request.tenant, ttl)
+    },
+
+    async view (s) {
+      return {
+        id: s.id,
+        createdAt: new Date(s.createdAt).toISOString(),
+        expiresAt: new Date(s.expiresAt).toISOString(),
+        ttlSeconds: s.ttlSeconds,
+        modules: await store.countModules(s.id),
+        materializations: materializations.list(s.id).length,
+        residentBytes: materializations.residentBytesOf(s.id)
+      }
+    },
+
+    async delete (request, sessionId) {
+      const s = await store.deleteSession(request.tenant, sessionId)
+      if (s === undefined) throw materiaError('sessionNotFound', `Session '${sessionId}' not found`)
+    }
+  }
+}
+
+export default fp(async function sessionsPlugin (app: FastifyInstance): Promise<void> {
+  app.decorate('sessions', createSessions(app))
+}, { name: 'sessions', fastify: '5.x', dependencies: ['auth', 'session-store', 'materializations'] })
