@@ -15,7 +15,7 @@
 // state_dict bytes over wall time; best of `reps`.
 //
 // Run: npx tsx bench/init-default.ts [layers=2] [reps=2]
-//      (PYTHON=/path/to/python; default /work/venv/bin/python, then python3)
+//      (PYTHON=/path/to/python; default python3)
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -64,7 +64,7 @@ print(json.dumps({"torch": torch.__version__, "capability": torch.backends.cpu.g
 `
 
 function python (): string | undefined {
-  const candidates = process.env.PYTHON !== undefined ? [process.env.PYTHON] : ['/work/venv/bin/python', 'python3']
+  const candidates = process.env.PYTHON !== undefined ? [process.env.PYTHON] : ['python3']
   return candidates.find((p) => !p.includes('/') || existsSync(p))
 }
 

@@ -2,7 +2,7 @@
 // call — POST /v1/sessions/{sid}/skip_init → 201, an empty materialization — median of 10 round
 // trips over loopback, each materialization deleted before the next; next to PyTorch's in-process
 // torch.nn.utils.skip_init of the same module (bench/torch-skip-init.py), measured in the same run.
-// Run: npx tsx bench/skip-init.ts [iterations=10]   (PYTHON=/path/to/python; default /work/venv/bin/python, then python3)
+// Run: npx tsx bench/skip-init.ts [iterations=10]   (PYTHON=/path/to/python; default python3)
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -77,7 +77,7 @@ console.log(`materia POST skip_init, ${(worker.nbytes / 2 ** 30).toFixed(2)} GiB
 
 console.log(`materia in-process (build on meta + plan + allocate), device worker (median of ${iterations}): ${median(inProcess).toFixed(3)} ms  (min ${Math.min(...inProcess).toFixed(3)}, max ${Math.max(...inProcess).toFixed(3)})`)
 
-const candidates = process.env.PYTHON !== undefined ? [process.env.PYTHON] : ['/work/venv/bin/python', 'python3']
+const candidates = process.env.PYTHON !== undefined ? [process.env.PYTHON] : ['python3']
 let baseline: { python: string, torch: string, nbytes: number, ms: number[] } | undefined
 for (const python of candidates) {
   if (python.includes('/') && !existsSync(python)) continue
