@@ -15,16 +15,15 @@ import { ModuleId, SessionId } from '../src/schemas/sessions.js'
 import { newHandle } from '../src/store/session-store.js'
 import { pageInOrder } from '../src/store/cursor.js'
 import { castTensors, constantFills, planArena, type InitKind } from '../src/materialize/plan.js'
-import type { FillRange } from '../src/materialize/fill.js'
+import type { FillRange } from '../src/materialize/constant-fill.js'
 import type { Device, Materialization as Mat, MaterializationOptions } from '../src/materialize/registry.js'
-import type { Arena } from '../src/materialize/arena.js'
-import { checkCheckpoint, copyCheckpointData, readCheckpointHeader } from '../src/materialize/checkpoint.js'
+import { checkCheckpoint, checkpointCopies, readCheckpointHeader } from '../src/materialize/checkpoint.js'
 import { planShards, INDEX_FILE_NAME } from '../src/serialize/sharding.js'
 import { sendBytes, type Segment } from './byte-response.js'
 import { storedModule } from './modules.js'
 import { InitRuleError } from '../src/init/module-init.js'
 import { OverrideError, parseOverrides, type Override } from '../src/init/init-overrides.js'
-import { drawnSpans, initFiller, planInit } from '../src/materialize/init-fill.js'
+import { planInit } from '../src/materialize/init-plan.js'
 
 type MaterializationView = typeof Materialization.static
 
@@ -124,7 +123,7 @@ export function startMaterialization (app: FastifyInstance, r: StartRequest): Ma
     dtype: dtype ?? null,
     tenant: r.tenant
   }
-  if (!draws) return app.materializations.start(newHandle('mat'), opts, plan, constantFills(plan, base))
+  if (!draws) return app.materializations.start(newHandle('mat'), opts, plan, { constants: constantFills(plan, base) })
   if (r.tree === undefined) throw new Error('internal: init with random draws needs the module tree')
   if (opts.rng === 'philox') {
     if (overrides.some((o) => o.fn === 'trunc_normal_')) {
@@ -139,7 +138,7 @@ export function startMaterialization (app: FastifyInstance, r: StartRequest): Ma
     if (err instanceof InitRuleError) throw materiaError('initUnavailable', `init '${base}' for ${r.built.qualname}: ${err.message}`)
     throw err
   }
-  return app.materializations.start(newHandle('mat'), opts, plan, [...exec.constants], initFiller(exec, { device: r.device, pool: app.pool, totalBytes: plan.layout.dataSize }), drawnSpans(exec))
+  return app.materializations.start(newHandle('mat'), opts, plan, { constants: exec.constants, init: exec })
 }
 
 /** Waits for the fill; a client that goes away first cancels it and frees the memory. */
@@ -340,26 +339,20 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     const plan = planArena(built.tensors)
     const keys = checkCheckpoint(header, plan, built.qualname, strict)
     const device = query.device ?? 'cpu'
-    const loaded = plan.tensors.filter((t) => t.persistent && t.tiedTo === undefined && !keys.unloaded.has(t.name))
     const missingDraw = draws && keys.missingKeys.length > 0
-    let fills: FillRange[] | undefined
-    let initFill: ((arena: Arena, signal: AbortSignal, progress: (bytes: number) => void) => Promise<void>) | undefined
-    let drawn: Array<{ offset: number, nbytes: number }> = []
+    let fills: readonly FillRange[] | undefined
+    let exec
     const rng = query.rng ?? 'torch'
     const seed = query.seed ?? 0
     if (missingDraw) {
       // the whole module's stream, written only into the tensors the file leaves out (before the file's bytes arrive)
-      let exec
       try {
         exec = planInit(tree, plan, { base: 'default', overrides: [], rng, seed, only: keys.unloaded })
       } catch (err) {
         if (err instanceof InitRuleError) throw materiaError('initUnavailable', `init 'default' for ${built.qualname}: ${err.message}`)
         throw err
       }
-      fills = [...exec.constants]
-      drawn = drawnSpans(exec)
-      const bytes = drawn.reduce((n, d) => n + d.nbytes, 0)
-      initFill = initFiller(exec, { device, pool: app.pool, totalBytes: bytes })
+      fills = exec.constants
     }
     // without draws: the constructor values (or `init`) of what the file leaves out (non-persistent buffers, missing keys)
     if (fills === undefined) {
@@ -378,17 +371,18 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       checkpoint: { strict, missingKeys: keys.missingKeys, unexpectedKeys: keys.unexpectedKeys, missingInit }
     }
     let timedOut: MateriaError | undefined
-    const m = registry.start(newHandle('mat'), opts, plan, fills,
-      async (arena, signal, progress) => {
-        if (initFill !== undefined) await initFill(arena, signal, progress)
+    const data = {
+      async next () {
         try {
-          await copyCheckpointData(header, rest, body, plan, arena, signal, progress)
+          return await body.next()
         } catch (err) {
           if (err instanceof MateriaError && err.code === errorDefs.requestTimeout.code) timedOut = err
           throw err
         }
-      },
-      [...loaded, ...drawn])
+      }
+    }
+    const m = registry.start(newHandle('mat'), opts, plan, { constants: fills, init: exec, copies: checkpointCopies(header, plan) },
+      { first: rest, body: data, size: header.dataSize })
     await awaitFill(app, request, m)
     if (m.status === 'failed' && m.error !== undefined && m.error !== 'cancelled') {
       // the reservation goes back with the failed materialization
