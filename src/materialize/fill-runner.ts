@@ -12,6 +12,7 @@ import { applyPatches } from './draw-run.js'
 import type { Fill } from './fill.js'
 import { FillControl, workSteps, type FillTask, type TaskResult, type Work, type WorkCursor } from './fill-task.js'
 import { ALL, estimateCost, sliceStream } from './init-cost.js'
+import type { Device } from './registry.js'
 
 /** Main-thread fills let other requests through every few milliseconds. */
 const CPU_SLICE_MS = 4
@@ -19,7 +20,7 @@ const CPU_SLICE_MS = 4
 const PARALLEL_MIN_COST = 100e6
 
 export interface FillContext {
-  device: 'cpu' | 'worker'
+  device: Device
   pool?: Piscina | undefined
   /** pieces of work per phase on the pool; default: the pool's thread count */
   parallelism?: number
