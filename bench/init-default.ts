@@ -26,7 +26,9 @@ import { loadConfig } from '../src/config.js'
 import { buildModuleTree } from '../src/nn/index.js'
 import { Arena } from '../src/materialize/arena.js'
 import { planArena } from '../src/materialize/plan.js'
-import { initFiller, planInit } from '../src/materialize/init-fill.js'
+import { planInit } from '../src/materialize/init-plan.js'
+import { runFill } from '../src/materialize/fill-runner.js'
+import { FillControl } from '../src/materialize/fill-task.js'
 
 const layers = Number(process.argv[2] ?? 2)
 const reps = Number(process.argv[3] ?? 2)
@@ -127,7 +129,7 @@ for (const c of cases) {
     const arena = new Arena(plan.arenaSize)
     for (let r = -1; r < reps; r++) {
       const t0 = process.hrtime.bigint()
-      await initFiller(exec, { device: 'worker', pool: app.pool, parallelism: 1 })(arena, new AbortController().signal, () => {})
+      await runFill({ constants: [], init: exec }, arena.memory, { device: 'worker', pool: app.pool, parallelism: 1 }, new FillControl(), new AbortController().signal)
       if (r >= 0) best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9)
       await sleep(200)
     }

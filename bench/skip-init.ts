@@ -48,7 +48,7 @@ async function measureInProcess (registry: MaterializationRegistry, device: 'cpu
   for (let i = 0; i < warmup + iterations; i++) {
     const t0 = process.hrtime.bigint()
     const plan = planArena(castTensors(buildModule(spec).tensors, undefined))
-    const m = registry.start(`mat_bench${i}`, { sessionId: 'ses_bench', moduleId: 'mod_bench', device, init: 'empty', seed: null, rng: null, dtype: null }, plan, constantFills(plan, 'empty'))
+    const m = registry.start(`mat_bench${i}`, { sessionId: 'ses_bench', moduleId: 'mod_bench', device, init: 'empty', seed: null, rng: null, dtype: null }, plan, { constants: constantFills(plan, 'empty') })
     await m.done
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e6
     if (m.status !== 'ready') throw new Error(`in-process materialization: ${m.status}`)

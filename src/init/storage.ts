@@ -152,3 +152,14 @@ export function encodeElement (dtype: FloatDtype, value: number): number {
     case 'bfloat16': return bf16BitsFromF32(Math.fround(value))
   }
 }
+
+/** `bytes` (whole elements of `src`, any alignment) as elements of `dst`, each through static_cast; the same bytes when the dtypes agree. */
+export function castBytes (src: FloatDtype, dst: FloatDtype, bytes: Uint8Array): Uint8Array {
+  if (src === dst) return bytes
+  const count = bytes.length / itemSize(src)
+  const input = allocDense(src, count)
+  new Uint8Array(input.buffer).set(bytes) // aligned copy: the bytes may start anywhere
+  const output = allocDense(dst, count)
+  for (let i = 0; i < count; i++) output[i] = encodeElement(dst, decodeElement(src, input[i] as number))
+  return new Uint8Array(output.buffer)
+}

@@ -4,10 +4,10 @@
 import type { Readable } from 'node:stream'
 import { materiaError } from '../errors.js'
 import { DTYPES } from '../tensor/dtype.js'
-import { MAX_HEADER_LENGTH, SafetensorsHeaderReader, type ParsedSafetensorsHeader, type ParsedTensor } from '../serialize/safetensors-reader.js'
-import type { Arena } from './arena.js'
+import { MAX_HEADER_LENGTH, SafetensorsHeaderReader, type ParsedSafetensorsHeader } from '../serialize/safetensors-reader.js'
 import type { ArenaPlan } from './plan.js'
-import { allocDense, decodeElement, encodeElement, itemSize, type FloatDtype } from '../init/storage.js'
+import { castBytes, itemSize, type FloatDtype } from '../init/storage.js'
+import { sourceBytes, type CopySpan } from './fill.js'
 
 /** Keys named in one list of a message; PyTorch names them all, which for a hostile file is megabytes. */
 export const LISTED_KEYS = 20
@@ -105,44 +105,63 @@ export async function readCheckpointHeader (body: AsyncIterator<Uint8Array>, fil
   }
 }
 
+/** The fill's copies for a checked checkpoint: each file tensor the module keeps, to its storage (unexpected keys are skipped). */
+export function checkpointCopies (header: ParsedSafetensorsHeader, plan: ArenaPlan): CopySpan[] {
+  const out: CopySpan[] = []
+  for (const t of [...header.tensors].sort((x, y) => x.begin - y.begin)) {
+    const target = plan.byName.get(t.name)
+    // unexpected keys (strict=false) are skipped, also one named like a non-persistent buffer
+    if (target?.persistent !== true || t.dtype === null) continue
+    out.push({ offset: target.offset, nbytes: target.nbytes, dtype: target.dtype, begin: t.begin, srcDtype: t.dtype })
+  }
+  return out
+}
+
+/** A checkpoint's data section as it streams in: the bytes that came with the header, then the rest of the body. */
+export interface StreamedSource {
+  first: Uint8Array
+  body: AsyncIterator<Uint8Array>
+  /** the data section's length, from the header */
+  size: number
+}
+
 /**
- * Copies the data section, as it streams in, to each tensor's storage in the arena. The reader has
- * checked that the data is contiguous from 0, so every byte belongs to exactly one tensor.
+ * Copies the data section, as it streams in, to the copies' places in the arena. The reader has
+ * checked that the data is contiguous from 0 and that the tensors tile it.
  */
-export async function copyCheckpointData (header: ParsedSafetensorsHeader, first: Uint8Array, body: AsyncIterator<Uint8Array>,
-  plan: ArenaPlan, arena: Arena, signal: AbortSignal, progress: (bytes: number) => void): Promise<void> {
-  const order: ParsedTensor[] = [...header.tensors].sort((a, b) => a.begin - b.begin)
-  let ti = 0
+export async function copyStreamed (copies: readonly CopySpan[], source: StreamedSource, memory: ArrayBufferLike,
+  signal: AbortSignal, progress: (bytes: number) => void): Promise<void> {
+  let ci = 0
   let pos = 0 // position in the data section
   const cast = new ElementCast()
   const write = (chunk: Uint8Array): void => {
-    let off = 0
-    while (off < chunk.length) {
-      while (ti < order.length && (order[ti]?.end ?? 0) <= pos) ti++
-      const t = order[ti]
-      if (t === undefined) throw materiaError('checkpointInvalid', `invalid safetensors file: ${chunk.length - off} bytes after the data section`)
-      const target = plan.byName.get(t.name)
-      const n = Math.min(chunk.length - off, t.end - pos)
-      // unexpected keys (strict=false) are skipped, also one named like a non-persistent buffer
-      if (target?.persistent === true) {
-        const bytes = chunk.subarray(off, off + n)
-        if (t.dtype === target.dtype) arena.view(target.offset + (pos - t.begin), n).set(bytes)
-        else cast.write(t.dtype as FloatDtype, target.dtype as FloatDtype, arena, target.offset, pos - t.begin, bytes)
-      }
-      off += n
-      pos += n
+    if (pos + chunk.length > source.size) {
+      throw materiaError('checkpointInvalid', `invalid safetensors file: ${pos + chunk.length - Math.max(pos, source.size)} bytes after the data section`)
     }
+    const end = pos + chunk.length
+    while (ci < copies.length && (copies[ci] as CopySpan).begin + sourceBytes(copies[ci] as CopySpan) <= pos) ci++
+    for (let j = ci; j < copies.length; j++) {
+      const c = copies[j] as CopySpan
+      if (c.begin >= end) break
+      const from = Math.max(pos, c.begin)
+      const to = Math.min(end, c.begin + sourceBytes(c))
+      if (from >= to) continue
+      const bytes = chunk.subarray(from - pos, to - pos)
+      if (c.dtype === c.srcDtype) new Uint8Array(memory, c.offset + (from - c.begin), bytes.length).set(bytes)
+      else cast.write(c.srcDtype as FloatDtype, c.dtype as FloatDtype, memory, c.offset, from - c.begin, bytes)
+    }
+    pos = end
     progress(chunk.length)
   }
-  write(first)
+  write(source.first)
   for (;;) {
     if (signal.aborted) throw new Error('cancelled')
-    const { value, done } = await body.next()
+    const { value, done } = await source.body.next()
     if (done === true) break
     write(value)
   }
-  if (pos !== header.dataSize) {
-    throw materiaError('checkpointInvalid', `invalid safetensors file: the body ended after ${pos} of ${header.dataSize} data bytes`)
+  if (pos !== source.size) {
+    throw materiaError('checkpointInvalid', `invalid safetensors file: the body ended after ${pos} of ${source.size} data bytes`)
   }
 }
 
@@ -159,8 +178,8 @@ class ElementCast {
   private readonly carry = new Uint8Array(8)
   private carried = 0
 
-  /** `bytes` are the source tensor's bytes from byte `at` on; the target tensor starts at arena byte `offset`. */
-  write (src: FloatDtype, dst: FloatDtype, arena: Arena, offset: number, at: number, bytes: Uint8Array): void {
+  /** `bytes` are the source tensor's bytes from byte `at` on; the target tensor starts at byte `offset` of `memory`. */
+  write (src: FloatDtype, dst: FloatDtype, memory: ArrayBufferLike, offset: number, at: number, bytes: Uint8Array): void {
     const es = itemSize(src)
     let b = bytes
     let from = at
@@ -172,24 +191,19 @@ class ElementCast {
       b = b.subarray(take)
       from += take
       if (this.carried < es) return
-      this.convert(src, dst, arena, offset, (from - es) / es, this.carry.subarray(0, es))
+      this.convert(src, dst, memory, offset, (from - es) / es, this.carry.subarray(0, es))
       this.carried = 0
     }
     const whole = Math.floor(b.length / es)
-    if (whole > 0) this.convert(src, dst, arena, offset, from / es, b.subarray(0, whole * es))
+    if (whole > 0) this.convert(src, dst, memory, offset, from / es, b.subarray(0, whole * es))
     if (b.length > whole * es) {
       this.carry.set(b.subarray(whole * es))
       this.carried = b.length - whole * es
     }
   }
 
-  private convert (src: FloatDtype, dst: FloatDtype, arena: Arena, offset: number, index: number, bytes: Uint8Array): void {
-    const count = bytes.length / itemSize(src)
-    const input = allocDense(src, count)
-    new Uint8Array(input.buffer).set(bytes) // aligned copy: a chunk may start anywhere
-    const output = allocDense(dst, count)
-    for (let i = 0; i < count; i++) output[i] = encodeElement(dst, decodeElement(src, input[i] as number))
-    const ed = itemSize(dst)
-    arena.view(offset + index * ed, count * ed).set(new Uint8Array(output.buffer))
+  private convert (src: FloatDtype, dst: FloatDtype, memory: ArrayBufferLike, offset: number, index: number, bytes: Uint8Array): void {
+    const out = castBytes(src, dst, bytes)
+    new Uint8Array(memory, offset + index * itemSize(dst), out.length).set(out)
   }
 }

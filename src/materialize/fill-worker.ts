@@ -1,30 +1,23 @@
-// Worker-pool task: fills its share of an arena in place (SharedArrayBuffer), step by step, adding
-// each step's bytes to a shared progress counter and stopping when the cancel flag is raised.
+// Worker-pool task: a stretch of one piece of a fill (fill-task.ts), written in place into the
+// SharedArrayBuffer arena, about TASK_MS long; it returns where it stopped and the main thread
+// queues the next task from there.
 import { collectGarbage } from './collect-garbage.js'
-import { fillRange, fillSteps, type FillRange } from './fill.js'
+import { runTask, type FillTask, type TaskResult } from './fill-task.js'
 
-export interface FillTask {
-  memory: SharedArrayBuffer
-  ranges: FillRange[]
-  /** 16 shared bytes: Int32 cancel flag at 0, BigInt64 bytes filled at 8 */
-  control: SharedArrayBuffer
-}
+/** Work per task: long enough to amortise the hand-over, short enough that other fills get a thread soon. */
+export const TASK_MS = 50
 
-export const STEP_BYTES = 16 << 20
-/** Bytes one pool task fills (~10-30 ms), so a huge constant fill cannot hold a thread for long. */
-export const TASK_BYTES = 64 << 20
+/** A thread idle this long after a task collects: another thread may have ended the chain, and an arena deleted since stays mapped while any thread's heap still refers to it. */
+const IDLE_GC_MS = 50
+let idleGc: NodeJS.Timeout | undefined
 
-export default function fill (task: FillTask): { bytes: number, cancelled: boolean } {
-  // a finished task must not keep a deleted arena alive in this thread's heap until its next GC
-  if (collectGarbage !== undefined) setTimeout(collectGarbage, 0)
-  const flag = new Int32Array(task.control, 0, 1)
-  const done = new BigInt64Array(task.control, 8, 1)
-  let bytes = 0
-  for (const step of fillSteps(task.ranges, STEP_BYTES)) {
-    if (Atomics.load(flag, 0) !== 0) return { bytes, cancelled: true }
-    fillRange(task.memory, step)
-    bytes += step.nbytes
-    Atomics.add(done, 0, BigInt(step.nbytes))
+export default function fillTask (task: FillTask): TaskResult {
+  clearTimeout(idleGc)
+  const result = runTask(task, TASK_MS)
+  if (collectGarbage !== undefined) {
+    // the last task of a chain: a finished chain must not keep a deleted arena alive in this thread's heap until its next GC
+    if (result.next === null) setTimeout(collectGarbage, 0)
+    else idleGc = setTimeout(collectGarbage, IDLE_GC_MS)
   }
-  return { bytes, cancelled: false }
+  return result
 }

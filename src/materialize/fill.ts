@@ -1,125 +1,37 @@
-// Constant fills (zeros, ones, buffer constructor values) for every dtype, into windows of an arena.
-// The same code runs on the main thread (device "cpu") and in the worker pool (device "worker").
+// The one description of how an arena is filled: plain data (a worker thread receives it as is),
+// from which fill-runner.ts writes the whole arena and fill-range.ts produces any byte range of it.
+// Every byte of the arena is, in this order of precedence (later wins):
+//   zero (a new arena is; a recycled one is cleared where nothing below writes),
+//   a random init's drawn value (init: draws, their deep copies, cast to the stored dtype),
+//   a padding_idx row of it (init patches),
+//   bytes copied from a source, cast to the stored dtype (copies: a checkpoint's data section),
+//   a constant (buffers, ones/zeros, constant_).
 import { DTYPES, type DType } from '../tensor/dtype.js'
+import type { FillRange } from './constant-fill.js'
+import { drawnSpans, type InitExec } from './init-plan.js'
 
-/** One region to fill: bytes [offset, offset + nbytes) of the arena hold `dtype` elements = value. */
-export interface FillRange {
-  offset: number
-  nbytes: number
-  dtype: DType
-  value: number
+/** Arena bytes [offset, offset + nbytes) hold `dtype` elements read from source bytes begin.. of `srcDtype` (same element count). */
+export interface CopySpan {
+  readonly offset: number
+  readonly nbytes: number
+  readonly dtype: DType
+  readonly begin: number
+  readonly srcDtype: DType
 }
 
-const f32 = new Float32Array(1)
-const u32 = new Uint32Array(f32.buffer)
-
-/** float32 → bfloat16 bits, round to nearest even (NaN stays NaN). */
-export function bfloat16Bits (v: number): number {
-  f32[0] = v
-  const x = u32[0] ?? 0
-  if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff
+export interface Fill {
+  readonly constants: readonly FillRange[]
+  readonly init?: InitExec | undefined
+  /** sorted by `begin` (the order a streamed source delivers them) */
+  readonly copies?: readonly CopySpan[] | undefined
 }
 
-/** number → IEEE half bits, round to nearest even. */
-export function float16Bits (v: number): number {
-  f32[0] = v
-  const x = u32[0] ?? 0
-  const sign = (x >>> 16) & 0x8000
-  const exp = (x >>> 23) & 0xff
-  let mant = x & 0x7fffff
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0)
-  const e = exp - 127 + 15
-  if (e >= 0x1f) return sign | 0x7c00
-  if (e <= 0) {
-    if (e < -10) return sign
-    mant |= 0x800000
-    const shift = 14 - e
-    const half = 1 << (shift - 1)
-    const rest = mant & ((1 << shift) - 1)
-    let h = mant >>> shift
-    if (rest > half || (rest === half && (h & 1) === 1)) h++
-    return sign | h
-  }
-  let h = sign | (e << 10) | (mant >>> 13)
-  const rest = mant & 0x1fff
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++
-  return h
+/** The arena spans a fill writes whole (all but its zeros and patches): what a recycled arena need not clear. */
+export function writtenSpans (fill: Fill): Array<{ offset: number, nbytes: number }> {
+  return [...fill.constants, ...(fill.init !== undefined ? drawnSpans(fill.init) : []), ...(fill.copies ?? [])]
 }
 
-/** Fills `count` elements starting at byte `offset` of `memory` (window must stay under 4 GiB). */
-function fillWindow (memory: ArrayBufferLike, offset: number, count: number, dtype: DType, value: number): void {
-  switch (dtype) {
-    case 'float32': new Float32Array(memory, offset, count).fill(value); break
-    case 'float64': new Float64Array(memory, offset, count).fill(value); break
-    case 'float16': new Uint16Array(memory, offset, count).fill(float16Bits(value)); break
-    case 'bfloat16': new Uint16Array(memory, offset, count).fill(bfloat16Bits(value)); break
-    case 'int64': new BigInt64Array(memory, offset, count).fill(BigInt(Math.trunc(value))); break
-    case 'int32': new Int32Array(memory, offset, count).fill(value); break
-    case 'int16': new Int16Array(memory, offset, count).fill(value); break
-    case 'int8': new Int8Array(memory, offset, count).fill(value); break
-    case 'uint8': new Uint8Array(memory, offset, count).fill(value); break
-    case 'bool': new Uint8Array(memory, offset, count).fill(value !== 0 ? 1 : 0); break
-  }
-}
-
-/** Splits ranges into pieces of at most `chunk` bytes (element-aligned), in order. */
-export function * fillSteps (ranges: readonly FillRange[], chunk: number): Generator<FillRange> {
-  for (const r of ranges) {
-    const size = DTYPES[r.dtype].bytes
-    const step = Math.max(size, chunk - (chunk % size))
-    for (let done = 0; done < r.nbytes; done += step) {
-      yield { ...r, offset: r.offset + done, nbytes: Math.min(step, r.nbytes - done) }
-    }
-  }
-}
-
-export function fillRange (memory: ArrayBufferLike, r: FillRange): void {
-  if (r.nbytes === 0) return
-  fillWindow(memory, r.offset, r.nbytes / DTYPES[r.dtype].bytes, r.dtype, r.value)
-}
-
-/** Splits ranges into `parts` lists of about equal bytes, for parallel fills. */
-export function splitRanges (ranges: readonly FillRange[], parts: number): FillRange[][] {
-  const total = ranges.reduce((n, r) => n + r.nbytes, 0)
-  const target = Math.max(1, Math.ceil(total / parts))
-  const out: FillRange[][] = [[]]
-  let current = 0
-  for (const piece of fillSteps(ranges, Math.min(target, 64 << 20))) {
-    if (current + piece.nbytes > target && (out[out.length - 1]?.length ?? 0) > 0 && out.length < parts) {
-      out.push([])
-      current = 0
-    }
-    out[out.length - 1]?.push(piece)
-    current += piece.nbytes
-  }
-  return out.filter((l) => l.length > 0)
-}
-
-/** Cuts ranges, in order, into batches of at most `maxBytes`: one short pool task each (docs/trunc-normal.md). */
-export function taskBatches (ranges: readonly FillRange[], maxBytes: number): FillRange[][] {
-  const out: FillRange[][] = []
-  let current: FillRange[] = []
-  let bytes = 0
-  for (const piece of fillSteps(ranges, maxBytes)) {
-    if (bytes + piece.nbytes > maxBytes && current.length > 0) { out.push(current); current = []; bytes = 0 }
-    current.push(piece)
-    bytes += piece.nbytes
-  }
-  if (current.length > 0) out.push(current)
-  return out
-}
-
-/** The parts of [0, size) no range covers, as uint8 zero fills: what a recycled arena must clear. */
-export function uncoveredZeros (size: number, covered: ReadonlyArray<{ offset: number, nbytes: number }>): FillRange[] {
-  const spans = covered.filter((c) => c.nbytes > 0).map((c) => [c.offset, c.offset + c.nbytes] as const).sort((a, b) => a[0] - b[0])
-  const out: FillRange[] = []
-  let at = 0
-  for (const [start, end] of spans) {
-    if (start > at) out.push({ offset: at, nbytes: Math.min(start, size) - at, dtype: 'uint8', value: 0 })
-    at = Math.max(at, end)
-    if (at >= size) break
-  }
-  if (at < size) out.push({ offset: at, nbytes: size - at, dtype: 'uint8', value: 0 })
-  return out.filter((r) => r.nbytes > 0)
+/** Source bytes a copy span reads. */
+export function sourceBytes (c: CopySpan): number {
+  return c.nbytes / DTYPES[c.dtype].bytes * DTYPES[c.srcDtype].bytes
 }

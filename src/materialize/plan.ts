@@ -4,7 +4,7 @@
 import { DTYPES, type DType } from '../tensor/dtype.js'
 import type { TensorSpec } from '../tensor/spec.js'
 import { computeSafetensorsLayout, type SafetensorsLayout } from '../serialize/safetensors-layout.js'
-import type { FillRange } from './fill.js'
+import type { FillRange } from './constant-fill.js'
 
 export type InitKind = 'empty' | 'zeros' | 'ones' | 'default'
 

@@ -2,7 +2,6 @@
 // reserved against the budget before allocation and returned when a materialization is deleted,
 // its module or session is deleted, or its session expires. Freed arenas go to the arena cache once
 // no fill writes them and no response reads them; a recycled arena has its unwritten bytes zeroed.
-import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Piscina } from 'piscina'
 import { materiaError } from '../errors.js'
 import type { DType } from '../tensor/dtype.js'
@@ -10,15 +9,15 @@ import { Arena } from './arena.js'
 import { ArenaCache } from './arena-cache.js'
 import { collectGarbage } from './collect-garbage.js'
 import { gib, MemoryBudget } from './budget.js'
-import { fillRange, fillSteps, splitRanges, taskBatches, uncoveredZeros, type FillRange } from './fill.js'
-import { TASK_BYTES, type FillTask } from './fill-worker.js'
+import type { StreamedSource } from './checkpoint.js'
+import { uncoveredZeros } from './constant-fill.js'
+import { writtenSpans, type Fill } from './fill.js'
+import { runFill } from './fill-runner.js'
+import { FillControl } from './fill-task.js'
 import type { ArenaPlan, InitKind } from './plan.js'
 
 export type Device = 'cpu' | 'worker'
 
-/** Main-thread fills run in small steps and yield to the event loop after each slice of time. */
-const CPU_STEP_BYTES = 1 << 20
-const CPU_SLICE_MS = 4
 export type Status = 'pending' | 'ready' | 'failed'
 
 export interface MaterializationOptions {
@@ -62,9 +61,6 @@ interface Entry {
   tenantBytes: number
 }
 
-/** Bytes a fill writes in full; the rest of a recycled arena is zeroed first. */
-export interface Span { offset: number, nbytes: number }
-
 /** A recycled arena is used only when at most this share of it must be zeroed (else fresh memory, zero for free). */
 const MAX_ZEROED_SHARE = 1 / 8
 
@@ -89,14 +85,12 @@ export class MaterializationRegistry {
   get count (): number { return this.entries.size }
 
   /**
-   * Reserves memory, allocates (or recycles) the arena and starts filling it. `fill` receives the
-   * arena and an abort signal for fills other than constants (init draws, checkpoint uploads) and
-   * writes every byte of `writes`; constants are filled here, after it.
+   * Reserves memory, allocates (or recycles) the arena and starts writing `fill` into it
+   * (fill-runner.ts), the copies' bytes read from `source` as it streams in.
    */
-  start (id: string, opts: MaterializationOptions, plan: ArenaPlan, fills: FillRange[],
-    fill?: (arena: Arena, signal: AbortSignal, progress: (bytes: number) => void) => Promise<void>, writes: readonly Span[] = []): Materialization {
+  start (id: string, opts: MaterializationOptions, plan: ArenaPlan, fill: Fill, source?: StreamedSource): Materialization {
     // what a recycled arena would need zeroed; only worked out when the cache may hold one (a sort over every tensor)
-    const zeros = this.cache.mayServe(plan.arenaSize) ? uncoveredZeros(plan.arenaSize, [...fills, ...writes]) : undefined
+    const zeros = this.cache.mayServe(plan.arenaSize) ? uncoveredZeros(plan.arenaSize, writtenSpans(fill)) : undefined
     const zeroBytes = zeros?.reduce((n, r) => n + r.nbytes, 0) ?? Infinity
     const recycled = zeroBytes <= plan.arenaSize * MAX_ZEROED_SHARE ? this.cache.take(plan.arenaSize) : undefined
     const capacity = recycled?.byteLength ?? plan.arenaSize
@@ -126,10 +120,9 @@ export class MaterializationRegistry {
     // a recycled arena holds an earlier materialization's bytes: clear what this one will not write
     const clear = recycled !== undefined ? zeros ?? [] : []
     const abort = new AbortController()
-    const constantBytes = [...clear, ...fills].reduce((n, r) => n + r.nbytes, 0)
-    let external = 0
-    const control = new SharedArrayBuffer(16)
-    const poolDone = new BigInt64Array(control, 8, 1)
+    const control = new FillControl()
+    const bytesTotal = [...clear, ...fill.constants].reduce((n, r) => n + r.nbytes, 0) +
+      (fill.init !== undefined || fill.copies !== undefined ? plan.layout.dataSize : 0)
     const m: Materialization = {
       ...opts,
       id,
@@ -138,38 +131,14 @@ export class MaterializationRegistry {
       status: 'pending',
       plan,
       arena,
-      bytesTotal: constantBytes + (fill !== undefined ? plan.layout.dataSize : 0),
-      bytesDone: () => external + (opts.device === 'worker' ? Number(Atomics.load(poolDone, 0)) : cpuDone),
+      bytesTotal,
+      bytesDone: () => m.status === 'ready' ? bytesTotal : Math.min(control.bytes, bytesTotal),
       done: Promise.resolve()
     }
-    let cpuDone = 0
     const entry: Entry = { m, abort, released: false, capacity, tenantBytes }
     this.entries.set(id, entry)
     this.indexSession(opts.sessionId, id)
-    const constants = async (ranges: FillRange[]): Promise<void> => {
-      if (opts.device === 'worker' && this.pool !== undefined) {
-        await this.fillOnPool(arena, ranges, control, abort.signal)
-        return
-      }
-      // a long fill on the main thread lets other requests through every few milliseconds
-      let slice = performance.now()
-      for (const step of fillSteps(ranges, CPU_STEP_BYTES)) {
-        if (abort.signal.aborted) throw new Error('cancelled')
-        fillRange(arena.memory, step)
-        cpuDone += step.nbytes
-        if (performance.now() - slice >= CPU_SLICE_MS) {
-          await yieldToLoop()
-          slice = performance.now()
-        }
-      }
-    }
-    m.done = (async () => {
-      // zeros first: a fill's patches (padding_idx rows) may land inside a range it does not write whole
-      await constants(clear)
-      if (fill !== undefined) await fill(arena, abort.signal, (b) => { external += b })
-      await constants(fills)
-      if (abort.signal.aborted) throw new Error('cancelled')
-    })().then(() => {
+    m.done = runFill(fill, arena.memory, { device: opts.device, pool: this.pool }, control, abort.signal, { clear, source }).then(() => {
       m.status = 'ready'
     }, (err: unknown) => {
       m.status = 'failed'
@@ -177,27 +146,6 @@ export class MaterializationRegistry {
       this.release(entry)
     })
     return m
-  }
-
-  private async fillOnPool (arena: Arena, fills: FillRange[], control: SharedArrayBuffer, signal: AbortSignal): Promise<void> {
-    if (this.pool === undefined || fills.length === 0) return
-    const flag = new Int32Array(control, 0, 1)
-    const onAbort = (): void => { Atomics.store(flag, 0, 1) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    try {
-      const parts = splitRanges(fills, this.pool.threads.length > 0 ? this.pool.threads.length : 1)
-      await Promise.all(parts.map(async (ranges) => {
-        // short tasks in turn: other fills' tasks get a thread between them (docs/trunc-normal.md);
-        // no abort signal (piscina would kill the thread): the flag stops a running task
-        for (const batch of taskBatches(ranges, TASK_BYTES)) {
-          if (signal.aborted) return
-          const task: FillTask = { memory: arena.memory, ranges: batch, control }
-          await this.pool?.run(task)
-        }
-      }))
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-    }
   }
 
   get (sessionId: string, id: string): Materialization | undefined {

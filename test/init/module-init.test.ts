@@ -1,7 +1,7 @@
 // The replay of the definitions' inits (src/init/module-init.ts), the overrides
-// (src/init/init-overrides.ts) and the executor (src/materialize/init-fill.ts): RNG order, deep
-// copies, ties, slicing the stream, and the HTTP options. Values against PyTorch are
-// test/init/golden-init.test.ts.
+// (src/init/init-overrides.ts) and the executor (src/materialize/init-plan.ts, draw-run.ts,
+// fill-runner.ts): RNG order, deep copies, ties, slicing the stream, and the HTTP options. Values
+// against PyTorch are test/init/golden-init.test.ts.
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
@@ -13,7 +13,11 @@ import type { Param } from '../../src/nn/bind-args.js'
 import { MODULE_DEFS } from '../../src/nn/registry.js'
 import { castTensors, planArena } from '../../src/materialize/plan.js'
 import { Arena } from '../../src/materialize/arena.js'
-import { applyPatches, initFiller, planInit, runDraws, sliceStream, type InitExec, type Slice } from '../../src/materialize/init-fill.js'
+import { planInit, type InitExec } from '../../src/materialize/init-plan.js'
+import { sliceStream, type Slice } from '../../src/materialize/init-cost.js'
+import { applyPatches, runDraws } from '../../src/materialize/draw-run.js'
+import { runFill } from '../../src/materialize/fill-runner.js'
+import { FillControl } from '../../src/materialize/fill-task.js'
 import { replayModule } from '../../src/init/module-init.js'
 import { stateEntries } from '../../src/init/module-instance.js'
 import type { RngOp } from '../../src/init/init-recorder.js'
@@ -313,18 +317,19 @@ t.test('HTTP: options, echo, errors', async (t) => {
 
 t.test('worker device: sliced over the pool equals the main thread, with casts, copies and patches', async (t) => {
   const app = await build(t)
-  const spec = S('Sequential', [S('Embedding', [300, 17], { padding_idx: 4 }), S('TransformerEncoder', [S('TransformerEncoderLayer', [16, 4, 40]), 3]),
+  // 10.2M normal_ elements: an init that costs more than 100 ms on one thread, so the pool slices it
+  const spec = S('Sequential', [S('Embedding', [600_000, 17], { padding_idx: 4 }), S('TransformerEncoder', [S('TransformerEncoderLayer', [16, 4, 40]), 3]),
     S('Embedding', [2, 3]), S('Linear', [50, 60], { dtype: 'float64' })])
   for (const rng of ['torch', 'philox'] as const) {
     for (const dtype of [undefined, 'float16'] as const) {
       const { plan, exec } = planOf(spec, { seed: 11, rng, dtype })
       const cpu = new Arena(plan.arenaSize)
-      await initFiller(exec, { device: 'cpu' })(cpu, new AbortController().signal, () => {})
+      await runFill({ constants: [], init: exec }, cpu.memory, { device: 'cpu' }, new FillControl(), new AbortController().signal)
       const worker = new Arena(plan.arenaSize)
-      let progress = 0
-      await initFiller(exec, { device: 'worker', pool: app.pool, minParallelCost: 0 })(worker, new AbortController().signal, (b) => { progress += b })
+      const control = new FillControl()
+      await runFill({ constants: [], init: exec }, worker.memory, { device: 'worker', pool: app.pool }, control, new AbortController().signal)
       t.ok(Buffer.from(cpu.memory).equals(Buffer.from(worker.memory)), `${rng} ${dtype ?? ''}: identical`)
-      t.ok(progress > 0, 'progress reported')
+      t.ok(control.bytes > 0, 'progress reported')
       const row = plan.byName.get('0.weight')!
       const size = dtype === 'float16' ? 2 : 4
       t.ok(Buffer.from(cpu.memory, row.offset + 4 * 17 * size, 17 * size).equals(Buffer.alloc(17 * size)), 'padding row zero')
@@ -333,5 +338,5 @@ t.test('worker device: sliced over the pool equals the main thread, with casts, 
   const { plan, exec } = planOf(spec)
   const ac = new AbortController()
   ac.abort()
-  await t.rejects(initFiller(exec, { device: 'cpu' })(new Arena(plan.arenaSize), ac.signal, () => {}), /cancelled/)
+  await t.rejects(runFill({ constants: [], init: exec }, new Arena(plan.arenaSize).memory, { device: 'cpu' }, new FillControl(), ac.signal), /cancelled/)
 })

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { ArenaCache, MIN_CACHED_BYTES } from '../../src/materialize/arena-cache.js'
 import { MemoryBudget } from '../../src/materialize/budget.js'
-import { uncoveredZeros } from '../../src/materialize/fill.js'
+import { uncoveredZeros } from '../../src/materialize/constant-fill.js'
 import { MaterializationRegistry, type MaterializationOptions } from '../../src/materialize/registry.js'
 import { planArena } from '../../src/materialize/plan.js'
 import { buildModuleTree } from '../../src/nn/index.js'
@@ -91,14 +91,14 @@ t.test('the registry recycles only completed fills, and zeroes what the next fil
   const weight = plan.byName.get('weight') as { offset: number, nbytes: number }
   let open: () => void = () => {}
   const gate = new Promise<void>((resolve) => { open = resolve })
+  // the weight copied from a source that streams half of it, then waits
+  const copies = [{ offset: weight.offset, nbytes: weight.nbytes, dtype: 'float32' as const, begin: 0, srcDtype: 'float32' as const }]
+  const body = { next: async () => { await gate; return { done: true as const, value: undefined } } }
   // a fill deleted while it runs (as a worker fill whose threads may still write): never reused
-  const cancelled = registry.start('a', opts, plan, [], async (arena) => {
-    new Uint8Array(arena.memory, 0, plan.arenaSize).fill(7)
-    await gate
-  }, [weight])
+  const cancelled = registry.start('a', opts, plan, { constants: [], copies }, { first: new Uint8Array(weight.nbytes / 2).fill(7), body, size: weight.nbytes })
   const cancelledMemory = cancelled.arena.memory
   t.ok(registry.delete('s', 'a'))
-  const next = registry.start('b', opts, plan, [], async () => {}, [weight])
+  const next = registry.start('b', opts, plan, { constants: [], copies }, { first: new Uint8Array(weight.nbytes), body, size: weight.nbytes })
   t.not(next.arena.memory, cancelledMemory, 'a running fill\'s arena is not handed out')
   open()
   await cancelled.done
@@ -106,14 +106,14 @@ t.test('the registry recycles only completed fills, and zeroes what the next fil
   t.equal(cancelled.status, 'failed')
   t.equal(registry.cache.bytes, 0, 'nor cached once it has stopped')
   // a completed fill of 7s everywhere (bias too), deleted: cached
-  const sevens = registry.start('c', opts, plan, [], async (arena) => { new Uint8Array(arena.memory, 0, plan.arenaSize).fill(7) }, [weight])
+  const sevens = registry.start('c', opts, plan, { constants: [{ offset: 0, nbytes: plan.arenaSize, dtype: 'uint8', value: 7 }] })
   const memory = sevens.arena.memory
   await sevens.done
   t.ok(registry.delete('s', 'c'))
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(registry.cache.bytes, memory.byteLength, 'a completed fill\'s arena is cached')
   // the next materialization writes the weight only: the bias bytes it gets must be zero, not 7s
-  const third = registry.start('d', opts, plan, [], async (arena) => { new Float32Array(arena.memory, weight.offset, weight.nbytes / 4).fill(0.5) }, [weight])
+  const third = registry.start('d', opts, plan, { constants: [{ ...weight, dtype: 'float32', value: 0.5 }] })
   t.equal(third.arena.memory, memory, 'recycled')
   await third.done
   t.equal(third.status, 'ready')
@@ -123,7 +123,7 @@ t.test('the registry recycles only completed fills, and zeroes what the next fil
   // a fill that writes little gets fresh memory: zeroing a recycled one would cost more
   t.ok(registry.delete('s', 'd'))
   await new Promise((resolve) => setImmediate(resolve))
-  const empty = registry.start('e', { ...opts, init: 'empty' }, plan, [])
+  const empty = registry.start('e', { ...opts, init: 'empty' }, plan, { constants: [] })
   t.not(empty.arena.memory, memory, 'empty takes fresh memory')
   t.same([...new Uint8Array(empty.arena.memory, 0, plan.arenaSize)].filter((b) => b !== 0), [], 'and it is zero')
 })

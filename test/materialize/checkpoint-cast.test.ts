@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { buildModuleTree } from '../../src/nn/index.js'
 import { Arena } from '../../src/materialize/arena.js'
 import { planArena } from '../../src/materialize/plan.js'
-import { checkCheckpoint, copyCheckpointData, readCheckpointHeader } from '../../src/materialize/checkpoint.js'
+import { checkCheckpoint, checkpointCopies, copyStreamed, readCheckpointHeader } from '../../src/materialize/checkpoint.js'
 import { safetensorsTensors } from '../helper.js'
 
 const dir = new URL('../fixtures/partial-checkpoint/', import.meta.url)
@@ -32,7 +32,7 @@ t.test('cast on load gives PyTorch\'s copy_() bytes for any chunking of the body
       const keys = checkCheckpoint(header, plan, 'X')
       t.same(keys.missingKeys, [])
       const arena = new Arena(plan.arenaSize)
-      await copyCheckpointData(header, rest, body, plan, arena, new AbortController().signal, () => {})
+      await copyStreamed(checkpointCopies(header, plan), { first: rest, body, size: header.dataSize }, arena.memory, new AbortController().signal, () => {})
       const wrong = plan.tensors.filter((p) => p.persistent && !arena.view(p.offset, p.nbytes).equals(expected.get(p.name) as Buffer)).map((p) => p.name)
       t.same(wrong, [], `${id}, chunks of ${sizes.join('/')} bytes`)
     }

@@ -6,12 +6,11 @@ import type { BuiltModule, ModuleNode } from '../../../nn/index.js'
 import type { CheckpointQuery } from '../../../schemas/materializations.js'
 import { newHandle } from '../../../store/session-store.js'
 import { constantFills, planArena } from '../../../materialize/plan.js'
-import type { FillRange } from '../../../materialize/fill.js'
+import type { FillRange } from '../../../materialize/constant-fill.js'
 import type { Materialization, MaterializationOptions } from '../../../materialize/registry.js'
-import type { Arena } from '../../../materialize/arena.js'
-import { checkCheckpoint, copyCheckpointData, readCheckpointHeader } from '../../../materialize/checkpoint.js'
+import { checkCheckpoint, checkpointCopies, readCheckpointHeader } from '../../../materialize/checkpoint.js'
 import { InitRuleError } from '../../../init/module-init.js'
-import { drawnSpans, initFiller, planInit } from '../../../materialize/init-fill.js'
+import { planInit } from '../../../materialize/init-plan.js'
 import type { FillServices, MaterializationTenant } from './start.js'
 
 export interface CheckpointLoad {
@@ -34,7 +33,7 @@ export interface StartedLoad {
 }
 
 /** Checks the options and the file's header, plans the arena and starts the fill that copies the file in. */
-export async function startCheckpointLoad ({ registry, pool }: FillServices, r: CheckpointLoad): Promise<StartedLoad> {
+export async function startCheckpointLoad ({ registry }: FillServices, r: CheckpointLoad): Promise<StartedLoad> {
   const { sessionId, moduleId, built, tree, query, body, fileSize } = r
   const strict = query.strict ?? true
   const missingInit = query.init ?? 'default'
@@ -49,26 +48,20 @@ export async function startCheckpointLoad ({ registry, pool }: FillServices, r: 
   const plan = planArena(built.tensors)
   const keys = checkCheckpoint(header, plan, built.qualname, strict)
   const device = query.device ?? 'cpu'
-  const loaded = plan.tensors.filter((t) => t.persistent && t.tiedTo === undefined && !keys.unloaded.has(t.name))
   const missingDraw = draws && keys.missingKeys.length > 0
-  let fills: FillRange[] | undefined
-  let initFill: ((arena: Arena, signal: AbortSignal, progress: (bytes: number) => void) => Promise<void>) | undefined
-  let drawn: Array<{ offset: number, nbytes: number }> = []
+  let fills: readonly FillRange[] | undefined
+  let exec
   const rng = query.rng ?? 'torch'
   const seed = query.seed ?? 0
   if (missingDraw) {
     // the whole module's stream, written only into the tensors the file leaves out (before the file's bytes arrive)
-    let exec
     try {
       exec = planInit(tree, plan, { base: 'default', overrides: [], rng, seed, only: keys.unloaded })
     } catch (err) {
       if (err instanceof InitRuleError) throw materiaError('initUnavailable', `init 'default' for ${built.qualname}: ${err.message}`)
       throw err
     }
-    fills = [...exec.constants]
-    drawn = drawnSpans(exec)
-    const bytes = drawn.reduce((n, d) => n + d.nbytes, 0)
-    initFill = initFiller(exec, { device, pool, totalBytes: bytes })
+    fills = exec.constants
   }
   // without draws: the constructor values (or `init`) of what the file leaves out (non-persistent buffers, missing keys)
   if (fills === undefined) {
@@ -87,16 +80,18 @@ export async function startCheckpointLoad ({ registry, pool }: FillServices, r: 
     checkpoint: { strict, missingKeys: keys.missingKeys, unexpectedKeys: keys.unexpectedKeys, missingInit }
   }
   let timedOut: MateriaError | undefined
-  const m = registry.start(newHandle('mat'), opts, plan, fills,
-    async (arena, signal, progress) => {
-      if (initFill !== undefined) await initFill(arena, signal, progress)
+  // the receive timeout is told apart from a bad file: it answers 408, not 400
+  const data = {
+    async next () {
       try {
-        await copyCheckpointData(header, rest, body, plan, arena, signal, progress)
+        return await body.next()
       } catch (err) {
         if (err instanceof MateriaError && err.code === errorDefs.requestTimeout.code) timedOut = err
         throw err
       }
-    },
-    [...loaded, ...drawn])
+    }
+  }
+  const m = registry.start(newHandle('mat'), opts, plan, { constants: fills, init: exec, copies: checkpointCopies(header, plan) },
+    { first: rest, body: data, size: header.dataSize })
   return { m, timedOut: () => timedOut }
 }

@@ -49,7 +49,7 @@ const failed = (m: Materialization): Error => materiaError('materializationNotRe
 
 export function createMaterializer (app: FastifyInstance): Materializer {
   const registry = app.materializations
-  const services: FillServices = { registry, pool: app.pool }
+  const services: FillServices = { registry }
 
   /** Waits for the fill; a client that goes away first cancels it and frees the memory. */
   async function awaitFill (request: FastifyRequest, m: Materialization): Promise<void> {

@@ -1,6 +1,5 @@
 // A materialization from JSON options (POST …/materializations, skip_init): the options checked,
 // the arena and the init planned, the fill started in the registry.
-import type { Piscina } from 'piscina'
 import { materiaError } from '../../../errors.js'
 import { DTYPES } from '../../../tensor/dtype.js'
 import { parseDType, type BuiltModule, type DType, type ModuleNode } from '../../../nn/index.js'
@@ -10,12 +9,11 @@ import { castTensors, constantFills, planArena, type InitKind } from '../../../m
 import type { Device, Materialization, MaterializationOptions, MaterializationRegistry } from '../../../materialize/registry.js'
 import { InitRuleError } from '../../../init/module-init.js'
 import { OverrideError, parseOverrides, type Override } from '../../../init/init-overrides.js'
-import { drawnSpans, initFiller, planInit } from '../../../materialize/init-fill.js'
+import { planInit } from '../../../materialize/init-plan.js'
 
-/** What starting a fill needs: the registry that holds materializations and the pool that fills on 'worker'. */
+/** What starting a fill needs: the registry that holds materializations (and runs their fills, on its pool for 'worker'). */
 export interface FillServices {
   registry: MaterializationRegistry
-  pool: Piscina
 }
 
 /** The caller's tenant and its resident-bytes quota (docs/tenants.md). */
@@ -51,7 +49,7 @@ function parseInit (init: StartRequest['init']): { base: InitKind, overrides: Ov
 }
 
 /** Validates the options, plans the arena and starts the fill. */
-export function startMaterialization ({ registry, pool }: FillServices, r: StartRequest): Materialization {
+export function startMaterialization ({ registry }: FillServices, r: StartRequest): Materialization {
   let dtype: DType | undefined
   if (r.dtype !== undefined) {
     dtype = parseDType(r.dtype)
@@ -76,7 +74,7 @@ export function startMaterialization ({ registry, pool }: FillServices, r: Start
     dtype: dtype ?? null,
     tenant: r.tenant
   }
-  if (!draws) return registry.start(newHandle('mat'), opts, plan, constantFills(plan, base))
+  if (!draws) return registry.start(newHandle('mat'), opts, plan, { constants: constantFills(plan, base) })
   if (r.tree === undefined) throw new Error('internal: init with random draws needs the module tree')
   if (opts.rng === 'philox') {
     if (overrides.some((o) => o.fn === 'trunc_normal_')) {
@@ -91,5 +89,5 @@ export function startMaterialization ({ registry, pool }: FillServices, r: Start
     if (err instanceof InitRuleError) throw materiaError('initUnavailable', `init '${base}' for ${r.built.qualname}: ${err.message}`)
     throw err
   }
-  return registry.start(newHandle('mat'), opts, plan, [...exec.constants], initFiller(exec, { device: r.device, pool, totalBytes: plan.layout.dataSize }), drawnSpans(exec))
+  return registry.start(newHandle('mat'), opts, plan, { constants: exec.constants, init: exec })
 }
