@@ -3,7 +3,7 @@
 //
 // Everything is float32 arithmetic (Math.fround after every operation). The AVX2 kernels are
 // compiled by GCC with -mfma and -ffp-contract=fast, so some mul/add intrinsic pairs were
-// contracted into FMAs; which ones is fixed below (torch-init.md §3.4, verified exhaustively over
+// contracted into FMAs; which ones is fixed below (docs/torch-init.md §3.4, verified exhaustively over
 // all 2^24 inputs against torch 1.13 and 2.13). Changing any of the marked fma32 sites breaks
 // bit-exactness.
 

@@ -1,4 +1,4 @@
-// Tensor.uniform_ and Tensor.normal_ as PyTorch's CPU kernels compute them (torch-init.md §2, §3),
+// Tensor.uniform_ and Tensor.normal_ as PyTorch's CPU kernels compute them (docs/torch-init.md §2, §3),
 // for contiguous float32 / float64 / float16 / bfloat16 tensors filled in memory order.
 //
 // Profile: the (2.x, avx2) behaviour is the contract (x86-64 Linux GCC builds on AVX2 CPUs without
@@ -9,7 +9,7 @@
 //   * normal_ float32/float16/bfloat16 scalar path (n < 16): the Box-Muller pair is computed in
 //     double with stand-ins for glibc's log1p/log/sin/cos (normal-fill.ts). A last-bit double
 //     difference almost never survives the rounding to float (0 of 800 000 samples in
-//     torch-init.md §8.4); the cached second sample can differ in its last bit (then the next
+//     docs/torch-init.md §8.4); the cached second sample can differ in its last bit (then the next
 //     scalar draw of a float64 tensor would too).
 //   * normal_ float64 (both paths): NOT guaranteed exact. log/sin/cos are correctly rounded, which
 //     glibc is too except for ~0.1% of inputs; where glibc misrounds, the element's last bits
@@ -35,7 +35,7 @@ export {
 
 const fround = Math.fround
 
-/** PyTorch version family whose kernels to reproduce (torch-init.md §6). */
+/** PyTorch version family whose kernels to reproduce (docs/torch-init.md §6). */
 export type InitVersion = '2.x' | '1.13'
 
 /**

@@ -1,4 +1,4 @@
-;; MT19937 float32 uniform_ kernel (torch-init.md §1-2), WebAssembly SIMD.
+;; MT19937 float32 uniform_ kernel (docs/torch-init.md §1-2), WebAssembly SIMD.
 ;; Source of src/init/mt-uniform-wasm-bytes.ts (compiled by scripts/build-wasm.ts with wabt).
 ;;
 ;; Memory layout: the engine's 624 state words at byte 0, torch's `left` at byte 2496 and `next` at

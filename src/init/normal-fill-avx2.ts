@@ -1,4 +1,4 @@
-// Fast batch form of torch's normal_fill_16_AVX2 (torch-init.md §3.4) for the float32 normal_ fill.
+// Fast batch form of torch's normal_fill_16_AVX2 (docs/torch-init.md §3.4) for the float32 normal_ fill.
 //
 // Bit-identical to running avx-mathfun.ts's exact logPs/sincosPs per lane, but much faster:
 //

@@ -1,4 +1,4 @@
-// normal_ kernels (torch-init.md §3): the 16-block Box-Muller fill per dtype and the scalar path.
+// normal_ kernels (docs/torch-init.md §3): the 16-block Box-Muller fill per dtype and the scalar path.
 // Block kernels fill dst[off .. off + 16*nBlocks) and are stream-consistent across calls.
 
 import { castF32BitsToBf16, castF32BitsToF16, fma64 } from './fp.js'

@@ -1,4 +1,4 @@
-// uniform_ kernels (torch-init.md §2): one draw per element (two for float64), memory order.
+// uniform_ kernels (docs/torch-init.md §2): one draw per element (two for float64), memory order.
 // Each kernel fills dst[off .. off+count) and is stream-consistent: calling it on consecutive
 // pieces draws exactly what one call over the whole range would.
 
@@ -108,7 +108,7 @@ export function uniformF64 (gen: CpuGenerator, dst: Float64Array, off: number, c
   }
 }
 
-/** Parameters of a float16 / bfloat16 uniform_ (torch-init.md §2.3). */
+/** Parameters of a float16 / bfloat16 uniform_ (docs/torch-init.md §2.3). */
 export interface LowpUniform {
   readonly bf16: boolean
   readonly mask: number // 0xFFFFFF (2.x) or 2^digits - 1 (1.13: 11 / 8 bits)
