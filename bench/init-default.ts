@@ -22,6 +22,7 @@ import { existsSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp } from '../src/app.js'
+import { BENCH_ENV } from './loopback.js'
 import { loadConfig } from '../src/config.js'
 import { buildModuleTree } from '../src/nn/index.js'
 import { Arena } from '../src/materialize/arena.js'
@@ -76,8 +77,8 @@ const gbps = (bytes: number, s: number): string => `${(bytes / s / 1e9).toFixed(
 // each page costs a page fault as it does for PyTorch, and one with the default arena cache, where a
 // materialization after a DELETE of the same size reuses the freed, already-mapped arena.
 const services = [
-  { memory: 'fresh memory', app: await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', MATERIA_MEMORY_BUDGET: '12GiB', MATERIA_ARENA_CACHE: '0' }) }) },
-  { memory: 'recycled arena', app: await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', MATERIA_MEMORY_BUDGET: '12GiB' }) }) }
+  { memory: 'fresh memory', app: await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...BENCH_ENV, MATERIA_MEMORY_BUDGET: '12GiB', MATERIA_ARENA_CACHE: '0' }) }) },
+  { memory: 'recycled arena', app: await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...BENCH_ENV, MATERIA_MEMORY_BUDGET: '12GiB' }) }) }
 ]
 for (const s of services) await s.app.ready()
 const app = services[0]?.app as (typeof services)[0]['app']

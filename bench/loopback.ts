@@ -25,3 +25,10 @@ export function median (xs: number[]): number {
   const mid = s.length >> 1
   return s.length % 2 === 1 ? s[mid] ?? NaN : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2
 }
+
+/**
+ * Settings for a service built in the bench's own process: it shares its event loop with the client,
+ * the hashing of results and the synchronous PyTorch baselines, so the event-loop shedding and the
+ * rate limit would answer the bench itself (a 503 after a baseline run) instead of measuring the service.
+ */
+export const BENCH_ENV = { MATERIA_RATE_LIMIT: '0', MATERIA_MAX_EVENT_LOOP_DELAY: '0' } as const

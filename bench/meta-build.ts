@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { Agent } from 'node:http'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { call, percentile } from './loopback.js'
+import { BENCH_ENV, call, percentile } from './loopback.js'
 
 const iterations = Number(process.argv[2] ?? 200)
 const spec = {
@@ -16,7 +16,7 @@ const spec = {
   kwargs: { enable_nested_tensor: false }
 }
 
-const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent' }) })
+const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...BENCH_ENV }) })
 await app.listen({ host: '127.0.0.1', port: 0 })
 const port = (app.server.address() as { port: number }).port
 const agent = new Agent({ keepAlive: true, maxSockets: 1 })

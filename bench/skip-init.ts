@@ -14,7 +14,7 @@ import { loadConfig } from '../src/config.js'
 import { buildModule } from '../src/nn/index.js'
 import { castTensors, constantFills, planArena } from '../src/materialize/plan.js'
 import type { MaterializationRegistry } from '../src/materialize/registry.js'
-import { call, median } from './loopback.js'
+import { BENCH_ENV, call, median } from './loopback.js'
 
 const iterations = Number(process.argv[2] ?? 10)
 const warmup = 2
@@ -59,7 +59,7 @@ async function measureInProcess (registry: MaterializationRegistry, device: 'cpu
   return ms
 }
 
-const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', MATERIA_MEMORY_BUDGET: '8GiB' }) })
+const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...BENCH_ENV, MATERIA_MEMORY_BUDGET: '8GiB' }) })
 await app.listen({ host: '127.0.0.1', port: 0 })
 const port = (app.server.address() as { port: number }).port
 const agent = new Agent({ keepAlive: true, maxSockets: 1 })

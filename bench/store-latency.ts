@@ -6,7 +6,7 @@
 import { Agent, createServer } from 'node:http'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { call, median, percentile } from './loopback.js'
+import { BENCH_ENV, call, median, percentile } from './loopback.js'
 
 const requests = Number(process.argv[2] ?? 2000)
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -29,7 +29,7 @@ async function measure (port: number, path: string): Promise<number[]> {
 const rows: Array<[string, number[]]> = []
 let body = ''
 for (const store of ['memory', 'redis'] as const) {
-  const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', MATERIA_STORE: store, REDIS_URL: redisUrl }) })
+  const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...BENCH_ENV, MATERIA_STORE: store, REDIS_URL: redisUrl }) })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const port = (app.server.address() as { port: number }).port
   const agent = new Agent({ keepAlive: true })

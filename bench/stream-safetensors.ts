@@ -11,7 +11,7 @@ import { loadavg } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { median } from './loopback.js'
+import { BENCH_ENV, median } from './loopback.js'
 
 const runs = Number(process.argv[2] ?? 5)
 const device = process.argv[3] ?? 'worker'
@@ -62,7 +62,7 @@ async function download (port: number, path: string): Promise<{ bytes: number, s
   return r
 }
 
-const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', MATERIA_MEMORY_BUDGET: '8GiB' }) })
+const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...BENCH_ENV, MATERIA_MEMORY_BUDGET: '8GiB' }) })
 await app.listen({ host: '127.0.0.1', port: 0 })
 const port = (app.server.address() as { port: number }).port
 const agent = new Agent({ keepAlive: true, maxSockets: 1 })
