@@ -84,18 +84,92 @@ function msg<const T extends string> (error: ErrorName, template: T): ErrorMessa
  */
 export const errorMessages = {
   // request shape, router, auth, limits (src/plugins, src/store)
+  routeNotFound: msg('routeNotFound', 'Route {method} {path} not found'),
+  uriTooLong: msg('uriTooLong', 'A path segment is longer than 100 characters'),
+  badUrl: msg('badRequest', 'The URL is not valid: a path segment does not decode'),
+  internal: msg('internal', 'Internal server error'),
+  credentialInQuery: msg('credentialInQuery', "Query parameter '{param}' looks like a credential; URLs are logged and cached, so send API keys as Authorization: Bearer <key> or x-api-key"),
+  missingApiKey: msg('unauthorized', 'Missing API key: send Authorization: Bearer <key> or x-api-key'),
+  invalidApiKey: msg('unauthorized', 'Invalid API key'),
+  rateLimited: msg('rateLimited', 'Rate limit exceeded: {max} requests per minute for this {holder}; retry in {seconds} s'),
+  overloaded: msg('overloaded', 'The service is overloaded: {reason}; retry in {seconds} s'),
+  invalidCursor: msg('invalidCursor', 'Invalid cursor: {reason}; pass the nextCursor of a previous page unchanged, or no cursor for the first page'),
+  storeUnavailable: msg('notReady', 'Session store unavailable (Redis {operation}: {reason})'),
+  tenantModuleQuota: msg('tenantModuleQuota', "The module's record needs {bytes} bytes ({bytesMiB}); this tenant's modules hold {held} bytes " +
+    "of its {quota}-byte quota ({quotaMiB}) on this replica, {free} free (MATERIA_TENANT_MAX_MODULE_BYTES or the tenant's maxModuleBytes); " +
+    'delete modules or sessions to make room'),
+  moduleBudget: msg('moduleBudget', "The module's record needs {bytes} bytes ({bytesMiB}); module records hold {held} bytes " +
+    "of this replica's {budget}-byte budget ({budgetMiB}), {free} free (MATERIA_MODULE_BUDGET)"),
   // torch.nn catalog, constructor arguments, specs (src/nn)
-  // init rules and overrides (src/init)
+  constructorArgs: msg('constructorArgs', '{message}'),
+  unknownClass: msg('unknownClass', "Unknown module class '{name}'. Close matches: {matches}"),
+  // the catalog route lists the classes; its URL belongs here, not in src/nn
+  unknownClassNoMatch: msg('unknownClass', "Unknown module class '{name}'. No close matches; GET /v1/modules lists every class"),
+  notAModule: msg('notAModule', 'Expected a Module; got {pyClass}'),
+  specNotObject: msg('constructorArgs', 'A module spec must be an object like {"class": "Linear", "args": [5, 1]}'),
+  specNoClass: msg('constructorArgs', "A module spec needs a string 'class', e.g. \"torch.nn.Linear\""),
+  specUnknownKey: msg('constructorArgs', "Unknown key '{key}' in module spec (expected class, args, kwargs, ties)"),
+  specArgsNotList: msg('constructorArgs', "'args' of {module} must be a list"),
+  specKwargsNotObject: msg('constructorArgs', "'kwargs' of {module} must be an object"),
+  nonFiniteArgument: msg('constructorArgs', 'Non-finite numbers are not valid JSON arguments'),
+  intOutOfRange: msg('constructorArgs', "{fn}(): argument '{param}' = {value} is outside the exactly representable integer range (|n| <= 2^53-1)"),
+  unsupportedDevice: msg('constructorArgs', '{fn}(): unsupported device \'{device}\'; expected "meta", "cpu" or "worker"'),
+  tensorArgument: msg('constructorArgs', '{param} is not supported: tensors cannot be passed in a module spec'),
+  weightArgument: msg('constructorArgs', '_weight is not supported: tensors cannot be passed in a module spec; build without _weight and ' +
+    'materialize from a safetensors checkpoint to load values'),
+  sizeBeyond53: msg('constructorArgs', 'Tensor sizes must be integers below 2^53, got [{shape}]'),
+  tiesNotList: msg('badTie', "'ties' must be a list of lists of tensor names, e.g. [[\"lm_head.weight\", \"embed.weight\"]]"),
+  tieUnknown: msg('badTie', "Cannot tie '{name}': {module} has no tensor of that name"),
+  tieKind: msg('badTie', "Cannot tie '{name}' ({kind}) to '{target}' ({targetKind})"),
+  tieShape: msg('badTie', "Cannot tie '{name}' {dtype}[{shape}] to '{target}' {targetDtype}[{targetShape}]: shape and dtype must match"),
+  specNestsDeep: msg('specTooLarge', 'Module spec nests deeper than {max} levels'),
+  argumentsNestDeep: msg('specTooLarge', 'Module arguments nest deeper than {max} levels'),
+  treeNestsDeep: msg('specTooLarge', 'Module tree nests deeper than {max} levels'),
+  specConstructsMany: msg('specTooLarge', 'Module spec constructs more than {max} modules'),
+  tooManySubmodules: msg('specTooLarge', 'Module has {count} submodules (limit {max})'),
+  tooManySpecTensors: msg('specTooLarge', 'Module has more than {max} tensors'),
+  tensorTooLarge: msg('specTooLarge', "Tensor '{name}' has {nbytes} bytes, beyond 2^53-1"),
+  tooManyLayers: msg('specTooLarge', '{module} would hold {count} layers (limit {max})'),
+  moduleTensors: msg('moduleTooLarge', "The module has {count} tensors; this tenant's modules may have at most {max} " +
+    "(MATERIA_MODULE_MAX_TENSORS or the tenant's maxModuleTensors)"),
+  moduleTensorsAtLeast: msg('moduleTooLarge', "The module has at least {count} tensors; this tenant's modules may have at most {max} " +
+    "(MATERIA_MODULE_MAX_TENSORS or the tenant's maxModuleTensors)"),
+  // init rules and overrides (src/init); a rule's {message} is the check torch.nn.init would fail
+  initRejected: msg('initUnavailable', "init '{base}' for {qualname}: {message}"),
+  initNoRule: msg('initUnavailable', "init '{base}' for {qualname}: no default init rule for {module}"),
+  overridesNotObject: msg('materializationOptions', 'init.overrides must be an object mapping state_dict name patterns to { "fn": ..., <arguments> }'),
+  overridePatternEmpty: msg('materializationOptions', "init.overrides['{pattern}']: the pattern is empty"),
+  overrideNotObject: msg('materializationOptions', 'init.overrides[\'{pattern}\'] must be an object like { "fn": "xavier_uniform_", "gain": 1.0 }'),
+  overrideUnknownFn: msg('materializationOptions', "init.overrides['{pattern}']: unknown init function {fn}; expected one of {fns}"),
+  overrideUnexpectedArg: msg('materializationOptions', "init.overrides['{pattern}']: {fn}() got an unexpected keyword argument '{arg}' (it takes {accepted})"),
+  overrideTakesNoArgs: msg('materializationOptions', "init.overrides['{pattern}']: {fn}() got an unexpected keyword argument '{arg}' (it takes no arguments)"),
+  overrideMissingArg: msg('materializationOptions', "init.overrides['{pattern}']: {fn}() missing 1 required argument: '{arg}'"),
+  overrideNotNumber: msg('materializationOptions', "init.overrides['{pattern}']: {fn}() argument '{arg}' must be a finite number, got {value}"),
+  overrideMode: msg('materializationOptions', "init.overrides['{pattern}']: Mode {mode} not supported, please use one of fan_in, fan_out"),
+  overrideNonlinearity: msg('materializationOptions', "init.overrides['{pattern}']: Unsupported nonlinearity {nonlinearity}; expected one of {nonlinearities}"),
+  overrideStd: msg('materializationOptions', "init.overrides['{pattern}']: normal expects std >= 0.0, but found std {std}"),
+  overrideRange: msg('materializationOptions', "init.overrides['{pattern}']: uniform_ expects to return a [from, to) range, but found from={a} > to={b}"),
+  truncNormalStd: msg('materializationOptions', "init.overrides['{pattern}']: trunc_normal_ needs std > 0 (float division by zero), got std {std}"),
+  truncNormalBounds: msg('materializationOptions', "init.overrides['{pattern}']: trunc_normal_ needs a < b, got a={a} b={b}"),
+  truncNormalMass: msg('initUnavailable', "init.overrides['{pattern}']: trunc_normal_ keeps only p = {p} <= 0.3 of the normal's mass; PyTorch then samples " +
+    'with a vector log that is not reproducible bit for bit, so this is not available'),
+  overrideRejected: msg('materializationOptions', "init.overrides['{pattern}']: {fn} on '{name}' (shape [{shape}]): {message}"),
+  overrideMatchesNothing: msg('materializationOptions', "init.overrides['{pattern}'] matches no floating-point tensor of {qualname}; its state_dict names are {names}"),
+  overrideMatchesNothingEmpty: msg('materializationOptions', "init.overrides['{pattern}'] matches no floating-point tensor of {qualname} (it has none)"),
   // sessions, modules, materializations (routes, src/app)
   materializationNotFound: msg('materializationNotFound', "Materialization '{id}' not found"),
-  // materialize (src/materialize)
-  // safetensors (src/serialize)
+  // safetensors (src/serialize); {detail} says which rule of the format the file breaks
+  checkpointInvalid: msg('checkpointInvalid', 'invalid safetensors file: {detail}'),
+  checkpointUnserializable: msg('checkpointUnserializable', '{detail}'),
+  maxShardSize: msg('badRequest', 'max_shard_size must be a non-negative integer number of bytes, got {value}'),
+  totalParameters: msg('badRequest', 'total_parameters must be a non-negative integer, got {value}')
 } as const satisfies Record<string, ErrorMessage>
 
 export type MessageName = keyof typeof errorMessages
 
-/** The `{name}` placeholders of a template, as a parameter object type. */
-type Placeholders<T extends string> = T extends `${string}{${infer P}}${infer Rest}` ? P | Placeholders<Rest> : never
+/** The `{name}` placeholders of a template, as a parameter object type (a brace around other text, as in an example of JSON, is text). */
+type Placeholder<P extends string> = P extends `${string}${' ' | '"' | ':' | ',' | "'"}${string}` ? never : P
+type Placeholders<T extends string> = T extends `${string}{${infer P}}${infer Rest}` ? Placeholder<P> | Placeholders<Rest> : never
 export type MessageParams<N extends MessageName> = { readonly [K in Placeholders<(typeof errorMessages)[N]['template']>]: string | number }
 
 /** Fills a template; a placeholder without a parameter is a bug, so it throws. */
