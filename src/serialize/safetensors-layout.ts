@@ -101,8 +101,8 @@ export const DEFAULT_METADATA: Readonly<Record<string, string>> = Object.freeze(
 
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 
-function fail (message: string): never {
-  throw materiaError('checkpointUnserializable', message)
+function fail (detail: string): never {
+  throw materiaError('checkpointUnserializable', { detail })
 }
 
 /** Ascending UTF-8 byte order (= Unicode code point order = Rust `String` order). */

@@ -19,7 +19,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
-import { materiaError, MateriaError } from '../errors.js'
+import { errorDefs, materiaError, MateriaError } from '../errors.js'
 import {
   DTYPE_BITS, SAFETENSORS_TO_MATERIA, isSafetensorsDtype, tensorByteSize,
   type MateriaDtype, type SafetensorsDtype
@@ -71,8 +71,8 @@ export interface ParsedSafetensorsHeader {
   readonly tensors: readonly ParsedTensor[]
 }
 
-function invalid (message: string): never {
-  throw materiaError('checkpointInvalid', `invalid safetensors file: ${message}`)
+function invalid (detail: string): never {
+  throw materiaError('checkpointInvalid', { detail })
 }
 
 /** A name in a message, at most 200 characters of it: names can be megabytes long, error bodies stay small. */
@@ -456,7 +456,8 @@ class OffThreadParse {
     const answer = await this.answer
     this.port.close()
     if ('error' in answer) {
-      if (answer.code === 'MATERIA_ERR_CHECKPOINT_INVALID') throw materiaError('checkpointInvalid', answer.error)
+      // the worker built the message from the registry: raised again as it is
+      if (answer.code === errorDefs.checkpointInvalid.code) throw new MateriaError('checkpointInvalid', answer.error)
       throw new Error(answer.error)
     }
     const header = await fromColumns(answer.ok)
