@@ -4,7 +4,7 @@
 import t from 'tap'
 import type { InjectOptions } from 'fastify'
 import { build } from './helper.js'
-import { declaredOperations, operationOf, undeclared } from './property/declared-codes.js'
+import { declaredOperations, operationOf, parserCodesUndeclared, undeclared } from './property/declared-codes.js'
 
 /** A safetensors file with one float32 tensor `name` of shape [n], all zeros. */
 function safetensors (name: string, n: number): Buffer {
@@ -112,6 +112,8 @@ t.test('every operation answers only with codes it declares, for each error it c
     t.ok(op, `${where} is an operation`)
     if (op !== undefined) reached.set(`${op.method} ${op.path}`, new Set([...(reached.get(`${op.method} ${op.path}`) ?? []), String(body.code)]))
   }
+  // allowed by undeclared() (fastify answers them before the handler), but missing from the document
+  for (const gap of parserCodesUndeclared(ops)) t.comment(`body-parser codes not declared: ${gap}`)
   // what is declared and not driven here (quotas, timeouts, store and overload answers: their own tests)
   for (const op of ops) {
     const missing = [...op.codes].filter((c) => !(reached.get(`${op.method} ${op.path}`)?.has(c) ?? false))
