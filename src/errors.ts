@@ -84,18 +84,139 @@ function msg<const T extends string> (error: ErrorName, template: T): ErrorMessa
  */
 export const errorMessages = {
   // request shape, router, auth, limits (src/plugins, src/store)
+  routeNotFound: msg('routeNotFound', 'Route {method} {path} not found'),
+  uriTooLong: msg('uriTooLong', 'A path segment is longer than 100 characters'),
+  badUrl: msg('badRequest', 'The URL is not valid: a path segment does not decode'),
+  internal: msg('internal', 'Internal server error'),
+  credentialInQuery: msg('credentialInQuery', "Query parameter '{param}' looks like a credential; URLs are logged and cached, so send API keys as Authorization: Bearer <key> or x-api-key"),
+  missingApiKey: msg('unauthorized', 'Missing API key: send Authorization: Bearer <key> or x-api-key'),
+  invalidApiKey: msg('unauthorized', 'Invalid API key'),
+  rateLimited: msg('rateLimited', 'Rate limit exceeded: {max} requests per minute for this {holder}; retry in {seconds} s'),
+  overloaded: msg('overloaded', 'The service is overloaded: {reason}; retry in {seconds} s'),
+  invalidCursor: msg('invalidCursor', 'Invalid cursor: {reason}; pass the nextCursor of a previous page unchanged, or no cursor for the first page'),
+  storeUnavailable: msg('notReady', 'Session store unavailable (Redis {operation}: {reason})'),
+  tenantModuleQuota: msg('tenantModuleQuota', "The module's record needs {bytes} bytes ({bytesMiB}); this tenant's modules hold {held} bytes " +
+    "of its {quota}-byte quota ({quotaMiB}) on this replica, {free} free (MATERIA_TENANT_MAX_MODULE_BYTES or the tenant's maxModuleBytes); " +
+    'delete modules or sessions to make room'),
+  moduleBudget: msg('moduleBudget', "The module's record needs {bytes} bytes ({bytesMiB}); module records hold {held} bytes " +
+    "of this replica's {budget}-byte budget ({budgetMiB}), {free} free (MATERIA_MODULE_BUDGET)"),
   // torch.nn catalog, constructor arguments, specs (src/nn)
-  // init rules and overrides (src/init)
+  constructorArgs: msg('constructorArgs', '{message}'),
+  unknownClass: msg('unknownClass', "Unknown module class '{name}'. Close matches: {matches}"),
+  // the catalog route lists the classes; its URL belongs here, not in src/nn
+  unknownClassNoMatch: msg('unknownClass', "Unknown module class '{name}'. No close matches; GET /v1/modules lists every class"),
+  notAModule: msg('notAModule', 'Expected a Module; got {pyClass}'),
+  specNotObject: msg('constructorArgs', 'A module spec must be an object like {"class": "Linear", "args": [5, 1]}'),
+  specNoClass: msg('constructorArgs', "A module spec needs a string 'class', e.g. \"torch.nn.Linear\""),
+  specUnknownKey: msg('constructorArgs', "Unknown key '{key}' in module spec (expected class, args, kwargs, ties)"),
+  specArgsNotList: msg('constructorArgs', "'args' of {module} must be a list"),
+  specKwargsNotObject: msg('constructorArgs', "'kwargs' of {module} must be an object"),
+  nonFiniteArgument: msg('constructorArgs', 'Non-finite numbers are not valid JSON arguments'),
+  intOutOfRange: msg('constructorArgs', "{fn}(): argument '{param}' = {value} is outside the exactly representable integer range (|n| <= 2^53-1)"),
+  unsupportedDevice: msg('constructorArgs', '{fn}(): unsupported device \'{device}\'; expected "meta", "cpu" or "worker"'),
+  tensorArgument: msg('constructorArgs', '{param} is not supported: tensors cannot be passed in a module spec'),
+  weightArgument: msg('constructorArgs', '_weight is not supported: tensors cannot be passed in a module spec; build without _weight and ' +
+    'materialize from a safetensors checkpoint to load values'),
+  sizeBeyond53: msg('constructorArgs', 'Tensor sizes must be integers below 2^53, got [{shape}]'),
+  tiesNotList: msg('badTie', "'ties' must be a list of lists of tensor names, e.g. [[\"lm_head.weight\", \"embed.weight\"]]"),
+  tieUnknown: msg('badTie', "Cannot tie '{name}': {module} has no tensor of that name"),
+  tieKind: msg('badTie', "Cannot tie '{name}' ({kind}) to '{target}' ({targetKind})"),
+  tieShape: msg('badTie', "Cannot tie '{name}' {dtype}[{shape}] to '{target}' {targetDtype}[{targetShape}]: shape and dtype must match"),
+  specNestsDeep: msg('specTooLarge', 'Module spec nests deeper than {max} levels'),
+  argumentsNestDeep: msg('specTooLarge', 'Module arguments nest deeper than {max} levels'),
+  treeNestsDeep: msg('specTooLarge', 'Module tree nests deeper than {max} levels'),
+  specConstructsMany: msg('specTooLarge', 'Module spec constructs more than {max} modules'),
+  tooManySubmodules: msg('specTooLarge', 'Module has {count} submodules (limit {max})'),
+  tooManySpecTensors: msg('specTooLarge', 'Module has more than {max} tensors'),
+  tensorTooLarge: msg('specTooLarge', "Tensor '{name}' has {nbytes} bytes, beyond 2^53-1"),
+  tooManyLayers: msg('specTooLarge', '{module} would hold {count} layers (limit {max})'),
+  moduleTensors: msg('moduleTooLarge', "The module has {count} tensors; this tenant's modules may have at most {max} " +
+    "(MATERIA_MODULE_MAX_TENSORS or the tenant's maxModuleTensors)"),
+  moduleTensorsAtLeast: msg('moduleTooLarge', "The module has at least {count} tensors; this tenant's modules may have at most {max} " +
+    "(MATERIA_MODULE_MAX_TENSORS or the tenant's maxModuleTensors)"),
+  // init rules and overrides (src/init); a rule's {message} is the check torch.nn.init would fail
+  initRejected: msg('initUnavailable', "init '{base}' for {qualname}: {message}"),
+  initNoRule: msg('initUnavailable', "init '{base}' for {qualname}: no default init rule for {module}"),
+  overridesNotObject: msg('materializationOptions', 'init.overrides must be an object mapping state_dict name patterns to { "fn": ..., <arguments> }'),
+  overridePatternEmpty: msg('materializationOptions', "init.overrides['{pattern}']: the pattern is empty"),
+  overrideNotObject: msg('materializationOptions', 'init.overrides[\'{pattern}\'] must be an object like { "fn": "xavier_uniform_", "gain": 1.0 }'),
+  overrideUnknownFn: msg('materializationOptions', "init.overrides['{pattern}']: unknown init function {fn}; expected one of {fns}"),
+  overrideUnexpectedArg: msg('materializationOptions', "init.overrides['{pattern}']: {fn}() got an unexpected keyword argument '{arg}' (it takes {accepted})"),
+  overrideTakesNoArgs: msg('materializationOptions', "init.overrides['{pattern}']: {fn}() got an unexpected keyword argument '{arg}' (it takes no arguments)"),
+  overrideMissingArg: msg('materializationOptions', "init.overrides['{pattern}']: {fn}() missing 1 required argument: '{arg}'"),
+  overrideNotNumber: msg('materializationOptions', "init.overrides['{pattern}']: {fn}() argument '{arg}' must be a finite number, got {value}"),
+  overrideMode: msg('materializationOptions', "init.overrides['{pattern}']: Mode {mode} not supported, please use one of fan_in, fan_out"),
+  overrideNonlinearity: msg('materializationOptions', "init.overrides['{pattern}']: Unsupported nonlinearity {nonlinearity}; expected one of {nonlinearities}"),
+  overrideStd: msg('materializationOptions', "init.overrides['{pattern}']: normal expects std >= 0.0, but found std {std}"),
+  overrideRange: msg('materializationOptions', "init.overrides['{pattern}']: uniform_ expects to return a [from, to) range, but found from={a} > to={b}"),
+  truncNormalStd: msg('materializationOptions', "init.overrides['{pattern}']: trunc_normal_ needs std > 0 (float division by zero), got std {std}"),
+  truncNormalBounds: msg('materializationOptions', "init.overrides['{pattern}']: trunc_normal_ needs a < b, got a={a} b={b}"),
+  truncNormalMass: msg('initUnavailable', "init.overrides['{pattern}']: trunc_normal_ keeps only p = {p} <= 0.3 of the normal's mass; PyTorch then samples " +
+    'with a vector log that is not reproducible bit for bit, so this is not available'),
+  overrideRejected: msg('materializationOptions', "init.overrides['{pattern}']: {fn} on '{name}' (shape [{shape}]): {message}"),
+  overrideMatchesNothing: msg('materializationOptions', "init.overrides['{pattern}'] matches no floating-point tensor of {qualname}; its state_dict names are {names}"),
+  overrideMatchesNothingEmpty: msg('materializationOptions', "init.overrides['{pattern}'] matches no floating-point tensor of {qualname} (it has none)"),
   // sessions, modules, materializations (routes, src/app)
   materializationNotFound: msg('materializationNotFound', "Materialization '{id}' not found"),
-  // materialize (src/materialize)
-  // safetensors (src/serialize)
+  // safetensors (src/serialize): an uploaded file that breaks the format, tensors that cannot be written
+  stTooShort: msg('checkpointInvalid', 'invalid safetensors file: the file is {length} bytes long, too short for the 8-byte header length'),
+  stHeaderOverLimit: msg('checkpointInvalid', 'invalid safetensors file: header length {length} is larger than the limit of {max} bytes{because}'),
+  stHeaderBeyondFile: msg('checkpointInvalid', 'invalid safetensors file: header length {length} goes beyond the end of the file ({size} bytes, so at most {most})'),
+  stNotUint: msg('checkpointInvalid', 'invalid safetensors file: {field} must be a non-negative integer, got {value}'),
+  stUintTooLarge: msg('checkpointInvalid', 'invalid safetensors file: {field} {value} is too large (must be below 2^53)'),
+  stHeaderBeyondData: msg('checkpointInvalid', 'invalid safetensors file: header length {length} goes beyond the end of the data ({size} bytes, so at most {most})'),
+  stHeaderUtf8: msg('checkpointInvalid', 'invalid safetensors file: header is not valid UTF-8'),
+  stHeaderJson: msg('checkpointInvalid', 'invalid safetensors file: header is not valid JSON: {reason}'),
+  stHeaderNotObject: msg('checkpointInvalid', 'invalid safetensors file: header must be a JSON object, got {value}'),
+  stMetadataTwice: msg('checkpointInvalid', 'invalid safetensors file: "__metadata__" appears twice'),
+  stMetadataNotObject: msg('checkpointInvalid', 'invalid safetensors file: "__metadata__" must be an object of strings, got {value}'),
+  stMetadataValue: msg('checkpointInvalid', 'invalid safetensors file: "__metadata__" values must be strings; {key} is {value}'),
+  stMetadataKeyTwice: msg('checkpointInvalid', 'invalid safetensors file: "__metadata__" key {key} appears twice'),
+  stTensorTwice: msg('checkpointInvalid', 'invalid safetensors file: tensor {name} appears twice'),
+  stTensorNotObject: msg('checkpointInvalid', 'invalid safetensors file: tensor {name} must be an object {"dtype", "shape", "data_offsets"}, got {value}'),
+  stFieldTwice: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: field {field} appears twice'),
+  stMissingField: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: missing field "{field}"'),
+  stDtypeNotString: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: dtype must be a string, got {value}'),
+  stUnknownDtype: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: unknown dtype {dtype} (dtypes are case-sensitive: {dtypes})'),
+  stShapeNotArray: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: shape must be an array, got {value}'),
+  stOffsetsNotArray: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: data_offsets must be an array [begin, end], got {value}'),
+  stOffsetsLength: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: data_offsets must have exactly 2 numbers, got {count}'),
+  stOffsetsReversed: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: data_offsets [{begin}, {end}] end before begin'),
+  stPartialBytes: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: {dtype} [{shape}] is not a whole number of bytes'),
+  stShapeTooLarge: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: shape [{shape}] is too large'),
+  stOffsetsSpan: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: data_offsets [{begin}, {end}] span {span} bytes but {dtype} [{shape}] needs {nbytes}'),
+  stDataStart: msg('checkpointInvalid', 'invalid safetensors file: data must start at offset 0, but the first tensor {name} starts at {begin}'),
+  stDataGap: msg('checkpointInvalid', 'invalid safetensors file: gap of {gap} bytes between tensor {before} (ends at {end}) and tensor {name} (starts at {begin}); data must be contiguous'),
+  stDataOverlap: msg('checkpointInvalid', 'invalid safetensors file: tensor {name} [{begin}, {end}) overlaps tensor {other} [{otherBegin}, {otherEnd})'),
+  stFileTooLarge: msg('checkpointInvalid', 'invalid safetensors file: file size exceeds 2^53 bytes'),
+  stDtypeUnsupported: msg('checkpointInvalid', 'invalid safetensors file: tensor {name}: dtype {dtype} is valid safetensors but not supported by materia'),
+  stTrailingBytes: msg('checkpointInvalid', 'invalid safetensors file: {extra} trailing bytes after the data (the file must be exactly 8 + {headerLength} + {dataSize} = {total} bytes, got {size})'),
+  stTruncated: msg('checkpointInvalid', 'invalid safetensors file: data is truncated: the header describes 8 + {headerLength} + {dataSize} = {total} bytes, got {size}'),
+  stTooManyEntries: msg('checkpointInvalid', 'invalid safetensors file: header has more than {max} entries{because}; refused after {count} of them, before parsing'),
+  layoutShapeNotArray: msg('checkpointUnserializable', 'tensor {name}: shape must be an array'),
+  layoutShapeNegative: msg('checkpointUnserializable', 'tensor {name}: shape [{shape}] must hold non-negative integers'),
+  layoutTieUnknown: msg('checkpointUnserializable', 'tensor {name} is tied to unknown tensor {target}'),
+  layoutTieMismatch: msg('checkpointUnserializable', 'tensor {name} ({dtype} [{shape}]) is tied to {target} ({targetDtype} [{targetShape}]): tied tensors must have the same dtype and shape'),
+  layoutNameNotString: msg('checkpointUnserializable', 'tensor #{index}: name must be a string'),
+  layoutReservedName: msg('checkpointUnserializable', 'a tensor cannot be named "__metadata__" (reserved by the safetensors header)'),
+  layoutNameUnicode: msg('checkpointUnserializable', 'tensor name {name} is not valid Unicode (lone surrogate)'),
+  layoutDuplicateName: msg('checkpointUnserializable', 'duplicate tensor name {name}'),
+  layoutDtype: msg('checkpointUnserializable', 'tensor {name}: unsupported dtype {dtype}'),
+  layoutShapeTooLarge: msg('checkpointUnserializable', 'tensor {name}: shape [{shape}] is too large'),
+  layoutNbytes: msg('checkpointUnserializable', 'tensor {name}: nbytes {nbytes} does not match {dtype} [{shape}] ({expected} bytes)'),
+  layoutMetadataValue: msg('checkpointUnserializable', '__metadata__ value for {key} must be a string, got {type}'),
+  layoutMetadataUnicode: msg('checkpointUnserializable', '__metadata__ entry {key} is not valid Unicode (lone surrogate)'),
+  layoutDataTooLarge: msg('checkpointUnserializable', 'total tensor size exceeds 2^53 bytes'),
+  layoutFileTooLarge: msg('checkpointUnserializable', 'file size exceeds 2^53 bytes'),
+  maxShardSize: msg('badRequest', 'max_shard_size must be a non-negative integer number of bytes, got {value}'),
+  totalParameters: msg('badRequest', 'total_parameters must be a non-negative integer, got {value}')
 } as const satisfies Record<string, ErrorMessage>
 
 export type MessageName = keyof typeof errorMessages
 
-/** The `{name}` placeholders of a template, as a parameter object type. */
-type Placeholders<T extends string> = T extends `${string}{${infer P}}${infer Rest}` ? P | Placeholders<Rest> : never
+/** The `{name}` placeholders of a template, as a parameter object type (a brace around other text, as in an example of JSON, is text). */
+type Placeholder<P extends string> = P extends `${string}${' ' | '"' | ':' | ',' | "'"}${string}` ? never : P
+type Placeholders<T extends string> = T extends `${string}{${infer P}}${infer Rest}` ? Placeholder<P> | Placeholders<Rest> : never
 export type MessageParams<N extends MessageName> = { readonly [K in Placeholders<(typeof errorMessages)[N]['template']>]: string | number }
 
 /** Fills a template; a placeholder without a parameter is a bug, so it throws. */

@@ -15,8 +15,9 @@
 // so a storage shared by tied names is initialised once per pattern. Non-persistent buffers are not
 // in state_dict and are never matched. Patterns are Python fnmatch globs (case-sensitive):
 // `*` matches any run of characters including dots, `?` one character, `[seq]` / `[!seq]` classes.
+import { materiaError, type MateriaError } from '../errors.js'
 import { erf } from './libm.js'
-import { type InitRecorder, InitRuleError, type Storage } from './init-recorder.js'
+import type { InitRecorder, Storage } from './init-recorder.js'
 import { type Instance, stateEntries } from './module-instance.js'
 
 export const OVERRIDE_FNS = [
@@ -52,11 +53,14 @@ export interface Override {
   readonly args: Readonly<Record<string, number | string>>
 }
 
+/**
+ * Nothing throws this any more: a refused override is a MateriaError that carries its code
+ * (MATERIA_ERR_MATERIALIZATION_OPTIONS, or MATERIA_ERR_INIT_UNAVAILABLE for what materia cannot
+ * reproduce). Kept while callers still test for it.
+ * @deprecated
+ */
 export class OverrideError extends Error {
-  constructor (message: string, readonly unavailable = false) {
-    super(message)
-    this.name = 'OverrideError'
-  }
+  readonly unavailable: boolean = false
 }
 
 /** Python's fnmatch.translate, anchored (fnmatchcase: no case folding). */
@@ -101,18 +105,17 @@ function describe (v: unknown): string {
 export function parseOverrides (raw: unknown): Override[] {
   if (raw === undefined) return []
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new OverrideError('init.overrides must be an object mapping state_dict name patterns to { "fn": ..., <arguments> }')
+    throw materiaError('overridesNotObject', {})
   }
   const out: Override[] = []
   for (const [pattern, spec] of Object.entries(raw as Record<string, unknown>)) {
-    const where = `init.overrides['${pattern}']`
-    if (pattern === '') throw new OverrideError(`${where}: the pattern is empty`)
+    if (pattern === '') throw materiaError('overridePatternEmpty', { pattern })
     if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
-      throw new OverrideError(`${where} must be an object like { "fn": "xavier_uniform_", "gain": 1.0 }`)
+      throw materiaError('overrideNotObject', { pattern })
     }
     const { fn, ...given } = spec as Record<string, unknown>
     if (typeof fn !== 'string' || !(OVERRIDE_FNS as readonly string[]).includes(fn)) {
-      throw new OverrideError(`${where}: unknown init function ${describe(fn)}; expected one of ${OVERRIDE_FNS.join(', ')}`)
+      throw materiaError('overrideUnknownFn', { pattern, fn: describe(fn), fns: OVERRIDE_FNS.join(', ') })
     }
     const f = fn as OverrideFn
     const sig = SIGNATURES[f]
@@ -120,32 +123,33 @@ export function parseOverrides (raw: unknown): Override[] {
     for (const [k, v] of Object.entries(given)) {
       if (!(k in sig)) {
         const accepted = Object.keys(sig)
-        throw new OverrideError(`${where}: ${f}() got an unexpected keyword argument '${k}'` +
-          (accepted.length > 0 ? ` (it takes ${accepted.join(', ')})` : ' (it takes no arguments)'))
+        throw accepted.length > 0
+          ? materiaError('overrideUnexpectedArg', { pattern, fn: f, arg: k, accepted: accepted.join(', ') })
+          : materiaError('overrideTakesNoArgs', { pattern, fn: f, arg: k })
       }
       if (k === 'mode') {
-        if (v !== 'fan_in' && v !== 'fan_out') throw new OverrideError(`${where}: Mode ${describe(v)} not supported, please use one of fan_in, fan_out`)
+        if (v !== 'fan_in' && v !== 'fan_out') throw materiaError('overrideMode', { pattern, mode: describe(v) })
       } else if (k === 'nonlinearity') {
         if (typeof v !== 'string' || !(NONLINEARITIES as readonly string[]).includes(v)) {
-          throw new OverrideError(`${where}: Unsupported nonlinearity ${describe(v)}; expected one of ${NONLINEARITIES.join(', ')}`)
+          throw materiaError('overrideNonlinearity', { pattern, nonlinearity: describe(v), nonlinearities: NONLINEARITIES.join(', ') })
         }
       } else if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new OverrideError(`${where}: ${f}() argument '${k}' must be a finite number, got ${describe(v)}`)
+        throw materiaError('overrideNotNumber', { pattern, fn: f, arg: k, value: describe(v) })
       }
       args[k] = v as number | string
     }
     for (const [k, d] of Object.entries(sig)) {
       if (k in args) continue
-      if (d === undefined) throw new OverrideError(`${where}: ${f}() missing 1 required argument: '${k}'`)
+      if (d === undefined) throw materiaError('overrideMissingArg', { pattern, fn: f, arg: k })
       args[k] = d
     }
     if ((f === 'normal_' || f === 'trunc_normal_') && !((args.std as number) >= 0)) {
-      throw new OverrideError(`${where}: normal expects std >= 0.0, but found std ${args.std as number}`)
+      throw materiaError('overrideStd', { pattern, std: args.std as number })
     }
     if (f === 'uniform_' && !((args.a as number) <= (args.b as number))) {
-      throw new OverrideError(`${where}: uniform_ expects to return a [from, to) range, but found from=${args.a as number} > to=${args.b as number}`)
+      throw materiaError('overrideRange', { pattern, a: args.a as number, b: args.b as number })
     }
-    if (f === 'trunc_normal_') checkTruncNormal(where, args)
+    if (f === 'trunc_normal_') checkTruncNormal(pattern, args)
     out.push({ pattern, regex: globToRegExp(pattern), fn: f, args })
   }
   return out
@@ -154,14 +158,13 @@ export function parseOverrides (raw: unknown): Override[] {
 const normCdf = (x: number): number => (1.0 + erf(x / Math.sqrt(2.0))) / 2.0
 
 /** torch >= 2.12's trunc_normal_ is reproducible in its rejection branch only (kept mass p > 0.3). */
-function checkTruncNormal (where: string, args: Record<string, number | string>): void {
+function checkTruncNormal (pattern: string, args: Record<string, number | string>): void {
   const mean = args.mean as number; const std = args.std as number; const a = args.a as number; const b = args.b as number
-  if (!(std > 0)) throw new OverrideError(`${where}: trunc_normal_ needs std > 0 (float division by zero), got std ${std}`)
-  if (!(a < b)) throw new OverrideError(`${where}: trunc_normal_ needs a < b, got a=${a} b=${b}`)
+  if (!(std > 0)) throw materiaError('truncNormalStd', { pattern, std })
+  if (!(a < b)) throw materiaError('truncNormalBounds', { pattern, a, b })
   const p = normCdf((b - mean) / std) - normCdf((a - mean) / std)
   if (!(p > 0.3)) {
-    throw new OverrideError(`${where}: trunc_normal_ keeps only p = ${p.toPrecision(4)} <= 0.3 of the normal's mass; PyTorch then samples ` +
-      'with a vector log that is not reproducible bit for bit, so this is not available', true)
+    throw materiaError('truncNormalMass', { pattern, p: p.toPrecision(4) })
   }
 }
 
@@ -177,20 +180,21 @@ export function applyOverrides (root: Instance, overrides: readonly Override[], 
       matched++
       if (done.has(storage)) continue
       done.add(storage)
+      const reject = (message: string): MateriaError =>
+        materiaError('overrideRejected', { pattern: o.pattern, fn: o.fn, name, shape: storage.shape.join(', '), message })
       try {
-        applyOne(rec, storage, o)
+        rec.rejecting(reject, () => { applyOne(rec, storage, o) })
       } catch (err) {
-        if (err instanceof InitRuleError || err instanceof RangeError) {
-          throw new OverrideError(`init.overrides['${o.pattern}']: ${o.fn} on '${name}' (shape [${storage.shape.join(', ')}]): ${err.message}`)
-        }
+        if (err instanceof RangeError) throw reject(err.message)
         throw err
       }
     }
     if (matched === 0) {
       const names = entries.map((e) => e.name)
       const shown = names.length > 12 ? `${names.slice(0, 12).join(', ')}, … (${names.length} in all)` : names.join(', ')
-      throw new OverrideError(`init.overrides['${o.pattern}'] matches no floating-point tensor of ${className}` +
-        (names.length > 0 ? `; its state_dict names are ${shown}` : ' (it has none)'))
+      throw names.length > 0
+        ? materiaError('overrideMatchesNothing', { pattern: o.pattern, qualname: className, names: shown })
+        : materiaError('overrideMatchesNothingEmpty', { pattern: o.pattern, qualname: className })
     }
   }
 }

@@ -1,6 +1,7 @@
 // torch.nn.init over storages without memory: each call records the RNG operation torch would run
 // (RngOp, in stream order) and the value the storage holds afterwards. The bounds are computed by
 // nn-init.ts's functions, in Python's order, so they round as torch's do.
+import type { MateriaError } from '../errors.js'
 import { DTYPES, type DType } from '../tensor/dtype.js'
 import type { FloatDtype } from './distributions.js'
 import { calculateFanInAndFanOut, kaimingStd, xavierStd } from './nn-init.js'
@@ -42,33 +43,46 @@ export class Storage {
   get floating (): boolean { return DTYPES[this.dtype].floating }
 }
 
-export class InitRuleError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'InitRuleError'
-  }
-}
+/**
+ * The error for arguments torch.nn.init would refuse, from the check's own message: the caller
+ * knows which init was running (the module's own, or which override on which tensor), so it says
+ * how the error reads and which code it answers with.
+ */
+export type Reject = (message: string) => MateriaError
 
 const isFloat = (d: DType): d is FloatDtype => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16'
 
 // std::numeric_limits<T>::max(): torch's range checks of uniform_ bounds
 const dtypeMax: Record<FloatDtype, number> = { float32: 3.4028234663852886e38, float64: Number.MAX_VALUE, float16: 65504, bfloat16: 3.3895313892515355e38 }
 
-/** nn-init.ts's scalar math throws RangeError where Python raises (fans of a 1-D tensor, division by zero). */
-function pyMath (f: () => number): number {
-  try {
-    return f()
-  } catch (err) {
-    if (err instanceof RangeError) throw new InitRuleError(err.message)
-    throw err
-  }
-}
-
 export class InitRecorder {
   readonly ops: RngOp[] = []
 
+  constructor (private reject: Reject) {}
+
+  /** Runs `f` with refused arguments reported by `reject` (an override on one tensor). */
+  rejecting<T> (reject: Reject, f: () => T): T {
+    const outer = this.reject
+    this.reject = reject
+    try {
+      return f()
+    } finally {
+      this.reject = outer
+    }
+  }
+
+  /** nn-init.ts's scalar math throws RangeError where Python raises (fans of a 1-D tensor, division by zero). */
+  private pyMath (f: () => number): number {
+    try {
+      return f()
+    } catch (err) {
+      if (err instanceof RangeError) throw this.reject(err.message)
+      throw err
+    }
+  }
+
   private floating (s: Storage, fn: string): FloatDtype {
-    if (!isFloat(s.dtype)) throw new InitRuleError(`${fn} needs a floating-point tensor, got ${s.dtype}`)
+    if (!isFloat(s.dtype)) throw this.reject(`${fn} needs a floating-point tensor, got ${s.dtype}`)
     return s.dtype
   }
 
@@ -85,13 +99,13 @@ export class InitRecorder {
   /** nn.init.uniform_(t, a, b); bounds as Python doubles. */
   uniform (s: Storage, a: number, b: number, what = 'uniform_'): void {
     const dtype = this.floating(s, what)
-    if (!Number.isFinite(a) || !Number.isFinite(b)) throw new InitRuleError(`uniform_ expects finite bounds, got from=${a} to=${b}`)
+    if (!Number.isFinite(a) || !Number.isFinite(b)) throw this.reject(`uniform_ expects finite bounds, got from=${a} to=${b}`)
     if (Math.abs(a) > dtypeMax[dtype] || Math.abs(b) > dtypeMax[dtype]) {
-      throw new InitRuleError(`uniform_ bounds ${a}, ${b} are outside the range of ${dtype}`)
+      throw this.reject(`uniform_ bounds ${a}, ${b} are outside the range of ${dtype}`)
     }
-    if (!(a <= b)) throw new InitRuleError(`uniform_ expects to return a [from, to) range, but found from=${a} > to=${b}`)
+    if (!(a <= b)) throw this.reject(`uniform_ expects to return a [from, to) range, but found from=${a} > to=${b}`)
     if (b - a > dtypeMax[dtype]) {
-      throw new InitRuleError(`uniform_ expects to-from <= std::numeric_limits<${dtype}>::max(), but found to=${b} and from=${a}`)
+      throw this.reject(`uniform_ expects to-from <= std::numeric_limits<${dtype}>::max(), but found to=${b} and from=${a}`)
     }
     this.draw(s, { kind: 'uniform', low: a, high: b }, what)
   }
@@ -99,8 +113,8 @@ export class InitRecorder {
   /** nn.init.normal_(t, mean, std). */
   normal (s: Storage, mean: number, std: number, what = 'normal_'): void {
     this.floating(s, what)
-    if (!(std >= 0) || !Number.isFinite(std)) throw new InitRuleError(`normal expects std >= 0.0, but found std ${std}`)
-    if (!Number.isFinite(mean)) throw new InitRuleError(`normal expects a finite mean, but found mean ${mean}`)
+    if (!(std >= 0) || !Number.isFinite(std)) throw this.reject(`normal expects std >= 0.0, but found std ${std}`)
+    if (!Number.isFinite(mean)) throw this.reject(`normal expects a finite mean, but found mean ${mean}`)
     this.draw(s, { kind: 'normal', mean, std }, what)
   }
 
@@ -108,7 +122,7 @@ export class InitRecorder {
   truncNormal (s: Storage, mean: number, std: number, a: number, b: number, what = 'trunc_normal_'): void {
     this.floating(s, what)
     if (!(std > 0) || !Number.isFinite(std) || !Number.isFinite(mean) || !Number.isFinite(a) || !Number.isFinite(b)) {
-      throw new InitRuleError(`trunc_normal_ needs finite mean, a, b and std > 0, got mean=${mean} std=${std} a=${a} b=${b}`)
+      throw this.reject(`trunc_normal_ needs finite mean, a, b and std > 0, got mean=${mean} std=${std} a=${a} b=${b}`)
     }
     this.draw(s, { kind: 'trunc_normal', mean, std, a, b }, what)
   }
@@ -122,7 +136,7 @@ export class InitRecorder {
   checkedConstant (s: Storage, value: number): void {
     if (isFloat(s.dtype) && Number.isFinite(value) && Math.abs(value) > dtypeMax[s.dtype]) {
       const c10 = { float32: 'float', float64: 'double', float16: 'c10::Half', bfloat16: 'c10::BFloat16' }[s.dtype]
-      throw new InitRuleError(`value cannot be converted to type ${c10} without overflow`)
+      throw this.reject(`value cannot be converted to type ${c10} without overflow`)
     }
     this.constant(s, value)
   }
@@ -136,30 +150,30 @@ export class InitRecorder {
 
   /** The fan_in of nn.init._calculate_fan_in_and_fan_out(t). */
   fanIn (s: Storage): number {
-    return pyMath(() => calculateFanInAndFanOut(s.shape).fanIn)
+    return this.pyMath(() => calculateFanInAndFanOut(s.shape).fanIn)
   }
 
   /** nn.init.kaiming_uniform_: a zero-size dimension makes it a no-op (torch warns, draws nothing). */
   kaimingUniform (s: Storage, a = 0, mode = 'fan_in', nonlinearity = 'leaky_relu', what = 'kaiming_uniform_'): void {
     if (s.shape.includes(0)) return
-    const bound = Math.sqrt(3.0) * pyMath(() => kaimingStd(s.shape, a, mode, nonlinearity))
+    const bound = Math.sqrt(3.0) * this.pyMath(() => kaimingStd(s.shape, a, mode, nonlinearity))
     this.uniform(s, -bound, bound, what)
   }
 
   /** nn.init.kaiming_normal_ (same zero-size rule). */
   kaimingNormal (s: Storage, a = 0, mode = 'fan_in', nonlinearity = 'leaky_relu', what = 'kaiming_normal_'): void {
     if (s.shape.includes(0)) return
-    this.normal(s, 0, pyMath(() => kaimingStd(s.shape, a, mode, nonlinearity)), what)
+    this.normal(s, 0, this.pyMath(() => kaimingStd(s.shape, a, mode, nonlinearity)), what)
   }
 
   /** nn.init.xavier_uniform_: U(-a, a) with a = sqrt(3) * gain * sqrt(2 / (fan_in + fan_out)). */
   xavierUniform (s: Storage, gain = 1.0, what = 'xavier_uniform_'): void {
-    const a = Math.sqrt(3.0) * pyMath(() => xavierStd(s.shape, gain))
+    const a = Math.sqrt(3.0) * this.pyMath(() => xavierStd(s.shape, gain))
     this.uniform(s, -a, a, what)
   }
 
   /** nn.init.xavier_normal_: N(0, gain * sqrt(2 / (fan_in + fan_out))). */
   xavierNormal (s: Storage, gain = 1.0, what = 'xavier_normal_'): void {
-    this.normal(s, 0.0, pyMath(() => xavierStd(s.shape, gain)), what)
+    this.normal(s, 0.0, this.pyMath(() => xavierStd(s.shape, gain)), what)
   }
 }

@@ -17,13 +17,18 @@
 // expression, so the values are drawn once and copied. Ties (src/nn/ties.ts) replace the storage in
 // a slot after the module that declares them is constructed, so the surviving values are those of
 // the assigned tensor.
+import { materiaError } from '../errors.js'
 import { isModuleNode, type ModuleNode } from '../nn/define.js'
 import { tieAssignments } from '../nn/ties.js'
-import { InitRecorder, InitRuleError, Storage, type Value } from './init-recorder.js'
+import { InitRecorder, Storage, type Value } from './init-recorder.js'
 import { Instance, type Slot } from './module-instance.js'
 
-// routes/materializations.ts maps this error by class; it lives with the recorder
-export { InitRuleError }
+/**
+ * Nothing throws this any more: a refused init is a MateriaError (MATERIA_ERR_INIT_UNAVAILABLE)
+ * whose message names the init and the module. Kept while callers still test for it.
+ * @deprecated
+ */
+export class InitRuleError extends Error {}
 
 /** Every constructed node: the tree's children plus modules held in bound arguments (deep-copy sources). */
 function collectNodes (root: ModuleNode): Map<number, ModuleNode> {
@@ -64,7 +69,7 @@ export interface ModuleReplay {
  * (buffers always get their constructor values), like skip_init / materia's constant inits.
  */
 export function replayModule (root: ModuleNode, base: BaseInit = 'default'): ModuleReplay {
-  const rec = new InitRecorder()
+  const rec = new InitRecorder((message) => materiaError('initRejected', { base, qualname: root.qualname, message }))
   const nodes = collectNodes(root)
   const instances = new Map<number, Instance>()
   let nextStorage = 0
@@ -121,7 +126,7 @@ export function replayModule (root: ModuleNode, base: BaseInit = 'default'): Mod
       const init = node.def.init
       if (init !== undefined) init.reset(node.bound, inst, rec)
       else if (node.tensors.some((t) => t.kind === 'parameter')) {
-        throw new InitRuleError(`no default init rule for ${node.qualname}`)
+        throw materiaError('initNoRule', { base, qualname: root.qualname, module: node.qualname })
       }
     }
     applyTies(inst, node)

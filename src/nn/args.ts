@@ -1,5 +1,6 @@
 // The typed coercers that turn JSON values into what a module definition's build() receives, and
 // `arg`, the parameter builders module signatures are written with (bound by bind-args.ts).
+import { materiaError } from '../errors.js'
 import { type DType, isSafeInt, parseDType } from '../tensor/dtype.js'
 import { argError, type Coerce, type CoerceCtx, type JsonSchema, type Param } from './bind-args.js'
 import { rawDim } from './dims.js'
@@ -29,7 +30,7 @@ function withDefault (args: unknown[]): { value: unknown } | undefined {
 export function toInt (value: unknown, c: CoerceCtx): number {
   if (typeof value === 'boolean') return value ? 1 : 0
   if (typeof value === 'number' && Number.isInteger(value)) {
-    if (!isSafeInt(value)) argError(`${c.fn}(): argument '${c.param}' = ${value} is outside the exactly representable integer range (|n| <= 2^53-1)`)
+    if (!isSafeInt(value)) throw materiaError('intOutOfRange', { fn: c.fn, param: c.param, value })
     return value
   }
   return typeError(c, 'int', value)
@@ -66,7 +67,7 @@ export function toIntTuple (n: number, value: unknown, c: CoerceCtx): number[] {
  */
 export function toDim (value: unknown, c: CoerceCtx): number {
   if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
-    argError(`${c.fn}(): argument '${c.param}' = ${value} is outside the exactly representable integer range (|n| <= 2^53-1)`)
+    throw materiaError('intOutOfRange', { fn: c.fn, param: c.param, value })
   }
   return typeof value === 'number' && Number.isInteger(value) ? value : rawDim(value)
 }
@@ -99,7 +100,7 @@ export const DEVICES: readonly Device[] = ['meta', 'cpu', 'worker']
 
 export function toDevice (value: unknown, c: CoerceCtx): Device {
   if (typeof value === 'string' && (DEVICES as readonly string[]).includes(value)) return value as Device
-  if (typeof value === 'string') argError(`${c.fn}(): unsupported device '${value}'; expected "meta", "cpu" or "worker"`)
+  if (typeof value === 'string') throw materiaError('unsupportedDevice', { fn: c.fn, device: value })
   return typeError(c, 'str (a device: "meta", "cpu" or "worker")', value)
 }
 

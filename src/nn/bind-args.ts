@@ -35,9 +35,9 @@ export type JsonSchema = Record<string, unknown>
 export type Signature = Record<string, Param<unknown>>
 export type BoundArgs<S extends Signature> = { [K in keyof S]: S[K] extends Param<infer T> ? T : never }
 
-/** 400 with a message worded like Python's TypeError/ValueError text. */
+/** 400 with a message worded like Python's TypeError/ValueError text (built by the binding code, as Python builds it). */
 export function argError (message: string): never {
-  throw materiaError('constructorArgs', message)
+  throw materiaError('constructorArgs', { message })
 }
 
 /** obj[key] = value, also for '__proto__' (a JSON key like any other, never a prototype switch). */

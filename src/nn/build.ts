@@ -46,16 +46,11 @@ function isSpec (v: unknown): v is Record<string, unknown> {
   return isPlainObject(v) && typeof v.class === 'string'
 }
 
-function tooLarge (message: string): never {
-  throw materiaError('specTooLarge', message)
-}
-
 interface Evaluated { value: unknown; echo: unknown }
 
 /** 413: more tensors than the caller's limit (the tenant's maxModuleTensors, docs/tenants.md). */
 export function tooManyTensors (tensors: number, max: number, whole = true): MateriaError {
-  return materiaError('moduleTooLarge', `The module has ${whole ? '' : 'at least '}${tensors} tensors; this tenant's modules may have at most ${max} ` +
-    '(MATERIA_MODULE_MAX_TENSORS or the tenant\'s maxModuleTensors)')
+  return materiaError(whole ? 'moduleTensors' : 'moduleTensorsAtLeast', { count: tensors, max })
 }
 
 class Builder {
@@ -67,9 +62,9 @@ class Builder {
 
   /** Evaluates a spec: a ModuleNode, or a NonModuleRef for names such as torch.Tensor. */
   spec (raw: Record<string, unknown>, depth: number): { value: ModuleNode | NonModuleRef; echo: Record<string, unknown> } {
-    if (depth > LIMITS.maxDepth) tooLarge(`Module spec nests deeper than ${LIMITS.maxDepth} levels`)
+    if (depth > LIMITS.maxDepth) throw materiaError('specNestsDeep', { max: LIMITS.maxDepth })
     for (const k of Object.keys(raw)) {
-      if (!SPEC_KEYS.has(k)) argError(`Unknown key '${k}' in module spec (expected class, args, kwargs, ties)`)
+      if (!SPEC_KEYS.has(k)) throw materiaError('specUnknownKey', { key: k })
     }
     const name = raw.class as string
     const def = findModuleDef(name)
@@ -78,8 +73,8 @@ class Builder {
       if (nm === undefined) throw unknownClassError(name)
       return { value: nonModuleRef(nm.typename), echo: { ...raw, class: nm.name } }
     }
-    if (raw.args !== undefined && !Array.isArray(raw.args)) argError(`'args' of ${def.name} must be a list`)
-    if (raw.kwargs !== undefined && !isPlainObject(raw.kwargs)) argError(`'kwargs' of ${def.name} must be an object`)
+    if (raw.args !== undefined && !Array.isArray(raw.args)) throw materiaError('specArgsNotList', { module: def.name })
+    if (raw.kwargs !== undefined && !isPlainObject(raw.kwargs)) throw materiaError('specKwargsNotObject', { module: def.name })
     const ties = parseTies(raw.ties)
 
     const args: unknown[] = []
@@ -105,8 +100,8 @@ class Builder {
   }
 
   private value (v: unknown, depth: number, valueDepth: number): Evaluated {
-    if (valueDepth > LIMITS.maxValueDepth) tooLarge(`Module arguments nest deeper than ${LIMITS.maxValueDepth} levels`)
-    if (typeof v === 'number' && !Number.isFinite(v)) argError('Non-finite numbers are not valid JSON arguments')
+    if (valueDepth > LIMITS.maxValueDepth) throw materiaError('argumentsNestDeep', { max: LIMITS.maxValueDepth })
+    if (typeof v === 'number' && !Number.isFinite(v)) throw materiaError('nonFiniteArgument', {})
     if (Array.isArray(v)) {
       const items = v.map((x) => this.value(x, depth, valueDepth + 1))
       return { value: items.map((e) => e.value), echo: items.map((e) => e.echo) }
@@ -126,8 +121,8 @@ class Builder {
   }
 
   construct (def: AnyModuleDef, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>, ties: string[][], depth: number): ModuleNode {
-    if (depth > LIMITS.maxDepth) tooLarge(`Module tree nests deeper than ${LIMITS.maxDepth} levels`)
-    if (++this.constructed > LIMITS.maxModules) tooLarge(`Module spec constructs more than ${LIMITS.maxModules} modules`)
+    if (depth > LIMITS.maxDepth) throw materiaError('treeNestsDeep', { max: LIMITS.maxDepth })
+    if (++this.constructed > LIMITS.maxModules) throw materiaError('specConstructsMany', { max: LIMITS.maxModules })
     const { raw, given } = bindArguments(def.fn, def.signature, args, kwargs)
     const bound = coerceBound(def.fn, def.signature, raw)
     const ctx: BuildContext = {
@@ -163,9 +158,9 @@ class Builder {
       tensorCount += child.tensorCount
       height = Math.max(height, child.depth)
     }
-    if (height + 1 > LIMITS.maxDepth) tooLarge(`Module tree nests deeper than ${LIMITS.maxDepth} levels`)
-    if (moduleCount > LIMITS.maxModules) tooLarge(`Module has ${moduleCount} submodules (limit ${LIMITS.maxModules})`)
-    if (tensorCount > LIMITS.maxTensors) tooLarge(`Module has more than ${LIMITS.maxTensors} tensors`)
+    if (height + 1 > LIMITS.maxDepth) throw materiaError('treeNestsDeep', { max: LIMITS.maxDepth })
+    if (moduleCount > LIMITS.maxModules) throw materiaError('tooManySubmodules', { count: moduleCount, max: LIMITS.maxModules })
+    if (tensorCount > LIMITS.maxTensors) throw materiaError('tooManySpecTensors', { max: LIMITS.maxTensors })
     if (tensorCount > this.maxTensors) throw tooManyTensors(tensorCount, this.maxTensors, depth === 1)
     const node: ModuleNode = {
       [MODULE_TAG]: true,
@@ -188,7 +183,7 @@ class Builder {
   /** copy.deepcopy: same layout, fresh identity; the copied values start equal to the source's. */
   clone (node: ModuleNode): ModuleNode {
     this.constructed += node.moduleCount
-    if (this.constructed > LIMITS.maxModules) tooLarge(`Module spec constructs more than ${LIMITS.maxModules} modules`)
+    if (this.constructed > LIMITS.maxModules) throw materiaError('specConstructsMany', { max: LIMITS.maxModules })
     return { ...node, id: this.nextId++, copyOf: node.copyOf ?? node.id }
   }
 }
@@ -209,7 +204,7 @@ function checkChildName (name: string, taken: Set<string>): void {
 function parseTies (raw: unknown): string[][] {
   if (raw === undefined) return []
   if (!Array.isArray(raw) || !raw.every((g) => Array.isArray(g) && g.every((n) => typeof n === 'string'))) {
-    throw materiaError('badTie', "'ties' must be a list of lists of tensor names, e.g. [[\"lm_head.weight\", \"embed.weight\"]]")
+    throw materiaError('tiesNotList', {})
   }
   return raw as string[][]
 }
@@ -230,7 +225,7 @@ function toSpec (t: OwnTensor, name: string): TensorSpec {
     persistent: t.persistent
   }
   if (t.fill !== undefined) s.fill = t.fill
-  if (!Number.isSafeInteger(s.nbytes)) tooLarge(`Tensor '${name}' has ${s.nbytes} bytes, beyond 2^53-1`)
+  if (!Number.isSafeInteger(s.nbytes)) throw materiaError('tensorTooLarge', { name, nbytes: s.nbytes })
   return s
 }
 
@@ -291,14 +286,14 @@ export interface BuildOptions {
 }
 
 export function buildModuleTree (spec: unknown, opts: BuildOptions = {}): { root: ModuleNode; built: BuiltModule } {
-  if (!isPlainObject(spec)) argError('A module spec must be an object like {"class": "Linear", "args": [5, 1]}')
-  if (typeof spec.class !== 'string') argError("A module spec needs a string 'class', e.g. \"torch.nn.Linear\"")
+  if (!isPlainObject(spec)) throw materiaError('specNotObject', {})
+  if (typeof spec.class !== 'string') throw materiaError('specNoClass', {})
   const b = new Builder(opts.maxTensors)
   const { value, echo } = b.spec(spec, 1)
-  if (!isModuleNode(value)) throw materiaError('notAModule', `Expected a Module; got ${value.pyClass}`)
+  if (!isModuleNode(value)) throw materiaError('notAModule', { pyClass: value.pyClass })
   opts.admit?.(moduleCost(value))
   const tensors = flatten(value)
-  if (tensors.length > LIMITS.maxTensors) tooLarge(`Module has more than ${LIMITS.maxTensors} tensors`)
+  if (tensors.length > LIMITS.maxTensors) throw materiaError('tooManySpecTensors', { max: LIMITS.maxTensors })
   return {
     root: value,
     built: {

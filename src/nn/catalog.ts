@@ -76,9 +76,7 @@ export function closeMatches (name: string, limit = 5): string[] {
 export function unknownClassError (name: string): Error {
   const close = closeMatches(name)
   const shown = name.length > 200 ? `${name.slice(0, 200)}…` : name
-  return materiaError('unknownClass', close.length > 0
-    ? `Unknown module class '${shown}'. Close matches: ${close.join(', ')}`
-    : `Unknown module class '${shown}'. No close matches; GET /v1/modules lists every class`)
+  return close.length > 0 ? materiaError('unknownClass', { name: shown, matches: close.join(', ') }) : materiaError('unknownClassNoMatch', { name: shown })
 }
 
 export function classInfo (d: AnyModuleDef): ModuleClassInfo {

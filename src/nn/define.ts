@@ -72,15 +72,15 @@ function checkShape (factory: string, size: Size, dtype: DType): { shape: number
   const scalar = !Array.isArray(size)
   const elems: readonly number[] = scalar ? [size as number] : size as readonly number[]
   const typeMessage = sizeTypeError(factory, elems, scalar)
-  if (typeMessage !== undefined) throw materiaError('constructorArgs', typeMessage)
+  if (typeMessage !== undefined) throw materiaError('constructorArgs', { message: typeMessage })
   const shape = elems.map(dimValue)
   const neg = shape.find((d) => d < 0)
-  if (neg !== undefined) throw materiaError('constructorArgs', `Trying to create tensor with negative dimension ${neg}: [${shape.join(', ')}]`)
+  if (neg !== undefined) throw materiaError('constructorArgs', { message: `Trying to create tensor with negative dimension ${neg}: [${shape.join(', ')}]` })
   if (shape.some((d) => !Number.isSafeInteger(d))) {
-    throw materiaError('constructorArgs', `Tensor sizes must be integers below 2^53, got [${shape.join(', ')}]`)
+    throw materiaError('sizeBeyond53', { shape: shape.join(', ') })
   }
   if (!shape.includes(0) && shape.reduce((p, d) => p * BigInt(d), BigInt(DTYPES[dtype].bytes)) > INT64_MAX) {
-    throw materiaError('constructorArgs', `Storage size calculation overflowed with sizes=[${shape.join(', ')}]`)
+    throw materiaError('constructorArgs', { message: `Storage size calculation overflowed with sizes=[${shape.join(', ')}]` })
   }
   // beyond 2^53 PyTorch would still build on meta, but our sizes would no longer be exact: 400 specTooLarge
   return { shape, numel: numelOf(shape) }
@@ -91,7 +91,7 @@ export function parameter (name: string, size: Size, dtype: DType, opts: { requi
   const requiresGrad = opts.requiresGrad ?? true
   const { shape, numel } = checkShape('empty', size, dtype)
   if (requiresGrad && !DTYPES[dtype].floating) {
-    throw materiaError('constructorArgs', 'Only Tensors of floating point and complex dtype can require gradients')
+    throw materiaError('constructorArgs', { message: 'Only Tensors of floating point and complex dtype can require gradients' })
   }
   return { name, kind: 'parameter', shape, dtype, numel, requiresGrad, persistent: true }
 }

@@ -26,11 +26,11 @@ export function checkTies (node: ModuleNode): void {
     const first = group[0] as string
     for (const n of group) {
       const t = byName.get(n)
-      if (t === undefined) throw materiaError('badTie', `Cannot tie '${n}': ${node.name} has no tensor of that name`)
+      if (t === undefined) throw materiaError('tieUnknown', { name: n, module: node.name })
       const f = byName.get(first) as OwnTensor
-      if (t.kind !== f.kind) throw materiaError('badTie', `Cannot tie '${n}' (${t.kind}) to '${first}' (${f.kind})`)
+      if (t.kind !== f.kind) throw materiaError('tieKind', { name: n, kind: t.kind, target: first, targetKind: f.kind })
       if (t.dtype !== f.dtype || t.shape.length !== f.shape.length || t.shape.some((d, i) => d !== f.shape[i])) {
-        throw materiaError('badTie', `Cannot tie '${n}' ${t.dtype}[${t.shape.join(', ')}] to '${first}' ${f.dtype}[${f.shape.join(', ')}]: shape and dtype must match`)
+        throw materiaError('tieShape', { name: n, dtype: t.dtype, shape: t.shape.join(', '), target: first, targetDtype: f.dtype, targetShape: f.shape.join(', ') })
       }
     }
   }

@@ -60,15 +60,15 @@ async function authPlugin (app: FastifyInstance): Promise<void> {
     request.limits = directory.open.limits
     const param = credentialQueryParam(request.query)
     if (param !== undefined) {
-      throw materiaError('credentialInQuery', `Query parameter '${param}' looks like a credential; URLs are logged and cached, so send API keys as Authorization: Bearer <key> or x-api-key`)
+      throw materiaError('credentialInQuery', { param })
     }
     if (directory.isOpen || !needsKey(request)) return
     const key = presentedKey(request)
     if (key === undefined || key === '') {
-      throw materiaError('unauthorized', 'Missing API key: send Authorization: Bearer <key> or x-api-key', { 'www-authenticate': 'Bearer' })
+      throw materiaError('missingApiKey', {}, { 'www-authenticate': 'Bearer' })
     }
     const tenant = directory.lookup(key)
-    if (tenant === undefined) throw materiaError('unauthorized', 'Invalid API key', { 'www-authenticate': 'Bearer' })
+    if (tenant === undefined) throw materiaError('invalidApiKey', {}, { 'www-authenticate': 'Bearer' })
     request.tenant = tenant.id
     request.limits = tenant.limits
   })

@@ -2,7 +2,7 @@
 // Client errors keep their message; server errors are logged with the request id and hidden.
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { errorBody, errorDefs, type ErrorDef } from '../errors.js'
+import { errorBody, errorDefs, materiaError, type ErrorDef, type MateriaError } from '../errors.js'
 
 // fastify's own error codes and the registry entry each one becomes
 const fastifyCodes: Record<string, ErrorDef> = {
@@ -31,8 +31,11 @@ function classify (err: FastifyError & { headers?: Record<string, string> }): Cl
   if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
     return { statusCode: 400, code: errorDefs.badRequest.code, message: err.message }
   }
-  return { statusCode: 500, code: errorDefs.internal.code, message: 'Internal server error' }
+  const hidden = materiaError('internal', {})
+  return { statusCode: hidden.statusCode, code: hidden.code, message: hidden.message }
 }
+
+const bodyOf = (e: MateriaError): ReturnType<typeof errorBody> => errorBody(e.statusCode, e.code, e.message)
 
 /**
  * Errors the router raises before any route or hook runs (fastify's `frameworkErrors` option): a
@@ -40,9 +43,8 @@ function classify (err: FastifyError & { headers?: Record<string, string> }): Cl
  * fastify's own bodies, outside the registry; the path is not echoed (it may be huge).
  */
 export function frameworkErrors (err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  const d = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? errorDefs.uriTooLong : errorDefs.badRequest
-  const message = d === errorDefs.uriTooLong ? 'A path segment is longer than 100 characters' : 'The URL is not valid: a path segment does not decode'
-  void reply.code(d.statusCode).type('application/json; charset=utf-8').send(errorBody(d.statusCode, d.code, message))
+  const e = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? materiaError('uriTooLong', {}) : materiaError('badUrl', {})
+  void reply.code(e.statusCode).type('application/json; charset=utf-8').send(bodyOf(e))
 }
 
 async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
@@ -59,9 +61,9 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    const d = errorDefs.routeNotFound
-    void reply.code(d.statusCode).type('application/json; charset=utf-8')
-    return errorBody(d.statusCode, d.code, `Route ${request.method} ${request.url.split('?')[0] ?? ''} not found`)
+    const e = materiaError('routeNotFound', { method: request.method, path: request.url.split('?')[0] ?? '' })
+    void reply.code(e.statusCode).type('application/json; charset=utf-8')
+    return bodyOf(e)
   })
 }
 

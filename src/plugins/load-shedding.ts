@@ -36,7 +36,7 @@ async function loadSheddingPlugin (app: FastifyInstance): Promise<void> {
       // sample, which sheds if the stall was real, so an empty sample alone sheds nothing
       if (type === underPressure.TYPE_EVENT_LOOP_DELAY && !Number.isFinite(value)) return
       request.log.warn({ type, value }, 'shedding load')
-      throw materiaError('overloaded', `The service is overloaded: ${why[type]?.(value ?? 0) ?? type}; retry in ${RETRY_AFTER_S} s`, { 'retry-after': String(RETRY_AFTER_S) })
+      throw materiaError('overloaded', { reason: why[type]?.(value ?? 0) ?? type, seconds: RETRY_AFTER_S }, { 'retry-after': String(RETRY_AFTER_S) })
     }
   })
 }

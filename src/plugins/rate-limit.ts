@@ -33,7 +33,7 @@ async function rateLimitPlugin (app: FastifyInstance): Promise<void> {
     skipOnError: true,
     errorResponseBuilder: (request, context) => {
       const seconds = Math.max(1, Math.ceil(context.ttl / 1000))
-      return materiaError('rateLimited', `Rate limit exceeded: ${context.max} requests per minute for this ${tenants.isOpen ? 'client' : 'tenant'}; retry in ${seconds} s`, { 'retry-after': String(seconds) })
+      return materiaError('rateLimited', { max: context.max, holder: tenants.isOpen ? 'client' : 'tenant', seconds }, { 'retry-after': String(seconds) })
     }
   })
 }

@@ -101,10 +101,6 @@ export const DEFAULT_METADATA: Readonly<Record<string, string>> = Object.freeze(
 
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 
-function fail (message: string): never {
-  throw materiaError('checkpointUnserializable', message)
-}
-
 /** Ascending UTF-8 byte order (= Unicode code point order = Rust `String` order). */
 export function compareUtf8 (a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
@@ -122,10 +118,10 @@ export function isWellFormed (s: string): boolean {
 }
 
 function checkShape (name: string, shape: readonly number[]): void {
-  if (!Array.isArray(shape)) fail(`tensor ${JSON.stringify(name)}: shape must be an array`)
+  if (!Array.isArray(shape)) throw materiaError('layoutShapeNotArray', { name: JSON.stringify(name) })
   for (const d of shape) {
     if (!Number.isSafeInteger(d) || d < 0) {
-      fail(`tensor ${JSON.stringify(name)}: shape [${shape.join(', ')}] must hold non-negative integers`)
+      throw materiaError('layoutShapeNegative', { name: JSON.stringify(name), shape: shape.join(', ') })
     }
   }
 }
@@ -144,12 +140,13 @@ function resolveTies (entries: readonly LayoutInput[], indexByName: Map<string, 
   entries.forEach((e, i) => {
     if (e.tiedTo === undefined) return
     const j = indexByName.get(e.tiedTo)
-    if (j === undefined) fail(`tensor ${JSON.stringify(e.name)} is tied to unknown tensor ${JSON.stringify(e.tiedTo)}`)
+    if (j === undefined) throw materiaError('layoutTieUnknown', { name: JSON.stringify(e.name), target: JSON.stringify(e.tiedTo) })
     const other = entries[j]!
     if (other.dtype !== e.dtype || other.shape.length !== e.shape.length ||
         other.shape.some((d, k) => d !== e.shape[k])) {
-      fail(`tensor ${JSON.stringify(e.name)} (${e.dtype} [${e.shape.join(', ')}]) is tied to ` +
-        `${JSON.stringify(e.tiedTo)} (${other.dtype} [${other.shape.join(', ')}]): tied tensors must have the same dtype and shape`)
+      throw materiaError('layoutTieMismatch', {
+        name: JSON.stringify(e.name), dtype: e.dtype, shape: e.shape.join(', '), target: JSON.stringify(e.tiedTo), targetDtype: other.dtype, targetShape: other.shape.join(', ')
+      })
     }
     const a = find(i)
     const b = find(j)
@@ -177,17 +174,17 @@ export function computeSafetensorsLayout (
 ): SafetensorsLayout {
   const indexByName = new Map<string, number>()
   entries.forEach((e, i) => {
-    if (typeof e.name !== 'string') fail(`tensor #${i}: name must be a string`)
-    if (e.name === '__metadata__') fail('a tensor cannot be named "__metadata__" (reserved by the safetensors header)')
-    if (!isWellFormed(e.name)) fail(`tensor name ${JSON.stringify(e.name)} is not valid Unicode (lone surrogate)`)
-    if (indexByName.has(e.name)) fail(`duplicate tensor name ${JSON.stringify(e.name)}`)
+    if (typeof e.name !== 'string') throw materiaError('layoutNameNotString', { index: i })
+    if (e.name === '__metadata__') throw materiaError('layoutReservedName', {})
+    if (!isWellFormed(e.name)) throw materiaError('layoutNameUnicode', { name: JSON.stringify(e.name) })
+    if (indexByName.has(e.name)) throw materiaError('layoutDuplicateName', { name: JSON.stringify(e.name) })
     indexByName.set(e.name, i)
-    if (!isMateriaDtype(e.dtype)) fail(`tensor ${JSON.stringify(e.name)}: unsupported dtype ${JSON.stringify(e.dtype)}`)
+    if (!isMateriaDtype(e.dtype)) throw materiaError('layoutDtype', { name: JSON.stringify(e.name), dtype: JSON.stringify(e.dtype) })
     checkShape(e.name, e.shape)
     const expected = tensorByteSize(MATERIA_TO_SAFETENSORS[e.dtype], e.shape)
-    if (expected === null) fail(`tensor ${JSON.stringify(e.name)}: shape [${e.shape.join(', ')}] is too large`)
+    if (expected === null) throw materiaError('layoutShapeTooLarge', { name: JSON.stringify(e.name), shape: e.shape.join(', ') })
     if (e.nbytes !== expected) {
-      fail(`tensor ${JSON.stringify(e.name)}: nbytes ${e.nbytes} does not match ${e.dtype} [${e.shape.join(', ')}] (${expected} bytes)`)
+      throw materiaError('layoutNbytes', { name: JSON.stringify(e.name), nbytes: e.nbytes, dtype: e.dtype, shape: e.shape.join(', '), expected })
     }
   })
 
@@ -207,8 +204,8 @@ export function computeSafetensorsLayout (
     if (aliasesInMeta) for (const o of omitted) merged.set(o.name, o.keptAs)
     for (const [k, v] of Object.entries(given ?? {})) merged.set(k, v) // given keys win
     for (const [k, v] of merged) {
-      if (typeof v !== 'string') fail(`__metadata__ value for ${JSON.stringify(k)} must be a string, got ${v === null ? 'null' : typeof v}`)
-      if (!isWellFormed(k) || !isWellFormed(v)) fail(`__metadata__ entry ${JSON.stringify(k)} is not valid Unicode (lone surrogate)`)
+      if (typeof v !== 'string') throw materiaError('layoutMetadataValue', { key: JSON.stringify(k), type: v === null ? 'null' : typeof v })
+      if (!isWellFormed(k) || !isWellFormed(v)) throw materiaError('layoutMetadataUnicode', { key: JSON.stringify(k) })
     }
     metaPairs = [...merged]
       .map(([k, v]) => ({ k, v, b: Buffer.from(k, 'utf8') }))
@@ -240,7 +237,7 @@ export function computeSafetensorsLayout (
   for (const { e, st } of kept) {
     const begin = offset
     const end = begin + e.nbytes
-    if (!Number.isSafeInteger(end)) fail('total tensor size exceeds 2^53 bytes')
+    if (!Number.isSafeInteger(end)) throw materiaError('layoutDataTooLarge', {})
     offset = end
     placed.push({ e, st, begin, end })
     parts.push(`${serdeJsonString(e.name)}:{"dtype":"${st}","shape":[${e.shape.join(',')}],"data_offsets":[${begin},${end}]}`)
@@ -253,7 +250,7 @@ export function computeSafetensorsLayout (
   const dataOffset = 8 + headerLength
   const dataSize = offset
   const totalSize = dataOffset + dataSize
-  if (!Number.isSafeInteger(totalSize)) fail('file size exceeds 2^53 bytes')
+  if (!Number.isSafeInteger(totalSize)) throw materiaError('layoutFileTooLarge', {})
 
   const tensors: LayoutTensor[] = placed.map(({ e, st, begin, end }) => Object.freeze({
     name: e.name,

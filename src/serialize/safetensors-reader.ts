@@ -19,7 +19,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
-import { materiaError, MateriaError } from '../errors.js'
+import { errorDefs, materiaError, MateriaError } from '../errors.js'
 import {
   DTYPE_BITS, SAFETENSORS_TO_MATERIA, isSafetensorsDtype, tensorByteSize,
   type MateriaDtype, type SafetensorsDtype
@@ -71,10 +71,6 @@ export interface ParsedSafetensorsHeader {
   readonly tensors: readonly ParsedTensor[]
 }
 
-function invalid (message: string): never {
-  throw materiaError('checkpointInvalid', `invalid safetensors file: ${message}`)
-}
-
 /** A name in a message, at most 200 characters of it: names can be megabytes long, error bodies stay small. */
 const q = (s: string): string => JSON.stringify(s.length > 200 ? `${s.slice(0, 200)}…` : s)
 const because = (options: ReadOptions): string => options.limitReason !== undefined ? ` (${options.limitReason})` : ''
@@ -85,15 +81,15 @@ const because = (options: ReadOptions): string => options.limitReason !== undefi
  */
 export function readHeaderLength (prefix: Uint8Array, options: ReadOptions = {}): number {
   if (prefix.length < 8) {
-    invalid(`the file is ${prefix.length} bytes long, too short for the 8-byte header length`)
+    throw materiaError('stTooShort', { length: prefix.length })
   }
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8)
   const n = view.getBigUint64(0, true)
   const max = options.maxHeaderLength ?? MAX_HEADER_LENGTH
-  if (n > BigInt(max)) invalid(`header length ${n} is larger than the limit of ${max} bytes${because(options)}`)
+  if (n > BigInt(max)) throw materiaError('stHeaderOverLimit', { length: String(n), max, because: because(options) })
   const len = Number(n)
   if (options.fileSize !== undefined && 8 + len > options.fileSize) {
-    invalid(`header length ${len} goes beyond the end of the file (${options.fileSize} bytes, so at most ${Math.max(0, options.fileSize - 8)})`)
+    throw materiaError('stHeaderBeyondFile', { length: len, size: options.fileSize, most: Math.max(0, options.fileSize - 8) })
   }
   return len
 }
@@ -109,10 +105,10 @@ function describe (v: JValue): string {
 }
 
 function uint (v: JValue, what: string): number {
-  if (v.t !== 'num') invalid(`${what} must be a non-negative integer, got ${describe(v)}`)
-  if (!/^(?:0|[1-9][0-9]*)$/.test(v.raw)) invalid(`${what} must be a non-negative integer, got ${v.raw}`)
+  if (v.t !== 'num') throw materiaError('stNotUint', { field: what, value: describe(v) })
+  if (!/^(?:0|[1-9][0-9]*)$/.test(v.raw)) throw materiaError('stNotUint', { field: what, value: v.raw })
   const n = Number(v.raw)
-  if (!Number.isSafeInteger(n)) invalid(`${what} ${v.raw} is too large (must be below 2^53)`)
+  if (!Number.isSafeInteger(n)) throw materiaError('stUintTooLarge', { field: what, value: v.raw })
   return n
 }
 
@@ -130,22 +126,22 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 export function readSafetensorsHeader (bytes: Uint8Array, options: ReadOptions = {}): ParsedSafetensorsHeader {
   const n = readHeaderLength(bytes, options)
   if (bytes.length < 8 + n) {
-    invalid(`header length ${n} goes beyond the end of the data (${bytes.length} bytes, so at most ${Math.max(0, bytes.length - 8)})`)
+    throw materiaError('stHeaderBeyondData', { length: n, size: bytes.length, most: Math.max(0, bytes.length - 8) })
   }
   let text: string
   try {
     text = decoder.decode(bytes.subarray(8, 8 + n))
   } catch {
-    invalid('header is not valid UTF-8')
+    throw materiaError('stHeaderUtf8', {})
   }
   let root: JValue
   try {
     root = parseStrictJson(text)
   } catch (err) {
-    if (err instanceof JsonSyntaxError) invalid(`header is not valid JSON: ${err.message}`)
+    if (err instanceof JsonSyntaxError) throw materiaError('stHeaderJson', { reason: err.message })
     throw err
   }
-  if (root.t !== 'obj') invalid(`header must be a JSON object, got ${describe(root)}`)
+  if (root.t !== 'obj') throw materiaError('stHeaderNotObject', { value: describe(root) })
 
   let metadata: Record<string, string> | null = null
   let sawMetadata = false
@@ -153,57 +149,58 @@ export function readSafetensorsHeader (bytes: Uint8Array, options: ReadOptions =
   const tensors: Array<Omit<ParsedTensor, 'fileOffset'>> = []
   for (const [key, v] of root.entries) {
     if (key === '__metadata__') {
-      if (sawMetadata) invalid('"__metadata__" appears twice')
+      if (sawMetadata) throw materiaError('stMetadataTwice', {})
       sawMetadata = true
       if (v.t === 'lit' && v.v === null) continue
-      if (v.t !== 'obj') invalid(`"__metadata__" must be an object of strings, got ${describe(v)}`)
+      if (v.t !== 'obj') throw materiaError('stMetadataNotObject', { value: describe(v) })
       metadata = Object.create(null) as Record<string, string>
       const seen = new Set<string>()
       for (const [mk, mv] of v.entries) {
-        if (mv.t !== 'str') invalid(`"__metadata__" values must be strings; ${q(mk)} is ${describe(mv)}`)
-        if (seen.has(mk)) invalid(`"__metadata__" key ${q(mk)} appears twice`)
+        if (mv.t !== 'str') throw materiaError('stMetadataValue', { key: q(mk), value: describe(mv) })
+        if (seen.has(mk)) throw materiaError('stMetadataKeyTwice', { key: q(mk) })
         seen.add(mk)
         metadata[mk] = mv.v
       }
       continue
     }
-    const what = `tensor ${q(key)}`
-    if (names.has(key)) invalid(`${what} appears twice`)
+    const name = q(key)
+    const what = `tensor ${name}`
+    if (names.has(key)) throw materiaError('stTensorTwice', { name })
     names.add(key)
-    if (v.t !== 'obj') invalid(`${what} must be an object {"dtype", "shape", "data_offsets"}, got ${describe(v)}`)
+    if (v.t !== 'obj') throw materiaError('stTensorNotObject', { name, value: describe(v) })
     const fields = new Map<string, JValue>()
     for (const [fk, fv] of v.entries) {
       if (fk === 'dtype' || fk === 'shape' || fk === 'data_offsets') {
-        if (fields.has(fk)) invalid(`${what}: field ${q(fk)} appears twice`)
+        if (fields.has(fk)) throw materiaError('stFieldTwice', { name, field: q(fk) })
         fields.set(fk, fv)
       } // other fields are ignored, as by the reference reader
     }
     const dt = fields.get('dtype')
     const sh = fields.get('shape')
     const off = fields.get('data_offsets')
-    if (dt === undefined) invalid(`${what}: missing field "dtype"`)
-    if (sh === undefined) invalid(`${what}: missing field "shape"`)
-    if (off === undefined) invalid(`${what}: missing field "data_offsets"`)
-    if (dt.t !== 'str') invalid(`${what}: dtype must be a string, got ${describe(dt)}`)
+    if (dt === undefined) throw materiaError('stMissingField', { name, field: 'dtype' })
+    if (sh === undefined) throw materiaError('stMissingField', { name, field: 'shape' })
+    if (off === undefined) throw materiaError('stMissingField', { name, field: 'data_offsets' })
+    if (dt.t !== 'str') throw materiaError('stDtypeNotString', { name, value: describe(dt) })
     const stDtype = dt.v
     if (!isSafetensorsDtype(stDtype)) {
-      invalid(`${what}: unknown dtype ${q(stDtype)} (dtypes are case-sensitive: ${Object.keys(DTYPE_BITS).join(', ')})`)
+      throw materiaError('stUnknownDtype', { name, dtype: q(stDtype), dtypes: Object.keys(DTYPE_BITS).join(', ') })
     }
     const dtype = SAFETENSORS_TO_MATERIA[stDtype] ?? null
-    if (sh.t !== 'arr') invalid(`${what}: shape must be an array, got ${describe(sh)}`)
+    if (sh.t !== 'arr') throw materiaError('stShapeNotArray', { name, value: describe(sh) })
     const shape = sh.items.map((d, i) => uint(d, `${what}: shape[${i}]`))
-    if (off.t !== 'arr') invalid(`${what}: data_offsets must be an array [begin, end], got ${describe(off)}`)
-    if (off.items.length !== 2) invalid(`${what}: data_offsets must have exactly 2 numbers, got ${off.items.length}`)
+    if (off.t !== 'arr') throw materiaError('stOffsetsNotArray', { name, value: describe(off) })
+    if (off.items.length !== 2) throw materiaError('stOffsetsLength', { name, count: off.items.length })
     const begin = uint(off.items[0]!, `${what}: data_offsets[0]`)
     const end = uint(off.items[1]!, `${what}: data_offsets[1]`)
-    if (end < begin) invalid(`${what}: data_offsets [${begin}, ${end}] end before begin`)
+    if (end < begin) throw materiaError('stOffsetsReversed', { name, begin, end })
     const nbytes = tensorByteSize(stDtype, shape)
     if (nbytes === null) {
-      if (DTYPE_BITS[stDtype] % 8 !== 0) invalid(`${what}: ${stDtype} [${shape.join(', ')}] is not a whole number of bytes`)
-      invalid(`${what}: shape [${shape.join(', ')}] is too large`)
+      if (DTYPE_BITS[stDtype] % 8 !== 0) throw materiaError('stPartialBytes', { name, dtype: stDtype, shape: shape.join(', ') })
+      throw materiaError('stShapeTooLarge', { name, shape: shape.join(', ') })
     }
     if (end - begin !== nbytes) {
-      invalid(`${what}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${stDtype} [${shape.join(', ')}] needs ${nbytes}`)
+      throw materiaError('stOffsetsSpan', { name, begin, end, span: end - begin, dtype: stDtype, shape: shape.join(', '), nbytes })
     }
     tensors.push({ name: key, stDtype, dtype, shape, begin, end, nbytes })
   }
@@ -214,9 +211,9 @@ export function readSafetensorsHeader (bytes: Uint8Array, options: ReadOptions =
   let prev: (typeof tensors)[number] | undefined
   for (const t of tensors) {
     if (t.begin !== pos) {
-      if (prev === undefined) invalid(`data must start at offset 0, but the first tensor ${q(t.name)} starts at ${t.begin}`)
-      if (t.begin > pos) invalid(`gap of ${t.begin - pos} bytes between tensor ${q(prev.name)} (ends at ${pos}) and tensor ${q(t.name)} (starts at ${t.begin}); data must be contiguous`)
-      invalid(`tensor ${q(t.name)} [${t.begin}, ${t.end}) overlaps tensor ${q(prev.name)} [${prev.begin}, ${prev.end})`)
+      if (prev === undefined) throw materiaError('stDataStart', { name: q(t.name), begin: t.begin })
+      if (t.begin > pos) throw materiaError('stDataGap', { gap: t.begin - pos, before: q(prev.name), end: pos, name: q(t.name), begin: t.begin })
+      throw materiaError('stDataOverlap', { name: q(t.name), begin: t.begin, end: t.end, other: q(prev.name), otherBegin: prev.begin, otherEnd: prev.end })
     }
     pos = t.end
     prev = t
@@ -225,7 +222,7 @@ export function readSafetensorsHeader (bytes: Uint8Array, options: ReadOptions =
   const dataOffset = 8 + n
   const dataSize = pos
   const totalSize = dataOffset + dataSize
-  if (!Number.isSafeInteger(totalSize)) invalid('file size exceeds 2^53 bytes')
+  if (!Number.isSafeInteger(totalSize)) throw materiaError('stFileTooLarge', {})
   const header: ParsedSafetensorsHeader = {
     headerLength: n,
     dataOffset,
@@ -245,17 +242,17 @@ export function readSafetensorsHeader (bytes: Uint8Array, options: ReadOptions =
 export function parseSafetensorsHeader (bytes: Uint8Array, options: ReadOptions = {}): ParsedSafetensorsHeader {
   const header = readSafetensorsHeader(bytes, options)
   const other = header.tensors.find((t) => t.dtype === null)
-  if (other !== undefined) invalid(`tensor ${q(other.name)}: dtype ${other.stDtype} is valid safetensors but not supported by materia`)
+  if (other !== undefined) throw materiaError('stDtypeUnsupported', { name: q(other.name), dtype: other.stDtype })
   return header
 }
 
 /** The file must be exactly 8 + N + D bytes: no trailing bytes, no truncated data. */
 export function checkFileSize (header: ParsedSafetensorsHeader, fileSize: number): void {
   if (fileSize > header.totalSize) {
-    invalid(`${fileSize - header.totalSize} trailing bytes after the data (the file must be exactly 8 + ${header.headerLength} + ${header.dataSize} = ${header.totalSize} bytes, got ${fileSize})`)
+    throw materiaError('stTrailingBytes', { extra: fileSize - header.totalSize, headerLength: header.headerLength, dataSize: header.dataSize, total: header.totalSize, size: fileSize })
   }
   if (fileSize < header.totalSize) {
-    invalid(`data is truncated: the header describes 8 + ${header.headerLength} + ${header.dataSize} = ${header.totalSize} bytes, got ${fileSize}`)
+    throw materiaError('stTruncated', { headerLength: header.headerLength, dataSize: header.dataSize, total: header.totalSize, size: fileSize })
   }
 }
 
@@ -318,7 +315,7 @@ export class HeaderEntryCounter {
       } else if (c === 0x2c && this.depth === 1) {
         this.commas++
         if (this.commas + 1 > this.max) {
-          invalid(`header has more than ${this.max} entries${because(this.options)}; refused after ${this.commas} of them, before parsing`)
+          throw materiaError('stTooManyEntries', { max: this.max, because: because(this.options), count: this.commas })
         }
       }
       i++
@@ -456,7 +453,8 @@ class OffThreadParse {
     const answer = await this.answer
     this.port.close()
     if ('error' in answer) {
-      if (answer.code === 'MATERIA_ERR_CHECKPOINT_INVALID') throw materiaError('checkpointInvalid', answer.error)
+      // the worker built the message from the registry: raised again as it is
+      if (answer.code === errorDefs.checkpointInvalid.code) throw new MateriaError('checkpointInvalid', answer.error)
       throw new Error(answer.error)
     }
     const header = await fromColumns(answer.ok)
@@ -625,7 +623,7 @@ export class SafetensorsHeaderReader {
     if (this.result !== null) return this.result
     if (this.remote !== undefined) {
       this.close()
-      invalid(`header length ${this.need - 8} goes beyond the end of the data (${this.size} bytes, so at most ${Math.max(0, this.size - 8)})`)
+      throw materiaError('stHeaderBeyondData', { length: this.need - 8, size: this.size, most: Math.max(0, this.size - 8) })
     }
     const buf = this.joined()
     // reproduces the precise error (too short / header beyond body)

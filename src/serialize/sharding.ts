@@ -83,11 +83,11 @@ export function shardFileName (index: number, count: number): string {
 export function planShards (entries: readonly LayoutInput[], options: ShardOptions = {}): ShardPlan {
   const max = options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE
   if (!Number.isSafeInteger(max) || max < 0) {
-    throw materiaError('badRequest', `max_shard_size must be a non-negative integer number of bytes, got ${String(max)}`)
+    throw materiaError('maxShardSize', { value: String(max) })
   }
   const tp = options.totalParameters
   if (tp !== undefined && (!Number.isSafeInteger(tp) || tp < 0)) {
-    throw materiaError('badRequest', `total_parameters must be a non-negative integer, got ${String(tp)}`)
+    throw materiaError('totalParameters', { value: String(tp) })
   }
   // validates every entry and resolves ties once for the whole state dict
   const whole = computeSafetensorsLayout(entries, options)

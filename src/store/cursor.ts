@@ -27,7 +27,7 @@ export function encodeCursor (key: ReadonlyArray<number | string>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url')
 }
 
-const bad = (why: string): never => { throw materiaError('invalidCursor', `Invalid cursor: ${why}; pass the nextCursor of a previous page unchanged, or no cursor for the first page`) }
+const bad = (reason: string): never => { throw materiaError('invalidCursor', { reason }) }
 
 /** Decodes a cursor into a key of the given shape (non-negative safe integers and strings). */
 export function decodeCursor (cursor: string, shape: readonly KeyPart[]): Array<number | string> {

@@ -127,7 +127,7 @@ export class RedisSessionStore implements SessionStore {
     try {
       return await fn()
     } catch (err) {
-      throw new StoreUnavailableError(`Session store unavailable (Redis ${what}: ${(err as Error).message})`)
+      throw new StoreUnavailableError(what, (err as Error).message)
     }
   }
 

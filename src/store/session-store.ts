@@ -1,7 +1,7 @@
 // The session store contract, implemented by MemorySessionStore (one replica) and RedisSessionStore
 // (replicas share sessions through Redis). Records are plain JSON so any store can hold them.
 import { randomBytes } from 'node:crypto'
-import { MateriaError } from '../errors.js'
+import { errorMessages, formatMessage, MateriaError } from '../errors.js'
 import type { Page, PageRequest } from './cursor.js'
 
 export type { Page, PageRequest } from './cursor.js'
@@ -59,8 +59,9 @@ export interface SessionStore {
  * nothing is wrong with the request, and the same call may succeed in a moment.
  */
 export class StoreUnavailableError extends MateriaError {
-  constructor (message: string) {
-    super('notReady', message)
+  constructor (operation: string, reason: string) {
+    const { error, template } = errorMessages.storeUnavailable
+    super(error, formatMessage(template, { operation, reason }))
     this.name = 'StoreUnavailableError'
   }
 }

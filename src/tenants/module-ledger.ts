@@ -24,13 +24,11 @@ export class ModuleLedger {
   reserve (id: string, sessionId: string, tenant: { id: string, maxModuleBytes: number }, bytes: number): void {
     const own = this.bytesOfTenant(tenant.id)
     if (own + bytes > tenant.maxModuleBytes) {
-      throw materiaError('tenantModuleQuota', `The module's record needs ${bytes} bytes (${mib(bytes)}); this tenant's modules hold ${own} bytes ` +
-        `of its ${tenant.maxModuleBytes}-byte quota (${mib(tenant.maxModuleBytes)}) on this replica, ${Math.max(0, tenant.maxModuleBytes - own)} free ` +
-        '(MATERIA_TENANT_MAX_MODULE_BYTES or the tenant\'s maxModuleBytes); delete modules or sessions to make room')
+      const quota = tenant.maxModuleBytes
+      throw materiaError('tenantModuleQuota', { bytes, bytesMiB: mib(bytes), held: own, quota, quotaMiB: mib(quota), free: Math.max(0, quota - own) })
     }
     if (this.held + bytes > this.budget) {
-      throw materiaError('moduleBudget', `The module's record needs ${bytes} bytes (${mib(bytes)}); module records hold ${this.held} bytes ` +
-        `of this replica's ${this.budget}-byte budget (${mib(this.budget)}), ${Math.max(0, this.budget - this.held)} free (MATERIA_MODULE_BUDGET)`)
+      throw materiaError('moduleBudget', { bytes, bytesMiB: mib(bytes), held: this.held, budget: this.budget, budgetMiB: mib(this.budget), free: Math.max(0, this.budget - this.held) })
     }
     this.modules.set(id, { tenant: tenant.id, sessionId, bytes })
     let ids = this.bySession.get(sessionId)

@@ -1,5 +1,6 @@
 // Generated and mutated requests at every route, over real HTTP on loopback, two tenants: no 500
-// (the 5xx answers are the documented 501/503/507 ones), one error shape with a registered code,
+// (the 5xx answers are the documented 501/503/507 ones), one error shape with a registered code
+// that the operation declares in its OpenAPI responses,
 // the process alive and serving, the event loop never blocked for 100 ms, RSS back near its start.
 import t from 'tap'
 import fc from 'fast-check'
@@ -12,6 +13,7 @@ import { build } from '../helper.js'
 import { errorDefs } from '../../src/errors.js'
 import { LoopBlockMonitor, measuresThreadCpu } from './loop-block.js'
 import { requestArb, resolveTokens, type Fixture, type Req } from './arbitraries.js'
+import { declaredOperations, undeclared } from './declared-codes.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -67,6 +69,7 @@ t.test('generated requests at every route: no 500, one error shape, loop never b
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const port = (app.server.address() as AddressInfo).port
+  const operations = declaredOperations(app)
   const f: Fixture = { own: await tenantFixture(app, 'tenant-a'), other: await tenantFixture(app, 'tenant-b') }
 
   // warm up (JIT, WASM compile, pool threads), then take the baselines
@@ -105,6 +108,8 @@ t.test('generated requests at every route: no 500, one error shape, loop never b
       if (Object.keys(body).sort().join() !== 'code,error,message,statusCode') throw new Error(`error shape: ${what}`)
       if (codes.get(body.code as string) !== a.status || body.statusCode !== a.status) throw new Error(`code ${String(body.code)} does not match ${a.status}: ${what}`)
       if (a.body.length > 16 * 1024) throw new Error(`error body of ${a.body.length} bytes: ${what}`)
+      const why = undeclared(operations, r.method, r.path, body)
+      if (why !== undefined) throw new Error(`${why}: ${what}`)
       seen.set(body.code as string, (seen.get(body.code as string) ?? 0) + 1)
       if (body.code === 'MATERIA_ERR_ROUTE_NOT_FOUND' && process.env.DEBUG_404 !== undefined) console.error(r.method, r.path)
     } else {

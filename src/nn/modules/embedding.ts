@@ -1,4 +1,5 @@
 // torch/nn/modules/sparse.py
+import { materiaError } from '../../errors.js'
 import { arg } from '../args.js'
 import { argError } from '../bind-args.js'
 import { DEFAULT_DTYPE } from '../../tensor/dtype.js'
@@ -17,8 +18,7 @@ function checkPaddingIdx (paddingIdx: number | null, num: number, what: string):
 // A Tensor cannot travel in JSON; values belong in a checkpoint materialization instead.
 function noWeight (w: unknown): void {
   if (w !== null) {
-    argError('_weight is not supported: tensors cannot be passed in a module spec; build without _weight and ' +
-      'materialize from a safetensors checkpoint to load values')
+    throw materiaError('weightArgument', {})
   }
 }
 

@@ -1,4 +1,5 @@
 // torch/nn/modules/pooling.py: no tensors anywhere; only argument checks.
+import { materiaError } from '../../errors.js'
 import { arg, toFloatOrFloats, toIntOrInts, toOptIntOrInts } from '../args.js'
 import { argError, type BoundArgs, type Signature } from '../bind-args.js'
 import { pyValueRepr } from '../py-repr.js'
@@ -87,7 +88,7 @@ function fractionalMax (n: 2 | 3) {
     if (n === 3 && (typeof k === 'number' ? k <= 0 : !k.every((x) => x > 0))) {
       argError(`kernel_size must be greater than 0, but got ${pyValueRepr(k)}`)
     }
-    if (a._random_samples !== null) argError('_random_samples is not supported: tensors cannot be passed in a module spec')
+    if (a._random_samples !== null) throw materiaError('tensorArgument', { param: '_random_samples' })
     if (a.output_size === null && a.output_ratio === null) {
       argError(`${name} requires specifying either an output size, or a pooling ratio`)
     }

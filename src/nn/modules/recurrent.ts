@@ -134,7 +134,7 @@ function rnnBase (mode: Mode, a: RNNBaseArgs, ctx: BuildContext): { tensors: Own
   const layers = pyRangeLength(a.num_layers, fail)
 
   const perDirection = (a.bias ? 4 : 2) + (proj > 0 ? 1 : 0)
-  if (layers * dirs * perDirection > MAX_TENSORS) throw materiaError('specTooLarge', `Module has more than ${MAX_TENSORS} tensors`)
+  if (layers * dirs * perDirection > MAX_TENSORS) throw materiaError('tooManySpecTensors', { max: MAX_TENSORS })
   ctx.expectTensors(layers * dirs * perDirection)
   // sizes go to torch.empty as given: proj_size=True is a valid second size but not a first one
   const realHidden = proj > 0 ? a.proj_size : a.hidden_size

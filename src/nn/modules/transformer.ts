@@ -94,7 +94,7 @@ export const transformerDecoderLayer = defineModule({
 function stack (layer: unknown, numLayers: unknown, norm: unknown, ctx: BuildContext): { children: Children } {
   const n = pyRangeLength(numLayers, ctx.fail)
   // copies of a module hit build.ts's module limit in ctx.clone; None copies would not, so bound them too
-  if (n > MAX_LAYERS) throw materiaError('specTooLarge', `${ctx.name} would hold ${n} layers (limit ${MAX_LAYERS})`)
+  if (n > MAX_LAYERS) throw materiaError('tooManyLayers', { module: ctx.name, count: n, max: MAX_LAYERS })
   // ModuleList's add_module rejects a non-module (None is allowed) only when there is a copy to add
   if (n > 0 && layer !== null && !isModuleNode(layer)) ctx.fail(`${torchTypeName(layer)} is not a Module subclass`)
   // n copies of the layer's tensors: refused by a tensor limit before they are made
