@@ -53,16 +53,6 @@ export interface Override {
   readonly args: Readonly<Record<string, number | string>>
 }
 
-/**
- * Nothing throws this any more: a refused override is a MateriaError that carries its code
- * (MATERIA_ERR_MATERIALIZATION_OPTIONS, or MATERIA_ERR_INIT_UNAVAILABLE for what materia cannot
- * reproduce). Kept while callers still test for it.
- * @deprecated
- */
-export class OverrideError extends Error {
-  readonly unavailable: boolean = false
-}
-
 /** Python's fnmatch.translate, anchored (fnmatchcase: no case folding). */
 export function globToRegExp (pattern: string): RegExp {
   let out = ''

@@ -23,13 +23,6 @@ import { tieAssignments } from '../nn/ties.js'
 import { InitRecorder, Storage, type Value } from './init-recorder.js'
 import { Instance, type Slot } from './module-instance.js'
 
-/**
- * Nothing throws this any more: a refused init is a MateriaError (MATERIA_ERR_INIT_UNAVAILABLE)
- * whose message names the init and the module. Kept while callers still test for it.
- * @deprecated
- */
-export class InitRuleError extends Error {}
-
 /** Every constructed node: the tree's children plus modules held in bound arguments (deep-copy sources). */
 function collectNodes (root: ModuleNode): Map<number, ModuleNode> {
   const all = new Map<number, ModuleNode>()

@@ -93,7 +93,8 @@ function fillDraws (dtype: FloatDtype, dist: Dist, n: number): number {
 /**
  * Replays `root`'s construction (base 'default': the module's own init) plus `overrides`, and
  * lays the values out over `plan` (whose tensors may be cast to another dtype than the module's).
- * Throws InitRuleError / OverrideError for arguments PyTorch would reject.
+ * Arguments PyTorch would reject raise MateriaErrors with their code (MATERIA_ERR_INIT_UNAVAILABLE,
+ * MATERIA_ERR_MATERIALIZATION_OPTIONS).
  */
 export function planInit (root: ModuleNode, plan: ArenaPlan, opts: InitOptions): InitExec {
   const { recorder, root: inst } = replayModule(root, opts.base)

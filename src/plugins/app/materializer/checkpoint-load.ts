@@ -9,7 +9,6 @@ import { constantFills, planArena } from '../../../materialize/plan.js'
 import type { FillRange } from '../../../materialize/constant-fill.js'
 import type { Materialization, MaterializationOptions } from '../../../materialize/registry.js'
 import { checkCheckpoint, checkpointCopies, readCheckpointHeader } from '../../../materialize/checkpoint.js'
-import { InitRuleError } from '../../../init/module-init.js'
 import { planInit } from '../../../materialize/init-plan.js'
 import type { FillServices, MaterializationTenant } from './start.js'
 
@@ -55,12 +54,7 @@ export async function startCheckpointLoad ({ registry }: FillServices, r: Checkp
   const seed = query.seed ?? 0
   if (missingDraw) {
     // the whole module's stream, written only into the tensors the file leaves out (before the file's bytes arrive)
-    try {
-      exec = planInit(tree, plan, { base: 'default', overrides: [], rng, seed, only: keys.unloaded })
-    } catch (err) {
-      if (err instanceof InitRuleError) throw materiaError('initUnavailable', `init 'default' for ${built.qualname}: ${err.message}`)
-      throw err
-    }
+    exec = planInit(tree, plan, { base: 'default', overrides: [], rng, seed, only: keys.unloaded })
     fills = exec.constants
   }
   // without draws: the constructor values (or `init`) of what the file leaves out (non-persistent buffers, missing keys)

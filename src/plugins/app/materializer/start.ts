@@ -7,8 +7,7 @@ import type { InitSpec } from '../../../schemas/materializations.js'
 import { newHandle } from '../../../store/session-store.js'
 import { castTensors, constantFills, planArena, type InitKind } from '../../../materialize/plan.js'
 import type { Device, Materialization, MaterializationOptions, MaterializationRegistry } from '../../../materialize/registry.js'
-import { InitRuleError } from '../../../init/module-init.js'
-import { OverrideError, parseOverrides, type Override } from '../../../init/init-overrides.js'
+import { parseOverrides, type Override } from '../../../init/init-overrides.js'
 import { planInit } from '../../../materialize/init-plan.js'
 
 /** What starting a fill needs: the registry that holds materializations (and runs their fills, on its pool for 'worker'). */
@@ -40,12 +39,7 @@ function initDraws (init: StartRequest['init']): boolean {
 
 function parseInit (init: StartRequest['init']): { base: InitKind, overrides: Override[] } {
   if (typeof init === 'string') return { base: init, overrides: [] }
-  try {
-    return { base: init.default ?? 'default', overrides: parseOverrides(init.overrides ?? {}) }
-  } catch (err) {
-    if (err instanceof OverrideError) throw materiaError(err.unavailable ? 'initUnavailable' : 'materializationOptions', err.message)
-    throw err
-  }
+  return { base: init.default ?? 'default', overrides: parseOverrides(init.overrides ?? {}) }
 }
 
 /** Validates the options, plans the arena and starts the fill. */
@@ -81,13 +75,7 @@ export function startMaterialization ({ registry }: FillServices, r: StartReques
       throw materiaError('initUnavailable', "trunc_normal_ overrides need rng 'torch' (its rejection loop is defined on torch's stream)")
     }
   }
-  let exec
-  try {
-    exec = planInit(r.tree, plan, { base, overrides, rng: opts.rng ?? 'torch', seed: opts.seed ?? 0 })
-  } catch (err) {
-    if (err instanceof OverrideError) throw materiaError(err.unavailable ? 'initUnavailable' : 'materializationOptions', err.message)
-    if (err instanceof InitRuleError) throw materiaError('initUnavailable', `init '${base}' for ${r.built.qualname}: ${err.message}`)
-    throw err
-  }
+  // a refused init or override is a MateriaError with its code (init/module-init.ts, init-overrides.ts)
+  const exec = planInit(r.tree, plan, { base, overrides, rng: opts.rng ?? 'torch', seed: opts.seed ?? 0 })
   return registry.start(newHandle('mat'), opts, plan, { constants: exec.constants, init: exec })
 }
