@@ -4,10 +4,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { buildModule, getModuleClass, listModuleClasses } from '../src/nn/index.js'
 import { estimateTensors } from '../src/nn/estimate.js'
-import { errorResponses } from '../src/schemas/common.js'
+import { bodyErrorResponses, errorResponses } from '../src/schemas/common.js'
 import { Estimate, ModuleClass, ModuleClassList, ModuleClassParams, ModuleSpec } from '../src/schemas/nn.js'
 
-const specErrors = errorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'bodyTooLarge', 'moduleTooLarge', 'unauthorized')
+const specErrors = bodyErrorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'bodyTooLarge', 'moduleTooLarge', 'unauthorized')
 
 export default async function catalogRoutes (fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
-import { errorResponses, PageQuery } from '../src/schemas/common.js'
+import { bodyErrorResponses, errorResponses, PageQuery } from '../src/schemas/common.js'
 import {
   byteResponses, CheckpointQuery, CreateMaterialization, Materialization, MaterializationList, MaterializationParams, ShardParams, ShardQuery, TensorParams
 } from '../src/schemas/materializations.js'
@@ -50,7 +50,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       response: {
         201: Type.Ref(Materialization, { description: 'Materialized.' }),
         202: Type.Ref(Materialization, { description: 'Accepted (wait: false); poll the Location for progress.' }),
-        ...errorResponses('validation', 'materializationOptions', 'checkpointInvalid', 'checkpointMismatch', 'sessionNotFound', 'moduleNotFound',
+        ...bodyErrorResponses('validation', 'materializationOptions', 'checkpointInvalid', 'checkpointMismatch', 'sessionNotFound', 'moduleNotFound',
           'materializationNotReady', 'memoryBudget', 'tenantMemoryQuota', 'initUnavailable', 'unsupportedMediaType', 'requestTimeout', 'unauthorized')
       }
     }
@@ -110,7 +110,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       tags: ['materializations'],
       summary: 'Delete a materialization (cancels a running fill, frees the memory)',
       params: MaterializationParams,
-      response: { 204: Type.Null({ description: 'Deleted; its memory is returned.' }), ...lookupErrors }
+      response: { 204: Type.Null({ description: 'Deleted; its memory is returned.' }), ...bodyErrorResponses('validation', 'sessionNotFound', 'materializationNotFound', 'unauthorized') }
     }
   }, async (request, reply) => {
     const m = await materializer.find(request, request.params.sessionId, request.params.materializationId)

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { errorResponses, PageQuery } from '../src/schemas/common.js'
+import { bodyErrorResponses, errorResponses, PageQuery } from '../src/schemas/common.js'
 import { ModuleSpec } from '../src/schemas/nn.js'
 import { Module, ModuleList, ModuleParams, SessionParams } from '../src/schemas/sessions.js'
 
@@ -21,7 +21,7 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
       body: Type.Ref(ModuleSpec),
       response: {
         201: Type.Ref(Module, { description: 'The module.' }),
-        ...errorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'sessionNotFound', 'bodyTooLarge',
+        ...bodyErrorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'sessionNotFound', 'bodyTooLarge',
           'moduleTooLarge', 'sessionModuleQuota', 'tenantModuleQuota', 'moduleBudget', 'unauthorized')
       }
     }
@@ -67,7 +67,7 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
       tags: ['modules'],
       summary: 'Delete a module and its materializations',
       params: ModuleParams,
-      response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses('validation', 'sessionNotFound', 'moduleNotFound', 'unauthorized') }
+      response: { 204: Type.Null({ description: 'Deleted.' }), ...bodyErrorResponses('validation', 'sessionNotFound', 'moduleNotFound', 'unauthorized') }
     }
   }, async (request, reply) => {
     const session = await app.requireSession(request, request.params.sessionId)

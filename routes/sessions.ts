@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { errorResponses, PageQuery } from '../src/schemas/common.js'
+import { bodyErrorResponses, errorResponses, PageQuery } from '../src/schemas/common.js'
 import { CreateSession, Session, SessionList, SessionParams } from '../src/schemas/sessions.js'
 
 export default async function sessionRoutes (fastify: FastifyInstance): Promise<void> {
@@ -16,7 +16,7 @@ export default async function sessionRoutes (fastify: FastifyInstance): Promise<
       summary: 'Create a session',
       description: 'A session holds modules and materializations. Its TTL slides: any use of the session extends it.',
       body: Type.Ref(CreateSession),
-      response: { 201: Type.Ref(Session, { description: 'The new session.' }), ...errorResponses('validation', 'tenantSessionQuota', 'unauthorized', 'notReady') }
+      response: { 201: Type.Ref(Session, { description: 'The new session.' }), ...bodyErrorResponses('validation', 'tenantSessionQuota', 'unauthorized', 'notReady') }
     },
     // the body is optional: no body means all defaults
     preValidation: async (request) => { request.body ??= {} }
@@ -57,7 +57,7 @@ export default async function sessionRoutes (fastify: FastifyInstance): Promise<
       tags: ['sessions'],
       summary: 'Delete a session and everything it holds',
       params: SessionParams,
-      response: { 204: Type.Null({ description: 'Deleted; every byte it held is freed.' }), ...errorResponses('validation', 'sessionNotFound', 'unauthorized') }
+      response: { 204: Type.Null({ description: 'Deleted; every byte it held is freed.' }), ...bodyErrorResponses('validation', 'sessionNotFound', 'unauthorized') }
     }
   }, async (request, reply) => {
     await sessions.delete(request, request.params.sessionId)

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { errorResponses } from '../src/schemas/common.js'
+import { bodyErrorResponses } from '../src/schemas/common.js'
 import { SkipInitResult } from '../src/schemas/materializations.js'
 import { ModuleSpec } from '../src/schemas/nn.js'
 import { SessionParams } from '../src/schemas/sessions.js'
@@ -24,7 +24,7 @@ export default async function skipInitRoutes (fastify: FastifyInstance): Promise
       body: Type.Ref(ModuleSpec),
       response: {
         201: Type.Ref(SkipInitResult, { description: 'Materialized.' }),
-        ...errorResponses('validation', 'constructorArgs', 'notAModule', 'noDeviceArg', 'badTie', 'specTooLarge', 'unknownClass',
+        ...bodyErrorResponses('validation', 'constructorArgs', 'notAModule', 'noDeviceArg', 'badTie', 'specTooLarge', 'unknownClass',
           'moduleTooLarge', 'sessionModuleQuota', 'tenantModuleQuota', 'moduleBudget', 'sessionNotFound', 'materializationNotReady', 'memoryBudget', 'tenantMemoryQuota', 'unauthorized')
       }
     }

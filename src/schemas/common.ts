@@ -39,6 +39,17 @@ export function errorResponses (...names: ErrorName[]): Record<number, TSchema> 
   return out
 }
 
+/**
+ * fastify parses the body of every method but GET and HEAD before the handler runs: malformed JSON,
+ * an unaccepted content type and a body over the limit are answered there (src/plugins/error-handler.ts).
+ */
+const parserErrors: ErrorName[] = ['badRequest', 'unsupportedMediaType', 'bodyTooLarge']
+
+/** errorResponses for a method whose body fastify parses (POST, DELETE): the parser's errors too. */
+export function bodyErrorResponses (...names: ErrorName[]): Record<number, TSchema> {
+  return errorResponses(...names, ...parserErrors.filter((n) => !names.includes(n)))
+}
+
 /** Query of every list route: cursor pagination (limit bounds give 400 MATERIA_ERR_VALIDATION). */
 export const PageQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT, description: `Items per page, 1-${MAX_PAGE_LIMIT}. Default ${DEFAULT_PAGE_LIMIT}.` }),

@@ -3699,7 +3699,7 @@ export interface operations {
                     "application/json": components["schemas"]["Estimate"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3728,6 +3728,15 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_BODY_TOO_LARGE, MATERIA_ERR_MODULE_TOO_LARGE. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3838,7 +3847,7 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3849,6 +3858,24 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_BODY_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3963,7 +3990,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3983,6 +4010,24 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_BODY_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4108,7 +4153,7 @@ export interface operations {
                     "application/json": components["schemas"]["Module"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4137,6 +4182,15 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_BODY_TOO_LARGE, MATERIA_ERR_MODULE_TOO_LARGE. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4264,7 +4318,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4284,6 +4338,24 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_BODY_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4359,7 +4431,7 @@ export interface operations {
                     "application/json": components["schemas"]["Materialization"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_MATERIALIZATION_OPTIONS, MATERIA_ERR_CHECKPOINT_INVALID, MATERIA_ERR_CHECKPOINT_MISMATCH, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_MATERIALIZATION_OPTIONS, MATERIA_ERR_CHECKPOINT_INVALID, MATERIA_ERR_CHECKPOINT_MISMATCH, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4397,6 +4469,15 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_MATERIALIZATION_NOT_READY. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_BODY_TOO_LARGE. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4615,7 +4696,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4635,6 +4716,24 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_BODY_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5006,7 +5105,7 @@ export interface operations {
                     "application/json": components["schemas"]["SkipInitResult"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_NO_DEVICE_ARG, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_NO_DEVICE_ARG, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5042,8 +5141,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: MATERIA_ERR_MODULE_TOO_LARGE. */
+            /** @description Error: MATERIA_ERR_MODULE_TOO_LARGE, MATERIA_ERR_BODY_TOO_LARGE. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
