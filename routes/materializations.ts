@@ -63,7 +63,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       m = await materializer.loadCheckpoint(request, session.id, moduleId, request.query)
     } else {
       if (Object.keys(request.query).length > 0) {
-        throw materiaError('materializationOptions', `Query options (${Object.keys(request.query).join(', ')}) apply to checkpoint uploads; a JSON request takes its options in the body`)
+        throw materiaError('queryOptionsOnJson', { options: Object.keys(request.query).join(', ') })
       }
       // no body (and no content type): every option at its default, as POST /v1/sessions takes it
       const body = (request.body ?? {}) as typeof CreateMaterialization.static
@@ -131,7 +131,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
   }, async (request, reply) => {
     const m = await materializer.find(request, request.params.sessionId, request.params.materializationId)
     const t = m.plan.byName.get(request.params.name)
-    if (t === undefined) throw materiaError('tensorNotFound', `Materialization '${m.id}' has no tensor '${request.params.name}'`)
+    if (t === undefined) throw materiaError('tensorNotFound', { id: m.id, name: request.params.name })
     materializer.requireReady(m)
     return sendBytes(request, reply, [{ arena: m.arena, offset: t.offset, length: t.nbytes }], etagOf(m.id, `tensor:${t.name}`),
       { 'x-tensor-dtype': t.dtype, 'x-tensor-shape': t.shape.join(',') })

@@ -156,8 +156,44 @@ export const errorMessages = {
   overrideRejected: msg('materializationOptions', "init.overrides['{pattern}']: {fn} on '{name}' (shape [{shape}]): {message}"),
   overrideMatchesNothing: msg('materializationOptions', "init.overrides['{pattern}'] matches no floating-point tensor of {qualname}; its state_dict names are {names}"),
   overrideMatchesNothingEmpty: msg('materializationOptions', "init.overrides['{pattern}'] matches no floating-point tensor of {qualname} (it has none)"),
-  // sessions, modules, materializations (routes, src/app)
+  // sessions, modules, materializations (routes, src/plugins/app, src/http)
+  sessionNotFound: msg('sessionNotFound', "Session '{id}' not found"),
+  sessionTtlTooLong: msg('validation', 'ttlSeconds must be at most {max}'),
+  tenantSessionQuota: msg('tenantSessionQuota', 'This tenant holds {held} live sessions, as many as its quota allows ({max}: ' +
+    "MATERIA_TENANT_MAX_SESSIONS or the tenant's maxSessions); delete a session or let one expire"),
+  moduleNotFound: msg('moduleNotFound', "Module '{id}' not found"),
+  sessionModuleQuota: msg('sessionModuleQuota', "The session holds {count} modules, as many as this tenant's sessions may hold " +
+    "({max}: MATERIA_SESSION_MAX_MODULES or the tenant's maxSessionModules); delete one or use another session"),
   materializationNotFound: msg('materializationNotFound', "Materialization '{id}' not found"),
+  materializationNotReady: msg('materializationNotReady', "Materialization '{id}' is {status}{reason}; bytes are served once it is ready"),
+  materializationFailed: msg('materializationNotReady', 'Materialization failed: {reason}'),
+  tensorNotFound: msg('tensorNotFound', "Materialization '{id}' has no tensor '{name}'"),
+  shardFileNotFound: msg('tensorNotFound', "No file '{file}' in this export; the index lists {files}"),
+  rangeNotSatisfiable: msg('rangeNotSatisfiable', 'Range {range} is not satisfiable for {size} bytes'),
+  skipInitNoDeviceArg: msg('noDeviceArg', "Module must support a 'device' arg to skip initialization"),
+  skipInitDevice: msg('constructorArgs', "skip_init materializes on 'cpu' or 'worker', got device {device}"),
+  dtypeNotFloating: msg('materializationOptions', "dtype must be a floating dtype (float32, float64, float16, bfloat16), got '{dtype}'"),
+  seedWithoutDraws: msg('materializationOptions', "seed and rng apply to init 'default' or overrides only (init is '{init}')"),
+  truncNormalNeedsTorch: msg('initUnavailable', "trunc_normal_ overrides need rng 'torch' (its rejection loop is defined on torch's stream)"),
+  queryOptionsOnJson: msg('materializationOptions', 'Query options ({options}) apply to checkpoint uploads; a JSON request takes its options in the body'),
+  checkpointStrictOptions: msg('materializationOptions', 'init, seed and rng choose the values of missing keys: they need strict=false'),
+  checkpointSeedWithoutDraws: msg('materializationOptions', "seed and rng apply to init 'default' (init is '{init}')"),
+  uploadStalled: msg('requestTimeout', 'The upload sent no byte for {idleMs} ms after {received} of {length} bytes (MATERIA_RECEIVE_TIMEOUT)'),
+  shuttingDown: msg('notReady', 'The service is shutting down'),
+  checkFailed: msg('notReady', 'Not ready: {name} check failed'),
+  // materialize (src/materialize): the budget, quotas, a checkpoint's bytes as they stream in
+  memoryBudget: msg('memoryBudget', 'Materialization needs {bytes} bytes ({bytesGiB}); the memory budget is {limit} bytes ' +
+    '({limitGiB}) with {used} in use and {free} free (MATERIA_MEMORY_BUDGET)'),
+  arenaAllocation: msg('memoryBudget', 'Could not allocate {bytes} bytes: {reason}'),
+  tenantMemoryQuota: msg('tenantMemoryQuota', "Materialization needs {bytes} bytes ({bytesGiB}); this tenant's materializations hold {held} bytes " +
+    "of its {max}-byte quota ({maxGiB}), {free} free (MATERIA_TENANT_MAX_RESIDENT_BYTES or the tenant's maxResidentBytes)"),
+  checkpointExtraData: msg('checkpointInvalid', 'invalid safetensors file: {extra} bytes after the data section'),
+  checkpointBodyEnded: msg('checkpointInvalid', 'invalid safetensors file: the body ended after {received} of {size} data bytes'),
+  // load_state_dict's own report (src/materialize/checkpoint.ts builds it, as PyTorch words it)
+  checkpointMismatch: msg('checkpointMismatch', '{message}'),
+  // a checkpoint that failed in a fill or the header's parse worker: the message it failed with (a template above)
+  checkpointFailed: msg('checkpointInvalid', '{message}'),
+  sizeOverflow: msg('specTooLarge', '{what} {a} * {b} exceeds 2^53-1 and cannot be represented exactly'),
   // safetensors (src/serialize): an uploaded file that breaks the format, tensors that cannot be written
   stTooShort: msg('checkpointInvalid', 'invalid safetensors file: the file is {length} bytes long, too short for the 8-byte header length'),
   stHeaderOverLimit: msg('checkpointInvalid', 'invalid safetensors file: header length {length} is larger than the limit of {max} bytes{because}'),
@@ -244,16 +280,9 @@ export class MateriaError extends Error {
   }
 }
 
-/**
- * The error `name` of errorMessages, its template filled from `params`. (Transition: an errorDefs
- * name with a whole message string is still accepted while throw sites move to templates.)
- */
-export function materiaError<N extends MessageName> (name: N, params: MessageParams<N>, headers?: Record<string, string>): MateriaError
-export function materiaError (name: ErrorName, message: string, headers?: Record<string, string>): MateriaError
-export function materiaError (name: string, params: string | Readonly<Record<string, string | number>>, headers?: Record<string, string>): MateriaError {
-  if (typeof params === 'string') return new MateriaError(name as ErrorName, params, headers)
-  const m = (errorMessages as Record<string, ErrorMessage>)[name]
-  if (m === undefined) throw new Error(`internal: no error message '${name}'`)
+/** The error `name` of errorMessages: its code and status, its template filled from `params`. */
+export function materiaError<N extends MessageName> (name: N, params: MessageParams<N>, headers?: Record<string, string>): MateriaError {
+  const m: ErrorMessage = errorMessages[name]
   return new MateriaError(m.error, formatMessage(m.template, params), headers)
 }
 

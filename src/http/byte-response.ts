@@ -42,7 +42,7 @@ export function sendBytes (request: FastifyRequest, reply: FastifyReply, segment
   const ifRange = request.headers['if-range']
   if (ifRange !== undefined && ifRange !== etag) range = 'none'
   if (range === 'unsatisfiable') {
-    throw materiaError('rangeNotSatisfiable', `Range ${request.headers.range ?? ''} is not satisfiable for ${size} bytes`, { 'content-range': unsatisfiedContentRange(size) })
+    throw materiaError('rangeNotSatisfiable', { range: request.headers.range ?? '', size }, { 'content-range': unsatisfiedContentRange(size) })
   }
   const start = range === 'none' ? 0 : range.start
   const end = range === 'none' ? size : range.end + 1

@@ -16,7 +16,7 @@ export function uploadBody (stream: Readable, idleMs: number, length: number | u
       let timer: NodeJS.Timeout | undefined
       const idle = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => {
-          reject(materiaError('requestTimeout', `The upload sent no byte for ${idleMs} ms after ${received} of ${length ?? 'an unknown number of'} bytes (MATERIA_RECEIVE_TIMEOUT)`))
+          reject(materiaError('uploadStalled', { idleMs, received, length: length ?? 'an unknown number of' }))
         }, idleMs)
       })
       try {

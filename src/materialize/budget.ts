@@ -23,8 +23,9 @@ export class MemoryBudget {
     const short = this.usedBytes + (this.spare?.bytes ?? 0) + bytes - this.limit
     if (short > 0) this.spare?.shed(short)
     if (this.usedBytes + (this.spare?.bytes ?? 0) + bytes > this.limit) {
-      throw materiaError('memoryBudget', `Materialization needs ${bytes} bytes (${gib(bytes)}); the memory budget is ${this.limit} bytes ` +
-        `(${gib(this.limit)}) with ${this.usedBytes} in use and ${this.limit - this.usedBytes} free (MATERIA_MEMORY_BUDGET)`)
+      throw materiaError('memoryBudget', {
+        bytes, bytesGiB: gib(bytes), limit: this.limit, limitGiB: gib(this.limit), used: this.usedBytes, free: this.limit - this.usedBytes
+      })
     }
     this.usedBytes += bytes
   }

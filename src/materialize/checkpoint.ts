@@ -80,7 +80,7 @@ export function checkCheckpoint (header: ParsedSafetensorsHeader, plan: ArenaPla
     // as PyTorch words it, but at most LISTED_KEYS keys per list and MAX_MESSAGE_LENGTH characters in all
     const more = problems.length > LISTED_KEYS + 2 ? [`… and ${problems.length - LISTED_KEYS - 2} more problems`] : []
     const text = [...problems.slice(0, LISTED_KEYS + 2), ...more].join('\n\t')
-    throw materiaError('checkpointMismatch', capMessage(`Error(s) in loading state_dict for ${qualname.replace(/^torch\.nn\./, '')}:\n\t${text}`))
+    throw materiaError('checkpointMismatch', { message: capMessage(`Error(s) in loading state_dict for ${qualname.replace(/^torch\.nn\./, '')}:\n\t${text}`) })
   }
   const unloaded = new Set(plan.tensors.filter((t) => !t.persistent || !storageIn.has(t.offset)).map((t) => t.name))
   return { missingKeys: missing, unexpectedKeys: unexpected, unloaded }
@@ -136,7 +136,7 @@ export async function copyStreamed (copies: readonly CopySpan[], source: Streame
   const cast = new ElementCast()
   const write = (chunk: Uint8Array): void => {
     if (pos + chunk.length > source.size) {
-      throw materiaError('checkpointInvalid', `invalid safetensors file: ${pos + chunk.length - Math.max(pos, source.size)} bytes after the data section`)
+      throw materiaError('checkpointExtraData', { extra: pos + chunk.length - Math.max(pos, source.size) })
     }
     const end = pos + chunk.length
     while (ci < copies.length && (copies[ci] as CopySpan).begin + sourceBytes(copies[ci] as CopySpan) <= pos) ci++
@@ -161,7 +161,7 @@ export async function copyStreamed (copies: readonly CopySpan[], source: Streame
     write(value)
   }
   if (pos !== source.size) {
-    throw materiaError('checkpointInvalid', `invalid safetensors file: the body ended after ${pos} of ${source.size} data bytes`)
+    throw materiaError('checkpointBodyEnded', { received: pos, size: source.size })
   }
 }
 

@@ -115,7 +115,7 @@ export class MaterializationRegistry {
     } catch (err) {
       this.budget.release(capacity)
       this.releaseTenant(opts.tenant?.id, tenantBytes)
-      throw materiaError('memoryBudget', `Could not allocate ${plan.arenaSize} bytes: ${(err as Error).message}`)
+      throw materiaError('arenaAllocation', { bytes: plan.arenaSize, reason: (err as Error).message })
     }
     // a recycled arena holds an earlier materialization's bytes: clear what this one will not write
     const clear = recycled !== undefined ? zeros ?? [] : []
@@ -207,9 +207,9 @@ export class MaterializationRegistry {
     if (tenant === undefined) return
     const held = this.tenantBytes.get(tenant.id) ?? 0
     if (held + bytes > tenant.maxResidentBytes) {
-      throw materiaError('tenantMemoryQuota', `Materialization needs ${bytes} bytes (${gib(bytes)}); this tenant's materializations hold ${held} bytes ` +
-        `of its ${tenant.maxResidentBytes}-byte quota (${gib(tenant.maxResidentBytes)}), ${Math.max(0, tenant.maxResidentBytes - held)} free ` +
-        '(MATERIA_TENANT_MAX_RESIDENT_BYTES or the tenant\'s maxResidentBytes)')
+      throw materiaError('tenantMemoryQuota', {
+        bytes, bytesGiB: gib(bytes), held, max: tenant.maxResidentBytes, maxGiB: gib(tenant.maxResidentBytes), free: Math.max(0, tenant.maxResidentBytes - held)
+      })
     }
     this.tenantBytes.set(tenant.id, held + bytes)
   }

@@ -26,7 +26,7 @@ async function healthPlugin (app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', async (_request, reply) => {
     if (closing) {
       void reply.header('connection', 'close')
-      throw materiaError('notReady', 'The service is shutting down', { 'retry-after': '1' })
+      throw materiaError('shuttingDown', {}, { 'retry-after': '1' })
     }
   })
 
@@ -58,7 +58,7 @@ async function healthPlugin (app: FastifyInstance): Promise<void> {
         results[name] = 'ok'
       } catch (err) {
         request.log.warn({ err, check: name }, 'readiness check failed')
-        throw materiaError('notReady', `Not ready: ${name} check failed`, { 'retry-after': '5' })
+        throw materiaError('checkFailed', { name }, { 'retry-after': '5' })
       }
     }
     return { status: 'ready' as const, checks: results }

@@ -45,7 +45,7 @@ async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
   app.decorate('redis', redis?.client)
   app.decorate('requireSession', async (request: FastifyRequest, sessionId: string) => {
     const s = await store.touchSession(request.tenant, sessionId)
-    if (s === undefined) throw materiaError('sessionNotFound', `Session '${sessionId}' not found`)
+    if (s === undefined) throw materiaError('sessionNotFound', { id: sessionId })
     return s
   })
   // onError runs before the error handler writes the body: the 503 of an unreachable store says when to retry

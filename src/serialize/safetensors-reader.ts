@@ -454,7 +454,7 @@ class OffThreadParse {
     this.port.close()
     if ('error' in answer) {
       // the worker built the message from the registry: raised again as it is
-      if (answer.code === errorDefs.checkpointInvalid.code) throw new MateriaError('checkpointInvalid', answer.error)
+      if (answer.code === errorDefs.checkpointInvalid.code) throw materiaError('checkpointFailed', { message: answer.error })
       throw new Error(answer.error)
     }
     const header = await fromColumns(answer.ok)

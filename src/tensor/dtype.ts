@@ -63,7 +63,7 @@ export function isSafeInt (value: unknown): value is number {
 export function checkedMul (a: number, b: number, what = 'size'): number {
   const p = a * b
   if (!Number.isSafeInteger(p)) {
-    throw materiaError('specTooLarge', `${what} ${a} * ${b} exceeds 2^53-1 and cannot be represented exactly`)
+    throw materiaError('sizeOverflow', { what, a, b })
   }
   return p
 }

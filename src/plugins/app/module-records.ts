@@ -54,7 +54,7 @@ export interface ModuleRecords {
   delete: (sessionId: string, moduleId: string) => Promise<void>
 }
 
-const notFound = (id: string): Error => materiaError('moduleNotFound', `Module '${id}' not found`)
+const notFound = (id: string): Error => materiaError('moduleNotFound', { id })
 
 async function moduleRecordsPlugin (app: FastifyInstance): Promise<void> {
   const ledger = new ModuleLedger(app.config.moduleBudget)
@@ -65,8 +65,7 @@ async function moduleRecordsPlugin (app: FastifyInstance): Promise<void> {
     // counted in the store, so replicas sharing a Redis share the count
     const count = await app.store.countModules(sessionId)
     if (count >= limits.maxSessionModules) {
-      throw materiaError('sessionModuleQuota', `The session holds ${count} modules, as many as this tenant's sessions may hold ` +
-        `(${limits.maxSessionModules}: MATERIA_SESSION_MAX_MODULES or the tenant's maxSessionModules); delete one or use another session`)
+      throw materiaError('sessionModuleQuota', { count, max: limits.maxSessionModules })
     }
     const id = newHandle('mod')
     try {

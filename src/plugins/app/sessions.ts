@@ -24,13 +24,12 @@ export function createSessions (app: FastifyInstance): Sessions {
     async create (request, ttlSeconds) {
       const ttl = ttlSeconds ?? config.sessionTtl
       if (ttl > config.maxSessionTtl) {
-        throw materiaError('validation', `ttlSeconds must be at most ${config.maxSessionTtl}`)
+        throw materiaError('sessionTtlTooLong', { max: config.maxSessionTtl })
       }
       // counted in the store, so replicas sharing a Redis share the count (concurrent creates may pass it by a few)
       const held = await store.countSessions(request.tenant)
       if (held >= request.limits.maxSessions) {
-        throw materiaError('tenantSessionQuota', `This tenant holds ${held} live sessions, as many as its quota allows (${request.limits.maxSessions}: ` +
-          'MATERIA_TENANT_MAX_SESSIONS or the tenant\'s maxSessions); delete a session or let one expire')
+        throw materiaError('tenantSessionQuota', { held, max: request.limits.maxSessions })
       }
       return await store.createSession(request.tenant, ttl)
     },
@@ -49,7 +48,7 @@ export function createSessions (app: FastifyInstance): Sessions {
 
     async delete (request, sessionId) {
       const s = await store.deleteSession(request.tenant, sessionId)
-      if (s === undefined) throw materiaError('sessionNotFound', `Session '${sessionId}' not found`)
+      if (s === undefined) throw materiaError('sessionNotFound', { id: sessionId })
     }
   }
 }

@@ -37,11 +37,11 @@ export async function startCheckpointLoad ({ registry }: FillServices, r: Checkp
   const strict = query.strict ?? true
   const missingInit = query.init ?? 'default'
   if (strict && (query.init !== undefined || query.seed !== undefined || query.rng !== undefined)) {
-    throw materiaError('materializationOptions', 'init, seed and rng choose the values of missing keys: they need strict=false')
+    throw materiaError('checkpointStrictOptions', {})
   }
   const draws = missingInit === 'default'
   if (!draws && (query.seed !== undefined || query.rng !== undefined)) {
-    throw materiaError('materializationOptions', `seed and rng apply to init 'default' (init is '${missingInit}')`)
+    throw materiaError('checkpointSeedWithoutDraws', { init: missingInit })
   }
   const { header, rest } = await readCheckpointHeader(body, fileSize, built.tensors.length)
   const plan = planArena(built.tensors)

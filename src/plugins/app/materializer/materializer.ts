@@ -45,7 +45,7 @@ export interface Materializer {
 /** The tenant part of a start, from the request's tenant and limits. */
 const tenantOf = (request: FastifyRequest): MaterializationTenant => ({ id: request.tenant, maxResidentBytes: request.limits.maxResidentBytes })
 
-const failed = (m: Materialization): Error => materiaError('materializationNotReady', `Materialization failed: ${m.error ?? 'unknown'}`)
+const failed = (m: Materialization): Error => materiaError('materializationFailed', { reason: m.error ?? 'unknown' })
 
 export function createMaterializer (app: FastifyInstance): Materializer {
   const registry = app.materializations
@@ -80,11 +80,11 @@ export function createMaterializer (app: FastifyInstance): Materializer {
 
     async skipInit (request, sessionId, spec) {
       const found = lookupClass(spec.class)
-      if (found.kind === 'nonModule') throw materiaError('notAModule', `Expected a Module; got ${found.pyClass}`)
-      if (!found.info.acceptsDevice) throw materiaError('noDeviceArg', "Module must support a 'device' arg to skip initialization")
+      if (found.kind === 'nonModule') throw materiaError('notAModule', { pyClass: found.pyClass })
+      if (!found.info.acceptsDevice) throw materiaError('skipInitNoDeviceArg', {})
       const device = spec.kwargs?.device ?? 'cpu'
       if (device !== 'cpu' && device !== 'worker') {
-        throw materiaError('constructorArgs', `skip_init materializes on 'cpu' or 'worker', got device ${JSON.stringify(device)}`)
+        throw materiaError('skipInitDevice', { device: JSON.stringify(device) })
       }
       const { device: _final, ...kwargs } = spec.kwargs ?? {}
       const { id: moduleId, built, body: module } = await app.moduleRecords.create(request, sessionId, { ...spec, kwargs })
@@ -102,7 +102,7 @@ export function createMaterializer (app: FastifyInstance): Materializer {
       if (m.status === 'failed' && m.error !== undefined && m.error !== 'cancelled') {
         // the reservation goes back with the failed materialization
         registry.delete(sessionId, m.id)
-        throw timedOut() ?? materiaError('checkpointInvalid', m.error)
+        throw timedOut() ?? materiaError('checkpointFailed', { message: m.error })
       }
       if (m.status === 'failed') throw failed(m)
       return m
@@ -111,13 +111,13 @@ export function createMaterializer (app: FastifyInstance): Materializer {
     async find (request, sessionId, id) {
       const session = await app.requireSession(request, sessionId)
       const m = registry.get(session.id, id)
-      if (m === undefined) throw materiaError('materializationNotFound', `Materialization '${id}' not found`)
+      if (m === undefined) throw materiaError('materializationNotFound', { id })
       return m
     },
 
     requireReady (m) {
       if (m.status !== 'ready') {
-        throw materiaError('materializationNotReady', `Materialization '${m.id}' is ${m.status}${m.error !== undefined ? ` (${m.error})` : ''}; bytes are served once it is ready`, m.status === 'pending' ? { 'retry-after': '1' } : undefined)
+        throw materiaError('materializationNotReady', { id: m.id, status: m.status, reason: m.error !== undefined ? ` (${m.error})` : '' }, m.status === 'pending' ? { 'retry-after': '1' } : undefined)
       }
     },
 

@@ -16,7 +16,7 @@ export function shardFile (m: Materialization, file: string, maxShardBytes: numb
   if (file === INDEX_FILE_NAME) return { index: Buffer.from(plan.indexJson) }
   const shard = plan.shards.find((s) => s.file === file)
   if (shard === undefined) {
-    throw materiaError('tensorNotFound', `No file '${file}' in this export; the index lists ${plan.shards.map((s) => s.file).join(', ')}`)
+    throw materiaError('shardFileNotFound', { file, files: plan.shards.map((s) => s.file).join(', ') })
   }
   const segments: Segment[] = [{ buffer: shard.layout.header }]
   for (const t of shard.layout.tensors) {

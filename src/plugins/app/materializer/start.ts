@@ -48,13 +48,13 @@ export function startMaterialization ({ registry }: FillServices, r: StartReques
   if (r.dtype !== undefined) {
     dtype = parseDType(r.dtype)
     if (dtype === undefined || !DTYPES[dtype].floating) {
-      throw materiaError('materializationOptions', `dtype must be a floating dtype (float32, float64, float16, bfloat16), got '${r.dtype}'`)
+      throw materiaError('dtypeNotFloating', { dtype: r.dtype })
     }
   }
   const { base, overrides } = parseInit(r.init)
   const draws = initDraws(r.init)
   if (!draws && (r.seed !== undefined || r.rng !== undefined)) {
-    throw materiaError('materializationOptions', `seed and rng apply to init 'default' or overrides only (init is '${base}')`)
+    throw materiaError('seedWithoutDraws', { init: base })
   }
   const plan = planArena(castTensors(r.built.tensors, dtype))
   const opts: MaterializationOptions = {
@@ -72,7 +72,7 @@ export function startMaterialization ({ registry }: FillServices, r: StartReques
   if (r.tree === undefined) throw new Error('internal: init with random draws needs the module tree')
   if (opts.rng === 'philox') {
     if (overrides.some((o) => o.fn === 'trunc_normal_')) {
-      throw materiaError('initUnavailable', "trunc_normal_ overrides need rng 'torch' (its rejection loop is defined on torch's stream)")
+      throw materiaError('truncNormalNeedsTorch', {})
     }
   }
   // a refused init or override is a MateriaError with its code (init/module-init.ts, init-overrides.ts)
