@@ -1,0 +1,35 @@
+// The words the API and the code share: where memory lives, which generator draws an init, which
+// init a materialization gets. Each is one TypeBox union here; the TypeScript type is its Static,
+// and a use that describes it in its own words passes its options to `described`. Dtypes are the
+// table in src/tensor/dtype.ts (the API takes them as strings, since it accepts torch's aliases).
+import { Type, type SchemaOptions, type Static, type TLiteral, type TUnion } from '@sinclair/typebox'
+
+function literals<const T extends string> (values: readonly T[]): TUnion<Array<TLiteral<T>>> {
+  return Type.Union(values.map((v) => Type.Literal(v)))
+}
+
+/** The same union with a use's own options (its description). */
+export function described<T extends TUnion> (union: T, options: SchemaOptions): T {
+  return Type.Union(union.anyOf, options) as T
+}
+
+/** Where a materialization's memory is: the service process, or a SharedArrayBuffer the worker pool fills. */
+export const Device = literals(['cpu', 'worker'])
+export type Device = Static<typeof Device>
+
+/** The `device` a torch.nn constructor takes: also `meta` (shapes only, the default). */
+export const MODULE_DEVICES = ['meta', ...Device.anyOf.map((d) => d.const)] as const
+export const ModuleDevice = literals(MODULE_DEVICES)
+export type ModuleDevice = Static<typeof ModuleDevice>
+
+/** The generator of an init's draws: PyTorch's CPU stream, or a counter-based stream per tensor. */
+export const Rng = literals(['torch', 'philox'])
+export type Rng = Static<typeof Rng>
+
+/** The init before any overrides. */
+export const InitKind = literals(['empty', 'zeros', 'ones', 'default'])
+export type InitKind = Static<typeof InitKind>
+
+/** The init a materialization reports: `checkpoint` when it was filled from an uploaded file. */
+export const MaterializationInit = Type.Union([...InitKind.anyOf, Type.Literal('checkpoint')])
+export type MaterializationInit = Static<typeof MaterializationInit>
