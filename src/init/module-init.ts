@@ -21,6 +21,7 @@ import { isModuleNode, type ModuleNode } from '../nn/define.js'
 import { tieAssignments } from '../nn/ties.js'
 import { InitRecorder, InitRuleError, Storage, type Value } from './init-recorder.js'
 import { Instance, type Slot } from './module-instance.js'
+import type { InitKind } from '../schemas/vocabulary.js'
 
 // routes/materializations.ts maps this error by class; it lives with the recorder
 export { InitRuleError }
@@ -50,8 +51,6 @@ function collectNodes (root: ModuleNode): Map<number, ModuleNode> {
   return all
 }
 
-export type BaseInit = 'default' | 'empty' | 'zeros' | 'ones'
-
 export interface ModuleReplay {
   /** RNG ops in stream order (after the module's construction, overrides append theirs) */
   readonly recorder: InitRecorder
@@ -63,7 +62,7 @@ export interface ModuleReplay {
  * base 'default' runs the inits; 'empty' / 'zeros' / 'ones' leave parameters empty or constant
  * (buffers always get their constructor values), like skip_init / materia's constant inits.
  */
-export function replayModule (root: ModuleNode, base: BaseInit = 'default'): ModuleReplay {
+export function replayModule (root: ModuleNode, base: InitKind = 'default'): ModuleReplay {
   const rec = new InitRecorder()
   const nodes = collectNodes(root)
   const instances = new Map<number, Instance>()

@@ -15,7 +15,8 @@ import { fma32 } from '../init/fp.js'
 import { uniformF32 } from '../init/uniform-fill.js'
 import { philoxFill, type PhiloxDist } from '../init/philox.js'
 import { ALL, before, fillCost, type Slice } from './init-cost.js'
-import type { ExecOp, ExecOutput, ExecValue, InitExec, Rng } from './init-plan.js'
+import type { ExecOp, ExecOutput, ExecValue, InitExec } from './init-plan.js'
+import type { Rng } from '../schemas/vocabulary.js'
 
 const STEP_NS = 4e6 // about 4 ms of work per step
 const DISCARD_STEP = 1 << 21

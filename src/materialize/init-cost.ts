@@ -4,7 +4,8 @@
 import { itemSize, type FloatDtype } from '../init/distributions.js'
 import type { Dist } from '../init/init-recorder.js'
 import { mtUniformWasmAvailable } from '../init/mt-uniform-wasm.js'
-import type { ExecOp, ExecOutput, ExecValue, InitExec, Rng } from './init-plan.js'
+import type { ExecOp, ExecOutput, ExecValue, InitExec } from './init-plan.js'
+import type { Rng } from '../schemas/vocabulary.js'
 
 /** A contiguous part of the stream: from (op, element) up to, not including, (op, element). */
 export interface Slice {

@@ -15,13 +15,12 @@ import type { ModuleNode } from '../nn/define.js'
 import { DTYPES } from '../tensor/dtype.js'
 import { decodeElement, encodeElement, itemSize, type FloatDtype } from '../init/distributions.js'
 import type { Dist, Patch, Storage } from '../init/init-recorder.js'
-import { type BaseInit, replayModule } from '../init/module-init.js'
+import { replayModule } from '../init/module-init.js'
 import { stateEntries } from '../init/module-instance.js'
 import { applyOverrides, type Override } from '../init/init-overrides.js'
 import type { FillRange } from './constant-fill.js'
 import type { ArenaPlan } from './plan.js'
-
-export type Rng = 'torch' | 'philox'
+import type { InitKind, Rng } from '../schemas/vocabulary.js'
 
 export interface ExecOp {
   readonly dtype: FloatDtype
@@ -69,7 +68,7 @@ export interface InitExec {
 }
 
 export interface InitOptions {
-  base: BaseInit
+  base: InitKind
   overrides: readonly Override[]
   rng: Rng
   seed: number

@@ -14,9 +14,8 @@ import { uncoveredZeros } from './constant-fill.js'
 import { writtenSpans, type Fill } from './fill.js'
 import { runFill } from './fill-runner.js'
 import { FillControl } from './fill-task.js'
-import type { ArenaPlan, InitKind } from './plan.js'
-
-export type Device = 'cpu' | 'worker'
+import type { ArenaPlan } from './plan.js'
+import type { Device, InitKind, MaterializationInit, Rng } from '../schemas/vocabulary.js'
 
 export type Status = 'pending' | 'ready' | 'failed'
 
@@ -24,11 +23,11 @@ export interface MaterializationOptions {
   sessionId: string
   moduleId: string
   device: Device
-  init: InitKind | 'checkpoint'
+  init: MaterializationInit
   /** init overrides in the order applied, pattern → { fn, ...arguments } (defaults filled in) */
   overrides?: Record<string, { fn: string } & Record<string, string | number>>
   seed: number | null
-  rng: 'torch' | 'philox' | null
+  rng: Rng | null
   dtype: DType | null
   /** for init 'checkpoint': what load_state_dict reported, and how missing keys were filled */
   checkpoint?: { strict: boolean, missingKeys: string[], unexpectedKeys: string[], missingInit: InitKind }

@@ -2,6 +2,8 @@
 // init a materialization gets. Each is one TypeBox union here; the TypeScript type is its Static,
 // and a use that describes it in its own words passes its options to `described`. Dtypes are the
 // table in src/tensor/dtype.ts (the API takes them as strings, since it accepts torch's aliases).
+// TypeBox's idiom: a schema and its Static type share one name, so one import brings both.
+/* eslint-disable @typescript-eslint/no-redeclare */
 import { Type, type SchemaOptions, type Static, type TLiteral, type TUnion } from '@sinclair/typebox'
 
 function literals<const T extends string> (values: readonly T[]): TUnion<Array<TLiteral<T>>> {
@@ -11,6 +13,11 @@ function literals<const T extends string> (values: readonly T[]): TUnion<Array<T
 /** The same union with a use's own options (its description). */
 export function described<T extends TUnion> (union: T, options: SchemaOptions): T {
   return Type.Union(union.anyOf, options) as T
+}
+
+/** Whether `value` is one of the union's words. */
+export function isOneOf<const T extends string> (union: TUnion<Array<TLiteral<T>>>, value: unknown): value is T {
+  return union.anyOf.some((w) => w.const === value)
 }
 
 /** Where a materialization's memory is: the service process, or a SharedArrayBuffer the worker pool fills. */
