@@ -1,8 +1,7 @@
 // torch.nn.init over storages without memory: each call records the RNG operation torch would run
 // (RngOp, in stream order) and the value the storage holds afterwards. The bounds are computed by
 // nn-init.ts's functions, in Python's order, so they round as torch's do.
-import { DTYPES, type DType } from '../tensor/dtype.js'
-import type { FloatDtype } from './distributions.js'
+import { DTYPES, isFloatDType as isFloat, type DType, type FloatDType } from '../tensor/dtype.js'
 import { calculateFanInAndFanOut, kaimingStd, xavierStd } from './nn-init.js'
 
 export type Dist =
@@ -12,7 +11,7 @@ export type Dist =
 
 /** One RNG-consuming operation on a whole contiguous tensor, in stream order. */
 export interface RngOp {
-  readonly dtype: FloatDtype
+  readonly dtype: FloatDType
   readonly numel: number
   readonly dist: Dist
   /** e.g. "kaiming_uniform_(a=sqrt(5)) on Linear.weight", for messages and debugging */
@@ -49,10 +48,8 @@ export class InitRuleError extends Error {
   }
 }
 
-const isFloat = (d: DType): d is FloatDtype => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16'
-
 // std::numeric_limits<T>::max(): torch's range checks of uniform_ bounds
-const dtypeMax: Record<FloatDtype, number> = { float32: 3.4028234663852886e38, float64: Number.MAX_VALUE, float16: 65504, bfloat16: 3.3895313892515355e38 }
+const dtypeMax: Record<FloatDType, number> = { float32: 3.4028234663852886e38, float64: Number.MAX_VALUE, float16: 65504, bfloat16: 3.3895313892515355e38 }
 
 /** nn-init.ts's scalar math throws RangeError where Python raises (fans of a 1-D tensor, division by zero). */
 function pyMath (f: () => number): number {
@@ -67,7 +64,7 @@ function pyMath (f: () => number): number {
 export class InitRecorder {
   readonly ops: RngOp[] = []
 
-  private floating (s: Storage, fn: string): FloatDtype {
+  private floating (s: Storage, fn: string): FloatDType {
     if (!isFloat(s.dtype)) throw new InitRuleError(`${fn} needs a floating-point tensor, got ${s.dtype}`)
     return s.dtype
   }

@@ -55,8 +55,6 @@ export function isFloatDType (value: unknown): value is FloatDType {
   return isDType(value) && DTYPES[value].floating
 }
 
-export const FLOAT_DTYPES: readonly FloatDType[] = DTYPE_NAMES.filter(isFloatDType)
-
 /** 'float32', 'torch.float32', 'torch.float' → 'float32'; anything else → undefined. */
 export function parseDType (value: unknown): DType | undefined {
   if (typeof value !== 'string') return undefined
