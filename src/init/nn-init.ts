@@ -19,17 +19,12 @@ import {
 import { erf } from './libm.js'
 import type { CpuGenerator } from './mt19937.js'
 import type { FloatDType } from '../tensor/dtype.js'
+import type { FanMode, Nonlinearity } from '../schemas/vocabulary.js'
 
 /** A contiguous (row-major) tensor: its shape plus the storage filled in place. */
 export interface InitTensor extends FillTarget {
   readonly shape: readonly number[]
 }
-
-export type Nonlinearity =
-  | 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'conv_transpose1d' | 'conv_transpose2d' | 'conv_transpose3d'
-  | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu'
-
-export type FanMode = 'fan_in' | 'fan_out'
 
 const linearFns = new Set<string>([
   'linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d'

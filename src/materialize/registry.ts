@@ -15,9 +15,7 @@ import { writtenSpans, type Fill } from './fill.js'
 import { runFill } from './fill-runner.js'
 import { FillControl } from './fill-task.js'
 import type { ArenaPlan } from './plan.js'
-import type { Device, InitKind, MaterializationInit, Rng } from '../schemas/vocabulary.js'
-
-export type Status = 'pending' | 'ready' | 'failed'
+import type { Device, InitKind, MaterializationInit, MaterializationStatus, OverrideFn, Rng } from '../schemas/vocabulary.js'
 
 export interface MaterializationOptions {
   sessionId: string
@@ -25,7 +23,7 @@ export interface MaterializationOptions {
   device: Device
   init: MaterializationInit
   /** init overrides in the order applied, pattern → { fn, ...arguments } (defaults filled in) */
-  overrides?: Record<string, { fn: string } & Record<string, string | number>>
+  overrides?: Record<string, { fn: OverrideFn } & Record<string, string | number>>
   seed: number | null
   rng: Rng | null
   dtype: DType | null
@@ -40,7 +38,7 @@ export interface Materialization extends MaterializationOptions {
   createdAt: number
   /** creation order on this replica, unique and increasing (list cursors; createdAt repeats within a millisecond) */
   seq: number
-  status: Status
+  status: MaterializationStatus
   error?: string
   plan: ArenaPlan
   arena: Arena

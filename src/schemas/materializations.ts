@@ -3,14 +3,14 @@ import { Type } from '@sinclair/typebox'
 import { TensorInfo } from './nn.js'
 import { nextCursor } from './common.js'
 import { Module, SessionId } from './sessions.js'
-import { described, Device, InitKind, MaterializationInit, Rng } from './vocabulary.js'
+import { described, Device, FanMode, InitKind, MaterializationInit, MaterializationStatus, Nonlinearity, OverrideFn, Rng } from './vocabulary.js'
 
 export const MaterializationId = Type.String({ pattern: '^mat_[A-Za-z0-9_-]{1,64}$', description: 'A materialization handle (`mat_…`).' })
 
 const num = (description: string) => Type.Optional(Type.Number({ description }))
 
 export const InitOverride = Type.Object({
-  fn: Type.Union(['uniform_', 'normal_', 'constant_', 'zeros_', 'ones_', 'xavier_uniform_', 'xavier_normal_', 'kaiming_uniform_', 'kaiming_normal_', 'trunc_normal_'].map((f) => Type.Literal(f)),
+  fn: described(OverrideFn,
     { description: 'A torch.nn.init function. trunc_normal_ is torch >= 2.12\'s (rejection sampling); when [a, b] keeps at most 30% of the normal\'s mass PyTorch samples it with a vector log that is not reproducible, and that answers 501.' }),
   a: num('uniform_: lower bound (default 0.0). kaiming_*: negative slope for leaky_relu (default 0). trunc_normal_: lower cutoff (default -2.0).'),
   b: num('uniform_: upper bound (default 1.0). trunc_normal_: upper cutoff (default 2.0).'),
@@ -18,8 +18,8 @@ export const InitOverride = Type.Object({
   std: num('normal_, trunc_normal_: standard deviation (default 1.0).'),
   val: num('constant_: the value (required).'),
   gain: num('xavier_*: gain (default 1.0).'),
-  mode: Type.Optional(Type.Union([Type.Literal('fan_in'), Type.Literal('fan_out')], { description: 'kaiming_*: default fan_in.' })),
-  nonlinearity: Type.Optional(Type.Union(['linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu'].map((f) => Type.Literal(f)),
+  mode: Type.Optional(described(FanMode, { description: 'kaiming_*: default fan_in.' })),
+  nonlinearity: Type.Optional(described(Nonlinearity,
     { description: 'kaiming_*: default leaky_relu.' }))
 }, {
   $id: 'InitOverride',
@@ -92,7 +92,7 @@ export const Materialization = Type.Object({
   seed: Type.Union([Type.Integer(), Type.Null()]),
   rng: Type.Union([...Rng.anyOf, Type.Null()]),
   dtype: Type.Union([Type.String(), Type.Null()], { description: 'The cast applied to floating tensors, or null.' }),
-  status: Type.Union([Type.Literal('ready'), Type.Literal('pending'), Type.Literal('failed')]),
+  status: MaterializationStatus,
   error: Type.Optional(Type.String({ description: 'Why the materialization failed (for example `cancelled`).' })),
   progress: Type.Object({ bytesDone: Type.Integer(), bytesTotal: Type.Integer() }, { additionalProperties: false, description: 'Bytes filled so far of the bytes that need a pass (an empty materialization has almost none).' }),
   nbytes: Type.Integer({ description: 'Bytes of memory the materialization holds.' }),

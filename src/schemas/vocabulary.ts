@@ -40,3 +40,35 @@ export type InitKind = Static<typeof InitKind>
 /** The init a materialization reports: `checkpoint` when it was filled from an uploaded file. */
 export const MaterializationInit = Type.Union([...InitKind.anyOf, Type.Literal('checkpoint')])
 export type MaterializationInit = Static<typeof MaterializationInit>
+
+/** A materialization's state: filled, still filling, or stopped (an error or a cancel). */
+export const MaterializationStatus = literals(['ready', 'pending', 'failed'])
+export type MaterializationStatus = Static<typeof MaterializationStatus>
+
+/** The torch.nn.init functions an init override can name. */
+export const OVERRIDE_FNS = [
+  'uniform_', 'normal_', 'constant_', 'zeros_', 'ones_', 'xavier_uniform_', 'xavier_normal_',
+  'kaiming_uniform_', 'kaiming_normal_', 'trunc_normal_'
+] as const
+export const OverrideFn = literals(OVERRIDE_FNS)
+export type OverrideFn = Static<typeof OverrideFn>
+
+/** torch.nn.init.calculate_gain's nonlinearities. */
+export const NONLINEARITIES = [
+  'linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d',
+  'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu'
+] as const
+export const Nonlinearity = literals(NONLINEARITIES)
+export type Nonlinearity = Static<typeof Nonlinearity>
+
+/** kaiming_*'s `mode`: which fan the std is computed from. */
+export const FanMode = literals(['fan_in', 'fan_out'])
+export type FanMode = Static<typeof FanMode>
+
+/** What a state_dict tensor is to its module. */
+export const TensorKind = literals(['parameter', 'buffer'])
+export type TensorKind = Static<typeof TensorKind>
+
+/** inspect.Parameter.kind of a constructor parameter. */
+export const ParamKind = literals(['positional_or_keyword', 'var_positional', 'keyword_only', 'var_keyword'])
+export type ParamKind = Static<typeof ParamKind>
