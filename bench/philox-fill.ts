@@ -13,7 +13,7 @@ import os from 'node:os'
 import { philoxBlocks, philoxFill, type PhiloxDist } from '../src/init/philox.js'
 
 import { arena, best, bytes, mib, reps, report as reportWidth, type Timing } from './fill-timing.js'
-import type { FloatDType } from '../src/tensor/dtype.js'
+import { DTYPES, type FloatDType } from '../src/tensor/dtype.js'
 
 const report = (label: string, t: Timing, n: number): void => { reportWidth(label, t, n, 26) }
 
@@ -42,9 +42,8 @@ const cases: Array<[FloatDType, PhiloxDist]> = [
   ['float64', { kind: 'uniform', low: -0.05, high: 0.05 }],
   ['float64', { kind: 'normal', mean: 0, std: 0.02 }]
 ]
-const size: Record<FloatDType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2 }
 for (const [dtype, dist] of cases) {
-  report(`${dtype} ${dist.kind}`, best(() => philoxFill(arena, dtype, dist, { seed: 0, name: 'bench.weight' }, 0)), bytes / size[dtype])
+  report(`${dtype} ${dist.kind}`, best(() => philoxFill(arena, dtype, dist, { seed: 0, name: 'bench.weight' }, 0)), bytes / DTYPES[dtype].bytes)
 }
 // A shard far into a big tensor costs the same as one at the start.
 report('float32 uniform @ 2^40', best(() => philoxFill(arena, 'float32', { kind: 'uniform', low: -1, high: 1 }, { seed: 0, name: 'w' }, 2 ** 40)), bytes / 4)
