@@ -9,15 +9,16 @@
 
 import os from 'node:os'
 
-import { normalFill, uniformFill, type FloatDtype } from '../src/init/distributions.js'
+import { normalFill, uniformFill } from '../src/init/distributions.js'
 import { CpuGenerator } from '../src/init/mt19937.js'
 
 import { arena, best, bytes, mib, reps, report as reportWidth, type Timing } from './fill-timing.js'
+import type { FloatDType } from '../src/tensor/dtype.js'
 
 const report = (label: string, t: Timing, n: number): void => { reportWidth(label, t, n, 20) }
 
 const gen = new CpuGenerator(0)
-const cases: Array<[string, FloatDtype, 'uniform' | 'normal']> = [
+const cases: Array<[string, FloatDType, 'uniform' | 'normal']> = [
   ['uniform_ float32', 'float32', 'uniform'],
   ['normal_  float32', 'float32', 'normal'],
   ['uniform_ bfloat16', 'bfloat16', 'uniform'],

@@ -10,9 +10,10 @@
 
 import os from 'node:os'
 
-import { philoxBlocks, philoxFill, type PhiloxDist, type PhiloxDtype } from '../src/init/philox.js'
+import { philoxBlocks, philoxFill, type PhiloxDist } from '../src/init/philox.js'
 
 import { arena, best, bytes, mib, reps, report as reportWidth, type Timing } from './fill-timing.js'
+import { DTYPES, type FloatDType } from '../src/tensor/dtype.js'
 
 const report = (label: string, t: Timing, n: number): void => { reportWidth(label, t, n, 26) }
 
@@ -33,7 +34,7 @@ report('raw philox4x32-10 words', best(() => {
   for (let b = 0; b < blocks; b += 512) philoxBlocks(words, 512, b, 0, 1, 0x12345678, 0x9abcdef0)
 }), bytes / 4)
 
-const cases: Array<[PhiloxDtype, PhiloxDist]> = [
+const cases: Array<[FloatDType, PhiloxDist]> = [
   ['float32', { kind: 'uniform', low: -0.05, high: 0.05 }],
   ['float32', { kind: 'normal', mean: 0, std: 0.02 }],
   ['bfloat16', { kind: 'uniform', low: -0.05, high: 0.05 }],
@@ -41,9 +42,8 @@ const cases: Array<[PhiloxDtype, PhiloxDist]> = [
   ['float64', { kind: 'uniform', low: -0.05, high: 0.05 }],
   ['float64', { kind: 'normal', mean: 0, std: 0.02 }]
 ]
-const size: Record<PhiloxDtype, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2 }
 for (const [dtype, dist] of cases) {
-  report(`${dtype} ${dist.kind}`, best(() => philoxFill(arena, dtype, dist, { seed: 0, name: 'bench.weight' }, 0)), bytes / size[dtype])
+  report(`${dtype} ${dist.kind}`, best(() => philoxFill(arena, dtype, dist, { seed: 0, name: 'bench.weight' }, 0)), bytes / DTYPES[dtype].bytes)
 }
 // A shard far into a big tensor costs the same as one at the start.
 report('float32 uniform @ 2^40', best(() => philoxFill(arena, 'float32', { kind: 'uniform', low: -1, high: 1 }, { seed: 0, name: 'w' }, 2 ** 40)), bytes / 4)

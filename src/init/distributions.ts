@@ -23,14 +23,15 @@ import { bf16BitsFromF32, f16BitsFromF32 } from './fp.js'
 import type { CpuGenerator } from './mt19937.js'
 import { normalBlocksF32, normalBlocksF64, normalBlocksLowp, normalScalarDouble } from './normal-fill.js'
 import {
-  allocDense, decodeElement, type DenseArray, directView, encodeElement, type FillTarget, type FloatDtype, numelOf, produceInto,
+  allocDense, decodeElement, type DenseArray, directView, encodeElement, type FillTarget, numelOf, produceInto,
   type Producer, writeElements
 } from './storage.js'
 import { type LowpUniform, uniformF32, uniformF64, uniformLowp } from './uniform-fill.js'
+import type { FloatDType } from '../tensor/dtype.js'
 
 export {
   allocDense, decodeElement, encodeElement, itemSize, numelOf, readValues, writeValues,
-  type DenseArray, type FillTarget, type FloatDtype, type FloatStorage
+  type DenseArray, type FillTarget, type FloatStorage
 } from './storage.js'
 
 const fround = Math.fround
@@ -59,14 +60,14 @@ export class UnsupportedInitError extends Error {
 }
 
 // The largest finite value of each dtype (std::numeric_limits<T>::max()), for torch's range check.
-const dtypeMax: Record<FloatDtype, number> = {
+const dtypeMax: Record<FloatDType, number> = {
   float32: 3.4028234663852886e38,
   float64: Number.MAX_VALUE,
   float16: 65504,
   bfloat16: 3.3895313892515355e38
 }
 
-function checkUniformBounds (dtype: FloatDtype, a: number, b: number): void {
+function checkUniformBounds (dtype: FloatDType, a: number, b: number): void {
   if (!Number.isFinite(a) || !Number.isFinite(b)) {
     throw new RangeError(`uniform_ expects finite bounds, got from=${a} to=${b}`)
   }

@@ -19,17 +19,7 @@ import { materiaError, type MateriaError } from '../errors.js'
 import { erf } from './libm.js'
 import type { InitRecorder, Storage } from './init-recorder.js'
 import { type Instance, stateEntries } from './module-instance.js'
-
-export const OVERRIDE_FNS = [
-  'uniform_', 'normal_', 'constant_', 'zeros_', 'ones_', 'xavier_uniform_', 'xavier_normal_',
-  'kaiming_uniform_', 'kaiming_normal_', 'trunc_normal_'
-] as const
-export type OverrideFn = typeof OVERRIDE_FNS[number]
-
-export const NONLINEARITIES = [
-  'linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d',
-  'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu'
-] as const
+import { NONLINEARITIES, OVERRIDE_FNS, type OverrideFn } from '../schemas/vocabulary.js'
 
 /** Each function's keyword arguments (PyTorch names) with their defaults; undefined: required. */
 const SIGNATURES: Record<OverrideFn, Record<string, number | string | undefined>> = {

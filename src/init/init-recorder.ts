@@ -2,8 +2,7 @@
 // (RngOp, in stream order) and the value the storage holds afterwards. The bounds are computed by
 // nn-init.ts's functions, in Python's order, so they round as torch's do.
 import type { MateriaError } from '../errors.js'
-import { DTYPES, type DType } from '../tensor/dtype.js'
-import type { FloatDtype } from './distributions.js'
+import { DTYPES, isFloatDType as isFloat, type DType, type FloatDType } from '../tensor/dtype.js'
 import { calculateFanInAndFanOut, kaimingStd, xavierStd } from './nn-init.js'
 
 export type Dist =
@@ -13,7 +12,7 @@ export type Dist =
 
 /** One RNG-consuming operation on a whole contiguous tensor, in stream order. */
 export interface RngOp {
-  readonly dtype: FloatDtype
+  readonly dtype: FloatDType
   readonly numel: number
   readonly dist: Dist
   /** e.g. "kaiming_uniform_(a=sqrt(5)) on Linear.weight", for messages and debugging */
@@ -50,10 +49,8 @@ export class Storage {
  */
 export type Reject = (message: string) => MateriaError
 
-const isFloat = (d: DType): d is FloatDtype => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16'
-
 // std::numeric_limits<T>::max(): torch's range checks of uniform_ bounds
-const dtypeMax: Record<FloatDtype, number> = { float32: 3.4028234663852886e38, float64: Number.MAX_VALUE, float16: 65504, bfloat16: 3.3895313892515355e38 }
+const dtypeMax: Record<FloatDType, number> = { float32: 3.4028234663852886e38, float64: Number.MAX_VALUE, float16: 65504, bfloat16: 3.3895313892515355e38 }
 
 export class InitRecorder {
   readonly ops: RngOp[] = []
@@ -81,7 +78,7 @@ export class InitRecorder {
     }
   }
 
-  private floating (s: Storage, fn: string): FloatDtype {
+  private floating (s: Storage, fn: string): FloatDType {
     if (!isFloat(s.dtype)) throw this.reject(`${fn} needs a floating-point tensor, got ${s.dtype}`)
     return s.dtype
   }

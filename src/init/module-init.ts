@@ -22,6 +22,7 @@ import { isModuleNode, type ModuleNode } from '../nn/define.js'
 import { tieAssignments } from '../nn/ties.js'
 import { InitRecorder, Storage, type Value } from './init-recorder.js'
 import { Instance, type Slot } from './module-instance.js'
+import type { InitKind } from '../schemas/vocabulary.js'
 
 /** Every constructed node: the tree's children plus modules held in bound arguments (deep-copy sources). */
 function collectNodes (root: ModuleNode): Map<number, ModuleNode> {
@@ -48,8 +49,6 @@ function collectNodes (root: ModuleNode): Map<number, ModuleNode> {
   return all
 }
 
-export type BaseInit = 'default' | 'empty' | 'zeros' | 'ones'
-
 export interface ModuleReplay {
   /** RNG ops in stream order (after the module's construction, overrides append theirs) */
   readonly recorder: InitRecorder
@@ -61,7 +60,7 @@ export interface ModuleReplay {
  * base 'default' runs the inits; 'empty' / 'zeros' / 'ones' leave parameters empty or constant
  * (buffers always get their constructor values), like skip_init / materia's constant inits.
  */
-export function replayModule (root: ModuleNode, base: BaseInit = 'default'): ModuleReplay {
+export function replayModule (root: ModuleNode, base: InitKind = 'default'): ModuleReplay {
   const rec = new InitRecorder((message) => materiaError('initRejected', { base, qualname: root.qualname, message }))
   const nodes = collectNodes(root)
   const instances = new Map<number, Instance>()

@@ -3,8 +3,9 @@
 // what a definition's init (src/nn/define.ts ModuleInit) sees as `self`.
 import { forEachStateTensor } from '../nn/state-dict.js'
 import type { Storage } from './init-recorder.js'
+import type { TensorKind } from '../schemas/vocabulary.js'
 
-export interface Slot { readonly name: string, readonly kind: 'parameter' | 'buffer', readonly persistent: boolean, storage: Storage }
+export interface Slot { readonly name: string, readonly kind: TensorKind, readonly persistent: boolean, storage: Storage }
 
 /** A constructed module object: its class name, own tensor slots and registered children. */
 export class Instance {

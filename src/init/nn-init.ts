@@ -14,21 +14,17 @@
 
 import {
   allocDense, decodeElement, defaultProfile, encodeElement, normalFill, numelOf, readValues, uniformFill,
-  UnsupportedInitError, writeValues, type DenseArray, type FillTarget, type FloatDtype, type InitProfile
+  UnsupportedInitError, writeValues, type DenseArray, type FillTarget, type InitProfile
 } from './distributions.js'
 import { erf } from './libm.js'
 import type { CpuGenerator } from './mt19937.js'
+import type { FloatDType } from '../tensor/dtype.js'
+import type { FanMode, Nonlinearity } from '../schemas/vocabulary.js'
 
 /** A contiguous (row-major) tensor: its shape plus the storage filled in place. */
 export interface InitTensor extends FillTarget {
   readonly shape: readonly number[]
 }
-
-export type Nonlinearity =
-  | 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'conv_transpose1d' | 'conv_transpose2d' | 'conv_transpose3d'
-  | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu'
-
-export type FanMode = 'fan_in' | 'fan_out'
 
 const linearFns = new Set<string>([
   'linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d'
@@ -227,7 +223,7 @@ export function truncNormal (gen: CpuGenerator, t: InitTensor, mean = 0.0, std =
 
 /** What the rejection loop needs: the op's dtype, size, distribution and the bounds cast to the dtype. */
 export interface TruncNormalParams {
-  readonly dtype: FloatDtype
+  readonly dtype: FloatDType
   readonly n: number
   readonly mean: number
   readonly std: number
@@ -237,7 +233,7 @@ export interface TruncNormalParams {
 }
 
 /** Checks trunc_normal_'s arguments as truncNormal does (throws UnsupportedInitError, RangeError). */
-export function truncNormalParams (dtype: FloatDtype, n: number, mean: number, std: number, a: number, b: number,
+export function truncNormalParams (dtype: FloatDType, n: number, mean: number, std: number, a: number, b: number,
   profile: InitProfile = defaultProfile): TruncNormalParams {
   if (profile.version === '1.13') {
     throw new UnsupportedInitError('trunc_normal_ before torch 2.12 uses erfinv (MKL on official wheels); not reproducible')
@@ -269,7 +265,7 @@ export interface TruncStore {
   take: (s: number, e: number, fresh: DenseArray, all: boolean) => number
 }
 
-const nanBits: Record<FloatDtype, number> = { float32: NaN, float64: NaN, float16: 0x7e00, bfloat16: 0x7fc0 }
+const nanBits: Record<FloatDType, number> = { float32: NaN, float64: NaN, float16: 0x7e00, bfloat16: 0x7fc0 }
 
 /**
  * The output tensor is the state: an element still outside [a, b] holds NaN (a normal draw never
@@ -278,7 +274,7 @@ const nanBits: Record<FloatDtype, number> = { float32: NaN, float64: NaN, float1
 export class TruncOutput implements TruncStore {
   private readonly nan: number
   private readonly same: boolean
-  constructor (private readonly out: DenseArray, private readonly outDtype: FloatDtype, private readonly p: TruncNormalParams) {
+  constructor (private readonly out: DenseArray, private readonly outDtype: FloatDType, private readonly p: TruncNormalParams) {
     this.nan = nanBits[outDtype]
     this.same = outDtype === p.dtype
   }
@@ -345,14 +341,14 @@ export class TruncBits implements TruncStore {
 }
 
 // Rough costs (ns) for cutting the loop into steps: a drawn element, a scanned one, a discarded draw.
-const drawCost = (dtype: FloatDtype): number => dtype === 'float64' ? 250 : 30
+const drawCost = (dtype: FloatDType): number => dtype === 'float64' ? 250 : 30
 const scanCost = 1
 const skipCost = 0.3
 /** Largest run of 16-element blocks drawn by one normal_ call (the scratch size). */
 const RUN_ELEMS = 1 << 14
 
-const scratch = new Map<FloatDtype, DenseArray>()
-function freshBuffer (dtype: FloatDtype): DenseArray {
+const scratch = new Map<FloatDType, DenseArray>()
+function freshBuffer (dtype: FloatDType): DenseArray {
   let b = scratch.get(dtype)
   if (b === undefined) { b = allocDense(dtype, RUN_ELEMS); scratch.set(dtype, b) }
   return b

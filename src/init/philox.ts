@@ -22,10 +22,10 @@ import { philoxBlocks } from './philox-core.js'
 import { castF32BitsToF16Fast } from './philox-half.js'
 import { radius32, radius53, sinCos6, sinCos9, trig } from './philox-math.js'
 import { philoxWasmUniform } from './philox-wasm.js'
+import { DTYPES, isFloatDType, type FloatDType } from '../tensor/dtype.js'
 
 export { philox4x32x10, philoxBlocks } from './philox-core.js'
 
-export type PhiloxDtype = 'float32' | 'float64' | 'float16' | 'bfloat16'
 export type PhiloxDist = { kind: 'uniform', low: number, high: number } | { kind: 'normal', mean: number, std: number }
 
 /** Counter word 2 of each distribution's blocks. */
@@ -35,12 +35,10 @@ export const PHILOX_PURPOSE = Object.freeze({ uniform: 1, normal: 2 })
 export const PHILOX_KEY_PREFIX = 'materia-philox-v1\u0000'
 
 /** Elements per Philox block for each (distribution, dtype family). */
-export function elementsPerBlock (kind: PhiloxDist['kind'], dtype: PhiloxDtype): number {
+export function elementsPerBlock (kind: PhiloxDist['kind'], dtype: FloatDType): number {
   if (dtype === 'float64') return 2
   return kind === 'uniform' ? 5 : 4
 }
-
-const elementSize: Record<PhiloxDtype, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2 }
 
 const TWO32 = 4294967296
 const TWO_NEG24 = 2 ** -24
@@ -212,7 +210,7 @@ function ceilDiv (x: number, y: number): number {
   return q * y < x ? q + 1 : q
 }
 
-function checkParams (dtype: PhiloxDtype, dist: PhiloxDist): { a: number, b: number } {
+function checkParams (dtype: FloatDType, dist: PhiloxDist): { a: number, b: number } {
   if (dist.kind === 'uniform') {
     const { low, high } = dist
     if (!Number.isFinite(low) || !Number.isFinite(high) || !(low <= high)) {
@@ -241,18 +239,18 @@ function checkParams (dtype: PhiloxDtype, dist: PhiloxDist): { a: number, b: num
 }
 
 /** Fills target with elements [firstElement, firstElement + n) of the tensor's stream, n = target.byteLength / element size, little-endian. */
-export function philoxFill (target: Uint8Array, dtype: PhiloxDtype, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number): void {
+export function philoxFill (target: Uint8Array, dtype: FloatDType, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number): void {
   fill(target, dtype, dist, key, firstElement, true)
 }
 
 /** The same fill in portable JS only (the reference the WebAssembly kernel is checked against). */
-export function philoxFillJs (target: Uint8Array, dtype: PhiloxDtype, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number): void {
+export function philoxFillJs (target: Uint8Array, dtype: FloatDType, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number): void {
   fill(target, dtype, dist, key, firstElement, false)
 }
 
-function fill (target: Uint8Array, dtype: PhiloxDtype, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number, wasm: boolean): void {
-  const size = elementSize[dtype]
-  if (size === undefined) throw new TypeError(`philox: unsupported dtype ${String(dtype)}`)
+function fill (target: Uint8Array, dtype: FloatDType, dist: PhiloxDist, key: { seed: number, name: string }, firstElement: number, wasm: boolean): void {
+  if (!isFloatDType(dtype)) throw new TypeError(`philox: unsupported dtype ${String(dtype)}`)
+  const size = DTYPES[dtype].bytes
   if (target.byteLength % size !== 0) {
     throw new RangeError(`philox: target byteLength ${target.byteLength} is not a multiple of the ${dtype} element size ${size}`)
   }

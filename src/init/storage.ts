@@ -6,8 +6,7 @@
 // host) is filled through a small chunk buffer.
 
 import { bf16BitsFromF32, bf16FromBits, f16BitsFromF32, f16FromBits, hostIsLittleEndian } from './fp.js'
-
-export type FloatDtype = 'float32' | 'float64' | 'float16' | 'bfloat16'
+import { DTYPES, type FloatDType } from '../tensor/dtype.js'
 
 /** Element storage: Float32Array / Float64Array for those dtypes, Uint16Array of raw bits for float16 /
  * bfloat16, or the little-endian bytes of any of them. */
@@ -15,20 +14,15 @@ export type FloatStorage = Float32Array | Float64Array | Uint16Array | Uint8Arra
 
 /** A contiguous tensor's storage and dtype; numel is implied by the storage length. */
 export interface FillTarget {
-  readonly dtype: FloatDtype
+  readonly dtype: FloatDType
   readonly data: FloatStorage
 }
 
 /** A typed array holding elements of a dtype (bits for the 16-bit types). */
 export type DenseArray = Float32Array | Float64Array | Uint16Array
 
-export function itemSize (dtype: FloatDtype): number {
-  switch (dtype) {
-    case 'float32': return 4
-    case 'float64': return 8
-    case 'float16': return 2
-    case 'bfloat16': return 2
-  }
+export function itemSize (dtype: FloatDType): number {
+  return DTYPES[dtype].bytes
 }
 
 /** Number of elements a target holds. */
@@ -44,7 +38,7 @@ export function numelOf (target: FillTarget): number {
   return data.length
 }
 
-export function makeDense (dtype: FloatDtype, buffer: ArrayBufferLike, byteOffset: number, length: number): DenseArray {
+export function makeDense (dtype: FloatDType, buffer: ArrayBufferLike, byteOffset: number, length: number): DenseArray {
   switch (dtype) {
     case 'float32': return new Float32Array(buffer, byteOffset, length)
     case 'float64': return new Float64Array(buffer, byteOffset, length)
@@ -53,7 +47,7 @@ export function makeDense (dtype: FloatDtype, buffer: ArrayBufferLike, byteOffse
 }
 
 /** Allocate a fresh typed array of the dtype with n elements. */
-export function allocDense (dtype: FloatDtype, n: number): DenseArray {
+export function allocDense (dtype: FloatDType, n: number): DenseArray {
   return makeDense(dtype, new ArrayBuffer(n * itemSize(dtype)), 0, n)
 }
 
@@ -72,7 +66,7 @@ export function directView (target: FillTarget, n: number): DenseArray | null {
 }
 
 /** Copy `count` elements of src (host order) into the byte target at element `start`, little endian. */
-function writeBytes (bytes: Uint8Array, dtype: FloatDtype, start: number, src: DenseArray, count: number): void {
+function writeBytes (bytes: Uint8Array, dtype: FloatDType, start: number, src: DenseArray, count: number): void {
   const size = itemSize(dtype)
   const srcBytes = new Uint8Array(src.buffer, src.byteOffset, count * size)
   const at = start * size
@@ -137,14 +131,14 @@ export function writeValues (target: FillTarget, src: DenseArray): void {
 }
 
 /** Decode one stored element (bits for the 16-bit types) to its value. */
-export function decodeElement (dtype: FloatDtype, stored: number): number {
+export function decodeElement (dtype: FloatDType, stored: number): number {
   if (dtype === 'float16') return f16FromBits(stored)
   if (dtype === 'bfloat16') return bf16FromBits(stored)
   return stored
 }
 
 /** static_cast<scalar_t>(double) as stored in a typed array of the dtype (bits for 16-bit types). */
-export function encodeElement (dtype: FloatDtype, value: number): number {
+export function encodeElement (dtype: FloatDType, value: number): number {
   switch (dtype) {
     case 'float32': return Math.fround(value)
     case 'float64': return value
@@ -154,7 +148,7 @@ export function encodeElement (dtype: FloatDtype, value: number): number {
 }
 
 /** `bytes` (whole elements of `src`, any alignment) as elements of `dst`, each through static_cast; the same bytes when the dtypes agree. */
-export function castBytes (src: FloatDtype, dst: FloatDtype, bytes: Uint8Array): Uint8Array {
+export function castBytes (src: FloatDType, dst: FloatDType, bytes: Uint8Array): Uint8Array {
   if (src === dst) return bytes
   const count = bytes.length / itemSize(src)
   const input = allocDense(src, count)

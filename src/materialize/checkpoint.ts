@@ -3,10 +3,10 @@
 // the body is copied straight to its tensor's place in the arena (no second buffer of the file).
 import type { Readable } from 'node:stream'
 import { materiaError } from '../errors.js'
-import { DTYPES } from '../tensor/dtype.js'
+import { DTYPES, type FloatDType } from '../tensor/dtype.js'
 import { MAX_HEADER_LENGTH, SafetensorsHeaderReader, type ParsedSafetensorsHeader } from '../serialize/safetensors-reader.js'
 import type { ArenaPlan } from './plan.js'
-import { castBytes, itemSize, type FloatDtype } from '../init/storage.js'
+import { castBytes, itemSize } from '../init/storage.js'
 import { sourceBytes, type CopySpan } from './fill.js'
 
 /** Keys named in one list of a message; PyTorch names them all, which for a hostile file is megabytes. */
@@ -148,7 +148,7 @@ export async function copyStreamed (copies: readonly CopySpan[], source: Streame
       if (from >= to) continue
       const bytes = chunk.subarray(from - pos, to - pos)
       if (c.dtype === c.srcDtype) new Uint8Array(memory, c.offset + (from - c.begin), bytes.length).set(bytes)
-      else cast.write(c.srcDtype as FloatDtype, c.dtype as FloatDtype, memory, c.offset, from - c.begin, bytes)
+      else cast.write(c.srcDtype as FloatDType, c.dtype as FloatDType, memory, c.offset, from - c.begin, bytes)
     }
     pos = end
     progress(chunk.length)
@@ -179,7 +179,7 @@ class ElementCast {
   private carried = 0
 
   /** `bytes` are the source tensor's bytes from byte `at` on; the target tensor starts at byte `offset` of `memory`. */
-  write (src: FloatDtype, dst: FloatDtype, memory: ArrayBufferLike, offset: number, at: number, bytes: Uint8Array): void {
+  write (src: FloatDType, dst: FloatDType, memory: ArrayBufferLike, offset: number, at: number, bytes: Uint8Array): void {
     const es = itemSize(src)
     let b = bytes
     let from = at
@@ -202,7 +202,7 @@ class ElementCast {
     }
   }
 
-  private convert (src: FloatDtype, dst: FloatDtype, memory: ArrayBufferLike, offset: number, index: number, bytes: Uint8Array): void {
+  private convert (src: FloatDType, dst: FloatDType, memory: ArrayBufferLike, offset: number, index: number, bytes: Uint8Array): void {
     const out = castBytes(src, dst, bytes)
     new Uint8Array(memory, offset + index * itemSize(dst), out.length).set(out)
   }

@@ -6,7 +6,7 @@
 // as it is drawn (while it is in cache), so copies need no pass of their own.
 import {
   allocDense, decodeElement, encodeElement, itemSize, normalFill, uniformFill,
-  type DenseArray, type FloatDtype
+  type DenseArray
 } from '../init/distributions.js'
 import { CpuGenerator } from '../init/mt19937.js'
 import { TruncBits, TruncOutput, truncNormalParams, truncNormalRun, truncNormalStart, type TruncNormalState } from '../init/nn-init.js'
@@ -15,7 +15,9 @@ import { fma32 } from '../init/fp.js'
 import { uniformF32 } from '../init/uniform-fill.js'
 import { philoxFill, type PhiloxDist } from '../init/philox.js'
 import { ALL, before, fillCost, type Slice } from './init-cost.js'
-import type { ExecOp, ExecOutput, ExecValue, InitExec, Rng } from './init-plan.js'
+import type { ExecOp, ExecOutput, ExecValue, InitExec } from './init-plan.js'
+import type { Rng } from '../schemas/vocabulary.js'
+import type { FloatDType } from '../tensor/dtype.js'
 
 const STEP_NS = 4e6 // about 4 ms of work per step
 const DISCARD_STEP = 1 << 21
@@ -27,7 +29,7 @@ function pieceLength (rng: Rng, op: ExecOp): number {
 }
 
 /** Writes `count` source-dtype elements into an output at element `start`, casting if the output dtype differs. */
-export function writeCast (memory: ArrayBufferLike, out: ExecOutput, start: number, srcDtype: FloatDtype, src: DenseArray, count: number): void {
+export function writeCast (memory: ArrayBufferLike, out: ExecOutput, start: number, srcDtype: FloatDType, src: DenseArray, count: number): void {
   const size = itemSize(out.dtype)
   let data: DenseArray = src
   if (srcDtype !== out.dtype) {
@@ -252,7 +254,7 @@ const largestDraw = (2 ** 24 - 1) * 2 ** -24
  * fma32((2^24-1)/2^24, range, from) is below `to` (always, for the usual ±bound). Same bytes,
  * about 30% faster (the pass re-reads every element). Bounds were checked when the op was planned.
  */
-export function uniform (gen: CpuGenerator, t: { dtype: FloatDtype, data: Uint8Array | DenseArray }, low: number, high: number): void {
+export function uniform (gen: CpuGenerator, t: { dtype: FloatDType, data: Uint8Array | DenseArray }, low: number, high: number): void {
   if (t.dtype === 'float32') {
     const from = fround(low); const to = fround(high); const range = fround(to - from)
     const d = t.data

@@ -19,8 +19,8 @@
 //     trunc_normal_ op the range touches is computed whole, from its first element, in memory of
 //     its size. A value's deep copies and tied aliases read the value at the same elements; a cast
 //     tensor is computed in the module's dtype and converted element by element.
-import { DTYPES } from '../tensor/dtype.js'
-import { allocDense, castBytes, decodeElement, encodeElement, itemSize, type DenseArray, type FloatDtype } from '../init/storage.js'
+import { DTYPES, type FloatDType } from '../tensor/dtype.js'
+import { allocDense, castBytes, decodeElement, encodeElement, itemSize, type DenseArray } from '../init/storage.js'
 import { normalFill } from '../init/distributions.js'
 import { CpuGenerator } from '../init/mt19937.js'
 import { TruncBits, TruncOutput, truncNormalParams, truncNormalRun, truncNormalStart } from '../init/nn-init.js'
@@ -66,7 +66,7 @@ export function produceRange (fill: Fill, a: number, into: Uint8Array, source?: 
     const e1 = Math.ceil((hi - c.offset) / ds)
     const src = new Uint8Array((e1 - e0) * ss)
     source.read(c.begin + e0 * ss, src)
-    place(into, a, lo, hi, c.offset + e0 * ds, castBytes(c.srcDtype as FloatDtype, c.dtype as FloatDtype, src))
+    place(into, a, lo, hi, c.offset + e0 * ds, castBytes(c.srcDtype as FloatDType, c.dtype as FloatDType, src))
   }
   for (const r of fill.constants) {
     const size = DTYPES[r.dtype].bytes
@@ -117,7 +117,7 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array): 
   }
   if (wants.size === 0) return
   // elements [s, s + data.length) of an op, in `dtype`, to the outputs that want them
-  const emit = (list: readonly Want[], s: number, data: DenseArray, dtype: FloatDtype): void => {
+  const emit = (list: readonly Want[], s: number, data: DenseArray, dtype: FloatDType): void => {
     for (const w of list) {
       if (w.s < s || w.e > s + data.length) continue
       const size = itemSize(w.out.dtype)

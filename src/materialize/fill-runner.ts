@@ -12,7 +12,7 @@ import { applyPatches } from './draw-run.js'
 import type { Fill } from './fill.js'
 import { FillControl, workSteps, type FillTask, type TaskResult, type Work, type WorkCursor } from './fill-task.js'
 import { ALL, estimateCost, sliceStream } from './init-cost.js'
-import type { Device } from './registry.js'
+import type { Device } from '../schemas/vocabulary.js'
 
 /** Main-thread fills let other requests through every few milliseconds. */
 const CPU_SLICE_MS = 4

@@ -1,10 +1,12 @@
 // The cost model of a random init and how its stream is cut: a slice is a contiguous part of the
 // random stream; a task discards up to its start (twist only, no tempering), fills its part and
 // stops. The slices are cut so that discard + fill cost about the same in every task.
-import { itemSize, type FloatDtype } from '../init/distributions.js'
+import { itemSize } from '../init/distributions.js'
 import type { Dist } from '../init/init-recorder.js'
 import { mtUniformWasmAvailable } from '../init/mt-uniform-wasm.js'
-import type { ExecOp, ExecOutput, ExecValue, InitExec, Rng } from './init-plan.js'
+import type { ExecOp, ExecOutput, ExecValue, InitExec } from './init-plan.js'
+import type { Rng } from '../schemas/vocabulary.js'
+import type { FloatDType } from '../tensor/dtype.js'
 
 /** A contiguous part of the stream: from (op, element) up to, not including, (op, element). */
 export interface Slice {
@@ -17,7 +19,7 @@ export const ALL: Slice = { from: { op: 0, elem: 0 }, to: { op: Number.MAX_SAFE_
 // Rough single-thread costs (ns per element; per MT19937 output for discard), for balancing only.
 // Measured on warm memory: the WebAssembly kernels fill float32 uniform_ at ~1.4 ns and skip at
 // ~0.3 ns per draw; the JS paths take ~4 and ~2.2.
-export function fillCost (rng: Rng, dtype: FloatDtype, dist: Dist): number {
+export function fillCost (rng: Rng, dtype: FloatDType, dist: Dist): number {
   if (rng === 'philox') return dist.kind === 'uniform' ? 3 : 10
   if (dist.kind === 'uniform') return dtype === 'float64' ? 16 : dtype === 'float32' ? (mtUniformWasmAvailable() ? 1.5 : 4) : 6
   return dtype === 'float64' ? 250 : dtype === 'float32' ? 25 : 30

@@ -12,19 +12,18 @@
 //     constant bases become FillRanges.
 // How it is run: draw-run.ts (a slice of the stream, in steps), fill-range.ts (any byte range).
 import type { ModuleNode } from '../nn/define.js'
-import { DTYPES } from '../tensor/dtype.js'
-import { decodeElement, encodeElement, itemSize, type FloatDtype } from '../init/distributions.js'
+import { isFloatDType, type FloatDType } from '../tensor/dtype.js'
+import { decodeElement, encodeElement, itemSize } from '../init/distributions.js'
 import type { Dist, Patch, Storage } from '../init/init-recorder.js'
-import { type BaseInit, replayModule } from '../init/module-init.js'
+import { replayModule } from '../init/module-init.js'
 import { stateEntries } from '../init/module-instance.js'
 import { applyOverrides, type Override } from '../init/init-overrides.js'
 import type { FillRange } from './constant-fill.js'
 import type { ArenaPlan } from './plan.js'
-
-export type Rng = 'torch' | 'philox'
+import type { InitKind, Rng } from '../schemas/vocabulary.js'
 
 export interface ExecOp {
-  readonly dtype: FloatDtype
+  readonly dtype: FloatDType
   readonly numel: number
   readonly dist: Dist
   /** index into values, or -1: drawn only to advance the generator */
@@ -38,9 +37,9 @@ export interface ExecOutput {
   readonly name: string
   readonly offset: number
   /** as stored (a materialization dtype cast applies) */
-  readonly dtype: FloatDtype
+  readonly dtype: FloatDType
   /** the module's dtype, in which torch computes the values */
-  readonly srcDtype: FloatDtype
+  readonly srcDtype: FloatDType
   readonly numel: number
   readonly patches: readonly Patch[]
 }
@@ -69,7 +68,7 @@ export interface InitExec {
 }
 
 export interface InitOptions {
-  base: BaseInit
+  base: InitKind
   overrides: readonly Override[]
   rng: Rng
   seed: number
@@ -83,7 +82,7 @@ function sequential (dist: Dist, numel: number): boolean {
 }
 
 /** MT19937 outputs a fill-path op consumes. */
-function fillDraws (dtype: FloatDtype, dist: Dist, n: number): number {
+function fillDraws (dtype: FloatDType, dist: Dist, n: number): number {
   const per = dtype === 'float64' ? 2 : 1
   if (dist.kind === 'uniform') return n * per
   if (dtype === 'float16' || dtype === 'bfloat16') return 16 * Math.ceil(n / 16)
@@ -118,14 +117,14 @@ export function planInit (root: ModuleNode, plan: ArenaPlan, opts: InitOptions):
     if (opts.only !== undefined && !opts.only.has(t.name)) return
     if (base.kind === 'const') {
       // constant_ writes the value in the module's dtype; a materialization cast rounds it again
-      const v = DTYPES[s.dtype].floating ? decodeElement(s.dtype as FloatDtype, encodeElement(s.dtype as FloatDtype, base.value)) : base.value
+      const v = isFloatDType(s.dtype) ? decodeElement(s.dtype, encodeElement(s.dtype, base.value)) : base.value
       // +0 is what a new arena holds: no pass over those bytes
       if (t.nbytes > 0 && !(v === 0 && !Object.is(v, -0))) constants.push({ offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, value: v })
     }
     if (base.kind !== 'draw' && patches.length === 0) return
-    if (!DTYPES[t.dtype].floating || !DTYPES[s.dtype].floating) throw new Error(`internal: random init of non-floating ${t.name}`)
+    if (!isFloatDType(t.dtype) || !isFloatDType(s.dtype)) throw new Error(`internal: random init of non-floating ${t.name}`)
     const index = outputs.length
-    outputs.push({ name: t.name, offset: t.offset, dtype: t.dtype as FloatDtype, srcDtype: s.dtype as FloatDtype, numel: t.numel, patches })
+    outputs.push({ name: t.name, offset: t.offset, dtype: t.dtype, srcDtype: s.dtype, numel: t.numel, patches })
     if (base.kind === 'draw') {
       const list = byOp.get(base.op) ?? []
       if (list.length === 0) drawBytes += t.nbytes

@@ -5,8 +5,7 @@ import { DTYPES, type DType } from '../tensor/dtype.js'
 import type { TensorSpec } from '../tensor/spec.js'
 import { computeSafetensorsLayout, type SafetensorsLayout } from '../serialize/safetensors-layout.js'
 import type { FillRange } from './constant-fill.js'
-
-export type InitKind = 'empty' | 'zeros' | 'ones' | 'default'
+import type { InitKind } from '../schemas/vocabulary.js'
 
 export interface PlannedTensor extends TensorSpec {
   /** byte offset of the tensor's storage in the arena */

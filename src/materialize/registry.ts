@@ -14,21 +14,18 @@ import { uncoveredZeros } from './constant-fill.js'
 import { writtenSpans, type Fill } from './fill.js'
 import { runFill } from './fill-runner.js'
 import { FillControl } from './fill-task.js'
-import type { ArenaPlan, InitKind } from './plan.js'
-
-export type Device = 'cpu' | 'worker'
-
-export type Status = 'pending' | 'ready' | 'failed'
+import type { ArenaPlan } from './plan.js'
+import type { Device, InitKind, MaterializationInit, MaterializationStatus, OverrideFn, Rng } from '../schemas/vocabulary.js'
 
 export interface MaterializationOptions {
   sessionId: string
   moduleId: string
   device: Device
-  init: InitKind | 'checkpoint'
+  init: MaterializationInit
   /** init overrides in the order applied, pattern → { fn, ...arguments } (defaults filled in) */
-  overrides?: Record<string, { fn: string } & Record<string, string | number>>
+  overrides?: Record<string, { fn: OverrideFn } & Record<string, string | number>>
   seed: number | null
-  rng: 'torch' | 'philox' | null
+  rng: Rng | null
   dtype: DType | null
   /** for init 'checkpoint': what load_state_dict reported, and how missing keys were filled */
   checkpoint?: { strict: boolean, missingKeys: string[], unexpectedKeys: string[], missingInit: InitKind }
@@ -41,7 +38,7 @@ export interface Materialization extends MaterializationOptions {
   createdAt: number
   /** creation order on this replica, unique and increasing (list cursors; createdAt repeats within a millisecond) */
   seq: number
-  status: Status
+  status: MaterializationStatus
   error?: string
   plan: ArenaPlan
   arena: Arena

@@ -2,6 +2,7 @@
 // `arg`, the parameter builders module signatures are written with (bound by bind-args.ts).
 import { materiaError } from '../errors.js'
 import { type DType, isSafeInt, parseDType } from '../tensor/dtype.js'
+import { isOneOf, MODULE_DEVICES, ModuleDevice } from '../schemas/vocabulary.js'
 import { argError, type Coerce, type CoerceCtx, type JsonSchema, type Param } from './bind-args.js'
 import { rawDim } from './dims.js'
 import { isModuleNode, isNonModuleRef, type ModuleNode } from './define.js'
@@ -95,11 +96,8 @@ export function toDType (value: unknown, c: CoerceCtx): DType {
   return argError(`empty(): argument 'dtype' must be torch.dtype, not ${pyTypeName(value)}`)
 }
 
-export type Device = 'meta' | 'cpu' | 'worker'
-export const DEVICES: readonly Device[] = ['meta', 'cpu', 'worker']
-
-export function toDevice (value: unknown, c: CoerceCtx): Device {
-  if (typeof value === 'string' && (DEVICES as readonly string[]).includes(value)) return value as Device
+export function toDevice (value: unknown, c: CoerceCtx): ModuleDevice {
+  if (isOneOf(ModuleDevice, value)) return value
   if (typeof value === 'string') throw materiaError('unsupportedDevice', { fn: c.fn, device: value })
   return typeError(c, 'str (a device: "meta", "cpu" or "worker")', value)
 }
@@ -129,7 +127,7 @@ export const arg = {
   /** `dtype=None` factory kwarg: null means torch.get_default_dtype(); "float32" or "torch.float32". */
   dtype: (): Param<DType | null> => make('Optional[torch.dtype]', orNone(toDType), { value: null }, { type: 'string', nullable: true, description: 'float32 | torch.float32, float64, float16, bfloat16' }),
   /** `device=None` factory kwarg: null means meta (the catalog builds shapes only). */
-  device: (): Param<Device | null> => make('Optional[Union[str, torch.device]]', orNone(toDevice), { value: null }, { type: 'string', enum: [...DEVICES], nullable: true }),
+  device: (): Param<ModuleDevice | null> => make('Optional[Union[str, torch.device]]', orNone(toDevice), { value: null }, { type: 'string', enum: [...MODULE_DEVICES], nullable: true }),
   module: (): Param<ModuleNode> => make('Module', toModule, undefined, { $ref: 'ModuleSpec#' }),
   /** Optional[X] = default (None unless given). */
   optional: <T>(p: Param<T>, ...def: [unknown?]): Param<T | null> =>

@@ -5,8 +5,7 @@
 // their precedence (unexpected/multiple keyword first, then too many positional, then missing
 // positional, then missing keyword-only) are the ones Python prints.
 import { materiaError } from '../errors.js'
-
-export type ParamKind = 'positional_or_keyword' | 'var_positional' | 'keyword_only' | 'var_keyword'
+import type { ParamKind } from '../schemas/vocabulary.js'
 
 /** Where a value is being coerced, for messages: fn is the Python qualname, e.g. '_BatchNorm.__init__'. */
 export interface CoerceCtx {

@@ -1,5 +1,6 @@
 // Name resolution and the catalog view of the registry.
 import { materiaError } from '../errors.js'
+import type { ParamKind } from '../schemas/vocabulary.js'
 import type { Param } from './bind-args.js'
 import type { AnyModuleDef } from './define.js'
 import { MODULE_DEFS } from './registry.js'
@@ -7,7 +8,7 @@ import { NON_MODULES, nonModuleSpellings, type NonModuleClass } from './modules/
 
 export interface SignatureParam {
   name: string
-  kind: 'positional_or_keyword' | 'var_positional' | 'keyword_only' | 'var_keyword'
+  kind: ParamKind
   required: boolean
   default?: unknown
   type: string

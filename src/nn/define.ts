@@ -41,6 +41,7 @@
 // parameters has an init (test/init/module-init.test.ts checks the catalog).
 import { materiaError } from '../errors.js'
 import { type DType, DTYPES, numelOf } from '../tensor/dtype.js'
+import type { TensorKind } from '../schemas/vocabulary.js'
 import type { InitRecorder } from '../init/init-recorder.js'
 import type { Instance } from '../init/module-instance.js'
 import type { BoundArgs, Signature } from './bind-args.js'
@@ -49,7 +50,7 @@ import { dimValue, sizeTypeError } from './dims.js'
 /** One tensor a module registers itself (register_parameter / register_buffer). */
 export interface OwnTensor {
   readonly name: string
-  readonly kind: 'parameter' | 'buffer'
+  readonly kind: TensorKind
   readonly shape: readonly number[]
   readonly dtype: DType
   readonly numel: number

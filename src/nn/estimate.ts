@@ -1,19 +1,18 @@
 // Memory estimates from a tensor table: what PyTorch would allocate, tied storage counted once,
 // every buffer (also non-persistent) included; and the same module cast to other dtypes, as
 // `accelerate estimate-memory` reports it.
+import type { Static } from '@sinclair/typebox'
+import { Estimate } from '../schemas/nn.js'
 import { DTYPES } from '../tensor/dtype.js'
 import type { TensorInfo } from './index.js'
 
-export const estimateDtypes = { float32: 4, float16: 2, bfloat16: 2, int8: 1 } as const
-export type EstimateDtype = keyof typeof estimateDtypes
+/** The answer of POST /v1/estimate without the class name. */
+export type ModuleEstimate = Omit<Static<typeof Estimate>, 'class'>
+type EstimateDtype = keyof ModuleEstimate['byDtype']
+type DtypeEstimate = ModuleEstimate['byDtype'][EstimateDtype]
 
-export interface DtypeEstimate { numel: number, nbytes: number, largestTensor: number, trainingAdam: number }
-export interface ModuleEstimate {
-  totals: { numel: number, nbytes: number }
-  byDtype: Record<EstimateDtype, DtypeEstimate>
-  largestTensor: { name: string, nbytes: number }
-  training: { adam: number }
-}
+/** The dtypes the schema lists, each cast to with its size from the dtype table. */
+const estimateDtypes = Object.keys(Estimate.properties.byDtype.properties) as EstimateDtype[]
 
 /** Adam keeps weights, gradients and two states (exp_avg, exp_avg_sq) in the parameter's dtype. */
 const adamFactor = 4
@@ -27,7 +26,8 @@ export function estimateTensors (tensors: readonly TensorInfo[]): ModuleEstimate
   const adam = storages.reduce((n, t) => n + (trainable(t) ? adamFactor * t.nbytes : t.nbytes), 0)
 
   const byDtype = {} as Record<EstimateDtype, DtypeEstimate>
-  for (const [dtype, size] of Object.entries(estimateDtypes) as Array<[EstimateDtype, number]>) {
+  for (const dtype of estimateDtypes) {
+    const size = DTYPES[dtype].bytes
     let bytes = 0; let top = 0; let train = 0
     for (const t of storages) {
       const b = DTYPES[t.dtype].floating ? t.numel * size : t.nbytes

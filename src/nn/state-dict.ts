@@ -4,10 +4,12 @@
 // (_save_to_state_dict in torch/nn/modules/module.py); materia's tensor table appends the
 // non-persistent buffers after that, in the same order, so every tensor has a name and a place.
 
+import type { TensorKind } from '../schemas/vocabulary.js'
+
 /** One tensor a module registered. */
 export interface StateTensor {
   readonly name: string
-  readonly kind: 'parameter' | 'buffer'
+  readonly kind: TensorKind
   readonly persistent: boolean
 }
 

@@ -3,15 +3,14 @@ import { Type } from '@sinclair/typebox'
 import { TensorInfo } from './nn.js'
 import { nextCursor } from './common.js'
 import { Module, SessionId } from './sessions.js'
+import { described, Device, FanMode, InitKind, MaterializationInit, MaterializationStatus, Nonlinearity, OverrideFn, Rng } from './vocabulary.js'
 
 export const MaterializationId = Type.String({ pattern: '^mat_[A-Za-z0-9_-]{1,64}$', description: 'A materialization handle (`mat_…`).' })
-
-const initKind = (description?: string) => Type.Union([Type.Literal('empty'), Type.Literal('zeros'), Type.Literal('ones'), Type.Literal('default')], description !== undefined ? { description } : {})
 
 const num = (description: string) => Type.Optional(Type.Number({ description }))
 
 export const InitOverride = Type.Object({
-  fn: Type.Union(['uniform_', 'normal_', 'constant_', 'zeros_', 'ones_', 'xavier_uniform_', 'xavier_normal_', 'kaiming_uniform_', 'kaiming_normal_', 'trunc_normal_'].map((f) => Type.Literal(f)),
+  fn: described(OverrideFn,
     { description: 'A torch.nn.init function. trunc_normal_ is torch >= 2.12\'s (rejection sampling); when [a, b] keeps at most 30% of the normal\'s mass PyTorch samples it with a vector log that is not reproducible, and that answers 501.' }),
   a: num('uniform_: lower bound (default 0.0). kaiming_*: negative slope for leaky_relu (default 0). trunc_normal_: lower cutoff (default -2.0).'),
   b: num('uniform_: upper bound (default 1.0). trunc_normal_: upper cutoff (default 2.0).'),
@@ -19,8 +18,8 @@ export const InitOverride = Type.Object({
   std: num('normal_, trunc_normal_: standard deviation (default 1.0).'),
   val: num('constant_: the value (required).'),
   gain: num('xavier_*: gain (default 1.0).'),
-  mode: Type.Optional(Type.Union([Type.Literal('fan_in'), Type.Literal('fan_out')], { description: 'kaiming_*: default fan_in.' })),
-  nonlinearity: Type.Optional(Type.Union(['linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu'].map((f) => Type.Literal(f)),
+  mode: Type.Optional(described(FanMode, { description: 'kaiming_*: default fan_in.' })),
+  nonlinearity: Type.Optional(described(Nonlinearity,
     { description: 'kaiming_*: default leaky_relu.' }))
 }, {
   $id: 'InitOverride',
@@ -31,7 +30,7 @@ export const InitOverride = Type.Object({
 })
 
 export const InitSpec = Type.Object({
-  default: Type.Optional(initKind('The init before the overrides (as the string form of init). Default `default`.')),
+  default: Type.Optional(described(InitKind, { description: 'The init before the overrides (as the string form of init). Default `default`.' })),
   overrides: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Ref(InitOverride), {
     description: 'Python fnmatch patterns on state_dict names (`*` also matches dots: `*.weight`, `layers.*.linear1.bias`, `encoder.layers.[01].*`) → the init to apply.'
   }))
@@ -50,8 +49,8 @@ export const InitSpec = Type.Object({
 })
 
 export const CreateMaterialization = Type.Object({
-  device: Type.Optional(Type.Union([Type.Literal('cpu'), Type.Literal('worker')], { description: '`cpu`: memory of the service process, filled on the main thread between requests. `worker`: a SharedArrayBuffer filled by the worker pool. Same bytes either way. Default `cpu`.' })),
-  init: Type.Optional(Type.Union([initKind(), Type.Ref(InitSpec)], {
+  device: Type.Optional(described(Device, { description: '`cpu`: memory of the service process, filled on the main thread between requests. `worker`: a SharedArrayBuffer filled by the worker pool. Same bytes either way. Default `cpu`.' })),
+  init: Type.Optional(Type.Union([InitKind, Type.Ref(InitSpec)], {
     description: '`empty` is skip_init: no pass over parameter bytes, buffers get their constructor values. ' +
     '`zeros` / `ones`: every parameter. `default`: what `torch.manual_seed(seed); torch.nn.X(*args, **kwargs)` gives (the module\'s own ' +
     'reset_parameters() in PyTorch\'s RNG order, bit for bit as PyTorch 2.x on a Linux x86-64 CPU with AVX2 kernels; float64 normal_ values ' +
@@ -59,7 +58,7 @@ export const CreateMaterialization = Type.Object({
     'module\'s own dtype and then cast, as `m.to(dtype)`. An object (InitSpec) adds per-tensor overrides. Default `empty`.'
   })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Seed for init `default` and overrides: `torch.manual_seed(seed)` (rng `torch` uses its low 32 bits, as torch does). Default 0.' })),
-  rng: Type.Optional(Type.Union([Type.Literal('torch'), Type.Literal('philox')], { description: '`torch` (default): PyTorch\'s CPU generator (MT19937), one stream in construction order, bit-exact. `philox`: the same rules and bounds, but every tensor draws from its own counter-based stream keyed by (seed, its state_dict name), so tensors fill in parallel; not PyTorch\'s values. Deep copies and ties keep their source\'s values either way.' })),
+  rng: Type.Optional(described(Rng, { description: '`torch` (default): PyTorch\'s CPU generator (MT19937), one stream in construction order, bit-exact. `philox`: the same rules and bounds, but every tensor draws from its own counter-based stream keyed by (seed, its state_dict name), so tensors fill in parallel; not PyTorch\'s values. Deep copies and ties keep their source\'s values either way.' })),
   dtype: Type.Optional(Type.String({ description: 'Cast every floating tensor to this dtype (float32, float64, float16, bfloat16; `torch.` prefix accepted).' })),
   wait: Type.Optional(Type.Boolean({ description: 'true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress.' }))
 }, { $id: 'CreateMaterialization', title: 'CreateMaterialization', description: 'How to give a module real memory.', additionalProperties: false })
@@ -67,10 +66,10 @@ export const CreateMaterialization = Type.Object({
 /** Query options of a checkpoint upload (the body is the file). */
 export const CheckpointQuery = Type.Object({
   strict: Type.Optional(Type.Boolean({ description: 'As load_state_dict(strict=…). true (default): missing and unexpected keys are errors. false: unexpected keys are ignored and missing ones get `init`. Size and dtype mismatches fail either way.' })),
-  init: Type.Optional(initKind('With strict=false, the values of missing keys: `default` (the default here) gives what `torch.manual_seed(seed); m = X(...); m.load_state_dict(sd, strict=False)` leaves in them; `empty`, `zeros`, `ones` as for JSON materializations.')),
+  init: Type.Optional(described(InitKind, { description: 'With strict=false, the values of missing keys: `default` (the default here) gives what `torch.manual_seed(seed); m = X(...); m.load_state_dict(sd, strict=False)` leaves in them; `empty`, `zeros`, `ones` as for JSON materializations.' })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Seed for init `default` of missing keys. Default 0.' })),
-  rng: Type.Optional(Type.Union([Type.Literal('torch'), Type.Literal('philox')], { description: 'Generator for init `default` of missing keys, as for JSON materializations. Default `torch`.' })),
-  device: Type.Optional(Type.Union([Type.Literal('cpu'), Type.Literal('worker')], { description: 'Where missing keys are initialized; the file is copied in as it arrives either way. Default `cpu`.' }))
+  rng: Type.Optional(described(Rng, { description: 'Generator for init `default` of missing keys, as for JSON materializations. Default `torch`.' })),
+  device: Type.Optional(described(Device, { description: 'Where missing keys are initialized; the file is copied in as it arrives either way. Default `cpu`.' }))
 }, { additionalProperties: false })
 
 export const MaterializedTensor = Type.Intersect([Type.Ref(TensorInfo), Type.Object({
@@ -81,19 +80,19 @@ export const Materialization = Type.Object({
   id: Type.String(),
   moduleId: Type.String(),
   sessionId: Type.String(),
-  device: Type.Union([Type.Literal('cpu'), Type.Literal('worker')]),
-  init: Type.Union([Type.Literal('empty'), Type.Literal('zeros'), Type.Literal('ones'), Type.Literal('default'), Type.Literal('checkpoint')], { description: 'The init (for an InitSpec its `default`); `checkpoint` when filled from an uploaded safetensors file.' }),
+  device: Device,
+  init: described(MaterializationInit, { description: 'The init (for an InitSpec its `default`); `checkpoint` when filled from an uploaded safetensors file.' }),
   overrides: Type.Optional(Type.Record(Type.String(), Type.Ref(InitOverride), { description: 'The overrides applied after `init`, in order, with every argument (defaults filled in).' })),
   checkpoint: Type.Optional(Type.Object({
     strict: Type.Boolean(),
     missingKeys: Type.Array(Type.String(), { description: 'state_dict keys the file did not have (load_state_dict\'s missing_keys).' }),
     unexpectedKeys: Type.Array(Type.String(), { description: 'Keys in the file the module does not have, ignored (unexpected_keys).' }),
-    missingInit: initKind('How the missing keys were filled.')
+    missingInit: described(InitKind, { description: 'How the missing keys were filled.' })
   }, { additionalProperties: false, description: 'For init `checkpoint`: what load_state_dict reported.' })),
   seed: Type.Union([Type.Integer(), Type.Null()]),
-  rng: Type.Union([Type.Literal('torch'), Type.Literal('philox'), Type.Null()]),
+  rng: Type.Union([...Rng.anyOf, Type.Null()]),
   dtype: Type.Union([Type.String(), Type.Null()], { description: 'The cast applied to floating tensors, or null.' }),
-  status: Type.Union([Type.Literal('ready'), Type.Literal('pending'), Type.Literal('failed')]),
+  status: MaterializationStatus,
   error: Type.Optional(Type.String({ description: 'Why the materialization failed (for example `cancelled`).' })),
   progress: Type.Object({ bytesDone: Type.Integer(), bytesTotal: Type.Integer() }, { additionalProperties: false, description: 'Bytes filled so far of the bytes that need a pass (an empty materialization has almost none).' }),
   nbytes: Type.Integer({ description: 'Bytes of memory the materialization holds.' }),

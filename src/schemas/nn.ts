@@ -1,5 +1,6 @@
 // Schemas for module specs, tensor tables, the catalog and estimates.
 import { Type, type Static } from '@sinclair/typebox'
+import { ParamKind, TensorKind } from './vocabulary.js'
 
 export const DTypeName = Type.String({
   $id: 'DType',
@@ -28,7 +29,7 @@ export type ModuleSpecT = Static<typeof ModuleSpec>
 
 export const TensorInfo = Type.Object({
   name: Type.String({ description: 'state_dict key, e.g. `layers.3.self_attn.in_proj_weight`.' }),
-  kind: Type.Union([Type.Literal('parameter'), Type.Literal('buffer')]),
+  kind: TensorKind,
   shape: Type.Array(Type.Integer({ minimum: 0 })),
   dtype: Type.String({ description: 'Short dtype name, e.g. `float32`, `int64`.' }),
   stride: Type.Array(Type.Integer({ minimum: 0 }), { description: 'Element strides (contiguous, C order).' }),
@@ -41,7 +42,7 @@ export const TensorInfo = Type.Object({
 
 export const SignatureParam = Type.Object({
   name: Type.String(),
-  kind: Type.Union([Type.Literal('positional_or_keyword'), Type.Literal('var_positional'), Type.Literal('keyword_only'), Type.Literal('var_keyword')]),
+  kind: ParamKind,
   required: Type.Boolean(),
   default: Type.Optional(Type.Unknown({ description: 'The Python default (null for None).' })),
   type: Type.String({ description: 'The accepted type, Python-style (e.g. `int`, `bool`, `int | tuple[int, int]`, `Module`).' })

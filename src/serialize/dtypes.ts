@@ -1,10 +1,10 @@
 // safetensors dtype names, their bit widths and write-order ranks, and the mapping to materia dtypes.
 // Source: docs/safetensors.md §2–3 (checked against safetensors 0.8.0).
 
-import type { DType } from '../tensor/dtype.js'
+import { DTYPE_NAMES, DTYPES, type DType } from '../tensor/dtype.js'
 
-/** The dtype strings materia uses (torch names without the `torch.` prefix): src/tensor/dtype.ts. */
-export type MateriaDtype = DType
+// whether a string names one of materia's dtypes
+export { isDType as isMateriaDtype } from '../tensor/dtype.js'
 
 /**
  * Every dtype the safetensors format defines, in **rank order ascending** (the Rust `Dtype` enum
@@ -48,30 +48,20 @@ export const DTYPE_RANK: Readonly<Record<SafetensorsDtype, number>> = Object.fro
   SAFETENSORS_DTYPES.map((d, i) => [d, i])
 ) as Record<SafetensorsDtype, number>
 
-export const MATERIA_TO_SAFETENSORS: Readonly<Record<MateriaDtype, SafetensorsDtype>> = {
-  float32: 'F32',
-  float64: 'F64',
-  float16: 'F16',
-  bfloat16: 'BF16',
-  int64: 'I64',
-  int32: 'I32',
-  int16: 'I16',
-  int8: 'I8',
-  uint8: 'U8',
-  bool: 'BOOL'
-}
+// the table's spellings are the format's: one that is not is a compile error here
+const safetensorsName = (d: DType): SafetensorsDtype => DTYPES[d].safetensors
 
-export const SAFETENSORS_TO_MATERIA: Readonly<Partial<Record<SafetensorsDtype, MateriaDtype>>> =
-  Object.fromEntries(
-    Object.entries(MATERIA_TO_SAFETENSORS).map(([m, s]) => [s, m])
-  ) as Partial<Record<SafetensorsDtype, MateriaDtype>>
+/** materia's dtypes (src/tensor/dtype.ts) as the format spells them. */
+export const MATERIA_TO_SAFETENSORS: Readonly<Record<DType, SafetensorsDtype>> = Object.fromEntries(
+  DTYPE_NAMES.map((d) => [d, safetensorsName(d)])
+) as Record<DType, SafetensorsDtype>
+
+export const SAFETENSORS_TO_MATERIA: Readonly<Partial<Record<SafetensorsDtype, DType>>> = Object.fromEntries(
+  DTYPE_NAMES.map((d) => [safetensorsName(d), d])
+) as Partial<Record<SafetensorsDtype, DType>>
 
 export function isSafetensorsDtype (s: string): s is SafetensorsDtype {
   return Object.hasOwn(DTYPE_BITS, s)
-}
-
-export function isMateriaDtype (s: string): s is MateriaDtype {
-  return Object.hasOwn(MATERIA_TO_SAFETENSORS, s)
 }
 
 /**

@@ -30,13 +30,14 @@
 import { materiaError } from '../errors.js'
 import {
   DTYPE_RANK, MATERIA_TO_SAFETENSORS, isMateriaDtype, tensorByteSize,
-  type MateriaDtype, type SafetensorsDtype
+  type SafetensorsDtype
 } from './dtypes.js'
+import type { DType } from '../tensor/dtype.js'
 
 /** One tensor to write. */
 export interface LayoutInput {
   readonly name: string
-  readonly dtype: MateriaDtype
+  readonly dtype: DType
   readonly shape: readonly number[]
   /** Byte size of the data; must equal numel × element size. */
   readonly nbytes: number
@@ -56,7 +57,7 @@ export interface LayoutOptions {
 
 export interface LayoutTensor {
   readonly name: string
-  readonly dtype: MateriaDtype
+  readonly dtype: DType
   readonly stDtype: SafetensorsDtype
   readonly shape: readonly number[]
   readonly nbytes: number

@@ -22,8 +22,9 @@ import { Piscina } from 'piscina'
 import { errorDefs, materiaError, MateriaError } from '../errors.js'
 import {
   DTYPE_BITS, SAFETENSORS_TO_MATERIA, isSafetensorsDtype, tensorByteSize,
-  type MateriaDtype, type SafetensorsDtype
+  type SafetensorsDtype
 } from './dtypes.js'
+import type { DType } from '../tensor/dtype.js'
 import { JsonSyntaxError, parseStrictJson, type JValue } from './strict-json.js'
 
 /** Rust safetensors MAX_HEADER_SIZE. */
@@ -47,7 +48,7 @@ export interface ParsedTensor {
   readonly name: string
   readonly stDtype: SafetensorsDtype
   /** The materia dtype, or null for a safetensors dtype materia does not support. */
-  readonly dtype: MateriaDtype | null
+  readonly dtype: DType | null
   readonly shape: readonly number[]
   readonly begin: number
   readonly end: number

@@ -3,8 +3,6 @@
 // rather than a silently wrong byte count.
 import { materiaError } from '../errors.js'
 
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool'
-
 export interface DTypeInfo {
   /** bytes per element */
   readonly bytes: number
@@ -15,7 +13,8 @@ export interface DTypeInfo {
   readonly floating: boolean
 }
 
-export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
+// The one dtype table: the DType union, the floating ones, their byte sizes and spellings all come from it.
+export const DTYPES = {
   float32: { bytes: 4, torch: 'torch.float32', safetensors: 'F32', floating: true },
   float64: { bytes: 8, torch: 'torch.float64', safetensors: 'F64', floating: true },
   float16: { bytes: 2, torch: 'torch.float16', safetensors: 'F16', floating: true },
@@ -26,7 +25,12 @@ export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
   int8: { bytes: 1, torch: 'torch.int8', safetensors: 'I8', floating: false },
   uint8: { bytes: 1, torch: 'torch.uint8', safetensors: 'U8', floating: false },
   bool: { bytes: 1, torch: 'torch.bool', safetensors: 'BOOL', floating: false }
-}
+} as const satisfies Readonly<Record<string, DTypeInfo>>
+
+export type DType = keyof typeof DTYPES
+
+/** The floating-point dtypes: the ones init draws into and casts apply to. */
+export type FloatDType = { [D in DType]: typeof DTYPES[D]['floating'] extends true ? D : never }[DType]
 
 export const DTYPE_NAMES: readonly DType[] = Object.keys(DTYPES) as DType[]
 
@@ -45,6 +49,10 @@ const ALIASES: Readonly<Record<string, DType>> = {
 
 export function isDType (value: unknown): value is DType {
   return typeof value === 'string' && Object.hasOwn(DTYPES, value)
+}
+
+export function isFloatDType (value: unknown): value is FloatDType {
+  return isDType(value) && DTYPES[value].floating
 }
 
 /** 'float32', 'torch.float32', 'torch.float' → 'float32'; anything else → undefined. */

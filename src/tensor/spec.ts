@@ -1,10 +1,11 @@
 // One state_dict entry, described without memory.
 import type { DType } from './dtype.js'
+import type { TensorKind } from '../schemas/vocabulary.js'
 
 export interface TensorInfo {
   /** dotted, e.g. "layers.3.self_attn.in_proj_weight" */
   name: string
-  kind: 'parameter' | 'buffer'
+  kind: TensorKind
   shape: number[]
   dtype: DType
   stride: number[]

@@ -1,13 +1,14 @@
 import t from 'tap'
 
 import {
-  type FloatDtype, type FillTarget, type InitProfile, normalFill, profile113, profile2x, uniformFill, UnsupportedInitError
+  type FillTarget, type InitProfile, normalFill, profile113, profile2x, uniformFill, UnsupportedInitError
 } from '../../src/init/distributions.js'
 import { bf16BitsFromF32, f16BitsFromF32, f32Bits, f64Hex, fma32 } from '../../src/init/fp.js'
 import { CpuGenerator } from '../../src/init/mt19937.js'
 import { alloc, bytesOf, countElementDiffs, hexOf, loadFixture, matchesEntry, profileOf, sha256Of } from './helpers.js'
+import type { FloatDType } from '../../src/tensor/dtype.js'
 
-const dtypes: FloatDtype[] = ['float32', 'float64', 'float16', 'bfloat16']
+const dtypes: FloatDType[] = ['float32', 'float64', 'float16', 'bfloat16']
 
 function run (gen: CpuGenerator, op: string, target: FillTarget, p0: number, p1: number, profile: InitProfile): void {
   if (op === 'uniform') uniformFill(gen, target, p0, p1, profile)
@@ -32,7 +33,7 @@ for (const file of ['vectors_2.13_avx2.json', 'vectors_1.13_avx2.json']) {
     for (const op of v.ops) {
       const [kind, rest] = op.op.split('_(') as [string, string]
       const [a, b] = rest.slice(0, -1).split(',').map(Number) as [number, number]
-      const dt = op.dtype as FloatDtype
+      const dt = op.dtype as FloatDType
       const arr = alloc(dt, op.numel)
       run(new CpuGenerator(op.seed), kind, { dtype: dt, data: arr }, a, b, profile)
       const bits = Array.from(arr as Float32Array, x => dt === 'float32' ? f32Bits(x).toString(16).padStart(8, '0') : f64Hex(x))
@@ -45,7 +46,7 @@ t.test('torch 2.13 sweep: seeds x dtypes x sizes x bounds', async t => {
   const v = loadFixture('torch-2.13-extra.json')
   let exact = 0; let f64Elems = 0; let f64Diff = 0; let cacheDiff = 0; let scalarCases = 0
   for (const c of v.ops) {
-    const dt = c.dtype as FloatDtype
+    const dt = c.dtype as FloatDType
     const g = new CpuGenerator(c.seed)
     const arr = alloc(dt, c.numel)
     run(g, c.op, { dtype: dt, data: arr }, c.params[0], c.params[1], profile2x)
@@ -74,7 +75,7 @@ t.test('torch 2.13 normal-cache sequences carry the cached sample across calls',
   for (const seq of v.sequences) {
     const g = new CpuGenerator(seq.seed)
     seq.steps.forEach((s: any, i: number) => {
-      const dt = s.dtype as FloatDtype
+      const dt = s.dtype as FloatDType
       const arr = alloc(dt, s.numel)
       run(g, s.op, { dtype: dt, data: arr }, s.op === 'uniform' ? 0 : 0, 1, profile2x)
       const label = `seed ${seq.seed} step ${i}: ${s.op} ${dt} n=${s.numel}`
@@ -103,7 +104,7 @@ t.test('torch 2.13 normal-cache sequences carry the cached sample across calls',
 t.test('torch 2.13 large fills (many twists, chunk boundaries, ragged tails)', async t => {
   const v = loadFixture('torch-2.13-extra.json')
   for (const c of v.large) {
-    const dt = c.dtype as FloatDtype
+    const dt = c.dtype as FloatDType
     const g = new CpuGenerator(c.seed)
     const arr = alloc(dt, c.numel)
     run(g, c.op, { dtype: dt, data: arr }, 0, 1, profile2x)
@@ -123,7 +124,7 @@ t.test('torch 1.13 profile (reference-derived vectors)', async t => {
   const v = loadFixture('ref-1.13-extra.json')
   let f64Diff = 0; let f64Elems = 0; let n = 0
   for (const c of v.ops) {
-    const dt = c.dtype as FloatDtype
+    const dt = c.dtype as FloatDType
     const g = new CpuGenerator(c.seed)
     const arr = alloc(dt, c.numel)
     run(g, c.op, { dtype: dt, data: arr }, c.params[0], c.params[1], profile113)
@@ -177,7 +178,7 @@ t.test('byte targets: aligned views (SharedArrayBuffer) and misaligned chunks gi
 t.test('uniform_ with bounds where the double sum is inexact takes the fma32 path', async t => {
   const fround = Math.fround
   for (const [a, b] of [[-1e-30, 1e4], [1e-3, 1e-3 + 1e-9], [-3, 1e-20], [0.1, 0.7], [-1, 1]] as Array<[number, number]>) {
-    for (const dt of ['float32', 'float16', 'bfloat16'] as FloatDtype[]) {
+    for (const dt of ['float32', 'float16', 'bfloat16'] as FloatDType[]) {
       const n = 3000
       const arr = alloc(dt, n)
       uniformFill(new CpuGenerator(11), { dtype: dt, data: arr }, a, b)

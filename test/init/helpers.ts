@@ -2,8 +2,9 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 
-import { allocDense, itemSize, type FloatDtype, type InitProfile, profile113, profile2x } from '../../src/init/distributions.js'
+import { allocDense, itemSize, type InitProfile, profile113, profile2x } from '../../src/init/distributions.js'
 import { f32FromBits } from '../../src/init/fp.js'
+import type { FloatDType } from '../../src/tensor/dtype.js'
 
 export function loadFixture<T = any> (name: string): T {
   return JSON.parse(readFileSync(new URL(`../fixtures/init/${name}`, import.meta.url), 'utf8')) as T
@@ -32,7 +33,7 @@ export function matchesEntry (a: ArrayBufferView, entry: { hex?: string, sha256?
   return sha256Of(a) === entry.sha256
 }
 
-export function alloc (dtype: FloatDtype, n: number): Float32Array | Float64Array | Uint16Array {
+export function alloc (dtype: FloatDType, n: number): Float32Array | Float64Array | Uint16Array {
   return allocDense(dtype, n)
 }
 
@@ -59,7 +60,7 @@ export function f32OfHex (h: string): number {
 }
 
 /** Element-wise count of differing elements between bytes and an expected hex string. */
-export function countElementDiffs (a: ArrayBufferView, expectedHex: string, dtype: FloatDtype): number {
+export function countElementDiffs (a: ArrayBufferView, expectedHex: string, dtype: FloatDType): number {
   const got = hexOf(a)
   const w = itemSize(dtype) * 2
   let d = 0

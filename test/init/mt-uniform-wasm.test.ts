@@ -6,11 +6,12 @@ import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 
 import { bytesUrl, compileWasm, renderWasmBytes, wasmKernels } from '../../scripts/build-wasm.js'
-import { type FloatDtype, profile113, profile2x, uniformFill } from '../../src/init/distributions.js'
+import { profile113, profile2x, uniformFill } from '../../src/init/distributions.js'
 import { mtUniformWasmAvailable, mtUniformWasmF32 } from '../../src/init/mt-uniform-wasm.js'
 import { CpuGenerator } from '../../src/init/mt19937.js'
 import { sumIsExact, uniformF32 } from '../../src/init/uniform-fill.js'
 import { firstDiff, makeTarget, mulberry32 } from './helpers.js'
+import type { FloatDType } from '../../src/tensor/dtype.js'
 
 function sameState (a: CpuGenerator, b: CpuGenerator): boolean {
   return firstDiff(a.getState(), b.getState()) === -1
@@ -33,7 +34,7 @@ const boundsList: Array<[number, number]> = [
   [-1, -0], [-(2 ** -126), 0], [1, 2], [-3.4e38, 0]
 ]
 
-interface Case { seed: number, skip: number, n: number, off: number, shared: boolean, low: number, high: number, dtype: FloatDtype, v113: boolean }
+interface Case { seed: number, skip: number, n: number, off: number, shared: boolean, low: number, high: number, dtype: FloatDType, v113: boolean }
 
 /** uniformFill with WASM on vs off from the same generator position: same bytes, same final state. */
 function check (t: Test, c: Case): boolean {
@@ -73,7 +74,7 @@ t.test('uniformFill: WASM equals JS bit for bit (random seeds, positions, length
     const [low, high] = boundsList[Math.floor(r() * boundsList.length)]!
     const dk = i % 10
     // 16-bit dtypes only take bounds whose width fits their range (torch's check).
-    const dtype: FloatDtype = dk < 7 || high - low > 65504 ? 'float32' : dk < 9 ? 'bfloat16' : 'float16'
+    const dtype: FloatDType = dk < 7 || high - low > 65504 ? 'float32' : dk < 9 ? 'bfloat16' : 'float16'
     const v113 = i % 7 === 3
     if (!check(t, { seed, skip, n, off, shared, low, high, dtype, v113 })) fails++
   }

@@ -1,6 +1,6 @@
 import t from 'tap'
 
-import { type FloatDtype, profile113, UnsupportedInitError } from '../../src/init/distributions.js'
+import { profile113, UnsupportedInitError } from '../../src/init/distributions.js'
 import { f32Bits, f64Hex } from '../../src/init/fp.js'
 import { CpuGenerator } from '../../src/init/mt19937.js'
 import {
@@ -8,8 +8,9 @@ import {
   ones, truncNormal, uniform, xavierNormal, xavierUniform, zeros
 } from '../../src/init/nn-init.js'
 import { alloc, loadFixture, matchesEntry, profileOf, sha256Of } from './helpers.js'
+import type { FloatDType } from '../../src/tensor/dtype.js'
 
-function tensor (shape: number[], dtype: FloatDtype = 'float32'): InitTensor {
+function tensor (shape: number[], dtype: FloatDType = 'float32'): InitTensor {
   return { shape, dtype, data: alloc(dtype, shape.reduce((a, b) => a * b, 1)) }
 }
 
@@ -84,7 +85,7 @@ t.test('nn.init calls vs torch 2.13', async t => {
   let n = 0
   for (const c of v.inits) {
     const g = new CpuGenerator(c.seed)
-    const x = tensor(c.shape, c.dtype as FloatDtype)
+    const x = tensor(c.shape, c.dtype as FloatDType)
     const k = c.kwargs
     switch (c.fn) {
       case 'kaiming_uniform_': kaimingUniform(g, x, k.a ?? 0, k.mode ?? 'fan_in', k.nonlinearity ?? 'leaky_relu'); break

@@ -11,13 +11,14 @@ import { mulhi0, mulhi1, PHILOX_M0, PHILOX_M1 } from '../../src/init/philox-core
 import { castF32BitsToF16Fast } from '../../src/init/philox-half.js'
 import { LN2, SQRT1_2, TWO_PI } from '../../src/init/philox-math.js'
 import {
-  elementsPerBlock, philox4x32x10, philoxBlocks, philoxFill, philoxKey, type PhiloxDist, type PhiloxDtype
+  elementsPerBlock, philox4x32x10, philoxBlocks, philoxFill, philoxKey, type PhiloxDist
 } from '../../src/init/philox.js'
+import type { FloatDType } from '../../src/tensor/dtype.js'
 
 interface FillCase {
   seed: number
   name: string
-  dtype: PhiloxDtype
+  dtype: FloatDType
   dist: PhiloxDist
   first: number
   n: number
@@ -32,12 +33,12 @@ interface Vectors {
 }
 
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/philox/vectors.json', import.meta.url), 'utf8')) as Vectors
-const dtypes: PhiloxDtype[] = ['float32', 'float64', 'float16', 'bfloat16']
-const size: Record<PhiloxDtype, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2 }
+const dtypes: FloatDType[] = ['float32', 'float64', 'float16', 'bfloat16']
+const size: Record<FloatDType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2 }
 const uniform = (low: number, high: number): PhiloxDist => ({ kind: 'uniform', low, high })
 const normal = (mean: number, std: number): PhiloxDist => ({ kind: 'normal', mean, std })
 
-function fill (dtype: PhiloxDtype, dist: PhiloxDist, seed: number, name: string, first: number, n: number): Uint8Array {
+function fill (dtype: FloatDType, dist: PhiloxDist, seed: number, name: string, first: number, n: number): Uint8Array {
   const out = new Uint8Array(n * size[dtype])
   philoxFill(out, dtype, dist, { seed, name }, first)
   return out
@@ -297,7 +298,7 @@ t.test('spec constants and argument checks', async t => {
   t.throws(() => philoxFill(b, 'float32', uniform(0, 1), { seed: 1.5, name: 'w' }, 0), RangeError)
   t.throws(() => philoxFill(b, 'float32', uniform(0, 1), { seed: 2 ** 64, name: 'w' }, 0), RangeError)
   t.throws(() => philoxFill(b, 'float32', uniform(0, 1), { seed: 0, name: 'bad\ud800' }, 0), TypeError)
-  t.throws(() => philoxFill(b, 'int8' as PhiloxDtype, uniform(0, 1), k, 0), TypeError)
+  t.throws(() => philoxFill(b, 'int8' as FloatDType, uniform(0, 1), k, 0), TypeError)
   philoxFill(new Uint8Array(0), 'float32', uniform(0, 1), k, 2 ** 53 - 1) // empty is fine anywhere
   // Degenerate distributions.
   t.same(Array.from(new Float32Array(fill('float32', uniform(2, 2), 0, 'w', 0, 7).buffer)), Array(7).fill(2))

@@ -3,14 +3,15 @@
 import t from 'tap'
 import { CpuGenerator } from '../../src/init/mt19937.js'
 import {
-  allocDense, decodeElement, defaultProfile, encodeElement, normalFill, type DenseArray, type FloatDtype
+  allocDense, decodeElement, defaultProfile, encodeElement, normalFill, type DenseArray
 } from '../../src/init/distributions.js'
 import {
   truncNormal, truncNormalParams, truncNormalRun, truncNormalStart, TruncBits, TruncOutput
 } from '../../src/init/nn-init.js'
+import type { FloatDType } from '../../src/tensor/dtype.js'
 
 /** The loop as it was: an index list of every rejected element, a full-size redraw per round. */
-function oldTruncNormal (gen: CpuGenerator, dtype: FloatDtype, n: number, mean: number, std: number, a: number, b: number): DenseArray {
+function oldTruncNormal (gen: CpuGenerator, dtype: FloatDType, n: number, mean: number, std: number, a: number, b: number): DenseArray {
   const values = allocDense(dtype, n)
   const lo = decodeElement(dtype, encodeElement(dtype, a))
   const hi = decodeElement(dtype, encodeElement(dtype, b))
@@ -35,7 +36,7 @@ const bytes = (d: DenseArray): Buffer => Buffer.from(d.buffer, d.byteOffset, d.b
 const sameState = (x: CpuGenerator, y: CpuGenerator): boolean => Buffer.from(x.getState()).equals(Buffer.from(y.getState()))
 
 const sizes = [1, 7, 15, 16, 17, 31, 33, 100, 1000, 4101, 40_007, 65_536]
-const dtypes: FloatDtype[] = ['float32', 'float64', 'float16', 'bfloat16']
+const dtypes: FloatDType[] = ['float32', 'float64', 'float16', 'bfloat16']
 const bounds = [
   { mean: 0, std: 1, a: -0.4, b: 0.4 }, // p = 0.311: the tight case, ~50 rounds on a large tensor
   { mean: 0, std: 1, a: -2, b: 2 },

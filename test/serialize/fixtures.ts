@@ -2,13 +2,13 @@
 // scripts/golden/make-safetensors-fixtures.py with safetensors 0.8.0).
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { MateriaDtype } from '../../src/serialize/dtypes.js'
+import type { DType } from '../../src/tensor/dtype.js'
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/safetensors/', import.meta.url))
 
 export interface ManifestTensor {
   name: string
-  dtype: MateriaDtype
+  dtype: DType
   shape: number[]
   hex: string
   tiedTo?: string

@@ -8,6 +8,7 @@ import { materiaError } from '../../../errors.js'
 import type { CheckpointQuery } from '../../../schemas/materializations.js'
 import type { ModuleSpec } from '../../../schemas/nn.js'
 import type { Module } from '../../../schemas/sessions.js'
+import { Device, isOneOf } from '../../../schemas/vocabulary.js'
 import { lookupClass } from '../../../nn/index.js'
 import type { Materialization } from '../../../materialize/registry.js'
 import { contentLength, uploadBody } from '../../../http/upload-body.js'
@@ -83,7 +84,7 @@ export function createMaterializer (app: FastifyInstance): Materializer {
       if (found.kind === 'nonModule') throw materiaError('notAModule', { pyClass: found.pyClass })
       if (!found.info.acceptsDevice) throw materiaError('skipInitNoDeviceArg', {})
       const device = spec.kwargs?.device ?? 'cpu'
-      if (device !== 'cpu' && device !== 'worker') {
+      if (!isOneOf(Device, device)) {
         throw materiaError('skipInitDevice', { device: JSON.stringify(device) })
       }
       const { device: _final, ...kwargs } = spec.kwargs ?? {}

@@ -5,8 +5,9 @@ import { DTYPES } from '../../../tensor/dtype.js'
 import { parseDType, type BuiltModule, type DType, type ModuleNode } from '../../../nn/index.js'
 import type { InitSpec } from '../../../schemas/materializations.js'
 import { newHandle } from '../../../store/session-store.js'
-import { castTensors, constantFills, planArena, type InitKind } from '../../../materialize/plan.js'
-import type { Device, Materialization, MaterializationOptions, MaterializationRegistry } from '../../../materialize/registry.js'
+import { castTensors, constantFills, planArena } from '../../../materialize/plan.js'
+import type { Device, InitKind, Rng } from '../../../schemas/vocabulary.js'
+import type { Materialization, MaterializationOptions, MaterializationRegistry } from '../../../materialize/registry.js'
 import { parseOverrides, type Override } from '../../../init/init-overrides.js'
 import { planInit } from '../../../materialize/init-plan.js'
 
@@ -27,7 +28,7 @@ export interface StartRequest {
   device: Device
   init: InitKind | typeof InitSpec.static
   seed?: number | undefined
-  rng?: 'torch' | 'philox' | undefined
+  rng?: Rng | undefined
   dtype?: string | undefined
   tenant: MaterializationTenant
 }
