@@ -5,6 +5,7 @@
 // `next` indexes the block. Those two fields are kept exactly as torch keeps them so getState()
 // can reproduce torch.get_rng_state() byte for byte.
 
+import { jumpBlocks } from './mt19937-jump-block.js'
 import { mtTwistWasm } from './mt-uniform-wasm.js'
 
 export const mtStateWords = 624
@@ -138,30 +139,27 @@ export class MT19937 {
   }
 
   /**
-   * Skip `n` draws. Whole blocks are skipped by twisting without tempering or storing outputs:
+   * Skip `n` draws. Whole blocks are skipped by twisting without tempering or storing outputs,
    * one twist per 624 draws, in the WebAssembly kernel when it loads (`wasm = false`: the JS
-   * reference, ~1.5 ns per skipped draw).
+   * reference, ~1.5 ns per skipped draw; the kernel ~0.2 ns); from mtJumpMinBlocks blocks on, by
+   * jump-ahead instead (jumpBlocks, ~10 ms whatever the distance).
    */
   discard (n: number | bigint, wasm = true): void {
-    let rem = typeof n === 'bigint' ? n : BigInt(checkCount(n))
-    if (rem < 0n) throw new RangeError('cannot discard a negative number of draws')
-    if (rem === 0n) return
-    const avail = BigInt(this.left - 1)
-    if (rem <= avail) {
-      this.left -= Number(rem)
-      this.next += Number(rem)
+    const to = positionAfter(this, typeof n === 'bigint' ? n : BigInt(checkCount(n)))
+    if (to.twists > 0n) this.skipBlocks(to.twists, wasm)
+    this.left = to.left
+    this.next = to.next
+  }
+
+  /** Regenerate the block `twists` times, as that many twist() calls (left and next are the caller's). */
+  private skipBlocks (twists: bigint, wasm: boolean): void {
+    if (twists >= mtJumpMinBlocks) {
+      this.state.set(jumpBlocks(this.state, twists))
       return
     }
-    rem -= avail
-    // rem >= 1 draws remain, each block of 624 begins with a twist.
-    const blocks = (rem - 1n) / BigInt(mtStateWords)
-    const last = Number(rem - blocks * BigInt(mtStateWords)) // 1..624
-    const twists = blocks + 1n
-    if (!(wasm && twists >= 4n && twists <= BigInt(Number.MAX_SAFE_INTEGER) && mtTwistWasm(this.state, Number(twists)))) {
+    if (!(wasm && twists >= 4n && mtTwistWasm(this.state, Number(twists)))) {
       for (let b = 0n; b < twists; b++) this.twist()
     }
-    this.left = mtStateWords - last + 1
-    this.next = last
   }
 
   copyFrom (other: MT19937): void {
@@ -169,6 +167,24 @@ export class MT19937 {
     this.left = other.left
     this.next = other.next
   }
+}
+
+/**
+ * Blocks from which discard() jumps instead of twisting: a jump costs about as much as twisting
+ * 2^16 blocks (4·10^7 draws) in the WebAssembly kernel (bench/mt19937-jump.ts).
+ */
+export const mtJumpMinBlocks = 1n << 16n
+
+/** Where an engine at `from` is after `draws` more draws: its left and next, and the twists on the way. */
+export function positionAfter (from: { left: number, next: number }, draws: bigint): { twists: bigint, left: number, next: number } {
+  if (draws < 0n) throw new RangeError('cannot discard a negative number of draws')
+  const avail = BigInt(from.left - 1)
+  if (draws <= avail) return { twists: 0n, left: from.left - Number(draws), next: from.next + Number(draws) }
+  // draws - avail >= 1 draws remain, each block of 624 begins with a twist.
+  const rem = draws - avail
+  const blocks = (rem - 1n) / BigInt(mtStateWords)
+  const last = Number(rem - blocks * BigInt(mtStateWords)) // 1..624
+  return { twists: blocks + 1n, left: mtStateWords - last + 1, next: last }
 }
 
 function checkCount (n: number): number {
