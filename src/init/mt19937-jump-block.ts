@@ -2,8 +2,8 @@
 // for F2-Linear Random Number Generators", INFORMS J. Computing 20(3), 2008): with T the one-word
 // transition and p its characteristic polynomial, T^J = g(T) for g = x^J mod p, and g(T)·state is
 // evaluated by Horner's rule, 8 coefficients at a time: advance eight words, XOR in one of 256
-// precomputed combinations of T^0..T^7 applied to the start state (the paper's sliding window). The state
-// is a ring of 624 words with a start index, as in numpy's mt19937-jump.c
+// precomputed combinations of T^0..T^7 applied to the start state (the paper's sliding window).
+// The state is a ring of 624 words with a start index, as in numpy's mt19937-jump.c
 // (https://github.com/numpy/numpy/blob/main/numpy/random/src/mt19937/mt19937-jump.c).
 //
 // The 19937-bit state at word position k is the top bit of x_k and all of x_(k+1) .. x_(k+623); the
@@ -52,8 +52,8 @@ function windowTable (block: Uint32Array): Uint32Array {
 
 /**
  * The 624-word block `blocks` regenerations (twists) after `block`: what `blocks` calls of
- * MT19937.twist() leave in the state. A pure function of its arguments (about 10 ms; fit for a
- * worker thread). `block` is not modified.
+ * MT19937.twist() leave in the state. A pure function of its arguments (5–10 ms whatever the
+ * distance; fit for a worker thread). `block` is not modified.
  */
 export function jumpBlocks (block: Uint32Array, blocks: bigint): Uint32Array {
   if (block.length !== n) throw new RangeError(`MT19937 block must be ${n} words`)
