@@ -8,7 +8,7 @@ import {
   allocDense, decodeElement, encodeElement, itemSize, normalFill, uniformFill,
   type DenseArray
 } from '../init/distributions.js'
-import { CpuGenerator } from '../init/mt19937.js'
+import { CpuGenerator, mtJumpMinBlocks, mtStateWords } from '../init/mt19937.js'
 import { TruncBits, TruncOutput, truncNormalParams, truncNormalRun, truncNormalStart, type TruncNormalState } from '../init/nn-init.js'
 import { makeDense } from '../init/storage.js'
 import { fma32 } from '../init/fp.js'
@@ -21,6 +21,8 @@ import type { FloatDType } from '../tensor/dtype.js'
 
 const STEP_NS = 4e6 // about 4 ms of work per step
 const DISCARD_STEP = 1 << 21
+/** From this many draws a skip is one jump (4–10 ms whatever its length, src/init/mt19937-jump.ts), not twisting in steps. */
+const JUMP_MIN_DRAWS = Number(mtJumpMinBlocks) * mtStateWords
 const COPY_STEP_BYTES = 16 << 20
 
 function pieceLength (rng: Rng, op: ExecOp): number {
@@ -128,7 +130,8 @@ export class DrawRun {
 
   private * discardTo (target: number): Generator<number> {
     while (this.at.drawn < target) {
-      const n = Math.min(target - this.at.drawn, DISCARD_STEP)
+      const gap = target - this.at.drawn
+      const n = gap >= JUMP_MIN_DRAWS ? gap : Math.min(gap, DISCARD_STEP)
       this.gen.discard(n)
       this.at.drawn += n
       if (this.at.drawn < target) yield 0

@@ -22,7 +22,7 @@ import { replayModule } from '../../src/init/module-init.js'
 import { stateEntries } from '../../src/init/module-instance.js'
 import type { RngOp } from '../../src/init/init-recorder.js'
 import { globToRegExp, parseOverrides } from '../../src/init/init-overrides.js'
-import { CpuGenerator } from '../../src/init/mt19937.js'
+import { CpuGenerator, mtJumpMinBlocks, mtStateWords } from '../../src/init/mt19937.js'
 import { kaimingUniform, normal, uniform, xavierUniform } from '../../src/init/nn-init.js'
 import { allocDense, decodeElement, encodeElement } from '../../src/init/distributions.js'
 
@@ -188,6 +188,18 @@ t.test('slices of the stream give the bytes of one pass, for any cut', async (t)
   const trunc = planOf(spec, { overrides: { '3.weight': { fn: 'trunc_normal_', std: 0.02, a: -0.03, b: 0.03 } } }).exec
   t.equal(trunc.serialOnly, true)
   t.equal(sliceStream(trunc, 4).length, 1)
+})
+
+t.test('a slice that starts past a long stretch of the torch stream jumps to it and writes the same bytes', async (t) => {
+  // Linear(8192, 6144): the weight's uniform_ is 50 331 648 draws, past mtJumpMinBlocks x 624, so a
+  // slice starting near its end reaches its first draw by jump-ahead, not by twisting
+  const { plan, exec } = planOf(S('Linear', [8192, 6144]), { seed: 11 })
+  t.ok(Number(mtJumpMinBlocks) * mtStateWords < 48_000_000, 'the skip below is a jump')
+  const ref = materialize(exec, plan.arenaSize)
+  const weight = exec.ops.findIndex((o) => o.numel === 8192 * 6144)
+  const cut = { op: weight, elem: 48_000_000 }
+  const halves: Slice[] = [{ from: { op: 0, elem: 0 }, to: cut }, { from: cut, to: { op: Number.MAX_SAFE_INTEGER, elem: 0 } }]
+  t.ok(Buffer.from(materialize(exec, plan.arenaSize, [...halves].reverse())).equals(Buffer.from(ref)), 'same bytes as one pass')
 })
 
 t.test('long tensors are drawn in pieces: the same bytes as one nn.init call', async (t) => {
