@@ -195,6 +195,8 @@ export const errorMessages = {
   checkpointFailed: msg('checkpointInvalid', '{message}'),
   sizeOverflow: msg('specTooLarge', '{what} {a} * {b} exceeds 2^53-1 and cannot be represented exactly'),
   // safetensors (src/serialize): an uploaded file that breaks the format, tensors that cannot be written
+  stTorchSave: msg('checkpointInvalid', 'invalid safetensors file: this is a torch.save file ({format}), not safetensors; convert it ' +
+    "with safetensors.torch.save_file(torch.load(path), 'model.safetensors') (save_model(model, …) for tied weights) and upload that"),
   stTooShort: msg('checkpointInvalid', 'invalid safetensors file: the file is {length} bytes long, too short for the 8-byte header length'),
   stHeaderOverLimit: msg('checkpointInvalid', 'invalid safetensors file: header length {length} is larger than the limit of {max} bytes{because}'),
   stHeaderBeyondFile: msg('checkpointInvalid', 'invalid safetensors file: header length {length} goes beyond the end of the file ({size} bytes, so at most {most})'),

@@ -77,10 +77,25 @@ const q = (s: string): string => JSON.stringify(s.length > 200 ? `${s.slice(0, 2
 const because = (options: ReadOptions): string => options.limitReason !== undefined ? ` (${options.limitReason})` : ''
 
 /**
+ * What torch.save wrote, when the file starts as its formats do (the usual mistake: uploading a
+ * `.pt`/`.bin` checkpoint): a zip archive (`PK\x03\x04`, torch.save since PyTorch 1.6) or a pickle
+ * (PROTO opcode 0x80 and protocol 2-5, the legacy format). A safetensors file whose header length
+ * happens to start with those bytes has its JSON header at offset 8, so a `{` there rules them out.
+ */
+function torchSaveFormat (prefix: Uint8Array): string | undefined {
+  if (prefix.length > 8 && prefix[8] === 0x7b) return undefined
+  if (prefix.length >= 4 && prefix[0] === 0x50 && prefix[1] === 0x4b && prefix[2] === 0x03 && prefix[3] === 0x04) return 'a zip archive'
+  if (prefix.length >= 2 && prefix[0] === 0x80 && (prefix[1] ?? 0) >= 2 && (prefix[1] ?? 0) <= 5) return 'a pickle'
+  return undefined
+}
+
+/**
  * Read and check the u64 little-endian header length N from the first 8 bytes of the file.
  * Rejects N > maxHeaderLength and, when `fileSize` is given, 8 + N > fileSize.
  */
 export function readHeaderLength (prefix: Uint8Array, options: ReadOptions = {}): number {
+  const torchSave = torchSaveFormat(prefix)
+  if (torchSave !== undefined) throw materiaError('stTorchSave', { format: torchSave })
   if (prefix.length < 8) {
     throw materiaError('stTooShort', { length: prefix.length })
   }

@@ -3,6 +3,7 @@
 // the count passes the bound, both before the body is read in full; mismatch messages list 20 keys
 // per list then "… and N more", within 4 KiB.
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { assertErrorBody, build } from '../helper.js'
@@ -50,6 +51,22 @@ const upload = async (app: FastifyInstance, sid: string, mid: string, payload: B
   })
 
 const linears = (n: number): object => ({ class: 'Sequential', args: Array.from({ length: n }, () => ({ class: 'Linear', args: [2, 2] })) })
+
+t.test('a torch.save file (zip or legacy pickle) is refused with what to upload instead', async (t) => {
+  const app = await build(t)
+  const { sid, mid } = await setup(app, { class: 'Linear', args: [2, 2] })
+  // written by torch.save (scripts/golden/make-torch-save-fixtures.py)
+  for (const [file, format] of [['linear-zip.pt', 'a zip archive'], ['linear-legacy.pt', 'a pickle']] as const) {
+    const bytes = readFileSync(new URL(`../fixtures/torch-save/${file}`, import.meta.url))
+    const res = await upload(app, sid, mid, bytes, bytes.length)
+    const body = assertErrorBody(t, res, 400, 'MATERIA_ERR_CHECKPOINT_INVALID')
+    t.match(body.message, `this is a torch.save file (${format}), not safetensors`)
+    t.match(body.message, "safetensors.torch.save_file(torch.load(path), 'model.safetensors')")
+  }
+  // a safetensors file is still read as one
+  const res = await upload(app, sid, mid, emptyTensors(['weight']), emptyTensors(['weight']).length)
+  t.equal(res.json().code, 'MATERIA_ERR_CHECKPOINT_MISMATCH', 'an ordinary file gets as far as the key check')
+})
 
 t.test('a header longer than the module allows is refused from its length alone', async (t) => {
   const app = await build(t)

@@ -225,3 +225,12 @@ t.test('more header rejections', async t => {
   t.equal(meta.metadata?.[protoKey], 'x')
   t.equal(Object.getPrototypeOf(meta.metadata), null)
 })
+
+t.test('torch.save formats are named; a header length that starts with the same bytes is still a length', async (t) => {
+  t.throws(() => readHeaderLength(Buffer.from('504b030414000000', 'hex')), /torch\.save file \(a zip archive\)/)
+  t.throws(() => readHeaderLength(Buffer.from('80028a0a6cfc9c46', 'hex')), /torch\.save file \(a pickle\)/)
+  t.throws(() => readHeaderLength(Buffer.from('504b0304', 'hex')), /torch\.save file/, 'even when shorter than a header length')
+  // 8 + N bytes whose N begins PK\x03\x04, followed by the JSON header's '{'
+  const prefix = Buffer.from('504b0304000000007b', 'hex')
+  t.equal(readHeaderLength(prefix), 0x04034b50)
+})
