@@ -1,6 +1,7 @@
 // Prometheus metrics: one registry per app instance (tests build many apps), request-duration
 // histograms by route, and gauges that other plugins register through `app.metrics`.
 import fp from 'fastify-plugin'
+import { errorResponses } from '../schemas/common.js'
 import type { FastifyInstance } from 'fastify'
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
@@ -34,7 +35,7 @@ async function metricsPlugin (app: FastifyInstance): Promise<void> {
       summary: 'Prometheus metrics',
       description: 'Prometheus text exposition: request latency histograms, resident tensor bytes, sessions, materializations, worker pool queue, process metrics.',
       produces: ['text/plain'],
-      response: { 200: { description: 'Prometheus text format 0.0.4.', type: 'string' } }
+      response: { 200: { description: 'Prometheus text format 0.0.4.', type: 'string' }, ...errorResponses() }
     }
   }, async (_request, reply) => {
     const text = await registry.metrics()

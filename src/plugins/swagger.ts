@@ -1,5 +1,6 @@
 // OpenAPI 3 from the route schemas. Component names come from each schema's $id, so they are stable.
 import fp from 'fastify-plugin'
+import { errorResponses } from '../schemas/common.js'
 import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -52,7 +53,7 @@ async function swaggerPlugin (app: FastifyInstance): Promise<void> {
       security: [],
       summary: 'OpenAPI description (JSON)',
       description: 'This API described as OpenAPI 3, generated from the route schemas.',
-      response: { 200: { description: 'The OpenAPI document.', type: 'object', additionalProperties: true } }
+      response: { 200: { description: 'The OpenAPI document.', type: 'object', additionalProperties: true }, ...errorResponses() }
     }
   }, async () => app.swagger())
 
@@ -64,7 +65,7 @@ async function swaggerPlugin (app: FastifyInstance): Promise<void> {
       summary: 'OpenAPI description (YAML)',
       description: 'The same document as /openapi.json, as YAML; equal to the committed openapi.yaml.',
       produces: ['application/yaml'],
-      response: { 200: { description: 'The OpenAPI document.', type: 'string' } }
+      response: { 200: { description: 'The OpenAPI document.', type: 'string' }, ...errorResponses() }
     }
   }, async (_request, reply) => reply.type('application/yaml; charset=utf-8').send(app.swagger({ yaml: true })))
   // the document is built on first use (~100 ms of schema walking) and cached: build it at boot, not in a request

@@ -28,6 +28,8 @@ export function errorResponses (...names: ErrorName[]): Record<number, TSchema> 
   let all = names.includes('sessionNotFound') && !names.includes('notReady') ? [...names, 'notReady' as const] : names
   // a route behind the API key is also behind the checks in front of it (src/plugins/auth.ts)
   if (all.includes('unauthorized')) all = [...all, ...authErrors.filter((n) => !all.includes(n))]
+  // a credential in the query string is refused in front of every route, operations routes too
+  if (!all.includes('credentialInQuery')) all = [...all, 'credentialInQuery']
   for (const n of all) {
     const d = errorDefs[n]
     byStatus.set(d.statusCode, [...(byStatus.get(d.statusCode) ?? []), d.code])

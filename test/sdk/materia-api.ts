@@ -3453,6 +3453,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Error: MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     getOpenApiYaml: {
@@ -3471,6 +3480,15 @@ export interface operations {
                 };
                 content: {
                     "application/yaml": string;
+                };
+            };
+            /** @description Error: MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/yaml": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3493,6 +3511,15 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Error: MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     getHealth: {
@@ -3511,6 +3538,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_NOT_READY. */
@@ -3540,6 +3576,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_NOT_READY. */
