@@ -22,8 +22,6 @@ const PARALLEL_MIN_COST = 100e6
 export interface FillContext {
   device: Device
   pool?: Piscina | undefined
-  /** pieces of work per phase on the pool; default: the pool's thread count */
-  parallelism?: number
 }
 
 export interface FillRun {
@@ -36,7 +34,7 @@ export interface FillRun {
 /** Writes `fill` into `memory`; rejects with 'cancelled' once `signal` aborts. */
 export async function runFill (fill: Fill, memory: SharedArrayBuffer, ctx: FillContext, control: FillControl, signal: AbortSignal, run: FillRun = {}): Promise<void> {
   const pool = ctx.device === 'worker' ? ctx.pool : undefined
-  const parts = pool !== undefined ? ctx.parallelism ?? Math.max(1, pool.threads.length) : 1
+  const parts = pool !== undefined ? Math.max(1, pool.threads.length) : 1
   const onAbort = (): void => { control.cancel() }
   signal.addEventListener('abort', onAbort, { once: true })
   const phase = async (works: Work[]): Promise<void> => {
