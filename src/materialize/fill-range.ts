@@ -19,8 +19,12 @@
 //     trunc_normal_ op the range touches is computed whole, from its first element, in memory of
 //     its size. A value's deep copies and tied aliases read the value at the same elements; a cast
 //     tensor is computed in the module's dtype and converted element by element.
+//     Ranges read in order (a file streamed to a client) carry a Walk from one to the next: the
+//     generator's state at the start of the last piece computed, where the next range resumes
+//     instead of walking from the seed, and the last trunc_normal_ op computed whole. A range before
+//     the walk's point starts again from the seed (a seek: the skips jump, docs/lazy-bytes.md).
 import { DTYPES, type FloatDType } from '../tensor/dtype.js'
-import { allocDense, castBytes, decodeElement, encodeElement, itemSize, type DenseArray } from '../init/storage.js'
+import { allocDense, castBytes, decodeElement, encodeElement, itemSize, makeDense, type DenseArray } from '../init/storage.js'
 import { normalFill } from '../init/distributions.js'
 import { CpuGenerator } from '../init/mt19937.js'
 import { TruncBits, TruncOutput, truncNormalParams, truncNormalRun, truncNormalStart } from '../init/nn-init.js'
@@ -37,12 +41,27 @@ export interface RandomAccessSource {
   read: (position: number, into: Uint8Array) => void
 }
 
-/** Writes arena bytes [a, a + into.length) of `fill` into `into`. */
-export function produceRange (fill: Fill, a: number, into: Uint8Array, source?: RandomAccessSource): void {
+/** Where a walk of an rng "torch" stream resumes: element `elem` (a cut point, or 0) of op `op`, the generator's state there (CpuGenerator.getState). */
+export interface StreamPoint { readonly op: number, readonly elem: number, readonly state: Uint8Array }
+
+/** A trunc_normal_ op computed whole: its values in `dtype` and the generator's state after it. */
+export interface TruncDone { readonly op: number, readonly dtype: FloatDType, readonly values: Uint8Array, readonly after: Uint8Array }
+
+/**
+ * What a sequence of ranges carries from one to the next (plain data: a pool task takes it and gives
+ * it back). Only an optimisation: any walk, or none, gives the same bytes.
+ */
+export interface Walk { point?: StreamPoint | undefined, trunc?: TruncDone | undefined }
+
+/** A trunc_normal_ op's values are kept for the next range only up to this size. */
+const TRUNC_KEEP_BYTES = 64 << 20
+
+/** Writes arena bytes [a, a + into.length) of `fill` into `into`; `walk`, when given, is read and updated. */
+export function produceRange (fill: Fill, a: number, into: Uint8Array, source?: RandomAccessSource, walk: Walk = {}): void {
   const b = a + into.length
   into.fill(0)
   if (fill.init !== undefined) {
-    produceDraws(fill.init, a, b, into)
+    produceDraws(fill.init, a, b, into, walk)
     for (const o of fill.init.outputs) {
       const size = itemSize(o.dtype)
       for (const p of o.patches) {
@@ -102,7 +121,7 @@ function place (into: Uint8Array, a: number, lo: number, hi: number, start: numb
 /** Elements [s, e) of one output that the range needs. */
 interface Want { out: ExecOutput, s: number, e: number }
 
-function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array): void {
+function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, walk: Walk): void {
   const wants = new Map<number, Want[]>() // by op
   for (const v of exec.values) {
     for (const i of v.outputs) {
@@ -139,38 +158,67 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array): 
     }
     return
   }
-  const last = Math.max(...wants.keys())
+  let last = 0
+  let first = Infinity
+  for (const i of wants.keys()) { last = Math.max(last, i); first = Math.min(first, i) }
+  const firstOp = exec.ops[first] as ExecOp
+  const firstElem = firstOp.value >= 0 && firstOp.draws >= 0 && firstOp.dist.kind !== 'trunc_normal'
+    ? (pieces(firstOp, wants.get(first) as Want[])[0] as [number, number])[0]
+    : 0
   const gen = new CpuGenerator(exec.seed)
-  for (let i = 0; i <= last; i++) {
+  let start = 0
+  let startElem = 0
+  const p = walk.point
+  if (p !== undefined && (p.op < first || (p.op === first && p.elem <= firstElem))) {
+    gen.setState(p.state)
+    start = p.op
+    startElem = p.elem
+  }
+  const mark = (op: number, elem: number): void => { walk.point = { op, elem, state: gen.getState() } }
+  for (let i = start; i <= last; i++) {
     const op = exec.ops[i] as ExecOp
     const list = wants.get(i)
     const d = op.dist
     if (d.kind === 'trunc_normal') {
-      const params = truncNormalParams(op.dtype, op.numel, d.mean, d.std, d.a, d.b)
       // the outputs of one value share a dtype (the materialization's)
       const dtype = list?.[0]?.out.dtype
+      const kept = walk.trunc
+      if (kept !== undefined && kept.op === i && (dtype === undefined || kept.dtype === dtype)) {
+        gen.setState(kept.after)
+        if (list !== undefined && dtype !== undefined) emit(list, 0, makeDense(dtype, kept.values.buffer, kept.values.byteOffset, op.numel), dtype)
+        continue
+      }
+      if (list !== undefined) mark(i, 0)
+      const params = truncNormalParams(op.dtype, op.numel, d.mean, d.std, d.a, d.b)
       const data = dtype !== undefined ? allocDense(dtype, op.numel) : undefined
       const store = data !== undefined && dtype !== undefined
         ? new TruncOutput(data, dtype, params)
         : new TruncBits(new Uint8Array(TruncBits.bytes(op.numel)), params)
       const state = truncNormalStart()
       while (!truncNormalRun(gen, params, store, state, Infinity)) { /* until every element is inside [a, b] */ }
-      if (list !== undefined && data !== undefined && dtype !== undefined) emit(list, 0, data, dtype)
+      if (list !== undefined && data !== undefined && dtype !== undefined) {
+        emit(list, 0, data, dtype)
+        if (data.byteLength <= TRUNC_KEEP_BYTES) {
+          walk.trunc = { op: i, dtype, values: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), after: gen.getState() }
+        }
+      }
       continue
     }
     const mean = d.kind === 'normal' ? d.mean : 0
     const std = d.kind === 'normal' ? d.std : 1
     if (op.draws < 0) { // normal_'s scalar path: computed in order
+      if (list !== undefined) mark(i, 0)
       const data = allocDense(op.dtype, op.numel)
       normalFill(gen, { dtype: op.dtype, data }, mean, std)
       if (list !== undefined) emit(list, 0, data, op.dtype)
       continue
     }
-    if (list === undefined) { gen.discard(op.draws); continue }
     const k = op.dtype === 'float64' ? 2 : 1
-    let drawn = 0
+    let drawn = i === start ? k * startElem : 0
+    if (list === undefined) { gen.discard(op.draws - drawn); continue }
     for (const [s, e] of pieces(op, list)) {
       gen.discard(k * s - drawn)
+      mark(i, s)
       const data = allocDense(op.dtype, e - s)
       if (d.kind === 'uniform') uniform(gen, { dtype: op.dtype, data }, d.low, d.high)
       else normalFill(gen, { dtype: op.dtype, data }, mean, std)

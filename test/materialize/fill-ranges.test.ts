@@ -12,7 +12,7 @@ import { castTensors, planArena, type ArenaPlan } from '../../src/materialize/pl
 import { planInit, type InitExec } from '../../src/materialize/init-plan.js'
 import { runFill } from '../../src/materialize/fill-runner.js'
 import { FillControl } from '../../src/materialize/fill-task.js'
-import { produceRange } from '../../src/materialize/fill-range.js'
+import { produceRange, type Walk } from '../../src/materialize/fill-range.js'
 import type { Fill } from '../../src/materialize/fill.js'
 import { checkCheckpoint, checkpointCopies, copyStreamed, readCheckpointHeader } from '../../src/materialize/checkpoint.js'
 import type { DType } from '../../src/tensor/dtype.js'
@@ -117,6 +117,49 @@ t.test('every golden case: ranges assemble the whole fill, which is PyTorch\'s',
   t.ok((seen.normalBlock ?? 0) > 100, `${seen.normalBlock} ranges start inside a normal_ 16-block`)
   t.ok((seen.tied ?? 0) > 10, `${seen.tied} ranges start inside a tied tensor`)
   t.ok((seen.cast ?? 0) > 10, `${seen.cast} ranges start inside a cast tensor`)
+})
+
+/** Reads the arena in order, chunk j by lane j % lanes, each lane carrying its walk: as a lazy stream reads it. */
+function streamed (fill: Fill, size: number, chunk: number, lanes: number): Uint8Array {
+  const out = new Uint8Array(size)
+  const walks: Walk[] = Array.from({ length: lanes }, () => ({}))
+  for (let a = 0, j = 0; a < size; a += chunk, j++) {
+    const into = new Uint8Array(Math.min(chunk, size - a)).fill(0xa5)
+    produceRange(fill, a, into, undefined, walks[j % lanes])
+    out.set(into, a)
+  }
+  return out
+}
+
+t.test('ranges read in order carry a walk: every golden case, chunk sizes and lanes, seeks back and forth', async (t) => {
+  let checked = 0
+  let resumed = 0
+  for (const c of golden.cases) {
+    const seed = golden.seeds[0] as number
+    const { plan, exec } = planCase(c, seed, 'torch')
+    const fill: Fill = { constants: exec.constants, init: exec }
+    const bytes = await whole(fill, plan.arenaSize)
+    const rand = random(checked)
+    const problems: string[] = []
+    for (const lanes of [1, 3]) {
+      const chunk = 1 + rand(Math.max(1, Math.floor(plan.arenaSize / 5)))
+      if (!Buffer.from(streamed(fill, plan.arenaSize, chunk, lanes)).equals(Buffer.from(bytes))) problems.push(`chunks of ${chunk} bytes on ${lanes} lanes`)
+      checked++
+    }
+    // one walk over ranges in random order: resumes when a range is ahead of its point, starts from the seed when behind
+    const walk: Walk = {}
+    for (const [a, b] of rangesOf(plan, exec, rand, {})) {
+      const into = new Uint8Array(b - a).fill(0xa5)
+      const before = walk.point
+      produceRange(fill, a, into, undefined, walk)
+      if (before !== undefined && walk.point !== before) resumed++
+      if (!Buffer.from(into).equals(Buffer.from(bytes.subarray(a, b)))) problems.push(`walked range [${a}, ${b})`)
+      checked++
+    }
+    if (problems.length > 0) t.same(problems, [], c.id)
+  }
+  t.ok(checked > 1000, `${checked} reads`)
+  t.ok(resumed > 100, `${resumed} reads moved a walk's point`)
 })
 
 t.test('rng philox: ranges assemble the whole fill', async (t) => {
