@@ -11,7 +11,7 @@ import {
 import { ModuleParams, SessionParams } from '../src/schemas/sessions.js'
 import type { Materialization as Mat } from '../src/materialize/registry.js'
 import { pageInOrder } from '../src/store/cursor.js'
-import { etagOf, sendBytes } from '../src/http/byte-response.js'
+import { sendBytes } from '../src/http/byte-response.js'
 import { lingeringClose } from '../src/http/lingering-close.js'
 
 export default async function materializationRoutes (fastify: FastifyInstance): Promise<void> {
@@ -24,7 +24,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
   const lookupErrors = errorResponses('validation', 'sessionNotFound', 'materializationNotFound', 'unauthorized')
   const bytesResponses = {
     ...byteResponses,
-    ...errorResponses('validation', 'sessionNotFound', 'materializationNotFound', 'tensorNotFound', 'materializationNotReady', 'rangeNotSatisfiable', 'unauthorized')
+    ...errorResponses('validation', 'sessionNotFound', 'materializationNotFound', 'tensorNotFound', 'materializationNotReady', 'rangeNotSatisfiable', 'memoryBudget', 'unauthorized')
   }
 
   app.post('/v1/sessions/:sessionId/modules/:moduleId/materializations', {
@@ -68,7 +68,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       // no body (and no content type): every option at its default, as POST /v1/sessions takes it
       const body = (request.body ?? {}) as typeof CreateMaterialization.static
       const { root: tree, built } = await app.moduleRecords.rebuild(session.id, moduleId)
-      m = materializer.start(request, { sessionId: session.id, moduleId, built, tree, device: body.device ?? 'cpu', init: body.init ?? 'empty', seed: body.seed, rng: body.rng, dtype: body.dtype })
+      m = materializer.start(request, { sessionId: session.id, moduleId, built, tree, device: body.device ?? 'cpu', init: body.init ?? 'empty', seed: body.seed, rng: body.rng, dtype: body.dtype, lazy: body.lazy })
       if (body.wait === false) {
         return await reply.code(202).header('location', materializer.href(m)).send(materializer.view(m))
       }
@@ -133,7 +133,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     const t = m.plan.byName.get(request.params.name)
     if (t === undefined) throw materiaError('tensorNotFound', { id: m.id, name: request.params.name })
     materializer.requireReady(m)
-    return sendBytes(request, reply, [{ arena: m.arena, offset: t.offset, length: t.nbytes }], etagOf(m.id, `tensor:${t.name}`),
+    return sendBytes(request, reply, [{ arena: m.arena, offset: t.offset, length: t.nbytes }], materializer.etag(m, `tensor:${t.name}`),
       { 'x-tensor-dtype': t.dtype, 'x-tensor-shape': t.shape.join(',') })
   })
 
@@ -153,7 +153,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     materializer.requireReady(m)
     const { layout } = m.plan
     void reply.header('content-disposition', 'attachment; filename="model.safetensors"')
-    return sendBytes(request, reply, [{ buffer: layout.header }, { arena: m.arena, offset: 0, length: layout.dataSize }], etagOf(m.id, 'safetensors'), {})
+    return sendBytes(request, reply, [{ buffer: layout.header }, { arena: m.arena, offset: 0, length: layout.dataSize }], materializer.etag(m, 'safetensors'), {})
   })
 
   app.get('/v1/sessions/:sessionId/materializations/:materializationId/safetensors/:file', {
@@ -173,8 +173,8 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
     const { file } = request.params
     const tag = `shards:${request.query.maxShardBytes ?? 'default'}`
     const f = materializer.shardFile(m, file, request.query.maxShardBytes)
-    if ('index' in f) return sendBytes(request, reply, [{ buffer: f.index }], etagOf(m.id, `${tag}:index`), {}, 'application/json; charset=utf-8')
+    if ('index' in f) return sendBytes(request, reply, [{ buffer: f.index }], materializer.etag(m, `${tag}:index`), {}, 'application/json; charset=utf-8')
     void reply.header('content-disposition', `attachment; filename="${file}"`)
-    return sendBytes(request, reply, f.segments, etagOf(m.id, `${tag}:${file}`), {})
+    return sendBytes(request, reply, f.segments, materializer.etag(m, `${tag}:${file}`), {})
   })
 }

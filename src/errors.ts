@@ -174,6 +174,7 @@ export const errorMessages = {
   skipInitDevice: msg('constructorArgs', "skip_init materializes on 'cpu' or 'worker', got device {device}"),
   dtypeNotFloating: msg('materializationOptions', "dtype must be a floating dtype (float32, float64, float16, bfloat16), got '{dtype}'"),
   seedWithoutDraws: msg('materializationOptions', "seed and rng apply to init 'default' or overrides only (init is '{init}')"),
+  lazyEmpty: msg('materializationOptions', "lazy: true needs bytes that are a function of the request (init zeros, ones, default or overrides); init 'empty' leaves whatever the memory held, so there is nothing to generate"),
   truncNormalNeedsTorch: msg('initUnavailable', "trunc_normal_ overrides need rng 'torch' (its rejection loop is defined on torch's stream)"),
   queryOptionsOnJson: msg('materializationOptions', 'Query options ({options}) apply to checkpoint uploads; a JSON request takes its options in the body'),
   checkpointStrictOptions: msg('materializationOptions', 'init, seed and rng choose the values of missing keys: they need strict=false'),

@@ -50,3 +50,12 @@ export function redisUrl (): string {
     throw new Error('No Redis for the Redis store tests: run them with `npm test` (which starts one) or set REDIS_URL')
   }
 }
+
+/** Polls `check` every 20 ms until it holds; throws after `ms`. */
+export async function until (what: string, check: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}

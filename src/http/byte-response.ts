@@ -1,35 +1,36 @@
-// Byte responses: raw tensors and safetensors files as zero-copy views of an arena, streamed with
-// backpressure; HEAD, Range (206/416), ETag, If-None-Match and If-Range.
+// Byte responses: raw tensors and safetensors files as zero-copy views of an arena (or chunks of a
+// lazy one, made as they are read), streamed with backpressure; HEAD, Range (206/416), ETag,
+// If-None-Match and If-Range.
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Arena } from '../materialize/arena.js'
+import type { ArenaBytes } from '../materialize/arena.js'
 import { materiaError } from '../errors.js'
 import { contentRange, parseRange, unsatisfiedContentRange } from '../serialize/range.js'
 
 /** A piece of a byte response: bytes already in a Buffer, or a region of an arena. */
-export type Segment = { buffer: Buffer } | { arena: Arena, offset: number, length: number }
+export type Segment = { buffer: Buffer } | { arena: ArenaBytes, offset: number, length: number }
 
 const segmentLength = (s: Segment): number => 'buffer' in s ? s.buffer.length : s.length
 
-/** Zero-copy views of [start, end) across the segments, at most 1 MiB each. */
-export function * segmentViews (segments: readonly Segment[], start: number, end: number): Generator<Buffer> {
+/** The bytes [start, end) across the segments: views of buffers and arenas (at most 1 MiB each), chunks of lazy arenas. */
+export async function * segmentViews (segments: readonly Segment[], start: number, end: number): AsyncGenerator<Buffer> {
   let base = 0
   for (const s of segments) {
     const len = segmentLength(s)
     const from = Math.max(start, base); const to = Math.min(end, base + len)
     if (from < to) {
       if ('buffer' in s) yield s.buffer.subarray(from - base, to - base)
-      else yield * s.arena.views(s.offset + from - base, s.offset + to - base)
+      else yield * s.arena.read(s.offset + from - base, s.offset + to - base)
     }
     base += len
     if (base >= end) return
   }
 }
 
-/** A strong ETag for the part `what` of the materialization `id`: its bytes never change once it is ready. */
-export function etagOf (id: string, what: string): string {
-  return `"${createHash('sha256').update(`${id}\0${what}`).digest('base64url').slice(0, 27)}"`
+/** A strong ETag for the part `what` of the bytes named by `key` (a materialization's identity or id): they never change once ready. */
+export function etagOf (key: string, what: string): string {
+  return `"${createHash('sha256').update(`${key}\0${what}`).digest('base64url').slice(0, 27)}"`
 }
 
 export function sendBytes (request: FastifyRequest, reply: FastifyReply, segments: readonly Segment[], etag: string, headers: Record<string, string>,
@@ -51,8 +52,15 @@ export function sendBytes (request: FastifyRequest, reply: FastifyReply, segment
   // HEAD: an empty stream keeps our content-length (an empty payload would reset it to 0)
   if (request.method === 'HEAD') return reply.send(Readable.from([], { objectMode: false }))
   // views may wait in the socket's queue after the stream ends: the arenas stay pinned (unrecycled,
-  // their bytes counted in the budget) until the response closes
-  const unpins = [...new Set(segments.flatMap((s) => 'arena' in s ? [s.arena] : []))].map((a) => a.pin())
+  // their bytes counted in the budget) until the response closes; a lazy arena's pin reserves the
+  // chunks the read holds, and may be refused (507) before anything is sent
+  const unpins: Array<() => void> = []
+  try {
+    for (const a of new Set(segments.flatMap((s) => 'arena' in s ? [s.arena] : []))) unpins.push(a.pin())
+  } catch (err) {
+    for (const unpin of unpins) unpin()
+    throw err
+  }
   reply.raw.once('close', () => { for (const unpin of unpins) unpin() })
   // A client that stops reading would hold the pins forever: close the connection once no byte has
   // reached the kernel for MATERIA_SEND_TIMEOUT. Checked on a timer of our own, a quarter of it apart:

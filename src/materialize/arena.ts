@@ -4,10 +4,18 @@
 // and Buffer views stop at 4 GiB on Node 20 (an ArrayBuffer does not), so views are taken in windows.
 export type ArenaMemory = SharedArrayBuffer
 
+/** What a byte response reads: a resident Arena, or a lazy one whose bytes are made as they are read (lazy-arena.ts). */
+export interface ArenaBytes {
+  /** Marks the bytes as read by a response until the returned function is called (may refuse: a 507). */
+  pin: () => () => void
+  /** Bytes [start, end) in pieces, in order. */
+  read: (start: number, end: number) => Iterable<Buffer> | AsyncIterable<Buffer>
+}
+
 /** Largest single view we take: well under Node 20's 4 GiB Buffer limit. */
 export const MAX_VIEW_BYTES = 2 ** 30
 
-export class Arena {
+export class Arena implements ArenaBytes {
   readonly memory: ArenaMemory
   private pins = 0
   private unpinned: Array<() => void> = []
@@ -34,6 +42,8 @@ export class Arena {
   * views (start: number, end: number, chunk = 1 << 20): Generator<Buffer> {
     for (let p = start; p < end; p += chunk) yield this.view(p, Math.min(chunk, end - p))
   }
+
+  read (start: number, end: number): Iterable<Buffer> { return this.views(start, end) }
 
   /**
    * Marks the memory as read by someone outside the registry (a response whose views may still sit

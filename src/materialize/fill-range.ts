@@ -54,7 +54,7 @@ export interface TruncDone { readonly op: number, readonly dtype: FloatDType, re
 export interface Walk { point?: StreamPoint | undefined, trunc?: TruncDone | undefined }
 
 /** A trunc_normal_ op's values are kept for the next range only up to this size. */
-const TRUNC_KEEP_BYTES = 64 << 20
+export const TRUNC_KEEP_BYTES = 64 << 20
 
 /** Writes arena bytes [a, a + into.length) of `fill` into `into`; `walk`, when given, is read and updated. */
 export function produceRange (fill: Fill, a: number, into: Uint8Array, source?: RandomAccessSource, walk: Walk = {}): void {
@@ -190,7 +190,9 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
       }
       if (list !== undefined) mark(i, 0)
       const params = truncNormalParams(op.dtype, op.numel, d.mean, d.std, d.a, d.b)
-      const data = dtype !== undefined ? allocDense(dtype, op.numel) : undefined
+      const bytes = dtype !== undefined ? op.numel * itemSize(dtype) : 0
+      // values that may be kept live in shared memory: a walk handed back by a pool task carries them by reference
+      const data = dtype === undefined ? undefined : bytes <= TRUNC_KEEP_BYTES ? makeDense(dtype, new SharedArrayBuffer(Math.max(1, bytes)), 0, op.numel) : allocDense(dtype, op.numel)
       const store = data !== undefined && dtype !== undefined
         ? new TruncOutput(data, dtype, params)
         : new TruncBits(new Uint8Array(TruncBits.bytes(op.numel)), params)

@@ -1,4 +1,6 @@
-// The materializations this process holds: their arenas, fills, status and progress. Memory is
+// The materializations this process holds: their arenas, fills, status and progress. A lazy
+// materialization holds no arena: its bytes are generated as they are read (lazy-arena.ts), and
+// only each read's buffers are reserved, while the read lasts. Memory is
 // reserved against the budget before allocation and returned when a materialization is deleted,
 // its module or session is deleted, or its session expires. Freed arenas go to the arena cache once
 // no fill writes them and no response reads them; a recycled arena has its unwritten bytes zeroed.
@@ -6,6 +8,7 @@ import type { Piscina } from 'piscina'
 import { materiaError } from '../errors.js'
 import type { DType } from '../tensor/dtype.js'
 import { Arena } from './arena.js'
+import { LazyArena } from './lazy-arena.js'
 import { ArenaCache } from './arena-cache.js'
 import { collectGarbage } from './collect-garbage.js'
 import { gib, MemoryBudget } from './budget.js'
@@ -31,6 +34,8 @@ export interface MaterializationOptions {
   checkpoint?: { strict: boolean, missingKeys: string[], unexpectedKeys: string[], missingInit: InitKind }
   /** whose bytes these are, and how many that tenant may hold on this replica (docs/tenants.md) */
   tenant?: { id: string, maxResidentBytes: number }
+  /** what determines the bytes (identity.ts), for reproducible inits: their ETags derive from it */
+  identity?: string
 }
 
 export interface Materialization extends MaterializationOptions {
@@ -41,7 +46,12 @@ export interface Materialization extends MaterializationOptions {
   status: MaterializationStatus
   error?: string
   plan: ArenaPlan
-  arena: Arena
+  /** the resident arena, or the lazy one whose bytes are generated as they are read */
+  arena: Arena | LazyArena
+  /** whether the bytes are generated as they are read (no resident arena) */
+  lazy: boolean
+  /** bytes of memory it holds on this replica: the arena's, 0 when lazy */
+  residentBytes: number
   bytesTotal: number
   bytesDone: () => number
   /** settles when the fill ends (ready, failed or cancelled) */
@@ -128,6 +138,8 @@ export class MaterializationRegistry {
       status: 'pending',
       plan,
       arena,
+      lazy: false,
+      residentBytes: plan.arenaSize,
       bytesTotal,
       bytesDone: () => m.status === 'ready' ? bytesTotal : Math.min(control.bytes, bytesTotal),
       done: Promise.resolve()
@@ -142,6 +154,30 @@ export class MaterializationRegistry {
       m.error = abort.signal.aborted ? 'cancelled' : (err as Error).message
       this.release(entry)
     })
+    return m
+  }
+
+  /**
+   * A lazy materialization: ready at once, no arena and no reservation; each read of its bytes
+   * reserves the chunks it holds in flight, until its response closes (lazy-arena.ts).
+   */
+  startLazy (id: string, opts: MaterializationOptions, plan: ArenaPlan, fill: Fill): Materialization {
+    const m: Materialization = {
+      ...opts,
+      id,
+      createdAt: Date.now(),
+      seq: ++this.lastSeq,
+      status: 'ready',
+      plan,
+      arena: new LazyArena(plan.arenaSize, fill, this.pool, this.budget),
+      lazy: true,
+      residentBytes: 0,
+      bytesTotal: 0,
+      bytesDone: () => 0,
+      done: Promise.resolve()
+    }
+    this.entries.set(id, { m, abort: new AbortController(), released: false, capacity: 0, tenantBytes: 0 })
+    this.indexSession(opts.sessionId, id)
     return m
   }
 
@@ -220,7 +256,7 @@ export class MaterializationRegistry {
 
   residentBytesOf (sessionId: string): number {
     let n = 0
-    for (const m of this.list(sessionId)) n += m.plan.arenaSize
+    for (const m of this.list(sessionId)) n += m.residentBytes
     return n
   }
 
@@ -234,7 +270,9 @@ export class MaterializationRegistry {
     if (e.released) return
     e.released = true
     const arena = e.m.arena
-    ;(e.m as { arena: Arena | undefined }).arena = undefined
+    ;(e.m as { arena: Arena | LazyArena | undefined }).arena = undefined
+    // a lazy arena holds nothing of its own: each read gave back its reservation when its response closed
+    if (!(arena instanceof Arena)) return
     // A response still reading the arena keeps its memory alive (views in a socket's queue): the
     // bytes stay counted, in the budget and the tenant's quota, until the last reader lets go.
     const giveBack = (): void => {

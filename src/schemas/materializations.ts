@@ -60,7 +60,13 @@ export const CreateMaterialization = Type.Object({
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Seed for init `default` and overrides: `torch.manual_seed(seed)` (rng `torch` uses its low 32 bits, as torch does). Default 0.' })),
   rng: Type.Optional(described(Rng, { description: '`torch` (default): PyTorch\'s CPU generator (MT19937), one stream in construction order, bit-exact. `philox`: the same rules and bounds, but every tensor draws from its own counter-based stream keyed by (seed, its state_dict name), so tensors fill in parallel; not PyTorch\'s values. Deep copies and ties keep their source\'s values either way.' })),
   dtype: Type.Optional(Type.String({ description: 'Cast every floating tensor to this dtype (float32, float64, float16, bfloat16; `torch.` prefix accepted).' })),
-  wait: Type.Optional(Type.Boolean({ description: 'true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress.' }))
+  wait: Type.Optional(Type.Boolean({ description: 'true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress.' })),
+  lazy: Type.Optional(Type.Boolean({
+    description: 'true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket ' +
+    'and bounded by its backpressure), the same bytes a resident materialization holds, so a model larger than the memory budget streams. ' +
+    'Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: its bytes are not ' +
+    'defined). Default false.'
+  }))
 }, { $id: 'CreateMaterialization', title: 'CreateMaterialization', description: 'How to give a module real memory.', additionalProperties: false })
 
 /** Query options of a checkpoint upload (the body is the file). */
@@ -95,7 +101,9 @@ export const Materialization = Type.Object({
   status: MaterializationStatus,
   error: Type.Optional(Type.String({ description: 'Why the materialization failed (for example `cancelled`).' })),
   progress: Type.Object({ bytesDone: Type.Integer(), bytesTotal: Type.Integer() }, { additionalProperties: false, description: 'Bytes filled so far of the bytes that need a pass (an empty materialization has almost none).' }),
-  nbytes: Type.Integer({ description: 'Bytes of memory the materialization holds.' }),
+  nbytes: Type.Integer({ description: 'Bytes of its tensors (the safetensors data section).' }),
+  lazy: Type.Boolean({ description: 'Whether its bytes are generated as they are read instead of held.' }),
+  residentBytes: Type.Integer({ description: 'Bytes of memory it holds on this replica: `nbytes` when resident, 0 when lazy.' }),
   tensors: Type.Array(Type.Ref(MaterializedTensor)),
   safetensors: Type.String({ description: 'The state dict as one safetensors file.' })
 }, { $id: 'Materialization', title: 'Materialization', description: 'A module given real memory.', additionalProperties: false })

@@ -5,9 +5,16 @@ import t from 'tap'
 import { ArenaCache, MIN_CACHED_BYTES } from '../../src/materialize/arena-cache.js'
 import { MemoryBudget } from '../../src/materialize/budget.js'
 import { uncoveredZeros } from '../../src/materialize/constant-fill.js'
-import { MaterializationRegistry, type MaterializationOptions } from '../../src/materialize/registry.js'
+import { MaterializationRegistry, type Materialization, type MaterializationOptions } from '../../src/materialize/registry.js'
+import { Arena } from '../../src/materialize/arena.js'
 import { planArena } from '../../src/materialize/plan.js'
 import { buildModuleTree } from '../../src/nn/index.js'
+
+/** A resident materialization's memory. */
+function memoryOf (m: Materialization): SharedArrayBuffer {
+  if (!(m.arena instanceof Arena)) throw new Error('not resident')
+  return m.arena.memory
+}
 
 const MiB = 2 ** 20
 
@@ -96,10 +103,10 @@ t.test('the registry recycles only completed fills, and zeroes what the next fil
   const body = { next: async () => { await gate; return { done: true as const, value: undefined } } }
   // a fill deleted while it runs (as a worker fill whose threads may still write): never reused
   const cancelled = registry.start('a', opts, plan, { constants: [], copies }, { first: new Uint8Array(weight.nbytes / 2).fill(7), body, size: weight.nbytes })
-  const cancelledMemory = cancelled.arena.memory
+  const cancelledMemory = memoryOf(cancelled)
   t.ok(registry.delete('s', 'a'))
   const next = registry.start('b', opts, plan, { constants: [], copies }, { first: new Uint8Array(weight.nbytes), body, size: weight.nbytes })
-  t.not(next.arena.memory, cancelledMemory, 'a running fill\'s arena is not handed out')
+  t.not(memoryOf(next), cancelledMemory, 'a running fill\'s arena is not handed out')
   open()
   await cancelled.done
   await new Promise((resolve) => setImmediate(resolve))
@@ -107,23 +114,23 @@ t.test('the registry recycles only completed fills, and zeroes what the next fil
   t.equal(registry.cache.bytes, 0, 'nor cached once it has stopped')
   // a completed fill of 7s everywhere (bias too), deleted: cached
   const sevens = registry.start('c', opts, plan, { constants: [{ offset: 0, nbytes: plan.arenaSize, dtype: 'uint8', value: 7 }] })
-  const memory = sevens.arena.memory
+  const memory = memoryOf(sevens)
   await sevens.done
   t.ok(registry.delete('s', 'c'))
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(registry.cache.bytes, memory.byteLength, 'a completed fill\'s arena is cached')
   // the next materialization writes the weight only: the bias bytes it gets must be zero, not 7s
   const third = registry.start('d', opts, plan, { constants: [{ ...weight, dtype: 'float32', value: 0.5 }] })
-  t.equal(third.arena.memory, memory, 'recycled')
+  t.equal(memoryOf(third), memory, 'recycled')
   await third.done
   t.equal(third.status, 'ready')
   const bias = plan.byName.get('bias') as { offset: number, nbytes: number }
-  t.same([...new Uint8Array(third.arena.memory, bias.offset, bias.nbytes)].filter((b) => b !== 0), [], 'the bias is zero')
-  t.equal(new Float32Array(third.arena.memory, weight.offset, 1)[0], 0.5)
+  t.same([...new Uint8Array(memoryOf(third), bias.offset, bias.nbytes)].filter((b) => b !== 0), [], 'the bias is zero')
+  t.equal(new Float32Array(memoryOf(third), weight.offset, 1)[0], 0.5)
   // a fill that writes little gets fresh memory: zeroing a recycled one would cost more
   t.ok(registry.delete('s', 'd'))
   await new Promise((resolve) => setImmediate(resolve))
   const empty = registry.start('e', { ...opts, init: 'empty' }, plan, { constants: [] })
-  t.not(empty.arena.memory, memory, 'empty takes fresh memory')
-  t.same([...new Uint8Array(empty.arena.memory, 0, plan.arenaSize)].filter((b) => b !== 0), [], 'and it is zero')
+  t.not(memoryOf(empty), memory, 'empty takes fresh memory')
+  t.same([...new Uint8Array(memoryOf(empty), 0, plan.arenaSize)].filter((b) => b !== 0), [], 'and it is zero')
 })

@@ -5,6 +5,7 @@
 // "philox", and checkpoint copies from a random-access source against the streamed copy.
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { seededRandom } from '../seeded-random.js'
 import t from 'tap'
 import { buildModuleTree } from '../../src/nn/build.js'
 import { parseOverrides } from '../../src/init/init-overrides.js'
@@ -20,17 +21,6 @@ import type { DType } from '../../src/tensor/dtype.js'
 interface Entry { name: string, sha256: string, knownInexact?: unknown }
 interface Case { id: string, spec: object, init?: string | { default?: string, overrides?: object }, dtype?: DType, results: Record<string, Entry[]> }
 const golden = JSON.parse(readFileSync(new URL('../fixtures/init-golden/init-golden.json', import.meta.url), 'utf8')) as { seeds: number[], cases: Case[] }
-
-/** A small seeded generator (mulberry32): the same ranges on every run. */
-function random (seed: number): (n: number) => number {
-  let a = seed >>> 0
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return Math.floor((((x ^ (x >>> 14)) >>> 0) / 2 ** 32) * n)
-  }
-}
 
 function planCase (c: Case, seed: number, rng: 'torch' | 'philox'): { plan: ArenaPlan, exec: InitExec } {
   const { root, built } = buildModuleTree(c.spec)
@@ -107,7 +97,7 @@ t.test('every golden case: ranges assemble the whole fill, which is PyTorch\'s',
         const sha = createHash('sha256').update(bytes.subarray(p.offset, p.offset + p.nbytes)).digest('hex')
         if (sha !== w.sha256 && w.knownInexact === undefined) problems.push(`${w.name}: whole fill differs from PyTorch`)
       }
-      const ranges = rangesOf(plan, exec, random(seed + checked), seen)
+      const ranges = rangesOf(plan, exec, seededRandom(seed + checked), seen)
       problems.push(...check(fill, bytes, ranges).map((r) => `range ${r} differs from the whole fill`))
       if (problems.length > 0) t.same(problems, [], `${c.id} seed ${seed}`)
       checked += ranges.length
@@ -139,7 +129,7 @@ t.test('ranges read in order carry a walk: every golden case, chunk sizes and la
     const { plan, exec } = planCase(c, seed, 'torch')
     const fill: Fill = { constants: exec.constants, init: exec }
     const bytes = await whole(fill, plan.arenaSize)
-    const rand = random(checked)
+    const rand = seededRandom(checked)
     const problems: string[] = []
     for (const lanes of [1, 3]) {
       const chunk = 1 + rand(Math.max(1, Math.floor(plan.arenaSize / 5)))
@@ -170,7 +160,7 @@ t.test('rng philox: ranges assemble the whole fill', async (t) => {
     const { plan, exec } = planned
     const fill: Fill = { constants: exec.constants, init: exec }
     const bytes = await whole(fill, plan.arenaSize)
-    const wrong = check(fill, bytes, rangesOf(plan, exec, random(n), {}))
+    const wrong = check(fill, bytes, rangesOf(plan, exec, seededRandom(n), {}))
     if (wrong.length > 0) t.same(wrong, [], c.id)
     n++
   }
@@ -206,7 +196,7 @@ t.test('checkpoint copies read from a random-access source equal the streamed co
     const streamed = new SharedArrayBuffer(plan.arenaSize)
     await copyStreamed(fill.copies ?? [], { first: rest, body, size: header.dataSize }, streamed, new AbortController().signal, () => {})
     const source = { read: (position: number, into: Uint8Array) => { into.set(file.subarray(header.dataOffset + position, header.dataOffset + position + into.length)) } }
-    const rand = random(1)
+    const rand = seededRandom(1)
     for (let i = 0; i < 200; i++) {
       const a = rand(plan.arenaSize)
       const into = new Uint8Array(1 + rand(plan.arenaSize - a))

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { build } from '../helper.js'
+import { build, until } from '../helper.js'
 
 const MiB = 2 ** 20
 // 64 MiB of float32 weight: far more than the socket buffers hold, so a client that reads nothing stalls it
@@ -33,14 +33,6 @@ async function stalledGet (port: number, path: string): Promise<{ socket: Socket
   const [first] = await once(socket, 'data') as [Buffer]
   socket.pause()
   return { socket, head: first.toString('latin1', 0, 200), firstBytes: first.length }
-}
-
-async function until (what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 t.test('a stalled download keeps a deleted materialization counted until it is closed', async (t) => {

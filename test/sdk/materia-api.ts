@@ -700,6 +700,8 @@ export interface components {
             dtype?: string;
             /** @description true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress. */
             wait?: boolean;
+            /** @description true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket and bounded by its backpressure), the same bytes a resident materialization holds, so a model larger than the memory budget streams. Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: its bytes are not defined). Default false. */
+            lazy?: boolean;
         };
         /**
          * MaterializedTensor
@@ -746,8 +748,12 @@ export interface components {
                 bytesDone: number;
                 bytesTotal: number;
             };
-            /** @description Bytes of memory the materialization holds. */
+            /** @description Bytes of its tensors (the safetensors data section). */
             nbytes: number;
+            /** @description Whether its bytes are generated as they are read instead of held. */
+            lazy: boolean;
+            /** @description Bytes of memory it holds on this replica: `nbytes` when resident, 0 when lazy. */
+            residentBytes: number;
             tensors: components["schemas"]["MaterializedTensor"][];
             /** @description The state dict as one safetensors file. */
             safetensors: string;
@@ -3417,8 +3423,12 @@ export interface components {
                 bytesDone: number;
                 bytesTotal: number;
             };
-            /** @description Bytes of memory the materialization holds. */
+            /** @description Bytes of its tensors (the safetensors data section). */
             nbytes: number;
+            /** @description Whether its bytes are generated as they are read instead of held. */
+            lazy: boolean;
+            /** @description Bytes of memory it holds on this replica: `nbytes` when resident, 0 when lazy. */
+            residentBytes: number;
             tensors: components["schemas"]["MaterializedTensor"][];
             /** @description The state dict as one safetensors file. */
             safetensors: string;
@@ -4910,6 +4920,15 @@ export interface operations {
                     "application/octet-stream": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Error: MATERIA_ERR_MEMORY_BUDGET. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     getSafetensors: {
@@ -5007,6 +5026,15 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_MEMORY_BUDGET. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5116,6 +5144,15 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_MEMORY_BUDGET. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,6 +12,7 @@ import { Device, isOneOf } from '../../../schemas/vocabulary.js'
 import { lookupClass } from '../../../nn/index.js'
 import type { Materialization } from '../../../materialize/registry.js'
 import { contentLength, uploadBody } from '../../../http/upload-body.js'
+import { etagOf } from '../../../http/byte-response.js'
 import { startMaterialization, type FillServices, type MaterializationTenant, type StartRequest } from './start.js'
 import { startCheckpointLoad } from './checkpoint-load.js'
 import { materializationHref, materializationView, type MaterializationView } from './view.js'
@@ -40,6 +41,8 @@ export interface Materializer {
   requireReady: (m: Materialization) => void
   view: (m: Materialization) => MaterializationView
   href: (m: Materialization) => string
+  /** The ETag of the part `what` of its bytes: from what determines them when they are reproducible (identity.ts), else from its id. */
+  etag: (m: Materialization, what: string) => string
   shardFile: (m: Materialization, file: string, maxShardBytes: number | undefined) => ShardFile
 }
 
@@ -124,6 +127,7 @@ export function createMaterializer (app: FastifyInstance): Materializer {
 
     view: materializationView,
     href: materializationHref,
+    etag: (m, what) => etagOf(m.identity ?? m.id, what),
     shardFile
   }
 }

@@ -10,6 +10,8 @@ import type { Device, InitKind, Rng } from '../../../schemas/vocabulary.js'
 import type { Materialization, MaterializationOptions, MaterializationRegistry } from '../../../materialize/registry.js'
 import { parseOverrides, type Override } from '../../../init/init-overrides.js'
 import { planInit } from '../../../materialize/init-plan.js'
+import { materializationIdentity } from '../../../materialize/identity.js'
+import type { Fill } from '../../../materialize/fill.js'
 
 /** What starting a fill needs: the registry that holds materializations (and runs their fills, on its pool for 'worker'). */
 export interface FillServices {
@@ -30,6 +32,8 @@ export interface StartRequest {
   seed?: number | undefined
   rng?: Rng | undefined
   dtype?: string | undefined
+  /** generate the bytes as they are read instead of holding them */
+  lazy?: boolean | undefined
   tenant: MaterializationTenant
 }
 
@@ -57,6 +61,7 @@ export function startMaterialization ({ registry }: FillServices, r: StartReques
   if (!draws && (r.seed !== undefined || r.rng !== undefined)) {
     throw materiaError('seedWithoutDraws', { init: base })
   }
+  if (r.lazy === true && base === 'empty' && !draws) throw materiaError('lazyEmpty', {})
   const plan = planArena(castTensors(r.built.tensors, dtype))
   const opts: MaterializationOptions = {
     sessionId: r.sessionId,
@@ -69,7 +74,12 @@ export function startMaterialization ({ registry }: FillServices, r: StartReques
     dtype: dtype ?? null,
     tenant: r.tenant
   }
-  if (!draws) return registry.start(newHandle('mat'), opts, plan, { constants: constantFills(plan, base) })
+  // empty leaves the memory's bytes: not a function of the request
+  if (base !== 'empty' || draws) opts.identity = materializationIdentity(r.built, opts)
+  const begin = (fill: Fill): Materialization => r.lazy === true
+    ? registry.startLazy(newHandle('mat'), opts, plan, fill)
+    : registry.start(newHandle('mat'), opts, plan, fill)
+  if (!draws) return begin({ constants: constantFills(plan, base) })
   if (r.tree === undefined) throw new Error('internal: init with random draws needs the module tree')
   if (opts.rng === 'philox') {
     if (overrides.some((o) => o.fn === 'trunc_normal_')) {
@@ -78,5 +88,5 @@ export function startMaterialization ({ registry }: FillServices, r: StartReques
   }
   // a refused init or override is a MateriaError with its code (init/module-init.ts, init-overrides.ts)
   const exec = planInit(r.tree, plan, { base, overrides, rng: opts.rng ?? 'torch', seed: opts.seed ?? 0 })
-  return registry.start(newHandle('mat'), opts, plan, { constants: exec.constants, init: exec })
+  return begin({ constants: exec.constants, init: exec })
 }

@@ -24,6 +24,8 @@ export function materializationView (m: Mat): MaterializationView {
     ...(m.error !== undefined ? { error: m.error } : {}),
     progress: { bytesDone: Math.min(m.bytesDone(), m.bytesTotal), bytesTotal: m.bytesTotal },
     nbytes: m.plan.arenaSize,
+    lazy: m.lazy,
+    residentBytes: m.residentBytes,
     tensors: m.plan.tensors.map((t) => ({
       name: t.name,
       kind: t.kind,

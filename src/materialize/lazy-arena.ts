@@ -1,0 +1,94 @@
+// An arena that is never resident: its bytes are generated as they are read (docs/lazy-bytes.md).
+// A read is cut into chunks produced by the worker pool ahead of the reader, at most `ahead` at a
+// time, so a reader that stops costs no more than a few chunks. Chunk j goes to lane j % ahead;
+// each lane carries its walk (fill-range.ts) from one chunk to its next, so an rng "torch" stream
+// resumes where the lane stopped instead of walking from the seed.
+import type { Piscina } from 'piscina'
+import type { Fill } from './fill.js'
+import { TRUNC_KEEP_BYTES, type Walk } from './fill-range.js'
+import type { ArenaBytes } from './arena.js'
+import type { MemoryBudget } from './budget.js'
+import { runRangeTask, type RangeResult, type RangeTask } from './range-task.js'
+import { itemSize } from '../init/storage.js'
+
+/** Bytes per chunk made by a pool task: ~5-20 ms of generation, a few pieces of a socket's queue. */
+export const POOL_CHUNK_BYTES = 8 << 20
+/** Bytes per chunk made on the main thread (no pool): short enough to keep the event loop turning. */
+export const MAIN_CHUNK_BYTES = 1 << 20
+
+export const rangeWorkerFile = new URL(`./range-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
+
+export class LazyArena implements ArenaBytes {
+  /** chunks made ahead of the reader */
+  readonly ahead: number
+  readonly chunkBytes: number
+  /** memory one read holds at most: its chunks in flight, one in the stream's buffer and one in the socket's queue, and each lane's kept trunc_normal_ values */
+  readonly readBytes: number
+
+  constructor (readonly size: number, private readonly fill: Fill, private readonly pool: Piscina | undefined, private readonly budget: MemoryBudget) {
+    this.ahead = pool !== undefined ? Math.max(2, pool.threads.length + 1) : 1
+    this.chunkBytes = pool !== undefined ? POOL_CHUNK_BYTES : MAIN_CHUNK_BYTES
+    // a trunc_normal_ op's values are kept in the dtype of its outputs (the materialization's)
+    let kept = 0
+    const exec = fill.init
+    for (const op of exec?.ops ?? []) {
+      const out = exec?.outputs[exec.values[op.value]?.outputs[0] ?? -1]
+      if (op.dist.kind !== 'trunc_normal' || out === undefined) continue
+      const bytes = op.numel * itemSize(out.dtype)
+      if (bytes <= TRUNC_KEEP_BYTES) kept = Math.max(kept, bytes)
+    }
+    this.readBytes = (this.ahead + 2) * Math.min(this.chunkBytes, Math.max(1, size)) + this.ahead * kept
+  }
+
+  /**
+   * Reserves the memory of one read against the budget (a 507 when it does not fit); the returned
+   * function gives it back, once the response that read it has closed.
+   */
+  pin (): () => void {
+    const bytes = this.readBytes
+    this.budget.reserve(bytes)
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.budget.release(bytes)
+    }
+  }
+
+  /** Arena bytes [start, end) in chunks, in order. */
+  async * read (start: number, end: number): AsyncGenerator<Buffer> {
+    const lanes = Array.from({ length: this.ahead }, () => ({ walk: {} as Walk, busy: Promise.resolve() as Promise<unknown> }))
+    const queue: Array<Promise<Buffer>> = []
+    let next = start
+    let j = 0
+    /** starts the next chunk; false when every chunk is started */
+    const launch = (): boolean => {
+      if (next >= end) return false
+      const a = next
+      const memory = new SharedArrayBuffer(Math.min(this.chunkBytes, end - a))
+      next += memory.byteLength
+      const lane = lanes[j++ % lanes.length] as (typeof lanes)[number]
+      const made = lane.busy.then(async () => {
+        const r = await this.produce({ fill: this.fill, start: a, memory, walk: lane.walk })
+        lane.walk = r.walk
+        return Buffer.from(memory)
+      })
+      // a reader that goes away leaves chunks in flight: they settle unobserved
+      made.catch(() => {})
+      lane.busy = made.catch(() => {})
+      queue.push(made)
+      return true
+    }
+    for (;;) {
+      while (queue.length < this.ahead && launch()) { /* up to `ahead` chunks in flight */ }
+      const chunk = queue.shift()
+      if (chunk === undefined) return
+      yield await chunk
+    }
+  }
+
+  private async produce (task: RangeTask): Promise<RangeResult> {
+    if (this.pool !== undefined) return await (this.pool.run(task, { filename: rangeWorkerFile }) as Promise<RangeResult>)
+    return runRangeTask(task)
+  }
+}
