@@ -174,7 +174,10 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
     start = p.op
     startElem = p.elem
   }
-  const mark = (op: number, elem: number): void => { walk.point = { op, elem, state: gen.getState() } }
+  // skips add up and are taken at once before the next draw: one jump across all the ops a range passes
+  let skip = 0
+  const flush = (): void => { if (skip > 0) gen.discard(skip); skip = 0 }
+  const mark = (op: number, elem: number): void => { flush(); walk.point = { op, elem, state: gen.getState() } }
   for (let i = start; i <= last; i++) {
     const op = exec.ops[i] as ExecOp
     const list = wants.get(i)
@@ -184,6 +187,7 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
       const dtype = list?.[0]?.out.dtype
       const kept = walk.trunc
       if (kept !== undefined && kept.op === i && (dtype === undefined || kept.dtype === dtype)) {
+        skip = 0
         gen.setState(kept.after)
         if (list !== undefined && dtype !== undefined) emit(list, 0, makeDense(dtype, kept.values.buffer, kept.values.byteOffset, op.numel), dtype)
         continue
@@ -197,6 +201,7 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
         ? new TruncOutput(data, dtype, params)
         : new TruncBits(new Uint8Array(TruncBits.bytes(op.numel)), params)
       const state = truncNormalStart()
+      flush()
       while (!truncNormalRun(gen, params, store, state, Infinity)) { /* until every element is inside [a, b] */ }
       if (list !== undefined && data !== undefined && dtype !== undefined) {
         emit(list, 0, data, dtype)
@@ -211,15 +216,16 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
     if (op.draws < 0) { // normal_'s scalar path: computed in order
       if (list !== undefined) mark(i, 0)
       const data = allocDense(op.dtype, op.numel)
+      flush()
       normalFill(gen, { dtype: op.dtype, data }, mean, std)
       if (list !== undefined) emit(list, 0, data, op.dtype)
       continue
     }
     const k = op.dtype === 'float64' ? 2 : 1
     let drawn = i === start ? k * startElem : 0
-    if (list === undefined) { gen.discard(op.draws - drawn); continue }
+    if (list === undefined) { skip += op.draws - drawn; continue }
     for (const [s, e] of pieces(op, list)) {
-      gen.discard(k * s - drawn)
+      skip += k * s - drawn
       mark(i, s)
       const data = allocDense(op.dtype, e - s)
       if (d.kind === 'uniform') uniform(gen, { dtype: op.dtype, data }, d.low, d.high)
@@ -227,7 +233,7 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
       drawn = e === op.numel ? op.draws : k * e
       emit(list, s, data, op.dtype)
     }
-    gen.discard(op.draws - drawn)
+    skip += op.draws - drawn
   }
 }
 
