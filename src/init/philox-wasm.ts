@@ -90,3 +90,25 @@ export function philoxWasmUniform (target: Uint8Array, dtype: 'float32' | 'bfloa
   }
   return true
 }
+
+/** float32 elements per toBf16 call: their float32 and bfloat16 fit below bf16Base and the memory's end. */
+const castChunk = 16384
+
+/**
+ * float32 bytes `src` as bfloat16 bytes into `dst` (half as long), rounded as fp.ts's
+ * castF32BitsToBf16, by the kernel's toBf16 (eight at a time). Returns false, writing nothing,
+ * when the caller must use JS.
+ */
+export function wasmCastF32ToBf16 (src: Uint8Array, dst: Uint8Array): boolean {
+  if (kernel === undefined) kernel = load()
+  if (kernel === null) return false
+  const { toBf16, bytes } = kernel
+  const n = src.length >> 2
+  for (let i = 0; i < n; i += castChunk) {
+    const cnt = Math.min(castChunk, n - i)
+    bytes.set(src.subarray(i * 4, (i + cnt) * 4), 0)
+    toBf16(0, bf16Base, cnt)
+    dst.set(bytes.subarray(bf16Base, bf16Base + cnt * 2), i * 2)
+  }
+  return true
+}

@@ -5,8 +5,9 @@
 // Uint8Array is viewed as the element type without copying; a misaligned one (or a big-endian
 // host) is filled through a small chunk buffer.
 
-import { bf16BitsFromF32, bf16FromBits, f16BitsFromF32, f16FromBits, hostIsLittleEndian } from './fp.js'
+import { bf16BitsFromF32, bf16FromBits, castF32BitsToBf16, castF32BitsToF16, f16BitsFromF32, f16FromBits, hostIsLittleEndian } from './fp.js'
 import { DTYPES, type FloatDType } from '../tensor/dtype.js'
+import { wasmCastF32ToBf16 } from './philox-wasm.js'
 
 /** Element storage: Float32Array / Float64Array for those dtypes, Uint16Array of raw bits for float16 /
  * bfloat16, or the little-endian bytes of any of them. */
@@ -151,9 +152,17 @@ export function encodeElement (dtype: FloatDType, value: number): number {
 export function castBytes (src: FloatDType, dst: FloatDType, bytes: Uint8Array): Uint8Array {
   if (src === dst) return bytes
   const count = bytes.length / itemSize(src)
-  const input = allocDense(src, count)
-  new Uint8Array(input.buffer).set(bytes) // aligned copy: the bytes may start anywhere
+  const aligned = bytes.byteOffset % itemSize(src) === 0
+  const input = aligned ? makeDense(src, bytes.buffer, bytes.byteOffset, count) : allocDense(src, count)
+  if (!aligned) new Uint8Array(input.buffer).set(bytes) // aligned copy: the bytes may start anywhere
   const output = allocDense(dst, count)
+  if (src === 'float32' && (dst === 'bfloat16' || dst === 'float16')) { // the common cast, on the bits (integer-only)
+    const bits = new Uint32Array(input.buffer, input.byteOffset, count)
+    if (dst === 'bfloat16') {
+      if (!wasmCastF32ToBf16(new Uint8Array(input.buffer, input.byteOffset, count * 4), new Uint8Array(output.buffer))) castF32BitsToBf16(bits, output as Uint16Array, 0, count)
+    } else castF32BitsToF16(bits, output as Uint16Array, 0, count)
+    return new Uint8Array(output.buffer)
+  }
   for (let i = 0; i < count; i++) output[i] = encodeElement(dst, decodeElement(src, input[i] as number))
   return new Uint8Array(output.buffer)
 }

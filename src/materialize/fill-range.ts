@@ -194,9 +194,7 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
       }
       if (list !== undefined) mark(i, 0)
       const params = truncNormalParams(op.dtype, op.numel, d.mean, d.std, d.a, d.b)
-      const bytes = dtype !== undefined ? op.numel * itemSize(dtype) : 0
-      // values that may be kept live in shared memory: a walk handed back by a pool task carries them by reference
-      const data = dtype === undefined ? undefined : bytes <= TRUNC_KEEP_BYTES ? makeDense(dtype, new SharedArrayBuffer(Math.max(1, bytes)), 0, op.numel) : allocDense(dtype, op.numel)
+      const data = dtype !== undefined ? allocDense(dtype, op.numel) : undefined
       const store = data !== undefined && dtype !== undefined
         ? new TruncOutput(data, dtype, params)
         : new TruncBits(new Uint8Array(TruncBits.bytes(op.numel)), params)

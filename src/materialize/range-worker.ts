@@ -1,6 +1,6 @@
 // Worker-pool task: one chunk of a lazily generated arena (range-task.ts).
-import { runRangeTask, type RangeResult, type RangeTask } from './range-task.js'
+import { movedResult, runRangeTask, type RangeResult, type RangeTask } from './range-task.js'
 
 export default function rangeTask (task: RangeTask): RangeResult {
-  return runRangeTask(task)
+  return movedResult(runRangeTask(task))
 }

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 
 import { bytesUrl, compileWasm, renderWasmBytes, wasmKernels } from '../../scripts/build-wasm.js'
-import { philoxWasmAvailable, philoxWasmUniform } from '../../src/init/philox-wasm.js'
+import { philoxWasmAvailable, philoxWasmUniform, wasmCastF32ToBf16 } from '../../src/init/philox-wasm.js'
+import { castF32BitsToBf16 } from '../../src/init/fp.js'
 import { philoxFill, philoxFillJs, philoxKey, type PhiloxDist } from '../../src/init/philox.js'
 import { firstDiff, makeTarget, mulberry32 } from './helpers.js'
 
@@ -122,4 +123,19 @@ t.test('a range whose step is not exact in float32 falls back to JS', async t =>
 t.test('a large fill, many chunks, SharedArrayBuffer at an odd offset', async t => {
   t.equal(check(t, { dtype: 'float32', seed: 7, name: 'big.weight', first: 123457, n: 3_000_001, off: 5, shared: true, low: -0.02, high: 0.02 }), 'wasm')
   t.equal(check(t, { dtype: 'bfloat16', seed: 7, name: 'big.weight', first: 123457, n: 3_000_001, off: 3, shared: true, low: -0.02, high: 0.02 }), 'wasm')
+})
+
+t.test('the kernel\'s float32 -> bfloat16 cast equals castF32BitsToBf16 on every kind of value', async t => {
+  if (!philoxWasmAvailable()) { t.fail('WebAssembly SIMD is not available'); return }
+  const next = mulberry32(11)
+  const specials = [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffffffff, 0x00000001, 0x007fffff, 0x3f808000, 0x3f818000, 0x3f807fff, 0x7f7fffff, 0x7f7f8000]
+  for (const n of [1, 7, 8, 9, 16384, 16385, 50000]) {
+    const bits = new Uint32Array(n)
+    for (let i = 0; i < n; i++) bits[i] = specials[i % (specials.length * 3)] ?? Math.floor(next() * TWO32)
+    const js = new Uint16Array(n)
+    castF32BitsToBf16(bits, js, 0, n)
+    const wasm = new Uint8Array(2 * n)
+    t.ok(wasmCastF32ToBf16(new Uint8Array(bits.buffer), wasm), 'ran')
+    t.equal(firstDiff(new Uint8Array(js.buffer), wasm), -1, `${n} elements`)
+  }
 })
