@@ -151,18 +151,26 @@ export function encodeElement (dtype: FloatDType, value: number): number {
 /** `bytes` (whole elements of `src`, any alignment) as elements of `dst`, each through static_cast; the same bytes when the dtypes agree. */
 export function castBytes (src: FloatDType, dst: FloatDType, bytes: Uint8Array): Uint8Array {
   if (src === dst) return bytes
+  const out = new Uint8Array(bytes.length / itemSize(src) * itemSize(dst))
+  castBytesInto(src, dst, bytes, out)
+  return out
+}
+
+/** castBytes written into `out` (any alignment, as long as the elements' bytes in `dst`). */
+export function castBytesInto (src: FloatDType, dst: FloatDType, bytes: Uint8Array, out: Uint8Array): void {
+  if (src === dst) { out.set(bytes); return }
   const count = bytes.length / itemSize(src)
   const aligned = bytes.byteOffset % itemSize(src) === 0
   const input = aligned ? makeDense(src, bytes.buffer, bytes.byteOffset, count) : allocDense(src, count)
   if (!aligned) new Uint8Array(input.buffer).set(bytes) // aligned copy: the bytes may start anywhere
+  if (src === 'float32' && dst === 'bfloat16' && wasmCastF32ToBf16(new Uint8Array(input.buffer, input.byteOffset, count * 4), out)) return
   const output = allocDense(dst, count)
-  if (src === 'float32' && (dst === 'bfloat16' || dst === 'float16')) { // the common cast, on the bits (integer-only)
+  if (src === 'float32' && (dst === 'bfloat16' || dst === 'float16')) { // the common casts, on the bits (integer-only)
     const bits = new Uint32Array(input.buffer, input.byteOffset, count)
-    if (dst === 'bfloat16') {
-      if (!wasmCastF32ToBf16(new Uint8Array(input.buffer, input.byteOffset, count * 4), new Uint8Array(output.buffer))) castF32BitsToBf16(bits, output as Uint16Array, 0, count)
-    } else castF32BitsToF16(bits, output as Uint16Array, 0, count)
-    return new Uint8Array(output.buffer)
+    if (dst === 'bfloat16') castF32BitsToBf16(bits, output as Uint16Array, 0, count)
+    else castF32BitsToF16(bits, output as Uint16Array, 0, count)
+  } else {
+    for (let i = 0; i < count; i++) output[i] = encodeElement(dst, decodeElement(src, input[i] as number))
   }
-  for (let i = 0; i < count; i++) output[i] = encodeElement(dst, decodeElement(src, input[i] as number))
-  return new Uint8Array(output.buffer)
+  out.set(new Uint8Array(output.buffer))
 }

@@ -24,7 +24,7 @@
 //     instead of walking from the seed, and the last trunc_normal_ op computed whole. A range before
 //     the walk's point starts again from the seed (a seek: the skips jump, docs/lazy-bytes.md).
 import { DTYPES, type FloatDType } from '../tensor/dtype.js'
-import { allocDense, castBytes, decodeElement, encodeElement, itemSize, makeDense, type DenseArray } from '../init/storage.js'
+import { allocDense, castBytes, castBytesInto, decodeElement, encodeElement, itemSize, makeDense, type DenseArray } from '../init/storage.js'
 import { normalFill } from '../init/distributions.js'
 import { CpuGenerator } from '../init/mt19937.js'
 import { TruncBits, TruncOutput, truncNormalParams, truncNormalRun, truncNormalStart } from '../init/nn-init.js'
@@ -56,10 +56,19 @@ export interface Walk { point?: StreamPoint | undefined, trunc?: TruncDone | und
 /** A trunc_normal_ op's values are kept for the next range only up to this size. */
 export const TRUNC_KEEP_BYTES = 64 << 20
 
-/** Writes arena bytes [a, a + into.length) of `fill` into `into`; `walk`, when given, is read and updated. */
-export function produceRange (fill: Fill, a: number, into: Uint8Array, source?: RandomAccessSource, walk: Walk = {}): void {
+export interface RangeOptions {
+  /** the source of the fill's copies */
+  source?: RandomAccessSource | undefined
+  /** read and updated: where this range's walk starts and the next one's may */
+  walk?: Walk | undefined
+  /** `into` is all zero already (new memory): not cleared again */
+  zeroed?: boolean | undefined
+}
+
+/** Writes arena bytes [a, a + into.length) of `fill` into `into`. */
+export function produceRange (fill: Fill, a: number, into: Uint8Array, { source, walk = {}, zeroed = false }: RangeOptions = {}): void {
   const b = a + into.length
-  into.fill(0)
+  if (!zeroed) into.fill(0)
   if (fill.init !== undefined) {
     produceDraws(fill.init, a, b, into, walk)
     for (const o of fill.init.outputs) {
@@ -118,6 +127,14 @@ function place (into: Uint8Array, a: number, lo: number, hi: number, start: numb
   into.set(bytes.subarray(lo - start, hi - start), lo - a)
 }
 
+let scratchMemory = new ArrayBuffer(0)
+/** `n` elements of `dtype` over memory reused from one call to the next (drawn values live only until they are cast into the range). */
+function scratch (dtype: FloatDType, n: number): DenseArray {
+  const bytes = n * itemSize(dtype)
+  if (scratchMemory.byteLength < bytes) scratchMemory = new ArrayBuffer(bytes)
+  return makeDense(dtype, scratchMemory, 0, n)
+}
+
 /** Elements [s, e) of one output that the range needs. */
 interface Want { out: ExecOutput, s: number, e: number }
 
@@ -143,7 +160,10 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
       const part = data.subarray(w.s - s, w.e - s)
       const bytes = new Uint8Array(part.buffer, part.byteOffset, part.byteLength)
       const start = w.out.offset + w.s * size
-      place(into, a, Math.max(a, start), Math.min(b, start + (w.e - w.s) * size), start, castBytes(dtype, w.out.dtype, bytes))
+      const end = start + (w.e - w.s) * size
+      // whole elements inside the range are cast in place; one cut by an end of the range goes through a copy
+      if (start >= a && end <= b) castBytesInto(dtype, w.out.dtype, bytes, into.subarray(start - a, end - a))
+      else place(into, a, Math.max(a, start), Math.min(b, end), start, castBytes(dtype, w.out.dtype, bytes))
     }
   }
   if (exec.rng === 'philox') {
@@ -151,8 +171,8 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
       const op = exec.ops[i] as ExecOp
       const key = { seed: exec.seed, name: exec.values[op.value]?.key as string }
       for (const w of list) {
-        const data = allocDense(op.dtype, w.e - w.s)
-        philoxFill(new Uint8Array(data.buffer), op.dtype, op.dist as PhiloxDist, key, w.s)
+        const data = scratch(op.dtype, w.e - w.s)
+        philoxFill(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), op.dtype, op.dist as PhiloxDist, key, w.s)
         emit([w], w.s, data, op.dtype)
       }
     }
@@ -225,7 +245,7 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
     for (const [s, e] of pieces(op, list)) {
       skip += k * s - drawn
       mark(i, s)
-      const data = allocDense(op.dtype, e - s)
+      const data = scratch(op.dtype, e - s)
       if (d.kind === 'uniform') uniform(gen, { dtype: op.dtype, data }, d.low, d.high)
       else normalFill(gen, { dtype: op.dtype, data }, mean, std)
       drawn = e === op.numel ? op.draws : k * e

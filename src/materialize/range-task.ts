@@ -23,7 +23,8 @@ export function movedBuffers (r: { memory: ArrayBuffer, walk: Walk }): ArrayBuff
 
 export function runRangeTask (task: RangeTask): RangeResult {
   const walk = { ...task.walk }
-  produceRange(task.fill, task.start, new Uint8Array(task.memory), undefined, walk)
+  // a task's memory is new (zero) memory: lazy-arena.ts allocates each chunk
+  produceRange(task.fill, task.start, new Uint8Array(task.memory), { walk, zeroed: true })
   return { memory: task.memory, walk }
 }
 

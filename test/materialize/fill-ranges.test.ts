@@ -115,7 +115,7 @@ function streamed (fill: Fill, size: number, chunk: number, lanes: number): Uint
   const walks: Walk[] = Array.from({ length: lanes }, () => ({}))
   for (let a = 0, j = 0; a < size; a += chunk, j++) {
     const into = new Uint8Array(Math.min(chunk, size - a)).fill(0xa5)
-    produceRange(fill, a, into, undefined, walks[j % lanes])
+    produceRange(fill, a, into, { walk: walks[j % lanes] })
     out.set(into, a)
   }
   return out
@@ -141,7 +141,7 @@ t.test('ranges read in order carry a walk: every golden case, chunk sizes and la
     for (const [a, b] of rangesOf(plan, exec, rand, {})) {
       const into = new Uint8Array(b - a).fill(0xa5)
       const before = walk.point
-      produceRange(fill, a, into, undefined, walk)
+      produceRange(fill, a, into, { walk })
       if (before !== undefined && walk.point !== before) resumed++
       if (!Buffer.from(into).equals(Buffer.from(bytes.subarray(a, b)))) problems.push(`walked range [${a}, ${b})`)
       checked++
@@ -200,7 +200,7 @@ t.test('checkpoint copies read from a random-access source equal the streamed co
     for (let i = 0; i < 200; i++) {
       const a = rand(plan.arenaSize)
       const into = new Uint8Array(1 + rand(plan.arenaSize - a))
-      produceRange(fill, a, into, source)
+      produceRange(fill, a, into, { source })
       if (!Buffer.from(into).equals(Buffer.from(streamed, a, into.length))) t.fail(`${id}: range at ${a} of ${into.length} bytes`)
     }
     t.pass(id)
