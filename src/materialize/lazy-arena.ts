@@ -32,9 +32,10 @@ export class LazyArena implements ArenaBytes {
   /** memory one read holds at most: its chunks in flight, one in the stream's buffer and one in the socket's queue, and each lane's kept trunc_normal_ values */
   readonly readBytes: number
 
-  constructor (readonly size: number, private readonly fill: Fill, private readonly pool: Piscina | undefined, private readonly budget: MemoryBudget) {
+  /** `chunkBytes`: the size of a chunk, when not the default for where chunks are made */
+  constructor (readonly size: number, private readonly fill: Fill, private readonly pool: Piscina | undefined, private readonly budget: MemoryBudget, chunkBytes?: number) {
     this.ahead = pool !== undefined ? Math.max(2, pool.threads.length + 1) : 1
-    this.chunkBytes = pool !== undefined ? POOL_CHUNK_BYTES : MAIN_CHUNK_BYTES
+    this.chunkBytes = chunkBytes ?? (pool !== undefined ? POOL_CHUNK_BYTES : MAIN_CHUNK_BYTES)
     // a trunc_normal_ op's values are kept in the dtype of its outputs (the materialization's)
     let kept = 0
     const exec = fill.init
