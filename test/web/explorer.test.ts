@@ -39,8 +39,8 @@ execFileSync(process.execPath, [fileURLToPath(new URL('../../scripts/build-web.m
 
 interface Served { base: string, api: <T>(method: string, path: string, body?: unknown) => Promise<T>, bytes: (path: string) => Promise<Buffer> }
 
-async function serve (tt: Test): Promise<Served> {
-  const app = await build(tt, { MATERIA_API_KEYS: KEY })
+async function serve (tt: Test, env: Record<string, string>): Promise<Served> {
+  const app = await build(tt, env)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
@@ -82,7 +82,7 @@ t.test('explorer in chromium: spec, table, totals, memory, treemap, materialize,
     t.fail('chromium not found on PATH (Debian: apt-get install -y chromium; or set CHROME_PATH): the explorer is tested in a real browser')
     return
   }
-  const { base, api, bytes } = await serve(t)
+  const { base, api, bytes } = await serve(t, { MATERIA_API_KEYS: KEY })
   const downloads = mkdtempSync(join(tmpdir(), 'materia-web-'))
   const profile = mkdtempSync(join(tmpdir(), 'materia-chromium-'))
   t.teardown(() => { rmSync(downloads, { recursive: true, force: true }); rmSync(profile, { recursive: true, force: true }) })
@@ -214,5 +214,28 @@ t.test('explorer in chromium: spec, table, totals, memory, treemap, materialize,
   await page.waitForSelector(`${q('tensors')} tbody tr[data-name="self_attn.in_proj_weight"]`)
   await page.screenshot({ path: join(artifacts, 'explorer.png'), fullPage: true })
   t.ok(existsSync(join(artifacts, 'explorer.png')), 'screenshot saved')
+
+  // an open API: no key, and the download is a plain link the browser streams to disk
+  const open = await serve(t, {})
+  const openDownloads = join(downloads, 'open')
+  mkdirSync(openDownloads)
+  await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: openDownloads, eventsEnabled: true })
+  await page.goto(`${open.base}/`, { waitUntil: 'load' })
+  await page.$eval(q('api-key'), (e) => { (e as unknown as Field).value = '' })
+  await page.waitForFunction((sel) => (document.querySelector(sel) as Field).options.length > 100, {}, q('class'))
+  await enterSpec(JSON.stringify(json), 'ctrl-enter')
+  await page.waitForSelector(`${q('tensors')} tbody tr[data-name="weight_hh_l0_reverse"]`)
+  await page.select(q('init'), 'default')
+  await page.$eval(q('seed'), (e) => { (e as unknown as Field).value = '7' })
+  await page.click(q('materialize'))
+  await page.waitForSelector(`${q('download')}:not([disabled])`)
+  await page.click(q('download'))
+  const openSid = (await open.api<{ id: string }>('POST', '/v1/sessions', {})).id
+  const openMod = await open.api<{ id: string }>('POST', `/v1/sessions/${openSid}/modules`, json)
+  const openMat = await open.api<{ safetensors: string }>('POST', `/v1/sessions/${openSid}/modules/${openMod.id}/materializations`, { init: 'default', seed: 7 })
+  const file = join(openDownloads, 'model.safetensors')
+  for (let i = 0; i < 600 && !existsSync(file); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(readFileSync(file), await open.bytes(openMat.safetensors), 'without a key, the linked download is the API\'s safetensors too')
+
   t.same(problems, [], 'no script error and no Content-Security-Policy violation')
 })

@@ -70,11 +70,14 @@ const HEIGHT = 400
 const HEADER = 16
 const PAD = 2
 const MAX_DEPTH = 4
+// children drawn per node; the rest are one cell (a ModuleList of thousands stays drawable)
+const MAX_CHILDREN = 200
 
 /** The treemap of `tree` as an SVG element (every rectangle titled with its path and bytes). */
 export function treemapSvg (tree: Tree): SVGElement {
   const svg = s('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img', 'aria-label': `Treemap of ${formatBytes(tree.bytes)} by submodule` })
   const draw = (node: Tree, box: Rect, depth: number, hue: number): void => {
+    if (box.w < 1 || box.h < 1) return
     const label = `${node.path === '' ? '(module)' : node.path}: ${formatBytes(node.bytes)}`
     const leaf = node.children.length === 0 || depth >= MAX_DEPTH
     const g = s('g', { class: leaf ? 'leaf' : 'group', 'data-path': node.path })
@@ -89,7 +92,9 @@ export function treemapSvg (tree: Tree): SVGElement {
     const header = node.path === '' ? 0 : HEADER
     const inner = { x: box.x + PAD, y: box.y + header, w: box.w - 2 * PAD, h: box.h - header - PAD }
     if (inner.w < 4 || inner.h < 4) return
-    const children = node.children.filter((c) => c.bytes > 0).sort((a, b) => b.bytes - a.bytes)
+    const sorted = node.children.filter((c) => c.bytes > 0).sort((a, b) => b.bytes - a.bytes)
+    const rest = sorted.slice(MAX_CHILDREN)
+    const children = rest.length === 0 ? sorted : [...sorted.slice(0, MAX_CHILDREN), { name: `… ${rest.length} more`, path: `${node.path}.…`, bytes: rest.reduce((a, c) => a + c.bytes, 0), children: [] }]
     const rects = squarify(children.map((c) => c.bytes), inner)
     children.forEach((c, i) => {
       const r = rects[i]
