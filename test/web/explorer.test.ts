@@ -193,11 +193,14 @@ t.test('explorer in chromium: spec, table, totals, memory, treemap, materialize,
   t.match(await errorShown(), "Linear.__init__() missing 1 required positional argument: 'out_features'")
   t.match(await text(q('error')), 'MATERIA_ERR_NN_ARGS')
 
-  // a pause in typing evaluates too, and clears the error
-  await enterSpec('{"class": "Embedding", "args": [10, 3]}', 'pause')
-  await page.waitForSelector(`${q('tensors')} tbody tr[data-name="weight"]`)
+  // a pause in typing evaluates too, and clears the error; a tied tensor says what it is tied to
+  // and has no treemap cell of its own (its storage is counted once)
+  await enterSpec('{"class":"Sequential","args":[{"class":"Embedding","args":[10,3]},{"class":"Linear","args":[3,10]}],"ties":[["1.weight","0.weight"]]}', 'pause')
+  await page.waitForSelector(`${q('tensors')} tbody tr[data-name="1.weight"]`)
   await page.waitForSelector(`${q('error')}[hidden]`)
-  t.equal(await text(`${q('tensors')} tbody tr[data-name="weight"] td:nth-child(3)`), '[10, 3]')
+  t.equal(await text(`${q('tensors')} tbody tr[data-name="0.weight"] td:nth-child(3)`), '[10, 3]')
+  t.equal(await text(`${q('tensors')} tbody tr[data-name="1.weight"] td:nth-child(6)`), '0.weight', 'the tied column')
+  t.same(await page.$$eval(`${q('treemap')} g.leaf`, (gs) => gs.map((g) => g.getAttribute('data-path')).sort()), ['0.weight', '1.bias'])
 
   // a catalog class and the form generated from its signature
   await page.select(q('class'), 'Linear')
