@@ -192,6 +192,8 @@ t.test('explorer in chromium: spec, table, totals, memory, treemap, materialize,
   await enterSpec('{"class": "Linear", "args": [5]}', 'ctrl-enter')
   t.match(await errorShown(), "Linear.__init__() missing 1 required positional argument: 'out_features'")
   t.match(await text(q('error')), 'MATERIA_ERR_NN_ARGS')
+  mkdirSync(artifacts, { recursive: true })
+  await page.screenshot({ path: join(artifacts, 'explorer-error.png') })
 
   // a pause in typing evaluates too, and clears the error; a tied tensor says what it is tied to
   // and has no treemap cell of its own (its storage is counted once)
@@ -212,7 +214,6 @@ t.test('explorer in chromium: spec, table, totals, memory, treemap, materialize,
   await page.waitForFunction((sel) => document.querySelectorAll(`${sel} tbody tr`).length === 1 && document.querySelector(`${sel} tbody tr[data-name="weight"] td:nth-child(3)`)?.textContent === '[8, 4]', {}, q('tensors'))
   t.same(JSON.parse(await page.$eval(q('spec'), (e) => (e as unknown as Field).value)), { class: 'torch.nn.Linear', args: [4, 8], kwargs: { bias: false } }, 'the form wrote the spec it stands for')
 
-  mkdirSync(artifacts, { recursive: true })
   await enterSpec('{"class": "TransformerEncoderLayer", "args": [256, 8]}', 'ctrl-enter')
   await page.waitForSelector(`${q('tensors')} tbody tr[data-name="self_attn.in_proj_weight"]`)
   await page.screenshot({ path: join(artifacts, 'explorer.png'), fullPage: true })

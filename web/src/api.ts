@@ -17,6 +17,8 @@ export interface TensorInfo {
 export interface Module {
   id: string
   class: string
+  /** the canonical Python expression, where the service writes it */
+  python?: string
   tensors: TensorInfo[]
   totals: { parameters: number, buffers: number, numel: number, nbytes: number }
 }

@@ -120,6 +120,7 @@ function render (mod: Module, est: Estimate): void {
   const tensors = mod.tensors
   el.totals.replaceChildren(h('h2', {}, 'Totals'), h('dl', {},
     h('dt', {}, 'class'), h('dd', {}, mod.class),
+    mod.python !== undefined && h('dt', {}, 'python'), mod.python !== undefined && h('dd', { class: 'code' }, mod.python),
     h('dt', {}, 'tensors'), h('dd', {}, formatCount(tensors.length)),
     h('dt', {}, 'parameters'), h('dd', { 'data-field': 'parameters' }, formatCount(mod.totals.parameters)),
     h('dt', {}, 'buffer elements'), h('dd', { 'data-field': 'buffers' }, formatCount(mod.totals.buffers)),
