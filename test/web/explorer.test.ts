@@ -195,6 +195,28 @@ t.test('explorer in chromium: spec, table, totals, memory, treemap, materialize,
   mkdirSync(artifacts, { recursive: true })
   await page.screenshot({ path: join(artifacts, 'explorer-error.png') })
 
+  // the page's own modules, loaded as the page loads them: the treemap layout tiles its box with
+  // areas in proportion to the bytes, and form fields read Python literals
+  const sizes = [5000, 3000, 3000, 800, 600, 100, 7, 1]
+  const box = { x: 10, y: 20, w: 960, h: 400 }
+  // module paths as arguments: they exist in the page, not for this file's compiler
+  const rects = await page.evaluate(async (path, sizes, box) => {
+    const m = await import(path) as { squarify: (s: number[], b: typeof box) => Array<typeof box> }
+    return m.squarify(sizes, box)
+  }, '/ui/treemap.js', sizes, box)
+  const total = sizes.reduce((a, b) => a + b, 0)
+  rects.forEach((r, i) => {
+    t.ok(Math.abs(r.w * r.h - (sizes[i] ?? 0) * box.w * box.h / total) < 1e-6 * box.w * box.h, `cell ${i} has its share of the area`)
+    t.ok(r.x >= box.x - 1e-9 && r.y >= box.y - 1e-9 && r.x + r.w <= box.x + box.w + 1e-9 && r.y + r.h <= box.y + box.h + 1e-9, `cell ${i} is inside the box`)
+  })
+  const overlaps = rects.flatMap((a, i) => rects.slice(i + 1).filter((b) => Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x) > 1e-6 && Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y) > 1e-6))
+  t.equal(overlaps.length, 0, 'no two cells overlap')
+  const values = await page.evaluate(async (path) => {
+    const m = await import(path) as { argValue: (s: string) => unknown, specBody: (s: string) => unknown }
+    return [['True', '(3, 3)', '(5,)', "'relu'", 'None', 'gelu', '0.5', '[1, 2]'].map(m.argValue), m.specBody('nn.Linear(4, 8)'), m.specBody('{"class": "Linear"}'), m.specBody('[1]')]
+  }, '/ui/spec.js')
+  t.same(values, [[true, [3, 3], [5], 'relu', null, 'gelu', 0.5, [1, 2]], { python: 'nn.Linear(4, 8)' }, { class: 'Linear' }, { python: '[1]' }])
+
   // a pause in typing evaluates too, and clears the error; a tied tensor says what it is tied to
   // and has no treemap cell of its own (its storage is counted once)
   await enterSpec('{"class":"Sequential","args":[{"class":"Embedding","args":[10,3]},{"class":"Linear","args":[3,10]}],"ties":[["1.weight","0.weight"]]}', 'pause')
