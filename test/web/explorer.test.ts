@@ -247,6 +247,14 @@ t.test('explorer in chromium: spec, table, totals, memory, treemap, materialize,
   mkdirSync(openDownloads)
   await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: openDownloads, eventsEnabled: true })
   await page.goto(`${open.base}/`, { waitUntil: 'load' })
+  // leaving the keyed page deleted its session: the tenant keeps only the test's own
+  let left: string[] = []
+  for (let i = 0; i < 100; i++) {
+    left = (await api<{ sessions: Array<{ id: string }> }>('GET', '/v1/sessions')).sessions.map((x) => x.id)
+    if (left.length === 1) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.same(left, [sid], 'the page\'s session was deleted when the page was left')
   await page.$eval(q('api-key'), (e) => { (e as unknown as Field).value = '' })
   await page.waitForFunction((sel) => (document.querySelector(sel) as Field).options.length > 100, {}, q('class'))
   await enterSpec(JSON.stringify(json), 'ctrl-enter')

@@ -156,6 +156,10 @@ async function materialize (): Promise<void> {
   el.materialize.disabled = true
   el.download.disabled = true
   clearError()
+  // one materialization at a time: the one it replaces gives its memory back
+  const previous = materialization
+  materialization = undefined
+  if (previous !== undefined) api.send('DELETE', `/v1/sessions/${sessionId}/materializations/${previous.id}`).catch(() => {})
   const init = el.init.value
   const body: Record<string, unknown> = { init, wait: false }
   if (init === 'default') body.seed = Number(el.seed.value === '' ? '0' : el.seed.value)
@@ -280,6 +284,15 @@ el.key.addEventListener('change', () => {
   clearError()
   void loadCatalog().then(evaluate)
 })
+
+// leaving the page frees what its session holds (keepalive: the request outlives the page); a page
+// restored from the back-forward cache builds its module again in a new session
+window.addEventListener('pagehide', () => {
+  if (sessionId !== undefined) void fetch(`/v1/sessions/${sessionId}`, { method: 'DELETE', headers: api.headers(false), keepalive: true }).catch(() => {})
+  sessionId = undefined
+  current = undefined
+})
+window.addEventListener('pageshow', (e) => { if (e.persisted) void evaluate() })
 
 api.key = sessionStorage.getItem(KEY_STORAGE) ?? ''
 el.key.value = api.key
