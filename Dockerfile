@@ -8,6 +8,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY routes ./routes
+COPY web ./web
+COPY scripts/build-web.mjs ./scripts/
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime

@@ -23,6 +23,7 @@ import sessionRoutes from '../routes/sessions.js'
 import moduleRoutes from '../routes/modules.js'
 import materializationRoutes from '../routes/materializations.js'
 import skipInitRoutes from '../routes/skip-init.js'
+import web from './plugins/web.js'
 
 export interface AppOptions {
   config: Config
@@ -83,5 +84,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(moduleRoutes)
   await app.register(materializationRoutes)
   await app.register(skipInitRoutes)
+  // the explorer at `/`: static files, open like /docs
+  await app.register(web)
   return app
 }
