@@ -171,6 +171,14 @@ function produceDraws (exec: InitExec, a: number, b: number, into: Uint8Array, w
       const op = exec.ops[i] as ExecOp
       const key = { seed: exec.seed, name: exec.values[op.value]?.key as string }
       for (const w of list) {
+        // float32 uniform_ values cast to bfloat16: the kernel rounds them as the cast would (checkParams
+        // keeps float32 bounds for both), straight into the range
+        const start = w.out.offset + w.s * 2
+        const end = start + (w.e - w.s) * 2
+        if (op.dist.kind === 'uniform' && op.dtype === 'float32' && w.out.dtype === 'bfloat16' && start >= a && end <= b) {
+          philoxFill(into.subarray(start - a, end - a), 'bfloat16', op.dist, key, w.s)
+          continue
+        }
         const data = scratch(op.dtype, w.e - w.s)
         philoxFill(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), op.dtype, op.dist as PhiloxDist, key, w.s)
         emit([w], w.s, data, op.dtype)

@@ -41,6 +41,7 @@ const cases: Array<{ id: string, spec: object, body: object }> = [
   { id: 'zeros, bfloat16', spec: { class: 'LSTM', args: [6, 9], kwargs: { bidirectional: true } }, body: { init: 'zeros', dtype: 'bfloat16' } },
   { id: 'default, torch', spec: { class: 'TransformerEncoderLayer', args: [64, 4, 256] }, body: { init: 'default', seed: 7 } },
   { id: 'default, philox, worker', spec: { class: 'TransformerEncoderLayer', args: [64, 4, 256] }, body: { init: 'default', seed: 7, rng: 'philox', device: 'worker' } },
+  { id: 'default, philox, bfloat16 cast', spec: { class: 'Sequential', args: [{ class: 'Linear', args: [33, 70] }, { class: 'Embedding', args: [50, 9] }] }, body: { init: 'default', seed: 5, rng: 'philox', dtype: 'bfloat16' } },
   { id: 'default, float16 cast', spec: { class: 'Conv2d', args: [16, 32, 3] }, body: { init: 'default', seed: 3, dtype: 'float16' } },
   {
     id: 'tied, overrides incl. trunc_normal_ and normal_',
