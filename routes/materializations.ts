@@ -69,7 +69,8 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       const body = (request.body ?? {}) as typeof CreateMaterialization.static
       const { root: tree, built } = await app.moduleRecords.rebuild(session.id, moduleId)
       m = materializer.start(request, { sessionId: session.id, moduleId, built, tree, device: body.device ?? 'cpu', init: body.init ?? 'empty', seed: body.seed, rng: body.rng, dtype: body.dtype, lazy: body.lazy })
-      if (body.wait === false) {
+      // a lazy materialization is ready at once: 201 whatever wait says
+      if (body.wait === false && !m.lazy) {
         return await reply.code(202).header('location', materializer.href(m)).send(materializer.view(m))
       }
       await materializer.awaitReady(request, m)

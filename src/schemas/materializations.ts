@@ -60,7 +60,7 @@ export const CreateMaterialization = Type.Object({
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Seed for init `default` and overrides: `torch.manual_seed(seed)` (rng `torch` uses its low 32 bits, as torch does). Default 0.' })),
   rng: Type.Optional(described(Rng, { description: '`torch` (default): PyTorch\'s CPU generator (MT19937), one stream in construction order, bit-exact. `philox`: the same rules and bounds, but every tensor draws from its own counter-based stream keyed by (seed, its state_dict name), so tensors fill in parallel; not PyTorch\'s values. Deep copies and ties keep their source\'s values either way.' })),
   dtype: Type.Optional(Type.String({ description: 'Cast every floating tensor to this dtype (float32, float64, float16, bfloat16; `torch.` prefix accepted).' })),
-  wait: Type.Optional(Type.Boolean({ description: 'true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress.' })),
+  wait: Type.Optional(Type.Boolean({ description: 'true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress (a lazy one is ready at once: 201).' })),
   lazy: Type.Optional(Type.Boolean({
     description: 'true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket ' +
     'and bounded by its backpressure), the same bytes a resident materialization holds, so a model larger than the memory budget streams. ' +

@@ -125,6 +125,14 @@ t.test('ETags derive from what determines the bytes', async (t) => {
   t.not(await etag({ init: 'empty' }), await etag({ init: 'empty' }), 'empty: bytes not defined, each its own ETag')
 })
 
+t.test('a lazy materialization answers 201 ready even with wait: false', async (t) => {
+  const app = await build(t)
+  const { sid, mid } = await moduleOf(app, { class: 'Linear', args: [2, 2] })
+  const m = await materialize(t, app, sid, mid, { init: 'ones', lazy: true, wait: false })
+  t.equal(m.status, 'ready')
+  t.same(m.progress, { bytesDone: 0, bytesTotal: 0 }, 'nothing to fill')
+})
+
 t.test('lazy: true with init empty is a 400 that says why', async (t) => {
   const app = await build(t)
   const { sid, mid } = await moduleOf(app, { class: 'Linear', args: [2, 2] })

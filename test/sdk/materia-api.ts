@@ -698,7 +698,7 @@ export interface components {
             rng?: "torch" | "philox";
             /** @description Cast every floating tensor to this dtype (float32, float64, float16, bfloat16; `torch.` prefix accepted). */
             dtype?: string;
-            /** @description true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress. */
+            /** @description true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress (a lazy one is ready at once: 201). */
             wait?: boolean;
             /** @description true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket and bounded by its backpressure), the same bytes a resident materialization holds, so a model larger than the memory budget streams. Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: its bytes are not defined). Default false. */
             lazy?: boolean;
