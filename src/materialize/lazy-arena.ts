@@ -10,6 +10,8 @@ import type { ArenaBytes } from './arena.js'
 import type { MemoryBudget } from './budget.js'
 import { movedBuffers, runRangeTask, type RangeResult, type RangeTask } from './range-task.js'
 import { itemSize } from '../init/storage.js'
+import { DTYPES } from '../tensor/dtype.js'
+import type { FillRange } from './constant-fill.js'
 
 /** Bytes per chunk made by a pool task: ~5-20 ms of generation, a few pieces of a socket's queue. */
 export const POOL_CHUNK_BYTES = 8 << 20
@@ -106,17 +108,35 @@ export class LazyArena implements ArenaBytes {
   }
 
   /**
-   * A chunk without drawn values: zeros are slices of one buffer never written (no allocation, no
-   * pass); other constants are written on this thread (~0.2 ms a MiB).
+   * A chunk without drawn values: zeros are slices of one buffer that is never written, a chunk
+   * inside one constant range (a tensor of ones) a slice of that constant's pattern, kept for the
+   * next chunk; anything else is written on this thread (~0.2 ms a MiB).
    */
   private constantsOnly (a: number, n: number): Buffer {
-    // +0.0 is all zero bits in every dtype
-    if (!this.fill.constants.some((r) => r.value !== 0 && r.offset < a + n && r.offset + r.nbytes > a) && (this.fill.copies?.length ?? 0) === 0) {
-      return zeroChunk(this.chunkBytes).subarray(0, n)
+    if ((this.fill.copies?.length ?? 0) === 0) {
+      const under = this.fill.constants.filter((r) => r.offset < a + n && r.offset + r.nbytes > a)
+      // +0.0 is all zero bits in every dtype
+      if (under.every((r) => r.value === 0)) return zeroChunk(this.chunkBytes).subarray(0, n)
+      const r = under[0] as FillRange
+      if (under.length === 1 && r.offset <= a && r.offset + r.nbytes >= a + n) return this.pattern(r, (a - r.offset) % DTYPES[r.dtype].bytes).subarray(0, n)
     }
     const chunk = Buffer.allocUnsafe(n)
     produceRange(this.fill, a, chunk)
     return chunk
+  }
+
+  private patterns = new Map<string, Buffer>()
+  /** A chunk of `r`'s value repeated from byte `phase` of an element; a few kept (only ever read). */
+  private pattern (r: FillRange, phase: number): Buffer {
+    const key = `${r.dtype}:${r.value}:${phase}`
+    let p = this.patterns.get(key)
+    if (p === undefined) {
+      p = Buffer.allocUnsafe(this.chunkBytes)
+      produceRange({ constants: [{ ...r, offset: -phase, nbytes: this.chunkBytes + phase }] }, 0, p)
+      if (this.patterns.size >= 4) this.patterns.clear()
+      this.patterns.set(key, p)
+    }
+    return p
   }
 
   private async produce (task: RangeTask): Promise<RangeResult> {

@@ -79,3 +79,23 @@ t.test('a read pins its chunks against the budget; a full budget refuses it', as
   budget.reserve(10 * plan.arenaSize - 1)
   t.throws(() => lazy.pin(), { code: 'MATERIA_ERR_MEMORY_BUDGET' })
 })
+
+t.test('chunks of constants: zeros, a constant\'s pattern at every phase, mixed ranges', async (t) => {
+  // a float64 tensor of ones (8-byte elements: chunk starts at every phase), a float32 zero buffer, a bfloat16 constant
+  const fill: Fill = {
+    constants: [
+      { offset: 8, nbytes: 8 * 1000, dtype: 'float64', value: 1 },
+      { offset: 8008, nbytes: 4 * 300, dtype: 'float32', value: 0 },
+      { offset: 9208, nbytes: 2 * 999, dtype: 'bfloat16', value: -2.5 }
+    ]
+  }
+  const size = 9208 + 2 * 999 + 5
+  const memory = new SharedArrayBuffer(size)
+  await runFill(fill, memory, { device: 'cpu' }, new FillControl(), new AbortController().signal)
+  const whole = Buffer.from(memory)
+  for (const chunk of [1, 5, 8, 13, 64, 1000]) {
+    const lazy = new LazyArena(size, fill, undefined, new MemoryBudget(2 ** 30), chunk)
+    t.ok((await readAll(lazy, 0, size)).equals(whole), `chunks of ${chunk}`)
+    t.ok((await readAll(lazy, 1001, 9999)).equals(whole.subarray(1001, 9999)), `a range, chunks of ${chunk}`)
+  }
+})
