@@ -1,3 +1,4 @@
+// @bench quick: 1 ones-worker
 // Benchmark: GET /healthz latency while a 2 GiB materialization fills (Linear(16384, 32768,
 // bias=False), float32), for init "ones" (a pass over every byte) and "zeros" (no pass: new memory
 // is already zero, so the request is the arena allocation only), on device "cpu" (filled on the

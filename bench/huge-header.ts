@@ -1,3 +1,4 @@
+// @bench quick: 1
 // Benchmark: a checkpoint upload whose safetensors header is huge (default 100 MB, about 1.66 M
 // zero-size entries) into a small module: the time to the answer, the longest event-loop gap, the
 // peak RSS and the size of the error body.

@@ -1,3 +1,4 @@
+// @bench quick: 1 1
 // Benchmark: init "default" (rng torch and rng philox) through the HTTP API, next to PyTorch building the same
 // module on the CPU in the same run.
 //
@@ -30,6 +31,7 @@ import { planArena } from '../src/materialize/plan.js'
 import { planInit } from '../src/materialize/init-plan.js'
 import { runFill } from '../src/materialize/fill-runner.js'
 import { FillControl } from '../src/materialize/fill-task.js'
+import { quick } from './report.js'
 
 const layers = Number(process.argv[2] ?? 2)
 const reps = Number(process.argv[3] ?? 2)
@@ -84,7 +86,8 @@ for (const s of services) await s.app.ready()
 const app = services[0]?.app as (typeof services)[0]['app']
 console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), pool ${app.pool.threads.length} threads, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 
-for (const c of cases) {
+// the quick (smoke) run: the Linear only
+for (const c of quick ? cases.slice(0, 1) : cases) {
   console.log(`\n${c.label}`)
   const digests = new Map<string, string>()
   let nbytes = 0

@@ -1,3 +1,4 @@
+// @bench quick: 4 1
 // Fill throughput of the torch-exact initialisers, single-threaded.
 //
 //   npx tsx bench/init-fill.ts [MiB=64] [reps=5]

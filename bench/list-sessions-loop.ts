@@ -1,3 +1,4 @@
+// @bench quick: 200 50 100
 // Benchmark: how long GET /v1/sessions blocks the event loop with many sessions and
 // materializations (memory store, in-process inject). Prints the monitorEventLoopDelay max and
 // the request's duration; pages through with ?limit= when the service paginates.

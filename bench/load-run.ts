@@ -1,3 +1,4 @@
+// @bench quick: 3 4 1
 // Bench: a bounded load run against one replica on loopback. 20 tenants (16 keys of
 // MATERIA_API_KEYS with the default limits, 4 tenants of a generated tenants file with tight
 // quotas), MATERIA_MEMORY_BUDGET 2GiB, MATERIA_TENANT_MAX_RESIDENT_BYTES 256MiB, MATERIA_RATE_LIMIT

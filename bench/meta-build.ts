@@ -1,3 +1,4 @@
+// @bench quick: 20
 // Benchmark: POST a 32-layer TransformerEncoder (d_model 4096, nhead 32, dim_feedforward 11008,
 // ~6.4B parameters) to a live materia over loopback; p50/p99 of the HTTP round trip, next to
 // PyTorch's in-process meta build of the same module measured in the same run (when installed).
@@ -8,6 +9,7 @@ import { Agent } from 'node:http'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { BENCH_ENV, call, percentile } from './loopback.js'
+import { report } from './report.js'
 
 const iterations = Number(process.argv[2] ?? 200)
 const spec = {
@@ -49,7 +51,11 @@ try {
   const out = JSON.parse(execFileSync(python, [script, String(Math.min(iterations, 100))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { torch: string, params: number, ms: number[] }
   const t50 = percentile(out.ms.slice(5), 50); const t99 = percentile(out.ms.slice(5), 99)
   console.log(`PyTorch ${out.torch} in-process meta build (${out.params} parameters): p50 ${t50.toFixed(2)} ms, p99 ${t99.toFixed(2)} ms`)
+  for (const [p, ours, theirs] of [[50, p50, t50], [99, p99, t99]] as const) {
+    report({ figure: `POST a 32-layer TransformerEncoder (6.4 B parameters) as a module, p${p}`, value: ours, unit: 'ms', baseline: { name: `PyTorch ${out.torch} meta build in-process`, value: theirs }, better: 'lower' })
+  }
   console.log(`ratio PyTorch/materia: p50 ${(t50 / p50).toFixed(2)}x, p99 ${(t99 / p99).toFixed(2)}x (above 1: materia's HTTP round trip is faster)`)
 } catch {
+  report({ figure: 'POST a 32-layer TransformerEncoder (6.4 B parameters) as a module, p50', value: p50, unit: 'ms', baseline: { name: 'PyTorch meta build in-process', skipped: `'${python}' cannot import torch` }, better: 'lower' })
   console.log(`PyTorch baseline skipped: '${python}' cannot import torch (set PYTHON=...)`)
 }

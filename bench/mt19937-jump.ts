@@ -1,3 +1,4 @@
+// @bench quick: 1
 // Random access into the MT19937 stream: jump-ahead (src/init/mt19937-jump.ts) against the twisting
 // discard (one twist per 624 skipped draws, in the WebAssembly kernel; the JS twist for reference).
 //

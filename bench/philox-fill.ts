@@ -1,3 +1,4 @@
+// @bench quick: 4 1
 // Single-thread throughput of rng: "philox" fills (src/init/philox.ts), against a baseline.
 //
 //   npx tsx bench/philox-fill.ts [MiB=64] [reps=5]     (MiB=1 keeps the target in L2: the upper bound)

@@ -1,3 +1,4 @@
+// @bench quick: 2
 // Benchmark: skip_init of a 1 GiB module (Linear(16384, 16384, bias=False), float32) as one HTTP
 // call — POST /v1/sessions/{sid}/skip_init → 201, an empty materialization — median of 10 round
 // trips over loopback, each materialization deleted before the next; next to PyTorch's in-process
@@ -15,6 +16,7 @@ import { buildModule } from '../src/nn/index.js'
 import { castTensors, constantFills, planArena } from '../src/materialize/plan.js'
 import type { MaterializationRegistry } from '../src/materialize/registry.js'
 import { BENCH_ENV, call, median } from './loopback.js'
+import { report } from './report.js'
 
 const iterations = Number(process.argv[2] ?? 10)
 const warmup = 2
@@ -88,6 +90,13 @@ for (const python of candidates) {
     break
   } catch {}
 }
+const torchBaseline = baseline === undefined
+  ? { name: 'PyTorch skip_init in-process', skipped: 'no python that imports torch' }
+  : { name: `PyTorch ${baseline.torch} skip_init in-process`, value: median(baseline.ms) }
+for (const [d, ms] of [['cpu', cpu.ms], ['worker', worker.ms]] as const) {
+  report({ figure: `POST skip_init, 1 GiB empty, device ${d}, median`, value: median(ms), unit: 'ms', baseline: torchBaseline, better: 'lower' })
+}
+report({ figure: 'skip_init in-process (build on meta + plan + allocate), median', value: median(inProcess), unit: 'ms', baseline: torchBaseline, better: 'lower' })
 if (baseline === undefined) {
   console.log(`PyTorch baseline skipped: ${candidates.map((p) => `'${p}'`).join(', ')} cannot import torch (set PYTHON=...)`)
 } else {

@@ -1,3 +1,4 @@
+// @bench quick: 50
 // Benchmark: what the Redis session store adds to a request. GET /v1/sessions/{sid}/modules/{mid}
 // (one session touch and one module read) over loopback HTTP, against the memory store in the same
 // run; and a baseline plain node:http server answering the same JSON from memory. p50/p99 in ms.
@@ -7,6 +8,7 @@ import { Agent, createServer } from 'node:http'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { BENCH_ENV, call, median, percentile } from './loopback.js'
+import { report } from './report.js'
 
 const requests = Number(process.argv[2] ?? 2000)
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -29,7 +31,13 @@ async function measure (port: number, path: string): Promise<number[]> {
 const rows: Array<[string, number[]]> = []
 let body = ''
 for (const store of ['memory', 'redis'] as const) {
-  const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...BENCH_ENV, MATERIA_STORE: store, REDIS_URL: redisUrl }) })
+  let app
+  try {
+    app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...BENCH_ENV, MATERIA_STORE: store, REDIS_URL: redisUrl }) })
+  } catch (err) {
+    console.log(`${store} store skipped: ${(err as Error).message}`) // no Redis at REDIS_URL
+    continue
+  }
   await app.listen({ host: '127.0.0.1', port: 0 })
   const port = (app.server.address() as { port: number }).port
   const agent = new Agent({ keepAlive: true })
@@ -50,4 +58,9 @@ console.log(`GET module (${body.length} bytes JSON), ${requests} sequential requ
 const base = median(rows[0]?.[1] ?? [])
 for (const [label, xs] of rows) {
   console.log(`  ${label.padEnd(28)} p50 ${median(xs).toFixed(3)} ms  p99 ${percentile(xs, 99).toFixed(3)} ms  (${(median(xs) / base).toFixed(2)}x the memory store's p50)`)
+}
+const plainRow = rows.find(([label]) => label.startsWith('plain')) as [string, number[]]
+for (const [label, xs] of rows) {
+  if (label.startsWith('plain')) continue
+  report({ figure: `GET module (session touch + module read), ${label}, p50`, value: median(xs), unit: 'ms', baseline: { name: 'plain node:http, same JSON', value: median(plainRow[1]) }, better: 'lower' })
 }

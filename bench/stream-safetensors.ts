@@ -1,3 +1,4 @@
+// @bench quick: 1
 // Benchmark: stream a 1 GiB safetensors file (Linear(16384, 16384, bias=False), float32, init
 // "ones") from a live materia over loopback with a node:http client that counts and discards the
 // bytes; GB/s best and median, next to a plain node:http server in the same process that sends the
@@ -12,6 +13,7 @@ import { Worker } from 'node:worker_threads'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { BENCH_ENV, median } from './loopback.js'
+import { report } from './report.js'
 
 const runs = Number(process.argv[2] ?? 5)
 const device = process.argv[3] ?? 'worker'
@@ -136,4 +138,5 @@ console.log(`${(head / 2 ** 30).toFixed(3)} GiB safetensors (device ${device}, i
 console.log(`plain node:http from a Buffer, 1 MiB slices: ${fmt(base)}`)
 console.log(`materia GET safetensors:                     ${fmt(ours)}`)
 const ratioBest = Math.max(...ours) / Math.max(...base); const ratioMedian = median(ours) / median(base)
+report({ figure: `GET 1 GiB safetensors, device ${device}, median of ${runs}`, value: median(ours), unit: 'GB/s', baseline: { name: 'plain node:http from a Buffer', value: median(base) }, better: 'higher', target: 0.8 })
 console.log(`ratio materia/plain: best ${(ratioBest * 100).toFixed(0)}%, median ${(ratioMedian * 100).toFixed(0)}% (target >= 80%: ${ratioMedian >= 0.8 ? 'met' : 'missed'})`)

@@ -12,6 +12,13 @@ t.test('committed openapi.yaml equals what the code generates (run `npm run open
   t.equal(readFileSync(committedPath, 'utf8'), generated)
 })
 
+t.test('info.version is package.json\'s; the one server is relative, so "Try it out" works on any host and port', async (t) => {
+  const doc = parse(readFileSync(committedPath, 'utf8')) as { info: { version: string }, servers: Array<{ url: string }> }
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  t.equal(doc.info.version, pkg.version)
+  t.same(doc.servers.map((s) => s.url), ['/'])
+})
+
 t.test('every operation has an operationId, a tag, a summary and described responses', async (t) => {
   const doc = parse(readFileSync(committedPath, 'utf8')) as { paths: Record<string, Record<string, Record<string, unknown>>> }
   const ids = new Set<string>()

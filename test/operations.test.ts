@@ -36,6 +36,17 @@ t.test('metrics exposes request-duration histograms by route', async (t) => {
   t.match(res.body, /materia_process_process_resident_memory_bytes \d+/)
 })
 
+t.test('metrics has the live sessions gauge', async (t) => {
+  const app = await build(t)
+  const sessions = async (): Promise<number> => Number(/^materia_sessions (\d+)$/m.exec((await app.inject('/metrics')).body)?.[1])
+  t.equal(await sessions(), 0)
+  const ids: string[] = []
+  for (let i = 0; i < 3; i++) ids.push((await app.inject({ method: 'POST', url: '/v1/sessions', payload: {} })).json().id as string)
+  t.equal(await sessions(), 3)
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/sessions/${ids[0] as string}` })).statusCode, 204)
+  t.equal(await sessions(), 2)
+})
+
 t.test('docs and the OpenAPI document are served', async (t) => {
   const app = await build(t)
   const docs = await app.inject('/docs/')

@@ -139,6 +139,7 @@ export async function copyStreamed (copies: readonly CopySpan[], source: Streame
       throw materiaError('checkpointExtraData', { extra: pos + chunk.length - Math.max(pos, source.size) })
     }
     const end = pos + chunk.length
+    let written = 0
     while (ci < copies.length && (copies[ci] as CopySpan).begin + sourceBytes(copies[ci] as CopySpan) <= pos) ci++
     for (let j = ci; j < copies.length; j++) {
       const c = copies[j] as CopySpan
@@ -147,11 +148,14 @@ export async function copyStreamed (copies: readonly CopySpan[], source: Streame
       const to = Math.min(end, c.begin + sourceBytes(c))
       if (from >= to) continue
       const bytes = chunk.subarray(from - pos, to - pos)
+      // progress counts the arena bytes written (cast: the target's element size), so it ends at the fill's total
+      const scale = c.nbytes / sourceBytes(c)
+      written += Math.floor((to - c.begin) * scale) - Math.floor((from - c.begin) * scale)
       if (c.dtype === c.srcDtype) new Uint8Array(memory, c.offset + (from - c.begin), bytes.length).set(bytes)
       else cast.write(c.srcDtype as FloatDType, c.dtype as FloatDType, memory, c.offset, from - c.begin, bytes)
     }
     pos = end
-    progress(chunk.length)
+    progress(written)
   }
   write(source.first)
   for (;;) {

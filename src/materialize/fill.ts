@@ -31,6 +31,15 @@ export function writtenSpans (fill: Fill): Array<{ offset: number, nbytes: numbe
   return [...fill.constants, ...(fill.init !== undefined ? drawnSpans(fill.init) : []), ...(fill.copies ?? [])]
 }
 
+/**
+ * Bytes writing `fill` takes (after the zeros `clear` of a recycled arena): the progress total, the
+ * same bytes fill-runner.ts counts as it writes them. Not the arena's size: a fill skips what stays
+ * zero, and a constant or a copy of a tensor is its only write, not one more after the init's.
+ */
+export function fillBytes (fill: Fill, clear: readonly FillRange[] = []): number {
+  return [...clear, ...writtenSpans(fill)].reduce((n, r) => n + r.nbytes, 0)
+}
+
 /** Source bytes a copy span reads. */
 export function sourceBytes (c: CopySpan): number {
   return c.nbytes / DTYPES[c.dtype].bytes * DTYPES[c.srcDtype].bytes

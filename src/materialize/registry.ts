@@ -14,7 +14,7 @@ import { collectGarbage } from './collect-garbage.js'
 import { gib, MemoryBudget } from './budget.js'
 import type { StreamedSource } from './checkpoint.js'
 import { uncoveredZeros } from './constant-fill.js'
-import { writtenSpans, type Fill } from './fill.js'
+import { fillBytes, writtenSpans, type Fill } from './fill.js'
 import { runFill } from './fill-runner.js'
 import { FillControl } from './fill-task.js'
 import type { ArenaPlan } from './plan.js'
@@ -128,8 +128,7 @@ export class MaterializationRegistry {
     const clear = recycled !== undefined ? zeros ?? [] : []
     const abort = new AbortController()
     const control = new FillControl()
-    const bytesTotal = [...clear, ...fill.constants].reduce((n, r) => n + r.nbytes, 0) +
-      (fill.init !== undefined || fill.copies !== undefined ? plan.layout.dataSize : 0)
+    const bytesTotal = fillBytes(fill, clear)
     const m: Materialization = {
       ...opts,
       id,
@@ -141,7 +140,7 @@ export class MaterializationRegistry {
       lazy: false,
       residentBytes: plan.arenaSize,
       bytesTotal,
-      bytesDone: () => m.status === 'ready' ? bytesTotal : Math.min(control.bytes, bytesTotal),
+      bytesDone: () => Math.min(control.bytes, bytesTotal),
       done: Promise.resolve()
     }
     const entry: Entry = { m, abort, released: false, capacity, tenantBytes }

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { materiaError } from '../errors.js'
 import { Redis } from 'ioredis'
+import { Gauge } from 'prom-client'
 import { MemorySessionStore } from '../store/memory-store.js'
 import { RedisSessionStore } from '../store/redis-store.js'
 import { StoreUnavailableError, type SessionRecord, type SessionStore } from '../store/session-store.js'
@@ -52,9 +53,15 @@ async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
   app.addHook('onError', async (_request, reply, err) => {
     if (err instanceof StoreUnavailableError) void reply.header('retry-after', String(STORE_RETRY_AFTER_S))
   })
+  void new Gauge({
+    name: 'materia_sessions',
+    help: 'Live sessions on this replica: all of them with the memory store; with Redis, those this replica created or used that have not ended.',
+    registers: [app.metrics.registry],
+    collect () { this.set(store.knownSessions) }
+  })
   app.readiness.add('store', async () => { await store.ping() })
   store.onSessionEnd((s) => { app.log.info({ sessionId: s.id }, 'session ended') })
   app.addHook('onClose', async () => { await store.close() })
 }
 
-export default fp(sessionStorePlugin, { name: 'session-store', fastify: '5.x', dependencies: ['health', 'auth'] })
+export default fp(sessionStorePlugin, { name: 'session-store', fastify: '5.x', dependencies: ['health', 'auth', 'metrics'] })

@@ -1,14 +1,18 @@
 // OpenAPI 3 from the route schemas. Component names come from each schema's $id, so they are stable.
 import fp from 'fastify-plugin'
 import { errorResponses } from '../schemas/common.js'
+import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { allSchemas } from '../schemas/index.js'
 
+// the API's version is the package's: package.json two levels up from src/plugins, three from dist/src/plugins
+const packageJson = new URL(import.meta.url.endsWith('.ts') ? '../../package.json' : '../../../package.json', import.meta.url)
+
 export const apiInfo = {
   title: 'materia',
-  version: '1.0.0',
+  version: (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version,
   description: 'Model materialization as a service: torch.nn modules built on the meta device (shapes only), ' +
     'given real memory on request, served as raw tensor bytes and safetensors files. PyTorch is the reference ' +
     'for every name, shape, dtype, default and error text.',
@@ -29,7 +33,8 @@ async function swaggerPlugin (app: FastifyInstance): Promise<void> {
     openapi: {
       openapi: '3.0.3',
       info: apiInfo,
-      servers: [{ url: 'http://localhost:8080', description: 'Local service' }],
+      // relative: Swagger UI's "Try it out" and generated clients address the host and port the document was read from
+      servers: [{ url: '/', description: 'The service that serves this document' }],
       tags: apiTags,
       // /v1 routes take an API key when MATERIA_API_KEYS is set; operations routes say `security: []`
       security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],

@@ -46,6 +46,8 @@ export class MemorySessionStore implements SessionStore {
     this.timer.unref()
   }
 
+  get knownSessions (): number { return this.sessions.size }
+
   async createSession (tenant: string, ttlSeconds: number): Promise<SessionRecord> {
     const now = this.now()
     const session: SessionRecord = { id: newHandle('ses'), tenant, createdAt: now, ttlSeconds, expiresAt: now + ttlSeconds * 1000 }

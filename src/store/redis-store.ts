@@ -131,6 +131,8 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
+  get knownSessions (): number { return this.seen.size }
+
   async createSession (tenant: string, ttlSeconds: number): Promise<SessionRecord> {
     const now = Date.now()
     const session: SessionRecord = { id: newHandle('ses'), tenant, createdAt: now, ttlSeconds, expiresAt: now + ttlSeconds * 1000 }

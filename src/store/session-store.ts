@@ -26,6 +26,11 @@ export type ExpiryListener = (session: SessionRecord) => void
 
 export interface SessionStore {
   readonly kind: string
+  /**
+   * Live sessions this replica knows of, without a store call: every one (memory), or those it has
+   * created or used and not seen end (Redis; the others belong to other replicas' counts).
+   */
+  readonly knownSessions: number
   createSession (tenant: string, ttlSeconds: number): Promise<SessionRecord>
   /** Returns the live session and extends its TTL (sliding), or undefined (unknown, expired, other tenant). */
   touchSession (tenant: string, id: string): Promise<SessionRecord | undefined>
