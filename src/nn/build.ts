@@ -171,6 +171,8 @@ class Builder {
       name: def.name,
       qualname: def.qualname,
       bound: settle(bound),
+      raw,
+      given,
       tensors,
       children,
       ties,

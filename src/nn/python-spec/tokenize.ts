@@ -31,7 +31,7 @@ const NAME_CHAR = /[A-Za-z0-9_]/
 // Python's numeric literals (integers in any base, decimal floats); underscores between digits.
 const DIGITS = '[0-9](?:_?[0-9])*'
 const NUMBER = new RegExp(
-  `0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|` +
+  '0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|' +
   `(?:${DIGITS}\\.(?:${DIGITS})?|\\.${DIGITS}|${DIGITS})(?:[eE][+-]?${DIGITS})?`, 'y')
 const SIMPLE_ESCAPES: Record<string, string> = { '\\': '\\', "'": "'", '"': '"', n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '' }
 const HEX_ESCAPES: Record<string, number> = { x: 2, u: 4, U: 8 }
