@@ -29,6 +29,8 @@ function describe (t: Token): string {
 class Parser {
   private i = 0
   private depth = 0
+  /** the brackets open around the current token, innermost last */
+  private readonly open: Token[] = []
   constructor (private readonly source: string, private readonly tokens: Token[]) {}
 
   private get tok (): Token { return this.tokens[this.i] as Token }
@@ -37,7 +39,12 @@ class Parser {
 
   fail (t: Token, detail: string): never { throw syntaxError(this.source, t.pos, detail) }
 
-  expected (what: string): never { return this.fail(this.tok, `expected ${what}, got ${describe(this.tok)}`) }
+  expected (what: string): never {
+    const unclosed = this.open[this.open.length - 1]
+    // at the end, Python's tokenizer names the bracket left open
+    if (this.tok.kind === 'end' && unclosed !== undefined) this.fail(unclosed, `'${(unclosed as { text: string }).text}' was never closed`)
+    return this.fail(this.tok, `expected ${what}, got ${describe(this.tok)}`)
+  }
 
   private expectOp (text: string, what: string): void {
     if (!this.isOp(text)) this.expected(what)
@@ -47,7 +54,11 @@ class Parser {
   /** One nesting level of brackets or calls, bounded like JSON argument nesting. */
   private nest<T> (f: () => T): T {
     if (++this.depth > LIMITS.maxValueDepth) throw materiaError('pythonNestsDeep', { where: where(this.source, this.tok.pos), max: LIMITS.maxValueDepth })
+    const t = this.tok
+    const bracket = t.kind === 'op' && '([{'.includes(t.text)
+    if (bracket) this.open.push(t)
     const v = f()
+    if (bracket) this.open.pop()
     this.depth--
     return v
   }
