@@ -1,7 +1,8 @@
 // print(module) and the canonical `python` over the whole golden layout set, through the HTTP API
 // on loopback: GET …/modules/{id}/repr must equal PyTorch 2.13's str(module) for every case of
-// test/fixtures/nn-repr.json (written by scripts/golden/make-nn-repr.py), and the module's `python`
-// must rebuild the same module (same tensors, same repr, same python).
+// test/fixtures/nn-repr.json (written by scripts/golden/make-nn-repr.py: the layout cases, then specs
+// written as Python that Python itself evaluated, covering every catalog class), and the module's
+// `python` must rebuild the same module (same tensors, same repr, same python).
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { build } from '../helper.js'
@@ -18,7 +19,8 @@ t.test('every golden layout case: repr equals PyTorch, python round-trips', asyn
     await fetch(base + path, { method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) })
   const sid = (await (await call('POST', '/v1/sessions')).json() as { id: string }).id
 
-  t.ok(cases.length >= 200, `${cases.length} cases`)
+  t.ok(cases.length >= 300, `${cases.length} cases`)
+  t.ok(cases.some((c) => 'python' in c.spec), 'and specs written as Python')
   t.ok(cases.some((c) => c.repr.includes(' x ')), 'the set has ModuleList groups of repeated blocks')
   let unprintable = 0
   for (const c of cases) {
