@@ -6,10 +6,16 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { build } from '../helper.js'
+import { MODULE_DEFS } from '../../src/nn/registry.js'
 
 interface ReprCase { id: string, spec: Record<string, unknown>, torch: string, repr: string }
 
 const cases = JSON.parse(readFileSync(new URL('../fixtures/nn-repr.json', import.meta.url), 'utf8')) as ReprCase[]
+
+t.test('the golden reprs print every catalog class', async (t) => {
+  const text = cases.map((c) => c.repr).join('\n')
+  t.same(MODULE_DEFS.filter((d) => !new RegExp(`(^|[ :])${d.name}\\(`, 'm').test(text)).map((d) => d.name), [])
+})
 
 t.test('every golden layout case: repr equals PyTorch, python round-trips', async (t) => {
   const app = await build(t)
