@@ -29,7 +29,9 @@
 //       doc: 'U(-1/sqrt(in_features), 1/sqrt(in_features))',
 //       reset (a, m, init) { init.kaimingUniform(m.tensor('weight'), Math.sqrt(5)) ... }
 //     },
-//     doc: (init) => `y = xA^T + b. weight: (out_features, in_features), bias: (out_features), both from ${init}.`
+//     doc: (init) => `y = xA^T + b. weight: (out_features, in_features), bias: (out_features), both from ${init}.`,
+//     repr: (a, r) =>  // extra_repr(): what print(module) shows inside the parentheses (src/nn/repr.ts)
+//       `in_features=${r.str('in_features')}, out_features=${r.str('out_features')}, bias=${r.has('bias') ? 'True' : 'False'}`
 //   })
 //
 // build() runs after binding and coercion, so it only performs PyTorch's own checks (ctx.fail with

@@ -80,6 +80,7 @@ t.test('syntax errors name the column and what was expected', async (t) => {
     ['nn.Linear(4, 8))', 'SyntaxError at column 16: expected the end of the expression, got \')\''],
     ['nn.Linear(bias=False, 4)', 'SyntaxError at column 23: positional argument follows keyword argument'],
     ['nn.Linear(4, 8, bias=1, bias=2)', 'SyntaxError at column 25: keyword argument repeated: bias'],
+    ['nn.Identity(lambda=1)', "SyntaxError at column 13: 'lambda' is a Python keyword and cannot name an argument"],
     ['nn.Linear(4, *x)', "SyntaxError at column 14: '*' is not accepted: a spec holds literals, calls, lists, tuples and dicts"],
     ['nn.Linear(4, $)', "SyntaxError at column 14: invalid character '$' (U+0024)"],
     ['nn.Linear(4, x)', "SyntaxError at column 14: name 'x' is not a value here: a spec holds literals, calls of torch.nn classes, True, False, None and torch dtypes"],

@@ -8,7 +8,7 @@ import { materiaError } from '../../errors.js'
 import { parseDType } from '../../tensor/dtype.js'
 import { setOwn } from '../bind-args.js'
 import { LIMITS } from '../limits.js'
-import { syntaxError, type Token, tokenize, where } from './tokenize.js'
+import { KEYWORDS, syntaxError, type Token, tokenize, where } from './tokenize.js'
 
 /** A JSON module spec: { class, args?, kwargs? }. */
 export interface JsonCall { class: string, args?: unknown[], kwargs?: Record<string, unknown> }
@@ -112,6 +112,7 @@ class Parser {
     while (!this.isOp(')')) {
       const t = this.tok
       if (t.kind === 'name' && this.tokens[this.i + 1]?.kind === 'op' && (this.tokens[this.i + 1] as { text: string }).text === '=') {
+        if (KEYWORDS.has(t.text)) this.fail(t, `'${t.text}' is a Python keyword and cannot name an argument`)
         if (Object.hasOwn(kwargs, t.text)) this.fail(t, `keyword argument repeated: ${t.text}`)
         this.i += 2
         setOwn(kwargs, t.text, this.expr())

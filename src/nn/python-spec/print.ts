@@ -7,10 +7,8 @@ import { pyRepr, pyStrRepr } from '../py-repr.js'
 import { parseDType } from '../../tensor/dtype.js'
 import { findModuleDef } from '../catalog.js'
 import type { Param, Signature } from '../bind-args.js'
+import { KEYWORDS } from './tokenize.js'
 
-// Python's keywords, which cannot name a keyword argument (https://docs.python.org/3/reference/lexical_analysis.html#keywords)
-const KEYWORDS = new Set(('False None True and as assert async await break class continue def del elif else except finally ' +
-  'for from global if import in is lambda nonlocal not or pass raise return try while with yield').split(' '))
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 class Unprintable extends Error {}

@@ -25,6 +25,10 @@ export function syntaxError (source: string, pos: number, detail: string): Error
   return materiaError('pythonSyntax', { where: where(source, pos), detail })
 }
 
+/** Python's keywords, which cannot name a keyword argument (https://docs.python.org/3/reference/lexical_analysis.html#keywords). */
+export const KEYWORDS: ReadonlySet<string> = new Set(('False None True and as assert async await break class continue def del elif else except finally ' +
+  'for from global if import in is lambda nonlocal not or pass raise return try while with yield').split(' '))
+
 const OPS = new Set(['(', ')', '[', ']', '{', '}', ',', ':', '=', '-', '+', '.'])
 const NAME_START = /[A-Za-z_]/
 const NAME_CHAR = /[A-Za-z0-9_]/
