@@ -253,7 +253,7 @@ export interface paths {
         };
         /**
          * print(module), as PyTorch prints it
-         * @description Exactly what `print(module)` prints in PyTorch 2.13 (without the final newline): each class's `extra_repr()`, children indented by two spaces, and ModuleList's runs of equal blocks grouped as `(0-2): 3 x Linear(...)`.
+         * @description Exactly what `print(module)` prints in PyTorch 2.13 (without the final newline): each class's `extra_repr()`, children indented by two spaces, and ModuleList's runs of equal blocks grouped as `(0-2): 3 x Linear(...)`. It prints the arguments as the JSON spec holds them, as PyTorch would print `json.loads` of it: an integral number is an int (`1.0` given in a python spec prints `1`), an array a list where a module keeps its argument as given (`kernel_size=[2, 2]`).
          */
         get: operations["getModuleRepr"];
         put?: never;
