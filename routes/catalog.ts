@@ -5,9 +5,9 @@ import { Type } from '@sinclair/typebox'
 import { buildModule, getModuleClass, listModuleClasses } from '../src/nn/index.js'
 import { estimateTensors } from '../src/nn/estimate.js'
 import { bodyErrorResponses, errorResponses } from '../src/schemas/common.js'
-import { Estimate, ModuleClass, ModuleClassList, ModuleClassParams, ModuleSpec } from '../src/schemas/nn.js'
+import { AnyModuleSpec, Estimate, ModuleClass, ModuleClassList, ModuleClassParams } from '../src/schemas/nn.js'
 
-const specErrors = bodyErrorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'bodyTooLarge', 'moduleTooLarge', 'unauthorized')
+const specErrors = bodyErrorResponses('validation', 'constructorArgs', 'pythonSyntax', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'bodyTooLarge', 'moduleTooLarge', 'unauthorized')
 
 export default async function catalogRoutes (fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -39,12 +39,13 @@ export default async function catalogRoutes (fastify: FastifyInstance): Promise<
       tags: ['catalog'],
       summary: 'Estimate the memory of a module',
       description: 'Builds the module on the meta device and reports what PyTorch would allocate: totals, per-dtype sizes, ' +
-        'the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included.',
-      body: Type.Ref(ModuleSpec),
+        'the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included. ' +
+        'The spec is JSON or written as Python; the answer carries `python`, the canonical expression.',
+      body: Type.Ref(AnyModuleSpec),
       response: { 200: Type.Ref(Estimate, { description: 'The estimate.' }), ...specErrors }
     }
   }, async (request) => {
     const built = buildModule(request.body, { maxTensors: request.limits.maxModuleTensors })
-    return { class: built.qualname, ...estimateTensors(built.tensors) }
+    return { class: built.qualname, ...(built.python !== undefined ? { python: built.python } : {}), ...estimateTensors(built.tensors) }
   })
 }

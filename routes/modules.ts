@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { bodyErrorResponses, errorResponses, PageQuery } from '../src/schemas/common.js'
-import { ModuleSpec } from '../src/schemas/nn.js'
+import { AnyModuleSpec } from '../src/schemas/nn.js'
 import { Module, ModuleList, ModuleParams, SessionParams } from '../src/schemas/sessions.js'
 
 export default async function moduleRoutes (fastify: FastifyInstance): Promise<void> {
@@ -16,12 +16,13 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
       tags: ['modules'],
       summary: 'Build a module on the meta device',
       description: 'Validates the constructor call like PyTorch and returns the tensors of `state_dict()` (names, shapes, dtypes, ' +
-        'strides, kinds), non-persistent buffers last. No tensor memory is allocated.',
+        'strides, kinds), non-persistent buffers last, and `python`, the canonical expression. No tensor memory is allocated. ' +
+        'The spec is JSON or written as Python (`{"python": "nn.Linear(4, 8)"}`).',
       params: SessionParams,
-      body: Type.Ref(ModuleSpec),
+      body: Type.Ref(AnyModuleSpec),
       response: {
         201: Type.Ref(Module, { description: 'The module.' }),
-        ...bodyErrorResponses('validation', 'constructorArgs', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'sessionNotFound', 'bodyTooLarge',
+        ...bodyErrorResponses('validation', 'constructorArgs', 'pythonSyntax', 'notAModule', 'badTie', 'specTooLarge', 'unknownClass', 'sessionNotFound', 'bodyTooLarge',
           'moduleTooLarge', 'sessionModuleQuota', 'tenantModuleQuota', 'moduleBudget', 'unauthorized')
       }
     }
@@ -59,6 +60,28 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
   }, async (request) => {
     const session = await app.requireSession(request, request.params.sessionId)
     return await moduleRecords.get(session.id, request.params.moduleId)
+  })
+
+  app.get('/v1/sessions/:sessionId/modules/:moduleId/repr', {
+    schema: {
+      operationId: 'getModuleRepr',
+      tags: ['modules'],
+      summary: 'print(module), as PyTorch prints it',
+      description: 'Exactly what `print(module)` prints in PyTorch 2.13 (without the final newline): each class\'s `extra_repr()`, ' +
+        'children indented by two spaces, and ModuleList\'s runs of equal blocks grouped as `(0-2): 3 x Linear(...)`. ' +
+        'It prints the arguments as the JSON spec holds them, as PyTorch would print `json.loads` of it: an integral number is an ' +
+        'int (`1.0` given in a python spec prints `1`), an array a list where a module keeps its argument as given (`kernel_size=[2, 2]`).',
+      params: ModuleParams,
+      produces: ['text/plain'],
+      response: {
+        200: { description: 'The repr, `text/plain; charset=utf-8`.', type: 'string' },
+        ...errorResponses('validation', 'sessionNotFound', 'moduleNotFound', 'unauthorized')
+      }
+    }
+  }, async (request, reply) => {
+    const session = await app.requireSession(request, request.params.sessionId)
+    const text = await moduleRecords.repr(session.id, request.params.moduleId)
+    return await reply.type('text/plain; charset=utf-8').send(text)
   })
 
   app.delete('/v1/sessions/:sessionId/modules/:moduleId', {

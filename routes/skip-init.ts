@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { bodyErrorResponses } from '../src/schemas/common.js'
 import { SkipInitResult } from '../src/schemas/materializations.js'
-import { ModuleSpec } from '../src/schemas/nn.js'
+import { AnyModuleSpec } from '../src/schemas/nn.js'
 import { SessionParams } from '../src/schemas/sessions.js'
 
 export default async function skipInitRoutes (fastify: FastifyInstance): Promise<void> {
@@ -19,12 +19,12 @@ export default async function skipInitRoutes (fastify: FastifyInstance): Promise
       description: 'Builds the module on meta and materializes it empty (no pass over parameter bytes; buffers get their ' +
         'constructor values) on `kwargs.device` (`cpu` by default, or `worker`). Like PyTorch: a name that is not a module ' +
         "class is `Expected a Module; got <class '…'>`, a module that takes no `device` argument is " +
-        "`Module must support a 'device' arg to skip initialization`.",
+        "`Module must support a 'device' arg to skip initialization`. The spec is JSON or written as Python.",
       params: SessionParams,
-      body: Type.Ref(ModuleSpec),
+      body: Type.Ref(AnyModuleSpec),
       response: {
         201: Type.Ref(SkipInitResult, { description: 'Materialized.' }),
-        ...bodyErrorResponses('validation', 'constructorArgs', 'notAModule', 'noDeviceArg', 'badTie', 'specTooLarge', 'unknownClass',
+        ...bodyErrorResponses('validation', 'constructorArgs', 'pythonSyntax', 'notAModule', 'noDeviceArg', 'badTie', 'specTooLarge', 'unknownClass',
           'moduleTooLarge', 'sessionModuleQuota', 'tenantModuleQuota', 'moduleBudget', 'sessionNotFound', 'materializationNotReady', 'memoryBudget', 'tenantMemoryQuota', 'unauthorized')
       }
     }

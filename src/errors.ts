@@ -34,6 +34,7 @@ export const errorDefs = {
   noDeviceArg: def('MATERIA_ERR_NN_NO_DEVICE_ARG', 400, "The module cannot take a 'device' argument, so it cannot skip initialization."),
   badTie: def('MATERIA_ERR_NN_BAD_TIE', 400, 'A tie names an unknown tensor or joins tensors of different shape or dtype.'),
   specTooLarge: def('MATERIA_ERR_NN_SPEC_TOO_LARGE', 400, 'The module spec nests too deeply or has too many submodules or tensors.'),
+  pythonSyntax: def('MATERIA_ERR_NN_PYTHON_SYNTAX', 400, 'A `python` module spec is not an expression of the accepted literal subset of Python; the message names the column (1-based, as Python\'s SyntaxError) and what was expected there.'),
   // handles
   sessionNotFound: def('MATERIA_ERR_SESSION_NOT_FOUND', 404, 'No session with this id (or it expired, or belongs to another tenant).'),
   moduleNotFound: def('MATERIA_ERR_MODULE_NOT_FOUND', 404, 'No module with this id in this session.'),
@@ -130,6 +131,11 @@ export const errorMessages = {
   tooManySpecTensors: msg('specTooLarge', 'Module has more than {max} tensors'),
   tensorTooLarge: msg('specTooLarge', "Tensor '{name}' has {nbytes} bytes, beyond 2^53-1"),
   tooManyLayers: msg('specTooLarge', '{module} would hold {count} layers (limit {max})'),
+  pythonSyntax: msg('pythonSyntax', 'SyntaxError at {where}: {detail}'),
+  pythonTooLong: msg('specTooLarge', 'Python module spec has {length} characters (limit {max})'),
+  pythonTooManyTokens: msg('specTooLarge', 'Python module spec has more than {max} tokens'),
+  pythonNestsDeep: msg('specTooLarge', 'Python module spec nests deeper than {max} levels (at {where})'),
+  pythonSpecKey: msg('constructorArgs', "Unknown key '{key}' in a python module spec (expected python, ties)"),
   moduleTensors: msg('moduleTooLarge', "The module has {count} tensors; this tenant's modules may have at most {max} " +
     "(MATERIA_MODULE_MAX_TENSORS or the tenant's maxModuleTensors)"),
   moduleTensorsAtLeast: msg('moduleTooLarge', "The module has at least {count} tensors; this tenant's modules may have at most {max} " +

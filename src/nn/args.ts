@@ -128,7 +128,7 @@ export const arg = {
   dtype: (): Param<DType | null> => make('Optional[torch.dtype]', orNone(toDType), { value: null }, { type: 'string', nullable: true, description: 'float32 | torch.float32, float64, float16, bfloat16' }),
   /** `device=None` factory kwarg: null means meta (the catalog builds shapes only). */
   device: (): Param<ModuleDevice | null> => make('Optional[Union[str, torch.device]]', orNone(toDevice), { value: null }, { type: 'string', enum: [...MODULE_DEVICES], nullable: true }),
-  module: (): Param<ModuleNode> => make('Module', toModule, undefined, { $ref: 'ModuleSpec#' }),
+  module: (): Param<ModuleNode> => make('Module', toModule, undefined, { $ref: 'AnyModuleSpec#' }),
   /** Optional[X] = default (None unless given). */
   optional: <T>(p: Param<T>, ...def: [unknown?]): Param<T | null> =>
     make(p.type.startsWith('Optional[') ? p.type : `Optional[${p.type}]`, orNone(p.coerce), { value: def.length > 0 ? def[0] : null },

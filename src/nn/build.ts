@@ -11,19 +11,15 @@ import { dimValue, isRawDim } from './dims.js'
 import { findModuleDef, findNonModule, unknownClassError } from './catalog.js'
 import { forEachStateTensor } from './state-dict.js'
 import { checkTies, tiedTo } from './ties.js'
+import { LIMITS } from './limits.js'
+import { isPythonSpec, jsonSpecOf } from './python-spec/parse.js'
+import { pythonOf } from './python-spec/print.js'
 import {
   type AnyModuleDef, type BuildContext, isModuleNode, MODULE_TAG, type ModuleNode, nonModuleRef,
   type NonModuleRef, type OwnTensor
 } from './define.js'
 
-export const LIMITS = {
-  /** module nesting (spec nesting and the built tree's height) */
-  maxDepth: 64,
-  maxModules: 100_000,
-  maxTensors: 1_000_000,
-  /** plain JSON nesting inside args/kwargs */
-  maxValueDepth: 256
-} as const
+export { LIMITS } from './limits.js'
 
 export interface BuiltModule {
   qualname: string
@@ -31,6 +27,8 @@ export interface BuiltModule {
   args: unknown[]
   kwargs: Record<string, unknown>
   acceptsDevice: boolean
+  /** the canonical Python expression of the call (src/nn/python-spec/print.ts); undefined when Python cannot say it */
+  python: string | undefined
   /** state_dict order, then non-persistent buffers */
   tensors: TensorSpec[]
 }
@@ -41,9 +39,12 @@ function isPlainObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !isModuleNode(v)
 }
 
-/** An object is a module spec when its "class" is a string (ModuleDict keys may be anything else). */
+/**
+ * An object is a module spec when its "class" is a string, or its "python" (the spec written as
+ * Python, src/nn/python-spec); ModuleDict keys may be anything else.
+ */
 function isSpec (v: unknown): v is Record<string, unknown> {
-  return isPlainObject(v) && typeof v.class === 'string'
+  return isPlainObject(v) && (typeof v.class === 'string' || isPythonSpec(v))
 }
 
 interface Evaluated { value: unknown; echo: unknown }
@@ -61,8 +62,9 @@ class Builder {
   constructor (private readonly maxTensors = Infinity) {}
 
   /** Evaluates a spec: a ModuleNode, or a NonModuleRef for names such as torch.Tensor. */
-  spec (raw: Record<string, unknown>, depth: number): { value: ModuleNode | NonModuleRef; echo: Record<string, unknown> } {
+  spec (given: Record<string, unknown>, depth: number): { value: ModuleNode | NonModuleRef; echo: Record<string, unknown> } {
     if (depth > LIMITS.maxDepth) throw materiaError('specNestsDeep', { max: LIMITS.maxDepth })
+    const raw = jsonSpecOf(given) as Record<string, unknown>
     for (const k of Object.keys(raw)) {
       if (!SPEC_KEYS.has(k)) throw materiaError('specUnknownKey', { key: k })
     }
@@ -169,6 +171,8 @@ class Builder {
       name: def.name,
       qualname: def.qualname,
       bound: settle(bound),
+      raw,
+      given,
       tensors,
       children,
       ties,
@@ -287,20 +291,23 @@ export interface BuildOptions {
 
 export function buildModuleTree (spec: unknown, opts: BuildOptions = {}): { root: ModuleNode; built: BuiltModule } {
   if (!isPlainObject(spec)) throw materiaError('specNotObject', {})
-  if (typeof spec.class !== 'string') throw materiaError('specNoClass', {})
+  if (!isSpec(spec)) throw materiaError('specNoClass', {})
   const b = new Builder(opts.maxTensors)
   const { value, echo } = b.spec(spec, 1)
   if (!isModuleNode(value)) throw materiaError('notAModule', { pyClass: value.pyClass })
   opts.admit?.(moduleCost(value))
   const tensors = flatten(value)
   if (tensors.length > LIMITS.maxTensors) throw materiaError('tooManySpecTensors', { max: LIMITS.maxTensors })
+  const args = (echo.args ?? []) as unknown[]
+  const kwargs = (echo.kwargs ?? {}) as Record<string, unknown>
   return {
     root: value,
     built: {
       qualname: value.qualname,
-      args: (echo.args ?? []) as unknown[],
-      kwargs: (echo.kwargs ?? {}) as Record<string, unknown>,
+      args,
+      kwargs,
       acceptsDevice: value.def.acceptsDevice,
+      python: pythonOf({ class: value.qualname, args, kwargs }),
       tensors
     }
   }

@@ -29,7 +29,9 @@
 //       doc: 'U(-1/sqrt(in_features), 1/sqrt(in_features))',
 //       reset (a, m, init) { init.kaimingUniform(m.tensor('weight'), Math.sqrt(5)) ... }
 //     },
-//     doc: (init) => `y = xA^T + b. weight: (out_features, in_features), bias: (out_features), both from ${init}.`
+//     doc: (init) => `y = xA^T + b. weight: (out_features, in_features), bias: (out_features), both from ${init}.`,
+//     repr: (a, r) =>  // extra_repr(): what print(module) shows inside the parentheses (src/nn/repr.ts)
+//       `in_features=${r.str('in_features')}, out_features=${r.str('out_features')}, bias=${r.has('bias') ? 'True' : 'False'}`
 //   })
 //
 // build() runs after binding and coercion, so it only performs PyTorch's own checks (ctx.fail with
@@ -125,6 +127,9 @@ export interface ModuleNode {
   readonly qualname: string
   /** the coerced arguments build() saw, for later init replay */
   readonly bound: Readonly<Record<string, unknown>>
+  /** the arguments as bound before coercion (defaults filled in) and the names the caller passed: what repr() prints */
+  readonly raw: Readonly<Record<string, unknown>>
+  readonly given: ReadonlySet<string>
   readonly tensors: readonly OwnTensor[]
   /** named children in registration order; null is a registered None (skipped by state_dict) */
   readonly children: ReadonlyArray<readonly [string, ModuleNode | null]>
@@ -184,6 +189,20 @@ export interface BuildResult {
 }
 
 /**
+ * What a class's extra_repr() reads besides its coerced arguments: `str`/`repr` of an attribute that
+ * holds an argument as the caller gave it (a JSON array is a list, an integral number an int, a
+ * default number of a float parameter a float), `tuple` of a coerced size (`(3, 3)`, `(4,)`), and
+ * whether the module registered a tensor (`self.bias is not None`).
+ */
+export interface ReprContext {
+  str (param: string): string
+  repr (param: string): string
+  tuple (param: string): string
+  has (tensor: string): boolean
+  given (param: string): boolean
+}
+
+/**
  * A class's reset_parameters() (or whatever its __init__ writes into its tensors), run by the init
  * replay with the arguments build() saw. `A` is the bound arguments it reads (unknown: none).
  */
@@ -209,6 +228,8 @@ export interface ModuleDef<S extends Signature = Signature> {
   build (a: BoundArgs<S>, ctx: BuildContext): BuildResult
   /** undefined: the class writes nothing into tensors of its own (it may have none) */
   readonly init?: ModuleInit<BoundArgs<S>>
+  /** extra_repr(): the text print(module) shows inside the class's parentheses (undefined: '') */
+  readonly repr?: (a: BoundArgs<S>, r: ReprContext) => string
 }
 
 // build's parameter type differs per definition; the registry only calls it with matching args
@@ -225,6 +246,8 @@ interface ModuleDefBase<S extends Signature> {
   acceptsDevice: boolean
   signature: S
   build: (a: BoundArgs<S>, ctx: BuildContext) => BuildResult
+  /** extra_repr(), beside __init__ as in PyTorch's module files */
+  repr?: (a: BoundArgs<S>, r: ReprContext) => string
 }
 
 /** A class with an init writes its doc around the init's description; one without has a plain doc. */
@@ -242,7 +265,8 @@ export function defineModule<S extends Signature> (d: ModuleDefInput<S>): Module
     acceptsDevice: d.acceptsDevice,
     doc: d.init === undefined ? d.doc : d.doc(d.init.doc),
     signature: d.signature,
-    build: d.build
+    build: d.build,
+    ...(d.repr !== undefined ? { repr: d.repr } : {})
   }
   return d.init === undefined ? def : { ...def, init: d.init }
 }

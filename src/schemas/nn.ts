@@ -1,6 +1,7 @@
 // Schemas for module specs, tensor tables, the catalog and estimates.
 import { Type, type Static } from '@sinclair/typebox'
 import { ParamKind, TensorKind } from './vocabulary.js'
+import { LIMITS } from '../nn/limits.js'
 
 export const DTypeName = Type.String({
   $id: 'DType',
@@ -9,11 +10,13 @@ export const DTypeName = Type.String({
   examples: ['float32', 'torch.bfloat16']
 })
 
+const tiesSchema = () => Type.Array(Type.Array(Type.String(), { minItems: 2 }), { description: 'Groups of tensor names that share one storage, like `lm_head.weight = embed.weight` in PyTorch.', maxItems: 10000 })
+
 export const ModuleSpec = Type.Object({
   class: Type.String({ description: 'A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear` (see GET /v1/modules).', minLength: 1, maxLength: 200 }),
   args: Type.Optional(Type.Array(Type.Unknown(), { description: 'Positional constructor arguments as PyTorch takes them; a nested module spec may stand wherever PyTorch takes a module.', maxItems: 100000 })),
   kwargs: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Keyword arguments; `dtype` takes a DType, `device` takes "meta" (default), "cpu" or "worker".' })),
-  ties: Type.Optional(Type.Array(Type.Array(Type.String(), { minItems: 2 }), { description: 'Groups of tensor names that share one storage, like `lm_head.weight = embed.weight` in PyTorch.', maxItems: 10000 }))
+  ties: Type.Optional(tiesSchema())
 }, {
   $id: 'ModuleSpec',
   title: 'ModuleSpec',
@@ -26,6 +29,46 @@ export const ModuleSpec = Type.Object({
   ]
 })
 export type ModuleSpecT = Static<typeof ModuleSpec>
+
+export const PythonModuleSpec = Type.Object({
+  python: Type.String({
+    description: 'The constructor call written as Python, e.g. `nn.Sequential(nn.Linear(4, 8), nn.ReLU())`: parsed, never evaluated. ' +
+      'Accepted: calls of catalog classes (`Linear`, `nn.Linear`, `torch.nn.Linear`; any other name is the same 404 as an unknown `class`), ' +
+      'ints (also 0x/0o/0b, underscores), floats (`1e-5`), `True`/`False`/`None`, strings, tuples and lists (both become JSON arrays), ' +
+      'dicts with string keys, `OrderedDict([(name, module), ...])` (Sequential\'s named form), keyword arguments, ' +
+      '`torch.float16`-style dtypes and unary minus; comments and line breaks too. Anything else is a 400 ' +
+      'MATERIA_ERR_NN_PYTHON_SYNTAX naming the column and what was expected. Then it is validated exactly as the JSON form.',
+    minLength: 1,
+    maxLength: LIMITS.maxPythonChars
+  }),
+  ties: Type.Optional(tiesSchema())
+}, {
+  $id: 'PythonModuleSpec',
+  title: 'PythonModuleSpec',
+  description: 'A module spec written as a Python expression; it stands for the ModuleSpec it parses to (also nested, wherever a ModuleSpec may stand).',
+  additionalProperties: false,
+  examples: [
+    { python: 'nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))' },
+    { python: 'torch.nn.LSTM(6, 9, bidirectional=True, dtype=torch.float16)' }
+  ]
+})
+
+export const AnyModuleSpec = Type.Union([Type.Ref(ModuleSpec), Type.Ref(PythonModuleSpec)], {
+  $id: 'AnyModuleSpec',
+  title: 'AnyModuleSpec',
+  description: 'A module spec as JSON (ModuleSpec) or written as Python (PythonModuleSpec).'
+})
+export type AnyModuleSpecT = Static<typeof ModuleSpec> | Static<typeof PythonModuleSpec>
+
+/** The canonical expression of a built module, in module and estimate responses. */
+export const pythonField = () => Type.Optional(Type.String({
+  description: 'The canonical Python expression that rebuilds the module (a PythonModuleSpec parses it to the same module): ' +
+    'the qualified class (`torch.nn.Linear`), positional and keyword arguments as given (defaults are not added), nested specs the same way, ' +
+    'JSON arrays as lists, objects as dicts (Sequential\'s named form as `collections.OrderedDict([...])`), numbers as Python\'s repr of what ' +
+    'JSON loads (an integral number is an int: `1.0` reads as `1`), dtype arguments as `torch.float16`. `ties` stay a separate field; ' +
+    'absent when Python cannot say the spec (ties inside a nested spec, a keyword argument that is not an identifier).',
+  examples: ['torch.nn.Linear(4, 8, bias=False)']
+}))
 
 export const TensorInfo = Type.Object({
   name: Type.String({ description: 'state_dict key, e.g. `layers.3.self_attn.in_proj_weight`.' }),
@@ -69,6 +112,7 @@ const DtypeEstimate = Type.Object({
 
 export const Estimate = Type.Object({
   class: Type.String(),
+  python: pythonField(),
   totals: Type.Object({ numel: Type.Integer(), nbytes: Type.Integer() }, { description: 'As built: tied storage once, buffers (also non-persistent) included.', additionalProperties: false }),
   byDtype: Type.Object({
     float32: DtypeEstimate, float16: DtypeEstimate, bfloat16: DtypeEstimate, int8: DtypeEstimate
@@ -77,7 +121,7 @@ export const Estimate = Type.Object({
   training: Type.Object({ adam: Type.Integer({ description: 'Bytes to train as built with torch.optim.Adam: weights, gradients, exp_avg, exp_avg_sq, buffers.' }) }, { additionalProperties: false })
 }, { $id: 'Estimate', title: 'Estimate', description: 'Memory PyTorch would allocate for this module.', additionalProperties: false })
 
-export const nnSchemas = [DTypeName, ModuleSpec, TensorInfo, SignatureParam, ModuleClass, ModuleClassList, Estimate]
+export const nnSchemas = [DTypeName, ModuleSpec, PythonModuleSpec, AnyModuleSpec, TensorInfo, SignatureParam, ModuleClass, ModuleClassList, Estimate]
 
 /** Path parameters of GET /v1/modules/{name}. */
 export const ModuleClassParams = Type.Object({ name: Type.String({ description: 'Class name.', maxLength: 200 }) })

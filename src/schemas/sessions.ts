@@ -1,6 +1,6 @@
 // Schemas for sessions and the modules they hold.
 import { Type } from '@sinclair/typebox'
-import { TensorInfo } from './nn.js'
+import { pythonField, TensorInfo } from './nn.js'
 import { nextCursor } from './common.js'
 
 export const SessionId = Type.String({ pattern: '^ses_[A-Za-z0-9_-]{1,64}$', description: 'A session handle (`ses_…`).' })
@@ -27,6 +27,7 @@ export const Module = Type.Object({
   id: Type.String({ examples: ['mod_Zt0yq2a1bXo9lYpC3mR7w4Ej'] }),
   sessionId: Type.String(),
   class: Type.String({ description: 'Qualified class name, e.g. `torch.nn.LSTM`.' }),
+  python: pythonField(),
   args: Type.Array(Type.Unknown()),
   kwargs: Type.Record(Type.String(), Type.Unknown()),
   ties: Type.Optional(Type.Array(Type.Array(Type.String()))),

@@ -48,6 +48,8 @@ t.test('non-persistent buffers come last, in named_buffers order', async t => {
     name: 'Fake',
     qualname: 'test.Fake',
     bound: {},
+    raw: {},
+    given: new Set(),
     tensors,
     children,
     ties: [],

@@ -151,7 +151,7 @@ export interface paths {
         put?: never;
         /**
          * Estimate the memory of a module
-         * @description Builds the module on the meta device and reports what PyTorch would allocate: totals, per-dtype sizes, the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included.
+         * @description Builds the module on the meta device and reports what PyTorch would allocate: totals, per-dtype sizes, the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included. The spec is JSON or written as Python; the answer carries `python`, the canonical expression.
          */
         post: operations["estimateMemory"];
         delete?: never;
@@ -217,7 +217,7 @@ export interface paths {
         put?: never;
         /**
          * Build a module on the meta device
-         * @description Validates the constructor call like PyTorch and returns the tensors of `state_dict()` (names, shapes, dtypes, strides, kinds), non-persistent buffers last. No tensor memory is allocated.
+         * @description Validates the constructor call like PyTorch and returns the tensors of `state_dict()` (names, shapes, dtypes, strides, kinds), non-persistent buffers last, and `python`, the canonical expression. No tensor memory is allocated. The spec is JSON or written as Python (`{"python": "nn.Linear(4, 8)"}`).
          */
         post: operations["createModule"];
         delete?: never;
@@ -239,6 +239,26 @@ export interface paths {
         post?: never;
         /** Delete a module and its materializations */
         delete: operations["deleteModule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/modules/{moduleId}/repr": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * print(module), as PyTorch prints it
+         * @description Exactly what `print(module)` prints in PyTorch 2.13 (without the final newline): each class's `extra_repr()`, children indented by two spaces, and ModuleList's runs of equal blocks grouped as `(0-2): 3 x Linear(...)`. It prints the arguments as the JSON spec holds them, as PyTorch would print `json.loads` of it: an integral number is an int (`1.0` given in a python spec prints `1`), an array a list where a module keeps its argument as given (`kernel_size=[2, 2]`).
+         */
+        get: operations["getModuleRepr"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -373,7 +393,7 @@ export interface paths {
         put?: never;
         /**
          * torch.nn.utils.skip_init in one call
-         * @description Builds the module on meta and materializes it empty (no pass over parameter bytes; buffers get their constructor values) on `kwargs.device` (`cpu` by default, or `worker`). Like PyTorch: a name that is not a module class is `Expected a Module; got <class '…'>`, a module that takes no `device` argument is `Module must support a 'device' arg to skip initialization`.
+         * @description Builds the module on meta and materializes it empty (no pass over parameter bytes; buffers get their constructor values) on `kwargs.device` (`cpu` by default, or `worker`). Like PyTorch: a name that is not a module class is `Expected a Module; got <class '…'>`, a module that takes no `device` argument is `Module must support a 'device' arg to skip initialization`. The spec is JSON or written as Python.
          */
         post: operations["skipInit"];
         delete?: never;
@@ -403,7 +423,7 @@ export interface components {
              * @description Stable error code from the error registry; never reused.
              * @enum {string}
              */
-            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_URI_TOO_LONG" | "MATERIA_ERR_REQUEST_TIMEOUT" | "MATERIA_ERR_INVALID_CURSOR" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_RATE_LIMITED" | "MATERIA_ERR_OVERLOADED" | "MATERIA_ERR_TENANT_SESSION_QUOTA" | "MATERIA_ERR_TENANT_MEMORY_QUOTA" | "MATERIA_ERR_MODULE_TOO_LARGE" | "MATERIA_ERR_SESSION_MODULE_QUOTA" | "MATERIA_ERR_TENANT_MODULE_QUOTA" | "MATERIA_ERR_MODULE_BUDGET" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE";
+            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_URI_TOO_LONG" | "MATERIA_ERR_REQUEST_TIMEOUT" | "MATERIA_ERR_INVALID_CURSOR" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_NN_PYTHON_SYNTAX" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_RATE_LIMITED" | "MATERIA_ERR_OVERLOADED" | "MATERIA_ERR_TENANT_SESSION_QUOTA" | "MATERIA_ERR_TENANT_MEMORY_QUOTA" | "MATERIA_ERR_MODULE_TOO_LARGE" | "MATERIA_ERR_SESSION_MODULE_QUOTA" | "MATERIA_ERR_TENANT_MODULE_QUOTA" | "MATERIA_ERR_MODULE_BUDGET" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE";
             /** @description HTTP reason phrase. */
             error: string;
             /** @description What went wrong, for a person. Constructor errors read like Python. */
@@ -441,6 +461,24 @@ export interface components {
             /** @description Groups of tensor names that share one storage, like `lm_head.weight = embed.weight` in PyTorch. */
             ties?: string[][];
         };
+        /**
+         * PythonModuleSpec
+         * @description A module spec written as a Python expression; it stands for the ModuleSpec it parses to (also nested, wherever a ModuleSpec may stand).
+         * @example {
+         *       "python": "nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))"
+         *     }
+         */
+        PythonModuleSpec: {
+            /** @description The constructor call written as Python, e.g. `nn.Sequential(nn.Linear(4, 8), nn.ReLU())`: parsed, never evaluated. Accepted: calls of catalog classes (`Linear`, `nn.Linear`, `torch.nn.Linear`; any other name is the same 404 as an unknown `class`), ints (also 0x/0o/0b, underscores), floats (`1e-5`), `True`/`False`/`None`, strings, tuples and lists (both become JSON arrays), dicts with string keys, `OrderedDict([(name, module), ...])` (Sequential's named form), keyword arguments, `torch.float16`-style dtypes and unary minus; comments and line breaks too. Anything else is a 400 MATERIA_ERR_NN_PYTHON_SYNTAX naming the column and what was expected. Then it is validated exactly as the JSON form. */
+            python: string;
+            /** @description Groups of tensor names that share one storage, like `lm_head.weight = embed.weight` in PyTorch. */
+            ties?: string[][];
+        };
+        /**
+         * AnyModuleSpec
+         * @description A module spec as JSON (ModuleSpec) or written as Python (PythonModuleSpec).
+         */
+        AnyModuleSpec: components["schemas"]["ModuleSpec"] | components["schemas"]["PythonModuleSpec"];
         /**
          * TensorInfo
          * @description One tensor of a module, in state_dict() order.
@@ -502,6 +540,11 @@ export interface components {
          */
         Estimate: {
             class: string;
+            /**
+             * @description The canonical Python expression that rebuilds the module (a PythonModuleSpec parses it to the same module): the qualified class (`torch.nn.Linear`), positional and keyword arguments as given (defaults are not added), nested specs the same way, JSON arrays as lists, objects as dicts (Sequential's named form as `collections.OrderedDict([...])`), numbers as Python's repr of what JSON loads (an integral number is an int: `1.0` reads as `1`), dtype arguments as `torch.float16`. `ties` stay a separate field; absent when Python cannot say the spec (ties inside a nested spec, a keyword argument that is not an identifier).
+             * @example torch.nn.Linear(4, 8, bias=False)
+             */
+            python?: string;
             /** @description As built: tied storage once, buffers (also non-persistent) included. */
             totals: {
                 numel: number;
@@ -604,6 +647,11 @@ export interface components {
             sessionId: string;
             /** @description Qualified class name, e.g. `torch.nn.LSTM`. */
             class: string;
+            /**
+             * @description The canonical Python expression that rebuilds the module (a PythonModuleSpec parses it to the same module): the qualified class (`torch.nn.Linear`), positional and keyword arguments as given (defaults are not added), nested specs the same way, JSON arrays as lists, objects as dicts (Sequential's named form as `collections.OrderedDict([...])`), numbers as Python's repr of what JSON loads (an integral number is an int: `1.0` reads as `1`), dtype arguments as `torch.float16`. `ties` stay a separate field; absent when Python cannot say the spec (ties inside a nested spec, a keyword argument that is not an identifier).
+             * @example torch.nn.Linear(4, 8, bias=False)
+             */
+            python?: string;
             args: unknown[];
             kwargs: {
                 [key: string]: unknown;
@@ -3741,7 +3789,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ModuleSpec"];
+                "application/json": components["schemas"]["AnyModuleSpec"];
             };
         };
         responses: {
@@ -3754,7 +3802,7 @@ export interface operations {
                     "application/json": components["schemas"]["Estimate"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_PYTHON_SYNTAX, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4195,7 +4243,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ModuleSpec"];
+                "application/json": components["schemas"]["AnyModuleSpec"];
             };
         };
         responses: {
@@ -4208,7 +4256,7 @@ export interface operations {
                     "application/json": components["schemas"]["Module"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_PYTHON_SYNTAX, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4434,6 +4482,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getModuleRepr: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session handle (`ses_…`). */
+                sessionId: string;
+                /** @description A module handle (`mod_…`). */
+                moduleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The repr, `text/plain; charset=utf-8`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -5174,7 +5292,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ModuleSpec"];
+                "application/json": components["schemas"]["AnyModuleSpec"];
             };
         };
         responses: {
@@ -5187,7 +5305,7 @@ export interface operations {
                     "application/json": components["schemas"]["SkipInitResult"];
                 };
             };
-            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_NO_DEVICE_ARG, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_NN_ARGS, MATERIA_ERR_NN_PYTHON_SYNTAX, MATERIA_ERR_NN_NOT_A_MODULE, MATERIA_ERR_NN_NO_DEVICE_ARG, MATERIA_ERR_NN_BAD_TIE, MATERIA_ERR_NN_SPEC_TOO_LARGE, MATERIA_ERR_BAD_REQUEST, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -2,8 +2,9 @@
 import { arg, toIntTuple } from '../args.js'
 import { argError, type CoerceCtx } from '../bind-args.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
-import { type AnyModuleDef, type BuildResult, defineModule, type ModuleInit, parameter } from '../define.js'
+import { type AnyModuleDef, type BuildResult, defineModule, type ModuleInit, parameter, type ReprContext } from '../define.js'
 import { resetLinear } from './linear.js'
+import { pyTuple } from '../repr.js'
 
 const pyModule = 'torch.nn.modules.conv'
 
@@ -59,6 +60,21 @@ function convPadding (n: number) {
 /** _ConvNd.reset_parameters() is Linear's, with fan_in from the weight's shape. */
 const convInit: ModuleInit = { doc: 'U(-1/sqrt(fan_in), 1/sqrt(fan_in))', reset: resetLinear }
 
+/** _ConvNd.extra_repr: the sizes as normalized tuples, each optional part only when not its default. */
+function convRepr (a: ConvArgs & { output_padding?: number[] }, r: ReprContext): string {
+  const zeros = (xs: number[] | string): boolean => Array.isArray(xs) && xs.every((x) => x === 0)
+  let s = `${r.str('in_channels')}, ${r.str('out_channels')}, kernel_size=${r.tuple('kernel_size')}, stride=${r.tuple('stride')}`
+  // ConvTranspose ran a padding string through _ntuple: a tuple of its characters
+  const padding = typeof a.padding !== 'string' ? r.tuple('padding') : a.output_padding !== undefined ? pyTuple([...a.padding]) : a.padding
+  if (!zeros(a.padding)) s += `, padding=${padding}`
+  if (!a.dilation.every((x) => x === 1)) s += `, dilation=${r.tuple('dilation')}`
+  if (a.output_padding !== undefined && !zeros(a.output_padding)) s += `, output_padding=${r.tuple('output_padding')}`
+  if (a.groups !== 1) s += `, groups=${r.str('groups')}`
+  if (!r.has('bias')) s += ', bias=False'
+  if (a.padding_mode !== 'zeros') s += `, padding_mode=${a.padding_mode}`
+  return s
+}
+
 const sizeType = (n: number): string => n === 1 ? '_size_1_t' : `_size_${n}_t`
 
 function conv (n: 1 | 2 | 3) {
@@ -83,7 +99,8 @@ function conv (n: 1 | 2 | 3) {
       dtype: arg.dtype()
     },
     build: (a) => convNd(a, false),
-    init: convInit
+    init: convInit,
+    repr: convRepr
   })
 }
 
@@ -114,7 +131,8 @@ function convTranspose (n: 1 | 2 | 3) {
       if (a.padding_mode !== 'zeros') argError(`Only "zeros" padding mode is supported for ${name}`)
       return convNd(a, true)
     },
-    init: convInit
+    init: convInit,
+    repr: convRepr
   })
 }
 

@@ -15,7 +15,8 @@ function dropout (name: string, doc: string) {
     build (a) {
       if (a.p < 0 || a.p > 1) argError(`dropout probability has to be between 0 and 1, but got ${pyRepr(a.p)}`)
       return {}
-    }
+    },
+    repr: (_a, r) => `p=${r.str('p')}, inplace=${r.str('inplace')}`
   })
 }
 

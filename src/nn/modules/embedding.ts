@@ -34,6 +34,10 @@ const embeddingInit: ModuleInit<{ padding_idx: number | null }> = {
   }
 }
 
+/** __init__ stores a negative padding_idx as num_embeddings + padding_idx. */
+const paddingIdx = (a: { padding_idx: number | null, num_embeddings: number }): string =>
+  a.padding_idx === null ? 'None' : String(a.padding_idx < 0 ? a.num_embeddings + a.padding_idx : a.padding_idx)
+
 export const embedding = defineModule({
   name: 'Embedding',
   pyModule,
@@ -58,7 +62,16 @@ export const embedding = defineModule({
     noWeight(a._weight)
     return { tensors: [parameter('weight', [a.num_embeddings, a.embedding_dim], a.dtype ?? DEFAULT_DTYPE, { requiresGrad: !a._freeze })] }
   },
-  init: embeddingInit
+  init: embeddingInit,
+  repr (a, r) {
+    let s = `${r.str('num_embeddings')}, ${r.str('embedding_dim')}`
+    if (a.padding_idx !== null) s += `, padding_idx=${paddingIdx(a)}`
+    if (a.max_norm !== null) s += `, max_norm=${r.str('max_norm')}`
+    if (a.norm_type !== 2) s += `, norm_type=${r.str('norm_type')}`
+    if (a.scale_grad_by_freq) s += `, scale_grad_by_freq=${r.str('scale_grad_by_freq')}`
+    if (a.sparse) s += ', sparse=True'
+    return s
+  }
 })
 
 export const embeddingBag = defineModule({
@@ -86,7 +99,16 @@ export const embeddingBag = defineModule({
     noWeight(a._weight)
     return { tensors: [parameter('weight', [a.num_embeddings, a.embedding_dim], a.dtype ?? DEFAULT_DTYPE)] }
   },
-  init: embeddingInit
+  init: embeddingInit,
+  repr (a, r) {
+    let s = `${r.repr('num_embeddings')}, ${r.repr('embedding_dim')}`
+    if (a.max_norm !== null) s += `, max_norm=${r.repr('max_norm')}`
+    if (a.norm_type !== 2) s += `, norm_type=${r.repr('norm_type')}`
+    if (a.scale_grad_by_freq) s += `, scale_grad_by_freq=${r.repr('scale_grad_by_freq')}`
+    s += `, mode=${r.repr('mode')}`
+    if (a.padding_idx !== null) s += `, padding_idx=${paddingIdx(a)}`
+    return s
+  }
 })
 
 export const defs: AnyModuleDef[] = [embedding, embeddingBag]

@@ -4,7 +4,7 @@ import { argError } from '../bind-args.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
 import type { InitRecorder } from '../../init/init-recorder.js'
 import type { Instance } from '../../init/module-instance.js'
-import { type AnyModuleDef, defineModule, type ModuleInit, parameter } from '../define.js'
+import { type AnyModuleDef, defineModule, type ModuleInit, parameter, type ReprContext } from '../define.js'
 
 const pyModule = 'torch.nn.modules.linear'
 
@@ -43,6 +43,9 @@ export function resetLinear (_a: unknown, m: Instance, init: InitRecorder): void
 
 const linearInit: ModuleInit = { doc: 'U(-1/sqrt(in_features), 1/sqrt(in_features))', reset: resetLinear }
 
+const linearRepr = (_a: unknown, r: ReprContext): string =>
+  `in_features=${r.str('in_features')}, out_features=${r.str('out_features')}, bias=${r.has('bias') ? 'True' : 'False'}`
+
 export const linear = defineModule({
   name: 'Linear',
   pyModule,
@@ -51,7 +54,8 @@ export const linear = defineModule({
     `bias: (out_features), both initialized from ${init}.`,
   signature: linearSignature,
   build: linearBuild,
-  init: linearInit
+  init: linearInit,
+  repr: linearRepr
 })
 
 /** MultiheadAttention's out_proj class; a Linear under another name (its qualname is what PyTorch prints). */
@@ -63,7 +67,8 @@ export const nonDynamicallyQuantizableLinear = defineModule({
   doc: () => 'A Linear that quantization tooling leaves alone; used as MultiheadAttention.out_proj. Same layout as Linear.',
   signature: linearSignature,
   build: linearBuild,
-  init: linearInit
+  init: linearInit,
+  repr: linearRepr
 })
 
 export const bilinear = defineModule({
@@ -99,7 +104,9 @@ export const bilinear = defineModule({
       const bias = m.own('bias')
       if (bias !== undefined) init.uniform(bias, -bound, bound, what('bias'))
     }
-  }
+  },
+  repr: (_a, r) => `in1_features=${r.str('in1_features')}, in2_features=${r.str('in2_features')}, out_features=${r.str('out_features')}, ` +
+    `bias=${r.has('bias') ? 'True' : 'False'}`
 })
 
 export const identity = defineModule({

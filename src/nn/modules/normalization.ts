@@ -4,7 +4,7 @@ import type { Instance } from '../../init/module-instance.js'
 import { arg } from '../args.js'
 import { argError } from '../bind-args.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
-import { type AnyModuleDef, type BuildResult, buffer, defineModule, type ModuleInit, type OwnTensor, parameter } from '../define.js'
+import { type AnyModuleDef, type BuildResult, buffer, defineModule, type ModuleInit, type OwnTensor, parameter, type ReprContext } from '../define.js'
 
 const normalization = 'torch.nn.modules.normalization'
 
@@ -45,7 +45,8 @@ export const layerNorm = defineModule({
       ]
     }
   },
-  init: affineInit
+  init: affineInit,
+  repr: (_a, r) => `${r.tuple('normalized_shape')}, eps=${r.str('eps')}, elementwise_affine=${r.str('elementwise_affine')}, bias=${useBias(r)}`
 })
 
 export const groupNorm = defineModule({
@@ -76,7 +77,8 @@ export const groupNorm = defineModule({
       ]
     }
   },
-  init: affineInit
+  init: affineInit,
+  repr: (_a, r) => `${r.str('num_groups')}, ${r.str('num_channels')}, eps=${r.str('eps')}, affine=${r.str('affine')}, bias=${useBias(r)}`
 })
 
 export const rmsNorm = defineModule({
@@ -95,17 +97,27 @@ export const rmsNorm = defineModule({
   build (a) {
     return a.elementwise_affine ? { tensors: [parameter('weight', a.normalized_shape, a.dtype ?? DEFAULT_DTYPE)] } : {}
   },
-  init: { doc: 'weight (ones)', reset: resetNorm }
+  init: { doc: 'weight (ones)', reset: resetNorm },
+  repr: (_a, r) => `${r.tuple('normalized_shape')}, eps=${r.str('eps')}, elementwise_affine=${r.str('elementwise_affine')}`
 })
 
-function lrn (name: string, kDefault: number) {
+/** `bias={use_bias}` in extra_repr: self.bias is not None. */
+const useBias = (r: ReprContext): string => r.has('bias') ? 'True' : 'False'
+
+/** _NormBase.extra_repr */
+const normRepr = (_a: unknown, r: ReprContext): string => `${r.str('num_features')}, eps=${r.str('eps')}, momentum=${r.str('momentum')}, ` +
+  `affine=${r.str('affine')}, bias=${useBias(r)}, track_running_stats=${r.str('track_running_stats')}`
+
+/** kDefault is the Python default as written: 1.0 (a float) for LocalResponseNorm, 1 (an int) for CrossMapLRN2d. */
+function lrn (name: string, kDefault: string) {
   return defineModule({
     name,
     pyModule: normalization,
     acceptsDevice: false,
     doc: 'Local response normalization across channels. No tensors.',
-    signature: { size: arg.int(), alpha: arg.float(1e-4), beta: arg.float(0.75), k: arg.float(kDefault) },
-    build: () => ({})
+    signature: { size: arg.int(), alpha: arg.float(1e-4), beta: arg.float(0.75), k: arg.float(Number(kDefault)) },
+    build: () => ({}),
+    repr: (_a, r) => `${r.str('size')}, alpha=${r.str('alpha')}, beta=${r.str('beta')}, k=${r.given('k') ? r.str('k') : kDefault}`
   })
 }
 
@@ -156,7 +168,8 @@ function batchNorm (n: 1 | 2 | 3) {
       bias: arg.kwOnly(arg.bool(true))
     },
     build: normBase,
-    init: affineInit
+    init: affineInit,
+    repr: normRepr
   })
 }
 
@@ -177,7 +190,8 @@ export const syncBatchNorm = defineModule({
     bias: arg.kwOnly(arg.bool(true))
   },
   build: normBase,
-  init: affineInit
+  init: affineInit,
+  repr: normRepr
 })
 
 function instanceNorm (n: 1 | 2 | 3) {
@@ -198,12 +212,13 @@ function instanceNorm (n: 1 | 2 | 3) {
       bias: arg.kwOnly(arg.bool(true))
     },
     build: normBase,
-    init: affineInit
+    init: affineInit,
+    repr: normRepr
   })
 }
 
 export const defs: AnyModuleDef[] = [
-  layerNorm, groupNorm, rmsNorm, lrn('LocalResponseNorm', 1.0), lrn('CrossMapLRN2d', 1),
+  layerNorm, groupNorm, rmsNorm, lrn('LocalResponseNorm', '1.0'), lrn('CrossMapLRN2d', '1'),
   batchNorm(1), batchNorm(2), batchNorm(3), syncBatchNorm,
   instanceNorm(1), instanceNorm(2), instanceNorm(3)
 ]

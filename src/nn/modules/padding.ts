@@ -25,7 +25,9 @@ function pad (mode: Mode, n: 1 | 2 | 3) {
       padding: arg.intTuple(count),
       ...(mode === 'Constant' ? { value: arg.float() } : {})
     },
-    build: () => ({})
+    build: () => ({}),
+    // _ConstantPadNd prints its value; ZeroPadNd, reflection, replication and circular the padding only
+    repr: (_a, r) => mode === 'Constant' ? `padding=${r.tuple('padding')}, value=${r.str('value')}` : r.tuple('padding')
   })
 }
 

@@ -3,7 +3,8 @@ import { materiaError } from '../../errors.js'
 import { arg, toFloatOrFloats, toIntOrInts, toOptIntOrInts } from '../args.js'
 import { argError, type BoundArgs, type Signature } from '../bind-args.js'
 import { pyValueRepr } from '../py-repr.js'
-import { type AnyModuleDef, type BuildResult, defineModule } from '../define.js'
+import { type AnyModuleDef, type BuildResult, defineModule, type ReprContext } from '../define.js'
+import { pyTuple } from '../repr.js'
 
 const pyModule = 'torch.nn.modules.pooling'
 
@@ -11,7 +12,10 @@ const size = (n: number | 'any', ...def: [unknown?]) =>
   arg.custom(n === 'any' ? '_size_any_t' : `_size_${n}_t`, toIntOrInts, ...def)
 const optSize = (n: number | 'any') => arg.optional(size(n))
 
-function pool<S extends Signature> (name: string, initClass: string | undefined, doc: string, signature: S, build: (a: BoundArgs<S>) => BuildResult = () => ({})) {
+type Repr<S extends Signature> = (a: BoundArgs<S>, r: ReprContext) => string
+
+function pool<S extends Signature> (name: string, initClass: string | undefined, doc: string, signature: S,
+  repr?: Repr<S>, build: (a: BoundArgs<S>) => BuildResult = () => ({})) {
   return defineModule({
     name,
     pyModule,
@@ -19,9 +23,19 @@ function pool<S extends Signature> (name: string, initClass: string | undefined,
     acceptsDevice: false,
     doc: `${doc} No tensors.`,
     signature,
-    build
+    build,
+    ...(repr !== undefined ? { repr } : {})
   })
 }
+
+/** `stride if stride is not None else kernel_size`, as the module stores it. */
+const strideStr = (a: { stride: unknown }, r: ReprContext): string => a.stride !== null ? r.str('stride') : r.str('kernel_size')
+/** _single/_pair/_triple of a size as given. */
+const ntuple = (v: unknown, n: number): string => pyTuple(Array.isArray(v) ? v : new Array<unknown>(n).fill(v))
+/** AvgPool1d and MaxUnpoolNd store their sizes as tuples; AvgPool2d/3d as given. */
+const avgUnpoolRepr = (n: number, tuples: boolean) => (a: { kernel_size: unknown, stride: unknown, padding: unknown }, r: ReprContext): string => tuples
+  ? `kernel_size=${ntuple(a.kernel_size, n)}, stride=${ntuple(a.stride ?? a.kernel_size, n)}, padding=${ntuple(a.padding, n)}`
+  : `kernel_size=${r.str('kernel_size')}, stride=${strideStr(a, r)}, padding=${r.str('padding')}`
 
 function maxPool (n: number) {
   return pool(`MaxPool${n}d`, '_MaxPoolNd', `${n}D max pooling; stride defaults to kernel_size.`, {
@@ -31,7 +45,8 @@ function maxPool (n: number) {
     dilation: size('any', 1),
     return_indices: arg.bool(false),
     ceil_mode: arg.bool(false)
-  })
+  }, (a, r) => `kernel_size=${r.str('kernel_size')}, stride=${strideStr(a, r)}, padding=${r.str('padding')}, dilation=${r.str('dilation')}, ` +
+    `ceil_mode=${r.str('ceil_mode')}`)
 }
 
 function avgPool (n: number) {
@@ -42,7 +57,7 @@ function avgPool (n: number) {
     ceil_mode: arg.bool(false),
     count_include_pad: arg.bool(true),
     ...(n === 1 ? {} : { divisor_override: arg.optional(arg.int()) })
-  })
+  }, avgUnpoolRepr(n, n === 1))
 }
 
 function maxUnpool (n: number) {
@@ -50,20 +65,20 @@ function maxUnpool (n: number) {
     kernel_size: size(n),
     stride: optSize(n),
     padding: size(n, 0)
-  })
+  }, avgUnpoolRepr(n, true))
 }
 
 function adaptiveAvg (n: number) {
   return pool(`AdaptiveAvgPool${n}d`, '_AdaptiveAvgPoolNd', `${n}D adaptive average pooling to output_size (None keeps an input size).`, {
     output_size: arg.custom('_size_any_opt_t', toOptIntOrInts)
-  })
+  }, (_a, r) => `output_size=${r.str('output_size')}`)
 }
 
 function adaptiveMax (n: number) {
   return pool(`AdaptiveMaxPool${n}d`, '_AdaptiveMaxPoolNd', `${n}D adaptive max pooling to output_size (None keeps an input size).`, {
     output_size: arg.custom('_size_any_opt_t', toOptIntOrInts),
     return_indices: arg.bool(false)
-  })
+  }, (_a, r) => `output_size=${r.str('output_size')}`)
 }
 
 function lpPool (n: number) {
@@ -72,7 +87,7 @@ function lpPool (n: number) {
     kernel_size: size('any'),
     stride: optSize('any'),
     ceil_mode: arg.bool(false)
-  })
+  }, (_a, r) => `norm_type=${r.str('norm_type')}, kernel_size=${r.str('kernel_size')}, stride=${r.str('stride')}, ceil_mode=${r.str('ceil_mode')}`)
 }
 
 function fractionalMax (n: 2 | 3) {
@@ -83,7 +98,7 @@ function fractionalMax (n: 2 | 3) {
     output_ratio: arg.optional(arg.custom(`_ratio_${n}_t`, toFloatOrFloats)),
     return_indices: arg.bool(false),
     _random_samples: arg.typed('Optional[Tensor]', arg.any(null))
-  }, (a) => {
+  }, undefined, (a) => {
     const k = a.kernel_size
     if (n === 3 && (typeof k === 'number' ? k <= 0 : !k.every((x) => x > 0))) {
       argError(`kernel_size must be greater than 0, but got ${pyValueRepr(k)}`)

@@ -8,9 +8,9 @@ import { materiaError } from '../../errors.js'
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
 import { arg, toInt } from '../args.js'
 import type { CoerceCtx, Param } from '../bind-args.js'
-import { pyTypeName, pyValueRepr } from '../py-repr.js'
+import { pyFloatRepr, pyTypeName, pyValueRepr } from '../py-repr.js'
 import { sizeTypeError } from '../dims.js'
-import { type AnyModuleDef, type BuildContext, defineModule, isModuleNode, isNonModuleRef, type ModuleInit, type OwnTensor, parameter } from '../define.js'
+import { type AnyModuleDef, type BuildContext, defineModule, isModuleNode, isNonModuleRef, type ModuleInit, type OwnTensor, parameter, type ReprContext } from '../define.js'
 
 const pyModule = 'torch.nn.modules.rnn'
 
@@ -166,6 +166,26 @@ const tail = {
   bidirectional: arg.bool(false)
 }
 const factory = { device: arg.device(), dtype: arg.dtype() }
+
+/** RNNBase.extra_repr: sizes, then each option that differs from its default (dropout is float(dropout)). */
+function rnnRepr (a: Omit<RNNBaseArgs, 'proj_size' | 'dtype'> & { proj_size?: unknown }, r: ReprContext): string {
+  let s = `${r.str('input_size')}, ${r.str('hidden_size')}`
+  if (a.proj_size !== undefined && pyNum(a.proj_size as number) !== 0) s += `, proj_size=${r.str('proj_size')}`
+  if (pyNum(a.num_layers as number) !== 1) s += `, num_layers=${r.str('num_layers')}`
+  if (a.bias !== true) s += `, bias=${r.str('bias')}`
+  if (a.batch_first !== false) s += `, batch_first=${r.str('batch_first')}`
+  if (pyNum(a.dropout as number) !== 0) s += `, dropout=${pyFloatRepr(pyNum(a.dropout as number))}`
+  if (a.bidirectional) s += `, bidirectional=${r.str('bidirectional')}`
+  return s
+}
+
+/** RNNCellBase.extra_repr */
+function cellRepr (a: { bias: boolean, nonlinearity?: unknown }, r: ReprContext): string {
+  let s = `${r.str('input_size')}, ${r.str('hidden_size')}`
+  if (!a.bias) s += `, bias=${r.str('bias')}`
+  if (a.nonlinearity !== undefined && a.nonlinearity !== 'tanh') s += `, nonlinearity=${r.str('nonlinearity')}`
+  return s
+}
 const extraKwargs = arg.varKwargs(arg.any())
 
 // RNN.__init__ and GRU.__init__ refuse proj_size first ("in kwargs": even proj_size=0) ...
@@ -216,7 +236,8 @@ export const rnn = defineModule({
     rejectExtraKwargs(a.kwargs, ctx)
     return rnnBase(a.nonlinearity === 'tanh' ? 'RNN_TANH' : 'RNN_RELU', { ...a, proj_size: 0 }, ctx)
   },
-  init: recurrentInit
+  init: recurrentInit,
+  repr: rnnRepr
 })
 
 export const lstm = defineModule({
@@ -230,7 +251,8 @@ export const lstm = defineModule({
     `H_out is proj_size if > 0 else hidden_size. ${init}`,
   signature: { ...head, ...tail, proj_size: py('int', 0), ...factory },
   build: (a, ctx) => rnnBase('LSTM', a, ctx),
-  init: recurrentInit
+  init: recurrentInit,
+  repr: rnnRepr
 })
 
 export const gru = defineModule({
@@ -247,7 +269,8 @@ export const gru = defineModule({
     rejectExtraKwargs(a.kwargs, ctx)
     return rnnBase('GRU', { ...a, proj_size: 0 }, ctx)
   },
-  init: recurrentInit
+  init: recurrentInit,
+  repr: rnnRepr
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -279,7 +302,8 @@ export const rnnCell = defineModule({
   doc: cellDoc('An Elman RNN cell with tanh or ReLU (nonlinearity is only checked in forward)', ''),
   signature: { ...cellHead, nonlinearity: py('str', 'tanh'), ...factory },
   build: (a, ctx) => cell(1, a, ctx),
-  init: recurrentInit
+  init: recurrentInit,
+  repr: cellRepr
 })
 
 export const lstmCell = defineModule({
@@ -289,7 +313,8 @@ export const lstmCell = defineModule({
   doc: cellDoc('A long short-term memory cell', '4*'),
   signature: { ...cellHead, ...factory },
   build: (a, ctx) => cell(4, a, ctx),
-  init: recurrentInit
+  init: recurrentInit,
+  repr: cellRepr
 })
 
 export const gruCell = defineModule({
@@ -299,7 +324,8 @@ export const gruCell = defineModule({
   doc: cellDoc('A gated recurrent unit cell', '3*'),
   signature: { ...cellHead, ...factory },
   build: (a, ctx) => cell(3, a, ctx),
-  init: recurrentInit
+  init: recurrentInit,
+  repr: cellRepr
 })
 
 export const defs: AnyModuleDef[] = [rnn, lstm, gru, rnnCell, lstmCell, gruCell]

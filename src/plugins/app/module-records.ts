@@ -5,8 +5,8 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Gauge } from 'prom-client'
 import { materiaError } from '../../errors.js'
-import { buildModule, buildModuleTree, type BuiltModule, type ModuleCost, type ModuleNode } from '../../nn/index.js'
-import { TensorInfo, type ModuleSpec } from '../../schemas/nn.js'
+import { buildModule, buildModuleTree, type BuiltModule, type ModuleCost, type ModuleNode, moduleRepr } from '../../nn/index.js'
+import { TensorInfo, type AnyModuleSpecT } from '../../schemas/nn.js'
 import type { Module } from '../../schemas/sessions.js'
 import { newHandle } from '../../store/session-store.js'
 import { ModuleLedger } from '../../tenants/module-ledger.js'
@@ -33,6 +33,7 @@ export function moduleBody (id: string, sessionId: string, built: BuiltModule, t
     id,
     sessionId,
     class: built.qualname,
+    ...(built.python !== undefined ? { python: built.python } : {}),
     args: built.args,
     kwargs: built.kwargs,
     ...(ties !== undefined ? { ties } : {}),
@@ -45,11 +46,13 @@ export function moduleBody (id: string, sessionId: string, built: BuiltModule, t
 export interface ModuleRecords {
   readonly ledger: ModuleLedger
   /** Admits, builds and stores a module of the session (429, 413, 507 before its tensor table is built). */
-  create: (request: FastifyRequest, sessionId: string, spec: typeof ModuleSpec.static) => Promise<{ id: string, built: BuiltModule, body: typeof Module.static }>
+  create: (request: FastifyRequest, sessionId: string, spec: AnyModuleSpecT) => Promise<{ id: string, built: BuiltModule, body: typeof Module.static }>
   /** The API's view of a module of the session, or a 404. */
   get: (sessionId: string, moduleId: string) => Promise<typeof Module.static>
   /** Rebuilds a stored module from its spec (cheap, and the store keeps JSON only): tree and tensor table; a 404 if it is gone. */
   rebuild: (sessionId: string, moduleId: string) => Promise<{ root: ModuleNode, built: BuiltModule }>
+  /** What print(module) prints in PyTorch, or a 404. */
+  repr: (sessionId: string, moduleId: string) => Promise<string>
   /** Deletes a module's record and forgets its bytes, or a 404 (its materializations are the caller's to delete). */
   delete: (sessionId: string, moduleId: string) => Promise<void>
 }
@@ -93,12 +96,14 @@ async function moduleRecordsPlugin (app: FastifyInstance): Promise<void> {
     return buildModuleTree({ class: cls, args, kwargs, ...(ties !== undefined ? { ties } : {}) })
   }
 
+  const repr: ModuleRecords['repr'] = async (sessionId, moduleId) => moduleRepr((await rebuild(sessionId, moduleId)).root)
+
   const remove: ModuleRecords['delete'] = async (sessionId, moduleId) => {
     if (!await app.store.deleteModule(sessionId, moduleId)) throw notFound(moduleId)
     ledger.release(moduleId)
   }
 
-  app.decorate('moduleRecords', { ledger, create, get, rebuild, delete: remove })
+  app.decorate('moduleRecords', { ledger, create, get, rebuild, repr, delete: remove })
   const registers = [app.metrics.registry]
   void new Gauge({ name: 'materia_module_record_bytes', help: 'Heap bytes held by module records on this replica (MATERIA_MODULE_BUDGET).', registers, collect () { this.set(ledger.bytes) } })
 }

@@ -6,10 +6,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { materiaError } from '../../../errors.js'
 import type { CheckpointQuery } from '../../../schemas/materializations.js'
-import type { ModuleSpec } from '../../../schemas/nn.js'
+import type { AnyModuleSpecT, ModuleSpecT } from '../../../schemas/nn.js'
 import type { Module } from '../../../schemas/sessions.js'
 import { Device, isOneOf } from '../../../schemas/vocabulary.js'
-import { lookupClass } from '../../../nn/index.js'
+import { jsonSpecOf, lookupClass } from '../../../nn/index.js'
 import type { Materialization } from '../../../materialize/registry.js'
 import { contentLength, uploadBody } from '../../../http/upload-body.js'
 import { etagOf } from '../../../http/byte-response.js'
@@ -32,7 +32,7 @@ export interface Materializer {
    * it empty on `kwargs.device` (cpu by default), with PyTorch's two errors for names that are not
    * modules or modules without a device argument; resolves once it is ready.
    */
-  skipInit: (request: FastifyRequest, sessionId: string, spec: typeof ModuleSpec.static) => Promise<{ m: Materialization, module: typeof Module.static }>
+  skipInit: (request: FastifyRequest, sessionId: string, spec: AnyModuleSpecT) => Promise<{ m: Materialization, module: typeof Module.static }>
   /** Materializes a stored module from the request's body, a safetensors file streamed in; resolves once it is ready. */
   loadCheckpoint: (request: FastifyRequest, sessionId: string, moduleId: string, query: typeof CheckpointQuery.static) => Promise<Materialization>
   /** A materialization of the caller's session, or a 404. */
@@ -82,7 +82,9 @@ export function createMaterializer (app: FastifyInstance): Materializer {
     start,
     awaitReady,
 
-    async skipInit (request, sessionId, spec) {
+    async skipInit (request, sessionId, given) {
+      // the python form read into the JSON form it stands for, whose class and device skip_init checks first
+      const spec = jsonSpecOf(given) as ModuleSpecT
       const found = lookupClass(spec.class)
       if (found.kind === 'nonModule') throw materiaError('notAModule', { pyClass: found.pyClass })
       if (!found.info.acceptsDevice) throw materiaError('skipInitNoDeviceArg', {})
