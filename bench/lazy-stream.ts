@@ -1,3 +1,4 @@
+// @bench quick: 2 1
 // Benchmark: a lazily generated safetensors file larger than the machine's memory, streamed over
 // loopback. The model is a Sequential of `layers` distinct Linear(8192, 8192) (every layer draws its
 // own numbers), bfloat16: 300 layers are 20.1 B parameters, a 40.3 GB file. The service runs in
@@ -21,6 +22,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { BENCH_ENV, call, percentile } from './loopback.js'
+import { report } from './report.js'
 
 const layers = Number(process.argv[2] ?? 300)
 const streams = Number(process.argv[3] ?? 3)
@@ -204,6 +206,20 @@ console.log(`/healthz, no stream:               ${fmt(idle)}`)
 console.log(`/healthz, ${streams} lazy philox streams: ${fmt(busy)}`)
 
 const peak = memoryOf(service.pid as number).peak
+const plainBase = { name: 'plain node:http, resident buffer', value: rate(base) }
+for (const [name, target] of [['zeros', 0.8], ['philox', 0.6]] as const) {
+  report({ figure: `lazy ${gb(fileBytes)} safetensors, ${name}, GB/s`, value: rows.find((r) => r.name === name)?.gbps ?? 0, unit: 'GB/s', better: 'higher', baseline: plainBase, target })
+}
+report({
+  figure: `lazy ${gb(fileBytes)} safetensors, torch-exact, GB/s`,
+  value: rows.find((r) => r.name === 'torch')?.gbps ?? 0,
+  unit: 'GB/s',
+  better: 'higher',
+  baseline: torchGbps !== undefined ? { name: 'PyTorch in-process init, bfloat16 bytes', value: torchGbps } : { name: 'PyTorch in-process init', skipped: `${python} has no torch` },
+  target: 2
+})
+report({ figure: 'lazy streams, service peak RSS, MiB', value: peak / 2 ** 20, unit: 'MiB', better: 'lower', baseline: { name: 'target', value: 1024 }, target: 1 })
+report({ figure: `/healthz p99 during ${streams} lazy streams, ms`, value: percentile(busy, 99), unit: 'ms', better: 'lower', baseline: { name: 'no stream', value: percentile(idle, 99) } })
 const ratio = (name: string): number => (rows.find((r) => r.name === name)?.gbps ?? 0) / rate(base)
 console.log(`targets: zeros ${ratio('zeros').toFixed(2)}x plain (>= 0.8: ${ratio('zeros') >= 0.8 ? 'met' : 'missed'}), philox ${ratio('philox').toFixed(2)}x (>= 0.6: ${ratio('philox') >= 0.6 ? 'met' : 'missed'}), ` +
   (torchGbps !== undefined ? `torch ${((rows.find((r) => r.name === 'torch')?.gbps ?? 0) / torchGbps).toFixed(2)}x PyTorch (>= 2: ${(rows.find((r) => r.name === 'torch')?.gbps ?? 0) >= 2 * torchGbps ? 'met' : 'missed'}), ` : '') +

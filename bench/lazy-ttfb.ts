@@ -1,3 +1,4 @@
+// @bench quick: 1
 // Benchmark: time to first byte of a range deep inside a 70 B-parameter model with rng "torch",
 // from a lazy materialization (bfloat16, as such models ship). The model is Llama-3-70B-shaped, in
 // torch.nn modules: Embedding(128256, 8192), 80 layers of attention projections (q, o 8192x8192;
@@ -18,6 +19,7 @@ import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { MT19937 } from '../src/init/mt19937.js'
 import { BENCH_ENV, median } from './loopback.js'
+import { report } from './report.js'
 
 const reps = Number(process.argv[2] ?? 3)
 const H = 8192; const INTER = 28672; const KV = 1024; const VOCAB = 128256; const LAYERS = 80
@@ -88,6 +90,7 @@ console.log(`lazy-ttfb: ${(params / 1e9).toFixed(1)} B-parameter Llama-shaped to
 for (const [name, path] of [['last shard, first data MiB', lastShard], ['last layer down_proj, 1 MiB mid-tensor', downProj]] as const) {
   const runs: Array<{ first: number, all: number, create: number }> = []
   for (let i = 0; i < reps; i++) runs.push(await timed(path))
+  report({ figure: `70 B model, rng torch, lazy: first byte, ${name}, ms`, value: median(runs.map((r) => r.first)), unit: 'ms', better: 'lower', baseline: { name: 'target', value: 2000 }, target: 1 })
   console.log(`${name}: first byte median ${median(runs.map((r) => r.first)).toFixed(0)} ms (all ${runs.map((r) => r.first.toFixed(0)).join(', ')}), whole MiB ${median(runs.map((r) => r.all)).toFixed(0)} ms; materialization answered in ${median(runs.map((r) => r.create)).toFixed(0)} ms`)
 }
 await app.close()
