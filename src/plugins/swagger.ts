@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { allSchemas } from '../schemas/index.js'
+import { typeSpecArguments } from '../schemas/module-classes.js'
 
 export const apiInfo = {
   title: 'materia',
@@ -29,7 +30,11 @@ async function swaggerPlugin (app: FastifyInstance): Promise<void> {
     openapi: {
       openapi: '3.0.3',
       info: apiInfo,
-      servers: [{ url: 'http://localhost:8080', description: 'Local service' }],
+      servers: [{
+        url: 'http://{host}:{port}',
+        description: 'A materia service (HOST, PORT).',
+        variables: { host: { default: 'localhost' }, port: { default: '8080' } }
+      }],
       tags: apiTags,
       // /v1 routes take an API key when MATERIA_API_KEYS is set; operations routes say `security: []`
       security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
@@ -39,6 +44,13 @@ async function swaggerPlugin (app: FastifyInstance): Promise<void> {
           apiKeyHeader: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'The same key in a header.' }
         }
       }
+    },
+    // the document's types of constructor arguments (see typeSpecArguments); validation is unchanged
+    transformObject: (doc) => {
+      const spec = 'openapiObject' in doc ? doc.openapiObject : doc.swaggerObject
+      const schemas = (spec as { components?: { schemas?: Parameters<typeof typeSpecArguments>[0] } }).components?.schemas
+      if (schemas !== undefined) typeSpecArguments(schemas)
+      return spec
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
