@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
+from safetensors.torch import load_file, load_model
 from torch import nn
 
 import materia
@@ -106,6 +106,26 @@ def test_a_tied_model_loads_strictly_and_stays_tied(s: materia.Session, tmp_path
     assert aliases == {"1.weight": "0.weight"}
     loaded.update({alias: loaded[kept] for alias, kept in aliases.items()})
     tied_torch(97).load_state_dict(loaded, strict=True)
+    # safetensors' own load_model knows the module's ties and loads the file as it is
+    load_model(tied_torch(96), path, strict=True)
+
+    # a sharded index leaves the alias out (transformers re-ties after loading): strict=False, and the
+    # only missing key is the alias
+    spec = {"class": "Sequential", "args": [*TIED["args"], {"class": "Linear", "args": [10, 3]}]}
+    y = s.build(spec, ties=[["1.weight", "0.weight"]]).materialize(init="ones")
+    shard_dir = tmp_path / "tied-sharded"
+    y.download(shard_dir, shards="100B")
+    with open(shard_dir / "model.safetensors.index.json") as f:
+        weight_map = json.load(f)["weight_map"]
+    assert sorted(weight_map) == ["0.weight", "2.bias", "2.weight"]
+    merged: Dict[str, torch.Tensor] = {}
+    for name in set(weight_map.values()):
+        merged.update(load_file(str(shard_dir / name)))
+    target = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 10, bias=False), nn.Linear(10, 3))
+    target[1].weight = target[0].weight
+    keys = target.load_state_dict(merged, strict=False)
+    assert keys.missing_keys == ["1.weight"] and keys.unexpected_keys == []
+    assert torch.equal(target[1].weight, torch.ones(10, 4))
 
 
 def test_load_into_checks_keys_and_shapes_like_load_state_dict(s: materia.Session) -> None:
