@@ -205,7 +205,7 @@ def _progress_callback(progress: ProgressArg) -> Tuple[Callable[[int, int], None
     if not progress:
         return lambda done, total: None, lambda: None
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # type: ignore[import-untyped]
     except ImportError:
         return lambda done, total: None, lambda: None
     bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc="materialize")
