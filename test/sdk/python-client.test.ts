@@ -1,6 +1,6 @@
 // The Python client (clients/python) against the service listening on loopback: its pytest suite run by
 // the Python named in MATERIA_TEST_PYTHON (a virtualenv with torch, safetensors, httpx, pytest and tqdm;
-// .ci/run makes one), with the package's sources first on PYTHONPATH. Without that variable the pytest
+// .ci/run makes one), with the package's sources first on PYTHONPATH, the service taking an API key. Without that variable the pytest
 // part is skipped and says so; the version lock is checked either way.
 import t from 'tap'
 import { spawn } from 'node:child_process'
@@ -22,13 +22,14 @@ t.test('the client\'s version is the API version of openapi.yaml', async (t) => 
 
 const python = process.env.MATERIA_TEST_PYTHON
 t.test('pytest: the Python client against a listening service', { skip: python === undefined ? 'MATERIA_TEST_PYTHON names no Python' : false, timeout: 600_000 }, async (t) => {
-  const app = await build(t)
+  const apiKey = 'python-client-test-key'
+  const app = await build(t, { MATERIA_API_KEYS: apiKey })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
   const child = spawn(python as string, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'], {
     cwd: clientDir,
     // the seeded values are PyTorch's AVX2 kernels' (README, "Seeded init"); AVX-512 ones round some differently
-    env: { ...process.env, MATERIA_URL: url, PYTHONPATH: `${clientDir}src`, ATEN_CPU_CAPABILITY: 'avx2', PYTHONDONTWRITEBYTECODE: '1' },
+    env: { ...process.env, MATERIA_URL: url, MATERIA_API_KEY: apiKey, PYTHONPATH: `${clientDir}src`, ATEN_CPU_CAPABILITY: 'avx2', PYTHONDONTWRITEBYTECODE: '1' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let out = ''

@@ -200,6 +200,16 @@ def test_errors_carry_the_services_code_status_and_message(s: materia.Session, s
     assert (e.value.code, e.value.status) == ("MATERIA_ERR_SESSION_NOT_FOUND", 404), "the session was deleted on exit"
 
 
+def test_the_api_key_goes_in_the_authorization_header(url: str, svc: materia.Client) -> None:
+    if not os.environ.get("MATERIA_API_KEY"):
+        pytest.skip("the service takes no API key (MATERIA_API_KEY unset)")
+    assert svc.estimate({"class": "Linear", "args": [2, 2]})["totals"]["numel"] == 6
+    for key in (None, "not-the-key"):
+        with materia.Client(url, api_key=key) as anonymous, pytest.raises(materia.MateriaError) as e:
+            anonymous.session()
+        assert (e.value.code, e.value.status) == ("MATERIA_ERR_UNAUTHORIZED", 401)
+
+
 def test_a_cancelled_materialization_frees_its_memory(s: materia.Session) -> None:
     m = s.build({"class": "Linear", "args": [4096, 8192], "kwargs": {"bias": False}})
     x = m.materialize(init="default", seed=0, wait=False)

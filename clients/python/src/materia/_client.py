@@ -44,6 +44,7 @@ class Client:
         headers = {"user-agent": f"materia-python/{__version__}"}
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
+        self.timeout = timeout
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout,
                                   transport=transport, follow_redirects=False)
 
@@ -187,9 +188,12 @@ class Module:
         ``wait=False`` returns the pending materialization at once (``.wait()`` later, or ``.cancel()``).
         """
         body: Dict[str, Any] = {k: v for k, v in (("init", init), ("seed", seed), ("device", device), ("rng", rng), ("dtype", dtype)) if v is not None}
+        client = self.session.client
         if wait and not progress:
-            return Materialization(self.session, self.session.client.json("POST", f"{self.path}/materializations", json=body))
-        x = Materialization(self.session, self.session.client.json("POST", f"{self.path}/materializations", json={**body, "wait": False}))
+            # the answer comes when the fill is done, however long that takes
+            long_read = httpx.Timeout(client.timeout, read=None)
+            return Materialization(self.session, client.json("POST", f"{self.path}/materializations", json=body, timeout=long_read))
+        x = Materialization(self.session, client.json("POST", f"{self.path}/materializations", json={**body, "wait": False}))
         if wait:
             x.wait(progress=progress, poll_interval=poll_interval)
         return x
