@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import time
+from urllib.parse import quote
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import httpx
@@ -282,7 +283,7 @@ class Materialization:
 
     def tensor(self, name: str) -> Any:
         """One tensor, by its state_dict name (GET …/tensors/{name})."""
-        with self.client.stream("GET", f"{self.path}/tensors/{name}") as r:
+        with self.client.stream("GET", f"{self.path}/tensors/{quote(name, safe='')}") as r:
             dtype = r.headers["x-tensor-dtype"]
             shape = [int(d) for d in r.headers["x-tensor-shape"].split(",") if d != ""]
             raw, view = empty_bytes(int(r.headers["content-length"]))
