@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox'
 import { materiaError } from '../src/errors.js'
 import { bodyErrorResponses, errorResponses, PageQuery } from '../src/schemas/common.js'
 import {
-  byteResponses, CheckpointQuery, CreateMaterialization, Materialization, MaterializationList, MaterializationParams, ShardParams, ShardQuery, TensorParams
+  byteResponses, CheckpointQuery, CreateMaterialization, Materialization, MaterializationList, MaterializationParams, SafetensorsIndex, ShardParams, ShardQuery, TensorParams
 } from '../src/schemas/materializations.js'
 import { ModuleParams, SessionParams } from '../src/schemas/sessions.js'
 import type { Materialization as Mat } from '../src/materialize/registry.js'
@@ -164,9 +164,19 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       summary: 'Sharded export: the index or one shard',
       description: '`model.safetensors.index.json` or `model-0000k-of-0000n.safetensors` exactly as save_pretrained(max_shard_size=maxShardBytes) ' +
         'splits the state dict (huggingface_hub\'s algorithm). Pass the same maxShardBytes to the index and the shards.',
+      produces: ['application/octet-stream'],
       params: ShardParams,
       querystring: ShardQuery,
-      response: { ...bytesResponses, 200: { description: 'The index (JSON) or the shard (bytes).', type: 'string', format: 'binary' } }
+      response: {
+        ...bytesResponses,
+        200: {
+          description: 'The index (JSON) or the shard (bytes).',
+          content: {
+            'application/json': { schema: Type.Ref(SafetensorsIndex) },
+            'application/octet-stream': { schema: { type: 'string', format: 'binary' } }
+          }
+        }
+      }
     }
   }, async (request, reply) => {
     const m = await materializer.find(request, request.params.sessionId, request.params.materializationId)

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { allSchemas } from '../schemas/index.js'
+import { typeSpecArguments } from '../schemas/module-classes.js'
 
 // the API's version is the package's: package.json two levels up from src/plugins, three from dist/src/plugins
 const packageJson = new URL(import.meta.url.endsWith('.ts') ? '../../package.json' : '../../../package.json', import.meta.url)
@@ -44,6 +45,13 @@ async function swaggerPlugin (app: FastifyInstance): Promise<void> {
           apiKeyHeader: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'The same key in a header.' }
         }
       }
+    },
+    // the document's types of constructor arguments (see typeSpecArguments); validation is unchanged
+    transformObject: (doc) => {
+      const spec = 'openapiObject' in doc ? doc.openapiObject : doc.swaggerObject
+      const schemas = (spec as { components?: { schemas?: Parameters<typeof typeSpecArguments>[0] } }).components?.schemas
+      if (schemas !== undefined) typeSpecArguments(schemas)
+      return spec
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`

@@ -21,8 +21,11 @@ export const ErrorBody = Type.Object({
 
 const authErrors: ErrorName[] = ['credentialInQuery', 'rateLimited', 'overloaded']
 
+/** One declared error response: always JSON, also on routes whose success is bytes, YAML or text (`produces`). */
+export interface ErrorResponse { description: string, content: { 'application/json': { schema: TSchema } } }
+
 /** Response entries for the given error names, grouped by status, described by their codes. */
-export function errorResponses (...names: ErrorName[]): Record<number, TSchema> {
+export function errorResponses (...names: ErrorName[]): Record<number, ErrorResponse> {
   const byStatus = new Map<number, string[]>()
   // a route that looks up a session reads the session store, which answers 503 when Redis is unreachable
   let all = names.includes('sessionNotFound') && !names.includes('notReady') ? [...names, 'notReady' as const] : names
@@ -34,9 +37,9 @@ export function errorResponses (...names: ErrorName[]): Record<number, TSchema> 
     const d = errorDefs[n]
     byStatus.set(d.statusCode, [...(byStatus.get(d.statusCode) ?? []), d.code])
   }
-  const out: Record<number, TSchema> = {}
+  const out: Record<number, ErrorResponse> = {}
   for (const [status, codes] of byStatus) {
-    out[status] = Type.Ref(ErrorBody, { description: `Error: ${codes.join(', ')}.` })
+    out[status] = { description: `Error: ${codes.join(', ')}.`, content: { 'application/json': { schema: Type.Ref(ErrorBody) } } }
   }
   return out
 }
@@ -48,7 +51,7 @@ export function errorResponses (...names: ErrorName[]): Record<number, TSchema> 
 const parserErrors: ErrorName[] = ['badRequest', 'unsupportedMediaType', 'bodyTooLarge']
 
 /** errorResponses for a method whose body fastify parses (POST, DELETE): the parser's errors too. */
-export function bodyErrorResponses (...names: ErrorName[]): Record<number, TSchema> {
+export function bodyErrorResponses (...names: ErrorName[]): Record<number, ErrorResponse> {
   return errorResponses(...names, ...parserErrors.filter((n) => !names.includes(n)))
 }
 

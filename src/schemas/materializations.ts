@@ -1,6 +1,6 @@
 // Schemas for materializations: options in, status and tensor table out.
 import { Type } from '@sinclair/typebox'
-import { TensorInfo } from './nn.js'
+import { DTypeName, TensorInfo } from './nn.js'
 import { nextCursor } from './common.js'
 import { Module, SessionId } from './sessions.js'
 import { described, Device, FanMode, InitKind, MaterializationInit, MaterializationStatus, Nonlinearity, OverrideFn, Rng } from './vocabulary.js'
@@ -59,7 +59,7 @@ export const CreateMaterialization = Type.Object({
   })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Seed for init `default` and overrides: `torch.manual_seed(seed)` (rng `torch` uses its low 32 bits, as torch does). Default 0.' })),
   rng: Type.Optional(described(Rng, { description: '`torch` (default): PyTorch\'s CPU generator (MT19937), one stream in construction order, bit-exact. `philox`: the same rules and bounds, but every tensor draws from its own counter-based stream keyed by (seed, its state_dict name), so tensors fill in parallel; not PyTorch\'s values. Deep copies and ties keep their source\'s values either way.' })),
-  dtype: Type.Optional(Type.String({ description: 'Cast every floating tensor to this dtype (float32, float64, float16, bfloat16; `torch.` prefix accepted).' })),
+  dtype: Type.Optional(Type.Ref(DTypeName, { description: 'Cast every floating tensor to this dtype (float32, float64, float16, bfloat16; `torch.` prefix accepted).' })),
   wait: Type.Optional(Type.Boolean({ description: 'true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress (a lazy one is ready at once: 201).' })),
   lazy: Type.Optional(Type.Boolean({
     description: 'true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket ' +
@@ -67,7 +67,7 @@ export const CreateMaterialization = Type.Object({
     'Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: its bytes are not ' +
     'defined). Default false.'
   }))
-}, { $id: 'CreateMaterialization', title: 'CreateMaterialization', description: 'How to give a module real memory.', additionalProperties: false })
+}, { $id: 'CreateMaterialization', title: 'CreateMaterialization', description: 'How to give a module real memory. `dtype` (a DType) casts every floating tensor to it, `torch.` prefix accepted.', additionalProperties: false })
 
 /** Query options of a checkpoint upload (the body is the file). */
 export const CheckpointQuery = Type.Object({
@@ -111,7 +111,20 @@ export const Materialization = Type.Object({
 export const MaterializationList = Type.Object({ materializations: Type.Array(Type.Ref(Materialization)), nextCursor },
   { $id: 'MaterializationList', title: 'MaterializationList', description: 'A page of the materializations of a session (this replica\'s), oldest first.', additionalProperties: false })
 
-export const materializationSchemas = [InitOverride, InitSpec, CreateMaterialization, MaterializedTensor, Materialization, MaterializationList]
+export const SafetensorsIndex = Type.Object({
+  metadata: Type.Object({
+    total_parameters: Type.Optional(Type.Integer({ description: 'Parameters (buffers excluded), as transformers writes model.num_parameters().' })),
+    total_size: Type.Integer({ description: 'Bytes of tensor data in all shards, shared storage once.' })
+  }),
+  weight_map: Type.Record(Type.String(), Type.String(), { description: 'state_dict name → the shard file holding it; tied aliases are left out, as transformers leaves them out.' })
+}, {
+  $id: 'SafetensorsIndex',
+  title: 'SafetensorsIndex',
+  description: '`model.safetensors.index.json` as save_pretrained writes it (`json.dumps(index, indent=2, sort_keys=True)`).',
+  examples: [{ metadata: { total_size: 864 }, weight_map: { weight_ih_l0: 'model-00001-of-00002.safetensors', weight_hh_l0: 'model-00002-of-00002.safetensors' } }]
+})
+
+export const materializationSchemas = [SafetensorsIndex, InitOverride, InitSpec, CreateMaterialization, MaterializedTensor, Materialization, MaterializationList]
 
 /** The answer of POST /v1/sessions/{sessionId}/skip_init; registered by its route, after the shared schemas. */
 export const SkipInitResult = Type.Object({ ...Materialization.properties, module: Type.Ref(Module) },

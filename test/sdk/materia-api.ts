@@ -453,10 +453,10 @@ export interface components {
             /** @description A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear` (see GET /v1/modules). */
             class: string;
             /** @description Positional constructor arguments as PyTorch takes them; a nested module spec may stand wherever PyTorch takes a module. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             /** @description Keyword arguments; `dtype` takes a DType, `device` takes "meta" (default), "cpu" or "worker". */
             kwargs?: {
-                [key: string]: unknown;
+                [key: string]: components["schemas"]["SpecArgument"];
             };
             /** @description Groups of tensor names that share one storage, like `lm_head.weight = embed.weight` in PyTorch. */
             ties?: string[][];
@@ -681,6 +681,31 @@ export interface components {
             nextCursor: string | null;
         };
         /**
+         * SafetensorsIndex
+         * @description `model.safetensors.index.json` as save_pretrained writes it (`json.dumps(index, indent=2, sort_keys=True)`).
+         * @example {
+         *       "metadata": {
+         *         "total_size": 864
+         *       },
+         *       "weight_map": {
+         *         "weight_ih_l0": "model-00001-of-00002.safetensors",
+         *         "weight_hh_l0": "model-00002-of-00002.safetensors"
+         *       }
+         *     }
+         */
+        SafetensorsIndex: {
+            metadata: {
+                /** @description Parameters (buffers excluded), as transformers writes model.num_parameters(). */
+                total_parameters?: number;
+                /** @description Bytes of tensor data in all shards, shared storage once. */
+                total_size: number;
+            };
+            /** @description state_dict name → the shard file holding it; tied aliases are left out, as transformers leaves them out. */
+            weight_map: {
+                [key: string]: string;
+            };
+        };
+        /**
          * InitOverride
          * @description torch.nn.init.<fn>(tensor, **arguments), arguments by their PyTorch names; an argument the function does not take is a 400.
          * @example {
@@ -733,7 +758,7 @@ export interface components {
         };
         /**
          * CreateMaterialization
-         * @description How to give a module real memory.
+         * @description How to give a module real memory. `dtype` (a DType) casts every floating tensor to it, `torch.` prefix accepted.
          */
         CreateMaterialization: {
             /** @description `cpu`: memory of the service process, filled on the main thread between requests. `worker`: a SharedArrayBuffer filled by the worker pool. Same bytes either way. Default `cpu`. */
@@ -744,8 +769,7 @@ export interface components {
             seed?: number;
             /** @description `torch` (default): PyTorch's CPU generator (MT19937), one stream in construction order, bit-exact. `philox`: the same rules and bounds, but every tensor draws from its own counter-based stream keyed by (seed, its state_dict name), so tensors fill in parallel; not PyTorch's values. Deep copies and ties keep their source's values either way. */
             rng?: "torch" | "philox";
-            /** @description Cast every floating tensor to this dtype (float32, float64, float16, bfloat16; `torch.` prefix accepted). */
-            dtype?: string;
+            dtype?: components["schemas"]["DType"];
             /** @description true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress (a lazy one is ready at once: 201). */
             wait?: boolean;
             /** @description true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket and bounded by its backpressure), the same bytes a resident materialization holds, so a model larger than the memory budget streams. Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: its bytes are not defined). Default false. */
@@ -823,7 +847,7 @@ export interface components {
             /** @enum {string} */
             class: "Linear" | "nn.Linear" | "torch.nn.Linear";
             /** @description Positional arguments, in order: in_features, out_features, bias, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description in_features: int */
                 in_features?: number;
@@ -849,7 +873,7 @@ export interface components {
             /** @enum {string} */
             class: "NonDynamicallyQuantizableLinear" | "nn.NonDynamicallyQuantizableLinear" | "torch.nn.modules.linear.NonDynamicallyQuantizableLinear";
             /** @description Positional arguments, in order: in_features, out_features, bias, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description in_features: int */
                 in_features?: number;
@@ -875,7 +899,7 @@ export interface components {
             /** @enum {string} */
             class: "Bilinear" | "nn.Bilinear" | "torch.nn.Bilinear";
             /** @description Positional arguments, in order: in1_features, in2_features, out_features, bias, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description in1_features: int */
                 in1_features?: number;
@@ -903,9 +927,9 @@ export interface components {
             /** @enum {string} */
             class: "Identity" | "nn.Identity" | "torch.nn.Identity";
             /** @description Positional arguments, in order: *args. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
-                [key: string]: unknown;
+                [key: string]: components["schemas"]["SpecArgument"];
             };
             ties?: string[][];
         };
@@ -917,7 +941,7 @@ export interface components {
             /** @enum {string} */
             class: "Conv1d" | "nn.Conv1d" | "torch.nn.Conv1d";
             /** @description Positional arguments, in order: in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description in_channels: int */
                 in_channels?: number;
@@ -955,7 +979,7 @@ export interface components {
             /** @enum {string} */
             class: "Conv2d" | "nn.Conv2d" | "torch.nn.Conv2d";
             /** @description Positional arguments, in order: in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description in_channels: int */
                 in_channels?: number;
@@ -993,7 +1017,7 @@ export interface components {
             /** @enum {string} */
             class: "Conv3d" | "nn.Conv3d" | "torch.nn.Conv3d";
             /** @description Positional arguments, in order: in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description in_channels: int */
                 in_channels?: number;
@@ -1031,7 +1055,7 @@ export interface components {
             /** @enum {string} */
             class: "ConvTranspose1d" | "nn.ConvTranspose1d" | "torch.nn.ConvTranspose1d";
             /** @description Positional arguments, in order: in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation, padding_mode, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description in_channels: int */
                 in_channels?: number;
@@ -1071,7 +1095,7 @@ export interface components {
             /** @enum {string} */
             class: "ConvTranspose2d" | "nn.ConvTranspose2d" | "torch.nn.ConvTranspose2d";
             /** @description Positional arguments, in order: in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation, padding_mode, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description in_channels: int */
                 in_channels?: number;
@@ -1111,7 +1135,7 @@ export interface components {
             /** @enum {string} */
             class: "ConvTranspose3d" | "nn.ConvTranspose3d" | "torch.nn.ConvTranspose3d";
             /** @description Positional arguments, in order: in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation, padding_mode, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description in_channels: int */
                 in_channels?: number;
@@ -1151,7 +1175,7 @@ export interface components {
             /** @enum {string} */
             class: "Embedding" | "nn.Embedding" | "torch.nn.Embedding";
             /** @description Positional arguments, in order: num_embeddings, embedding_dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, _weight, _freeze, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_embeddings: int */
                 num_embeddings?: number;
@@ -1189,7 +1213,7 @@ export interface components {
             /** @enum {string} */
             class: "EmbeddingBag" | "nn.EmbeddingBag" | "torch.nn.EmbeddingBag";
             /** @description Positional arguments, in order: num_embeddings, embedding_dim, max_norm, norm_type, scale_grad_by_freq, mode, sparse, _weight, include_last_offset, padding_idx, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_embeddings: int */
                 num_embeddings?: number;
@@ -1229,7 +1253,7 @@ export interface components {
             /** @enum {string} */
             class: "LayerNorm" | "nn.LayerNorm" | "torch.nn.LayerNorm";
             /** @description Positional arguments, in order: normalized_shape, eps, elementwise_affine, bias, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description normalized_shape: Union[int, List[int], torch.Size] */
                 normalized_shape?: number | number[];
@@ -1257,7 +1281,7 @@ export interface components {
             /** @enum {string} */
             class: "GroupNorm" | "nn.GroupNorm" | "torch.nn.GroupNorm";
             /** @description Positional arguments, in order: num_groups, num_channels, eps, affine, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_groups: int */
                 num_groups?: number;
@@ -1287,7 +1311,7 @@ export interface components {
             /** @enum {string} */
             class: "RMSNorm" | "nn.RMSNorm" | "torch.nn.RMSNorm";
             /** @description Positional arguments, in order: normalized_shape, eps, elementwise_affine, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description normalized_shape: Union[int, List[int], torch.Size] */
                 normalized_shape?: number | number[];
@@ -1313,7 +1337,7 @@ export interface components {
             /** @enum {string} */
             class: "LocalResponseNorm" | "nn.LocalResponseNorm" | "torch.nn.LocalResponseNorm";
             /** @description Positional arguments, in order: size, alpha, beta, k. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description size: int */
                 size?: number;
@@ -1334,7 +1358,7 @@ export interface components {
             /** @enum {string} */
             class: "CrossMapLRN2d" | "nn.CrossMapLRN2d" | "torch.nn.CrossMapLRN2d";
             /** @description Positional arguments, in order: size, alpha, beta, k. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description size: int */
                 size?: number;
@@ -1355,7 +1379,7 @@ export interface components {
             /** @enum {string} */
             class: "BatchNorm1d" | "nn.BatchNorm1d" | "torch.nn.BatchNorm1d";
             /** @description Positional arguments, in order: num_features, eps, momentum, affine, track_running_stats, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_features: int */
                 num_features?: number;
@@ -1387,7 +1411,7 @@ export interface components {
             /** @enum {string} */
             class: "BatchNorm2d" | "nn.BatchNorm2d" | "torch.nn.BatchNorm2d";
             /** @description Positional arguments, in order: num_features, eps, momentum, affine, track_running_stats, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_features: int */
                 num_features?: number;
@@ -1419,7 +1443,7 @@ export interface components {
             /** @enum {string} */
             class: "BatchNorm3d" | "nn.BatchNorm3d" | "torch.nn.BatchNorm3d";
             /** @description Positional arguments, in order: num_features, eps, momentum, affine, track_running_stats, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_features: int */
                 num_features?: number;
@@ -1451,7 +1475,7 @@ export interface components {
             /** @enum {string} */
             class: "SyncBatchNorm" | "nn.SyncBatchNorm" | "torch.nn.SyncBatchNorm";
             /** @description Positional arguments, in order: num_features, eps, momentum, affine, track_running_stats, process_group, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_features: int */
                 num_features?: number;
@@ -1485,7 +1509,7 @@ export interface components {
             /** @enum {string} */
             class: "InstanceNorm1d" | "nn.InstanceNorm1d" | "torch.nn.InstanceNorm1d";
             /** @description Positional arguments, in order: num_features, eps, momentum, affine, track_running_stats, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_features: int */
                 num_features?: number;
@@ -1517,7 +1541,7 @@ export interface components {
             /** @enum {string} */
             class: "InstanceNorm2d" | "nn.InstanceNorm2d" | "torch.nn.InstanceNorm2d";
             /** @description Positional arguments, in order: num_features, eps, momentum, affine, track_running_stats, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_features: int */
                 num_features?: number;
@@ -1549,7 +1573,7 @@ export interface components {
             /** @enum {string} */
             class: "InstanceNorm3d" | "nn.InstanceNorm3d" | "torch.nn.InstanceNorm3d";
             /** @description Positional arguments, in order: num_features, eps, momentum, affine, track_running_stats, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_features: int */
                 num_features?: number;
@@ -1581,7 +1605,7 @@ export interface components {
             /** @enum {string} */
             class: "ReLU" | "nn.ReLU" | "torch.nn.ReLU";
             /** @description Positional arguments, in order: inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description inplace: bool = false */
                 inplace?: boolean;
@@ -1596,7 +1620,7 @@ export interface components {
             /** @enum {string} */
             class: "ReLU6" | "nn.ReLU6" | "torch.nn.ReLU6";
             /** @description Positional arguments, in order: inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description inplace: bool = false */
                 inplace?: boolean;
@@ -1611,7 +1635,7 @@ export interface components {
             /** @enum {string} */
             class: "RReLU" | "nn.RReLU" | "torch.nn.RReLU";
             /** @description Positional arguments, in order: lower, upper, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description lower: float = 0.125 */
                 lower?: number;
@@ -1630,7 +1654,7 @@ export interface components {
             /** @enum {string} */
             class: "Hardtanh" | "nn.Hardtanh" | "torch.nn.Hardtanh";
             /** @description Positional arguments, in order: min_val, max_val, inplace, min_value, max_value. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description min_val: float = -1 */
                 min_val?: number;
@@ -1653,7 +1677,7 @@ export interface components {
             /** @enum {string} */
             class: "GELU" | "nn.GELU" | "torch.nn.GELU";
             /** @description Positional arguments, in order: approximate. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description approximate: str = "none" */
                 approximate?: string;
@@ -1668,7 +1692,7 @@ export interface components {
             /** @enum {string} */
             class: "SiLU" | "nn.SiLU" | "torch.nn.SiLU";
             /** @description Positional arguments, in order: inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description inplace: bool = false */
                 inplace?: boolean;
@@ -1683,7 +1707,7 @@ export interface components {
             /** @enum {string} */
             class: "Mish" | "nn.Mish" | "torch.nn.Mish";
             /** @description Positional arguments, in order: inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description inplace: bool = false */
                 inplace?: boolean;
@@ -1698,7 +1722,7 @@ export interface components {
             /** @enum {string} */
             class: "Tanh" | "nn.Tanh" | "torch.nn.Tanh";
             /** @description Positional arguments, in order: none. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: Record<string, never>;
             ties?: string[][];
         };
@@ -1710,7 +1734,7 @@ export interface components {
             /** @enum {string} */
             class: "Sigmoid" | "nn.Sigmoid" | "torch.nn.Sigmoid";
             /** @description Positional arguments, in order: none. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: Record<string, never>;
             ties?: string[][];
         };
@@ -1722,7 +1746,7 @@ export interface components {
             /** @enum {string} */
             class: "Hardswish" | "nn.Hardswish" | "torch.nn.Hardswish";
             /** @description Positional arguments, in order: inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description inplace: bool = false */
                 inplace?: boolean;
@@ -1737,7 +1761,7 @@ export interface components {
             /** @enum {string} */
             class: "Hardsigmoid" | "nn.Hardsigmoid" | "torch.nn.Hardsigmoid";
             /** @description Positional arguments, in order: inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description inplace: bool = false */
                 inplace?: boolean;
@@ -1752,7 +1776,7 @@ export interface components {
             /** @enum {string} */
             class: "ELU" | "nn.ELU" | "torch.nn.ELU";
             /** @description Positional arguments, in order: alpha, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description alpha: float = 1 */
                 alpha?: number;
@@ -1769,7 +1793,7 @@ export interface components {
             /** @enum {string} */
             class: "CELU" | "nn.CELU" | "torch.nn.CELU";
             /** @description Positional arguments, in order: alpha, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description alpha: float = 1 */
                 alpha?: number;
@@ -1786,7 +1810,7 @@ export interface components {
             /** @enum {string} */
             class: "SELU" | "nn.SELU" | "torch.nn.SELU";
             /** @description Positional arguments, in order: inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description inplace: bool = false */
                 inplace?: boolean;
@@ -1801,7 +1825,7 @@ export interface components {
             /** @enum {string} */
             class: "GLU" | "nn.GLU" | "torch.nn.GLU";
             /** @description Positional arguments, in order: dim. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description dim: int = -1 */
                 dim?: number;
@@ -1816,7 +1840,7 @@ export interface components {
             /** @enum {string} */
             class: "LeakyReLU" | "nn.LeakyReLU" | "torch.nn.LeakyReLU";
             /** @description Positional arguments, in order: negative_slope, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description negative_slope: float = 0.01 */
                 negative_slope?: number;
@@ -1833,7 +1857,7 @@ export interface components {
             /** @enum {string} */
             class: "Softplus" | "nn.Softplus" | "torch.nn.Softplus";
             /** @description Positional arguments, in order: beta, threshold. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description beta: float = 1 */
                 beta?: number;
@@ -1850,7 +1874,7 @@ export interface components {
             /** @enum {string} */
             class: "Softsign" | "nn.Softsign" | "torch.nn.Softsign";
             /** @description Positional arguments, in order: none. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: Record<string, never>;
             ties?: string[][];
         };
@@ -1862,7 +1886,7 @@ export interface components {
             /** @enum {string} */
             class: "Softmax" | "nn.Softmax" | "torch.nn.Softmax";
             /** @description Positional arguments, in order: dim. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description dim: Optional[int] = null */
                 dim?: number | null;
@@ -1877,7 +1901,7 @@ export interface components {
             /** @enum {string} */
             class: "LogSoftmax" | "nn.LogSoftmax" | "torch.nn.LogSoftmax";
             /** @description Positional arguments, in order: dim. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description dim: Optional[int] = null */
                 dim?: number | null;
@@ -1892,7 +1916,7 @@ export interface components {
             /** @enum {string} */
             class: "Softmin" | "nn.Softmin" | "torch.nn.Softmin";
             /** @description Positional arguments, in order: dim. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description dim: Optional[int] = null */
                 dim?: number | null;
@@ -1907,7 +1931,7 @@ export interface components {
             /** @enum {string} */
             class: "Softmax2d" | "nn.Softmax2d" | "torch.nn.Softmax2d";
             /** @description Positional arguments, in order: none. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: Record<string, never>;
             ties?: string[][];
         };
@@ -1919,7 +1943,7 @@ export interface components {
             /** @enum {string} */
             class: "Tanhshrink" | "nn.Tanhshrink" | "torch.nn.Tanhshrink";
             /** @description Positional arguments, in order: none. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: Record<string, never>;
             ties?: string[][];
         };
@@ -1931,7 +1955,7 @@ export interface components {
             /** @enum {string} */
             class: "Threshold" | "nn.Threshold" | "torch.nn.Threshold";
             /** @description Positional arguments, in order: threshold, value, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description threshold: float */
                 threshold?: number;
@@ -1950,7 +1974,7 @@ export interface components {
             /** @enum {string} */
             class: "Hardshrink" | "nn.Hardshrink" | "torch.nn.Hardshrink";
             /** @description Positional arguments, in order: lambd. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description lambd: float = 0.5 */
                 lambd?: number;
@@ -1965,7 +1989,7 @@ export interface components {
             /** @enum {string} */
             class: "Softshrink" | "nn.Softshrink" | "torch.nn.Softshrink";
             /** @description Positional arguments, in order: lambd. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description lambd: float = 0.5 */
                 lambd?: number;
@@ -1980,7 +2004,7 @@ export interface components {
             /** @enum {string} */
             class: "LogSigmoid" | "nn.LogSigmoid" | "torch.nn.LogSigmoid";
             /** @description Positional arguments, in order: none. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: Record<string, never>;
             ties?: string[][];
         };
@@ -1992,7 +2016,7 @@ export interface components {
             /** @enum {string} */
             class: "PReLU" | "nn.PReLU" | "torch.nn.PReLU";
             /** @description Positional arguments, in order: num_parameters, init, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description num_parameters: int = 1 */
                 num_parameters?: number;
@@ -2016,7 +2040,7 @@ export interface components {
             /** @enum {string} */
             class: "Dropout" | "nn.Dropout" | "torch.nn.Dropout";
             /** @description Positional arguments, in order: p, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description p: float = 0.5 */
                 p?: number;
@@ -2033,7 +2057,7 @@ export interface components {
             /** @enum {string} */
             class: "Dropout1d" | "nn.Dropout1d" | "torch.nn.Dropout1d";
             /** @description Positional arguments, in order: p, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description p: float = 0.5 */
                 p?: number;
@@ -2050,7 +2074,7 @@ export interface components {
             /** @enum {string} */
             class: "Dropout2d" | "nn.Dropout2d" | "torch.nn.Dropout2d";
             /** @description Positional arguments, in order: p, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description p: float = 0.5 */
                 p?: number;
@@ -2067,7 +2091,7 @@ export interface components {
             /** @enum {string} */
             class: "Dropout3d" | "nn.Dropout3d" | "torch.nn.Dropout3d";
             /** @description Positional arguments, in order: p, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description p: float = 0.5 */
                 p?: number;
@@ -2084,7 +2108,7 @@ export interface components {
             /** @enum {string} */
             class: "AlphaDropout" | "nn.AlphaDropout" | "torch.nn.AlphaDropout";
             /** @description Positional arguments, in order: p, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description p: float = 0.5 */
                 p?: number;
@@ -2101,7 +2125,7 @@ export interface components {
             /** @enum {string} */
             class: "FeatureAlphaDropout" | "nn.FeatureAlphaDropout" | "torch.nn.FeatureAlphaDropout";
             /** @description Positional arguments, in order: p, inplace. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description p: float = 0.5 */
                 p?: number;
@@ -2118,7 +2142,7 @@ export interface components {
             /** @enum {string} */
             class: "MaxPool1d" | "nn.MaxPool1d" | "torch.nn.MaxPool1d";
             /** @description Positional arguments, in order: kernel_size, stride, padding, dilation, return_indices, ceil_mode. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_any_t */
                 kernel_size?: unknown;
@@ -2143,7 +2167,7 @@ export interface components {
             /** @enum {string} */
             class: "MaxPool2d" | "nn.MaxPool2d" | "torch.nn.MaxPool2d";
             /** @description Positional arguments, in order: kernel_size, stride, padding, dilation, return_indices, ceil_mode. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_any_t */
                 kernel_size?: unknown;
@@ -2168,7 +2192,7 @@ export interface components {
             /** @enum {string} */
             class: "MaxPool3d" | "nn.MaxPool3d" | "torch.nn.MaxPool3d";
             /** @description Positional arguments, in order: kernel_size, stride, padding, dilation, return_indices, ceil_mode. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_any_t */
                 kernel_size?: unknown;
@@ -2193,7 +2217,7 @@ export interface components {
             /** @enum {string} */
             class: "AvgPool1d" | "nn.AvgPool1d" | "torch.nn.AvgPool1d";
             /** @description Positional arguments, in order: kernel_size, stride, padding, ceil_mode, count_include_pad. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_1_t */
                 kernel_size?: unknown;
@@ -2216,7 +2240,7 @@ export interface components {
             /** @enum {string} */
             class: "AvgPool2d" | "nn.AvgPool2d" | "torch.nn.AvgPool2d";
             /** @description Positional arguments, in order: kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_2_t */
                 kernel_size?: unknown;
@@ -2241,7 +2265,7 @@ export interface components {
             /** @enum {string} */
             class: "AvgPool3d" | "nn.AvgPool3d" | "torch.nn.AvgPool3d";
             /** @description Positional arguments, in order: kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_3_t */
                 kernel_size?: unknown;
@@ -2266,7 +2290,7 @@ export interface components {
             /** @enum {string} */
             class: "AdaptiveAvgPool1d" | "nn.AdaptiveAvgPool1d" | "torch.nn.AdaptiveAvgPool1d";
             /** @description Positional arguments, in order: output_size. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description output_size: _size_any_opt_t */
                 output_size?: unknown;
@@ -2281,7 +2305,7 @@ export interface components {
             /** @enum {string} */
             class: "AdaptiveAvgPool2d" | "nn.AdaptiveAvgPool2d" | "torch.nn.AdaptiveAvgPool2d";
             /** @description Positional arguments, in order: output_size. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description output_size: _size_any_opt_t */
                 output_size?: unknown;
@@ -2296,7 +2320,7 @@ export interface components {
             /** @enum {string} */
             class: "AdaptiveAvgPool3d" | "nn.AdaptiveAvgPool3d" | "torch.nn.AdaptiveAvgPool3d";
             /** @description Positional arguments, in order: output_size. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description output_size: _size_any_opt_t */
                 output_size?: unknown;
@@ -2311,7 +2335,7 @@ export interface components {
             /** @enum {string} */
             class: "AdaptiveMaxPool1d" | "nn.AdaptiveMaxPool1d" | "torch.nn.AdaptiveMaxPool1d";
             /** @description Positional arguments, in order: output_size, return_indices. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description output_size: _size_any_opt_t */
                 output_size?: unknown;
@@ -2328,7 +2352,7 @@ export interface components {
             /** @enum {string} */
             class: "AdaptiveMaxPool2d" | "nn.AdaptiveMaxPool2d" | "torch.nn.AdaptiveMaxPool2d";
             /** @description Positional arguments, in order: output_size, return_indices. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description output_size: _size_any_opt_t */
                 output_size?: unknown;
@@ -2345,7 +2369,7 @@ export interface components {
             /** @enum {string} */
             class: "AdaptiveMaxPool3d" | "nn.AdaptiveMaxPool3d" | "torch.nn.AdaptiveMaxPool3d";
             /** @description Positional arguments, in order: output_size, return_indices. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description output_size: _size_any_opt_t */
                 output_size?: unknown;
@@ -2362,7 +2386,7 @@ export interface components {
             /** @enum {string} */
             class: "LPPool1d" | "nn.LPPool1d" | "torch.nn.LPPool1d";
             /** @description Positional arguments, in order: norm_type, kernel_size, stride, ceil_mode. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description norm_type: float */
                 norm_type?: number;
@@ -2383,7 +2407,7 @@ export interface components {
             /** @enum {string} */
             class: "LPPool2d" | "nn.LPPool2d" | "torch.nn.LPPool2d";
             /** @description Positional arguments, in order: norm_type, kernel_size, stride, ceil_mode. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description norm_type: float */
                 norm_type?: number;
@@ -2404,7 +2428,7 @@ export interface components {
             /** @enum {string} */
             class: "LPPool3d" | "nn.LPPool3d" | "torch.nn.LPPool3d";
             /** @description Positional arguments, in order: norm_type, kernel_size, stride, ceil_mode. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description norm_type: float */
                 norm_type?: number;
@@ -2425,7 +2449,7 @@ export interface components {
             /** @enum {string} */
             class: "FractionalMaxPool2d" | "nn.FractionalMaxPool2d" | "torch.nn.FractionalMaxPool2d";
             /** @description Positional arguments, in order: kernel_size, output_size, output_ratio, return_indices, _random_samples. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_2_t */
                 kernel_size?: unknown;
@@ -2448,7 +2472,7 @@ export interface components {
             /** @enum {string} */
             class: "FractionalMaxPool3d" | "nn.FractionalMaxPool3d" | "torch.nn.FractionalMaxPool3d";
             /** @description Positional arguments, in order: kernel_size, output_size, output_ratio, return_indices, _random_samples. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_3_t */
                 kernel_size?: unknown;
@@ -2471,7 +2495,7 @@ export interface components {
             /** @enum {string} */
             class: "MaxUnpool1d" | "nn.MaxUnpool1d" | "torch.nn.MaxUnpool1d";
             /** @description Positional arguments, in order: kernel_size, stride, padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_1_t */
                 kernel_size?: unknown;
@@ -2490,7 +2514,7 @@ export interface components {
             /** @enum {string} */
             class: "MaxUnpool2d" | "nn.MaxUnpool2d" | "torch.nn.MaxUnpool2d";
             /** @description Positional arguments, in order: kernel_size, stride, padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_2_t */
                 kernel_size?: unknown;
@@ -2509,7 +2533,7 @@ export interface components {
             /** @enum {string} */
             class: "MaxUnpool3d" | "nn.MaxUnpool3d" | "torch.nn.MaxUnpool3d";
             /** @description Positional arguments, in order: kernel_size, stride, padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_3_t */
                 kernel_size?: unknown;
@@ -2528,7 +2552,7 @@ export interface components {
             /** @enum {string} */
             class: "ZeroPad1d" | "nn.ZeroPad1d" | "torch.nn.ZeroPad1d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_2_t */
                 padding?: number | number[];
@@ -2543,7 +2567,7 @@ export interface components {
             /** @enum {string} */
             class: "ZeroPad2d" | "nn.ZeroPad2d" | "torch.nn.ZeroPad2d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_4_t */
                 padding?: number | number[];
@@ -2558,7 +2582,7 @@ export interface components {
             /** @enum {string} */
             class: "ZeroPad3d" | "nn.ZeroPad3d" | "torch.nn.ZeroPad3d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_6_t */
                 padding?: number | number[];
@@ -2573,7 +2597,7 @@ export interface components {
             /** @enum {string} */
             class: "ConstantPad1d" | "nn.ConstantPad1d" | "torch.nn.ConstantPad1d";
             /** @description Positional arguments, in order: padding, value. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_2_t */
                 padding?: number | number[];
@@ -2590,7 +2614,7 @@ export interface components {
             /** @enum {string} */
             class: "ConstantPad2d" | "nn.ConstantPad2d" | "torch.nn.ConstantPad2d";
             /** @description Positional arguments, in order: padding, value. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_4_t */
                 padding?: number | number[];
@@ -2607,7 +2631,7 @@ export interface components {
             /** @enum {string} */
             class: "ConstantPad3d" | "nn.ConstantPad3d" | "torch.nn.ConstantPad3d";
             /** @description Positional arguments, in order: padding, value. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_6_t */
                 padding?: number | number[];
@@ -2624,7 +2648,7 @@ export interface components {
             /** @enum {string} */
             class: "ReflectionPad1d" | "nn.ReflectionPad1d" | "torch.nn.ReflectionPad1d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_2_t */
                 padding?: number | number[];
@@ -2639,7 +2663,7 @@ export interface components {
             /** @enum {string} */
             class: "ReflectionPad2d" | "nn.ReflectionPad2d" | "torch.nn.ReflectionPad2d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_4_t */
                 padding?: number | number[];
@@ -2654,7 +2678,7 @@ export interface components {
             /** @enum {string} */
             class: "ReflectionPad3d" | "nn.ReflectionPad3d" | "torch.nn.ReflectionPad3d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_6_t */
                 padding?: number | number[];
@@ -2669,7 +2693,7 @@ export interface components {
             /** @enum {string} */
             class: "ReplicationPad1d" | "nn.ReplicationPad1d" | "torch.nn.ReplicationPad1d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_2_t */
                 padding?: number | number[];
@@ -2684,7 +2708,7 @@ export interface components {
             /** @enum {string} */
             class: "ReplicationPad2d" | "nn.ReplicationPad2d" | "torch.nn.ReplicationPad2d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_4_t */
                 padding?: number | number[];
@@ -2699,7 +2723,7 @@ export interface components {
             /** @enum {string} */
             class: "ReplicationPad3d" | "nn.ReplicationPad3d" | "torch.nn.ReplicationPad3d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_6_t */
                 padding?: number | number[];
@@ -2714,7 +2738,7 @@ export interface components {
             /** @enum {string} */
             class: "CircularPad1d" | "nn.CircularPad1d" | "torch.nn.CircularPad1d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_2_t */
                 padding?: number | number[];
@@ -2729,7 +2753,7 @@ export interface components {
             /** @enum {string} */
             class: "CircularPad2d" | "nn.CircularPad2d" | "torch.nn.CircularPad2d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_4_t */
                 padding?: number | number[];
@@ -2744,7 +2768,7 @@ export interface components {
             /** @enum {string} */
             class: "CircularPad3d" | "nn.CircularPad3d" | "torch.nn.CircularPad3d";
             /** @description Positional arguments, in order: padding. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description padding: _size_6_t */
                 padding?: number | number[];
@@ -2759,7 +2783,7 @@ export interface components {
             /** @enum {string} */
             class: "Sequential" | "nn.Sequential" | "torch.nn.Sequential";
             /** @description Positional arguments, in order: *args. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: Record<string, never>;
             ties?: string[][];
         };
@@ -2771,7 +2795,7 @@ export interface components {
             /** @enum {string} */
             class: "ModuleList" | "nn.ModuleList" | "torch.nn.ModuleList";
             /** @description Positional arguments, in order: modules. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description modules: Optional[Iterable[Module]] = null */
                 modules?: unknown;
@@ -2786,7 +2810,7 @@ export interface components {
             /** @enum {string} */
             class: "ModuleDict" | "nn.ModuleDict" | "torch.nn.ModuleDict";
             /** @description Positional arguments, in order: modules. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description modules: Optional[Mapping[str, Module]] = null */
                 modules?: unknown;
@@ -2801,7 +2825,7 @@ export interface components {
             /** @enum {string} */
             class: "Module" | "nn.Module" | "torch.nn.Module";
             /** @description Positional arguments, in order: none. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: Record<string, never>;
             ties?: string[][];
         };
@@ -2813,7 +2837,7 @@ export interface components {
             /** @enum {string} */
             class: "Flatten" | "nn.Flatten" | "torch.nn.Flatten";
             /** @description Positional arguments, in order: start_dim, end_dim. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description start_dim: int = 1 */
                 start_dim?: number;
@@ -2830,7 +2854,7 @@ export interface components {
             /** @enum {string} */
             class: "Unflatten" | "nn.Unflatten" | "torch.nn.Unflatten";
             /** @description Positional arguments, in order: dim, unflattened_size. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description dim: int */
                 dim?: number;
@@ -2847,7 +2871,7 @@ export interface components {
             /** @enum {string} */
             class: "Upsample" | "nn.Upsample" | "torch.nn.Upsample";
             /** @description Positional arguments, in order: size, scale_factor, mode, align_corners, recompute_scale_factor. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description size: Optional[_size_any_t] = null */
                 size?: unknown;
@@ -2870,7 +2894,7 @@ export interface components {
             /** @enum {string} */
             class: "UpsamplingNearest2d" | "nn.UpsamplingNearest2d" | "torch.nn.UpsamplingNearest2d";
             /** @description Positional arguments, in order: size, scale_factor. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description size: Optional[_size_2_t] = null */
                 size?: unknown;
@@ -2887,7 +2911,7 @@ export interface components {
             /** @enum {string} */
             class: "UpsamplingBilinear2d" | "nn.UpsamplingBilinear2d" | "torch.nn.UpsamplingBilinear2d";
             /** @description Positional arguments, in order: size, scale_factor. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description size: Optional[_size_2_t] = null */
                 size?: unknown;
@@ -2904,7 +2928,7 @@ export interface components {
             /** @enum {string} */
             class: "PixelShuffle" | "nn.PixelShuffle" | "torch.nn.PixelShuffle";
             /** @description Positional arguments, in order: upscale_factor. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description upscale_factor: int */
                 upscale_factor?: number;
@@ -2919,7 +2943,7 @@ export interface components {
             /** @enum {string} */
             class: "PixelUnshuffle" | "nn.PixelUnshuffle" | "torch.nn.PixelUnshuffle";
             /** @description Positional arguments, in order: downscale_factor. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description downscale_factor: int */
                 downscale_factor?: number;
@@ -2934,7 +2958,7 @@ export interface components {
             /** @enum {string} */
             class: "ChannelShuffle" | "nn.ChannelShuffle" | "torch.nn.ChannelShuffle";
             /** @description Positional arguments, in order: groups. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description groups: int */
                 groups?: number;
@@ -2949,7 +2973,7 @@ export interface components {
             /** @enum {string} */
             class: "CosineSimilarity" | "nn.CosineSimilarity" | "torch.nn.CosineSimilarity";
             /** @description Positional arguments, in order: dim, eps. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description dim: int = 1 */
                 dim?: number;
@@ -2966,7 +2990,7 @@ export interface components {
             /** @enum {string} */
             class: "PairwiseDistance" | "nn.PairwiseDistance" | "torch.nn.PairwiseDistance";
             /** @description Positional arguments, in order: p, eps, keepdim. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description p: float = 2 */
                 p?: number;
@@ -2985,7 +3009,7 @@ export interface components {
             /** @enum {string} */
             class: "Fold" | "nn.Fold" | "torch.nn.Fold";
             /** @description Positional arguments, in order: output_size, kernel_size, dilation, padding, stride. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description output_size: _size_any_t */
                 output_size?: unknown;
@@ -3008,7 +3032,7 @@ export interface components {
             /** @enum {string} */
             class: "Unfold" | "nn.Unfold" | "torch.nn.Unfold";
             /** @description Positional arguments, in order: kernel_size, dilation, padding, stride. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description kernel_size: _size_any_t */
                 kernel_size?: unknown;
@@ -3029,7 +3053,7 @@ export interface components {
             /** @enum {string} */
             class: "RNN" | "nn.RNN" | "torch.nn.RNN";
             /** @description Positional arguments, in order: input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, dropout, bidirectional, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description input_size: int */
                 input_size?: unknown;
@@ -3055,7 +3079,7 @@ export interface components {
                 /** @description dtype: Optional[torch.dtype] = null */
                 dtype?: string | null;
             } & {
-                [key: string]: unknown;
+                [key: string]: components["schemas"]["SpecArgument"];
             };
             ties?: string[][];
         };
@@ -3067,7 +3091,7 @@ export interface components {
             /** @enum {string} */
             class: "LSTM" | "nn.LSTM" | "torch.nn.LSTM";
             /** @description Positional arguments, in order: input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description input_size: int */
                 input_size?: unknown;
@@ -3103,7 +3127,7 @@ export interface components {
             /** @enum {string} */
             class: "GRU" | "nn.GRU" | "torch.nn.GRU";
             /** @description Positional arguments, in order: input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description input_size: int */
                 input_size?: unknown;
@@ -3127,7 +3151,7 @@ export interface components {
                 /** @description dtype: Optional[torch.dtype] = null */
                 dtype?: string | null;
             } & {
-                [key: string]: unknown;
+                [key: string]: components["schemas"]["SpecArgument"];
             };
             ties?: string[][];
         };
@@ -3139,7 +3163,7 @@ export interface components {
             /** @enum {string} */
             class: "RNNCell" | "nn.RNNCell" | "torch.nn.RNNCell";
             /** @description Positional arguments, in order: input_size, hidden_size, bias, nonlinearity, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description input_size: int */
                 input_size?: unknown;
@@ -3167,7 +3191,7 @@ export interface components {
             /** @enum {string} */
             class: "LSTMCell" | "nn.LSTMCell" | "torch.nn.LSTMCell";
             /** @description Positional arguments, in order: input_size, hidden_size, bias, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description input_size: int */
                 input_size?: unknown;
@@ -3193,7 +3217,7 @@ export interface components {
             /** @enum {string} */
             class: "GRUCell" | "nn.GRUCell" | "torch.nn.GRUCell";
             /** @description Positional arguments, in order: input_size, hidden_size, bias, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description input_size: int */
                 input_size?: unknown;
@@ -3219,7 +3243,7 @@ export interface components {
             /** @enum {string} */
             class: "MultiheadAttention" | "nn.MultiheadAttention" | "torch.nn.MultiheadAttention";
             /** @description Positional arguments, in order: embed_dim, num_heads, dropout, bias, add_bias_kv, add_zero_attn, kdim, vdim, batch_first, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description embed_dim: int */
                 embed_dim?: unknown;
@@ -3257,7 +3281,7 @@ export interface components {
             /** @enum {string} */
             class: "TransformerEncoderLayer" | "nn.TransformerEncoderLayer" | "torch.nn.TransformerEncoderLayer";
             /** @description Positional arguments, in order: d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, bias, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description d_model: int */
                 d_model?: unknown;
@@ -3295,7 +3319,7 @@ export interface components {
             /** @enum {string} */
             class: "TransformerDecoderLayer" | "nn.TransformerDecoderLayer" | "torch.nn.TransformerDecoderLayer";
             /** @description Positional arguments, in order: d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, bias, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description d_model: int */
                 d_model?: unknown;
@@ -3333,7 +3357,7 @@ export interface components {
             /** @enum {string} */
             class: "TransformerEncoder" | "nn.TransformerEncoder" | "torch.nn.TransformerEncoder";
             /** @description Positional arguments, in order: encoder_layer, num_layers, norm, enable_nested_tensor, mask_check. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description encoder_layer: TransformerEncoderLayer */
                 encoder_layer?: unknown;
@@ -3356,7 +3380,7 @@ export interface components {
             /** @enum {string} */
             class: "TransformerDecoder" | "nn.TransformerDecoder" | "torch.nn.TransformerDecoder";
             /** @description Positional arguments, in order: decoder_layer, num_layers, norm. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description decoder_layer: TransformerDecoderLayer */
                 decoder_layer?: unknown;
@@ -3375,7 +3399,7 @@ export interface components {
             /** @enum {string} */
             class: "Transformer" | "nn.Transformer" | "torch.nn.Transformer";
             /** @description Positional arguments, in order: d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward, dropout, activation, custom_encoder, custom_decoder, layer_norm_eps, batch_first, norm_first, bias, device, dtype. */
-            args?: unknown[];
+            args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description d_model: int = 512 */
                 d_model?: unknown;
@@ -3482,6 +3506,20 @@ export interface components {
             safetensors: string;
             module: components["schemas"]["Module"];
         };
+        /**
+         * SpecArgument
+         * @description A constructor argument as JSON: a number, string, boolean or null, a list or tuple (array), a dict (object), or, wherever PyTorch takes a module, a nested module spec (typed by its class's component).
+         */
+        SpecArgument: (number | null) | string | boolean | components["schemas"]["SpecListItem"][] | components["schemas"]["torch.nn.Linear"] | components["schemas"]["torch.nn.modules.linear.NonDynamicallyQuantizableLinear"] | components["schemas"]["torch.nn.Bilinear"] | components["schemas"]["torch.nn.Identity"] | components["schemas"]["torch.nn.Conv1d"] | components["schemas"]["torch.nn.Conv2d"] | components["schemas"]["torch.nn.Conv3d"] | components["schemas"]["torch.nn.ConvTranspose1d"] | components["schemas"]["torch.nn.ConvTranspose2d"] | components["schemas"]["torch.nn.ConvTranspose3d"] | components["schemas"]["torch.nn.Embedding"] | components["schemas"]["torch.nn.EmbeddingBag"] | components["schemas"]["torch.nn.LayerNorm"] | components["schemas"]["torch.nn.GroupNorm"] | components["schemas"]["torch.nn.RMSNorm"] | components["schemas"]["torch.nn.LocalResponseNorm"] | components["schemas"]["torch.nn.CrossMapLRN2d"] | components["schemas"]["torch.nn.BatchNorm1d"] | components["schemas"]["torch.nn.BatchNorm2d"] | components["schemas"]["torch.nn.BatchNorm3d"] | components["schemas"]["torch.nn.SyncBatchNorm"] | components["schemas"]["torch.nn.InstanceNorm1d"] | components["schemas"]["torch.nn.InstanceNorm2d"] | components["schemas"]["torch.nn.InstanceNorm3d"] | components["schemas"]["torch.nn.ReLU"] | components["schemas"]["torch.nn.ReLU6"] | components["schemas"]["torch.nn.RReLU"] | components["schemas"]["torch.nn.Hardtanh"] | components["schemas"]["torch.nn.GELU"] | components["schemas"]["torch.nn.SiLU"] | components["schemas"]["torch.nn.Mish"] | components["schemas"]["torch.nn.Tanh"] | components["schemas"]["torch.nn.Sigmoid"] | components["schemas"]["torch.nn.Hardswish"] | components["schemas"]["torch.nn.Hardsigmoid"] | components["schemas"]["torch.nn.ELU"] | components["schemas"]["torch.nn.CELU"] | components["schemas"]["torch.nn.SELU"] | components["schemas"]["torch.nn.GLU"] | components["schemas"]["torch.nn.LeakyReLU"] | components["schemas"]["torch.nn.Softplus"] | components["schemas"]["torch.nn.Softsign"] | components["schemas"]["torch.nn.Softmax"] | components["schemas"]["torch.nn.LogSoftmax"] | components["schemas"]["torch.nn.Softmin"] | components["schemas"]["torch.nn.Softmax2d"] | components["schemas"]["torch.nn.Tanhshrink"] | components["schemas"]["torch.nn.Threshold"] | components["schemas"]["torch.nn.Hardshrink"] | components["schemas"]["torch.nn.Softshrink"] | components["schemas"]["torch.nn.LogSigmoid"] | components["schemas"]["torch.nn.PReLU"] | components["schemas"]["torch.nn.Dropout"] | components["schemas"]["torch.nn.Dropout1d"] | components["schemas"]["torch.nn.Dropout2d"] | components["schemas"]["torch.nn.Dropout3d"] | components["schemas"]["torch.nn.AlphaDropout"] | components["schemas"]["torch.nn.FeatureAlphaDropout"] | components["schemas"]["torch.nn.MaxPool1d"] | components["schemas"]["torch.nn.MaxPool2d"] | components["schemas"]["torch.nn.MaxPool3d"] | components["schemas"]["torch.nn.AvgPool1d"] | components["schemas"]["torch.nn.AvgPool2d"] | components["schemas"]["torch.nn.AvgPool3d"] | components["schemas"]["torch.nn.AdaptiveAvgPool1d"] | components["schemas"]["torch.nn.AdaptiveAvgPool2d"] | components["schemas"]["torch.nn.AdaptiveAvgPool3d"] | components["schemas"]["torch.nn.AdaptiveMaxPool1d"] | components["schemas"]["torch.nn.AdaptiveMaxPool2d"] | components["schemas"]["torch.nn.AdaptiveMaxPool3d"] | components["schemas"]["torch.nn.LPPool1d"] | components["schemas"]["torch.nn.LPPool2d"] | components["schemas"]["torch.nn.LPPool3d"] | components["schemas"]["torch.nn.FractionalMaxPool2d"] | components["schemas"]["torch.nn.FractionalMaxPool3d"] | components["schemas"]["torch.nn.MaxUnpool1d"] | components["schemas"]["torch.nn.MaxUnpool2d"] | components["schemas"]["torch.nn.MaxUnpool3d"] | components["schemas"]["torch.nn.ZeroPad1d"] | components["schemas"]["torch.nn.ZeroPad2d"] | components["schemas"]["torch.nn.ZeroPad3d"] | components["schemas"]["torch.nn.ConstantPad1d"] | components["schemas"]["torch.nn.ConstantPad2d"] | components["schemas"]["torch.nn.ConstantPad3d"] | components["schemas"]["torch.nn.ReflectionPad1d"] | components["schemas"]["torch.nn.ReflectionPad2d"] | components["schemas"]["torch.nn.ReflectionPad3d"] | components["schemas"]["torch.nn.ReplicationPad1d"] | components["schemas"]["torch.nn.ReplicationPad2d"] | components["schemas"]["torch.nn.ReplicationPad3d"] | components["schemas"]["torch.nn.CircularPad1d"] | components["schemas"]["torch.nn.CircularPad2d"] | components["schemas"]["torch.nn.CircularPad3d"] | components["schemas"]["torch.nn.Sequential"] | components["schemas"]["torch.nn.ModuleList"] | components["schemas"]["torch.nn.ModuleDict"] | components["schemas"]["torch.nn.Module"] | components["schemas"]["torch.nn.Flatten"] | components["schemas"]["torch.nn.Unflatten"] | components["schemas"]["torch.nn.Upsample"] | components["schemas"]["torch.nn.UpsamplingNearest2d"] | components["schemas"]["torch.nn.UpsamplingBilinear2d"] | components["schemas"]["torch.nn.PixelShuffle"] | components["schemas"]["torch.nn.PixelUnshuffle"] | components["schemas"]["torch.nn.ChannelShuffle"] | components["schemas"]["torch.nn.CosineSimilarity"] | components["schemas"]["torch.nn.PairwiseDistance"] | components["schemas"]["torch.nn.Fold"] | components["schemas"]["torch.nn.Unfold"] | components["schemas"]["torch.nn.RNN"] | components["schemas"]["torch.nn.LSTM"] | components["schemas"]["torch.nn.GRU"] | components["schemas"]["torch.nn.RNNCell"] | components["schemas"]["torch.nn.LSTMCell"] | components["schemas"]["torch.nn.GRUCell"] | components["schemas"]["torch.nn.MultiheadAttention"] | components["schemas"]["torch.nn.TransformerEncoderLayer"] | components["schemas"]["torch.nn.TransformerDecoderLayer"] | components["schemas"]["torch.nn.TransformerEncoder"] | components["schemas"]["torch.nn.TransformerDecoder"] | components["schemas"]["torch.nn.Transformer"] | {
+            [key: string]: components["schemas"]["SpecArgument"];
+        };
+        /**
+         * SpecListItem
+         * @description An item of a list or tuple argument: a SpecArgument whose own lists hold numbers, strings, booleans or nulls.
+         */
+        SpecListItem: (number | null) | string | boolean | ((number | null) | string | boolean)[] | components["schemas"]["torch.nn.Linear"] | components["schemas"]["torch.nn.modules.linear.NonDynamicallyQuantizableLinear"] | components["schemas"]["torch.nn.Bilinear"] | components["schemas"]["torch.nn.Identity"] | components["schemas"]["torch.nn.Conv1d"] | components["schemas"]["torch.nn.Conv2d"] | components["schemas"]["torch.nn.Conv3d"] | components["schemas"]["torch.nn.ConvTranspose1d"] | components["schemas"]["torch.nn.ConvTranspose2d"] | components["schemas"]["torch.nn.ConvTranspose3d"] | components["schemas"]["torch.nn.Embedding"] | components["schemas"]["torch.nn.EmbeddingBag"] | components["schemas"]["torch.nn.LayerNorm"] | components["schemas"]["torch.nn.GroupNorm"] | components["schemas"]["torch.nn.RMSNorm"] | components["schemas"]["torch.nn.LocalResponseNorm"] | components["schemas"]["torch.nn.CrossMapLRN2d"] | components["schemas"]["torch.nn.BatchNorm1d"] | components["schemas"]["torch.nn.BatchNorm2d"] | components["schemas"]["torch.nn.BatchNorm3d"] | components["schemas"]["torch.nn.SyncBatchNorm"] | components["schemas"]["torch.nn.InstanceNorm1d"] | components["schemas"]["torch.nn.InstanceNorm2d"] | components["schemas"]["torch.nn.InstanceNorm3d"] | components["schemas"]["torch.nn.ReLU"] | components["schemas"]["torch.nn.ReLU6"] | components["schemas"]["torch.nn.RReLU"] | components["schemas"]["torch.nn.Hardtanh"] | components["schemas"]["torch.nn.GELU"] | components["schemas"]["torch.nn.SiLU"] | components["schemas"]["torch.nn.Mish"] | components["schemas"]["torch.nn.Tanh"] | components["schemas"]["torch.nn.Sigmoid"] | components["schemas"]["torch.nn.Hardswish"] | components["schemas"]["torch.nn.Hardsigmoid"] | components["schemas"]["torch.nn.ELU"] | components["schemas"]["torch.nn.CELU"] | components["schemas"]["torch.nn.SELU"] | components["schemas"]["torch.nn.GLU"] | components["schemas"]["torch.nn.LeakyReLU"] | components["schemas"]["torch.nn.Softplus"] | components["schemas"]["torch.nn.Softsign"] | components["schemas"]["torch.nn.Softmax"] | components["schemas"]["torch.nn.LogSoftmax"] | components["schemas"]["torch.nn.Softmin"] | components["schemas"]["torch.nn.Softmax2d"] | components["schemas"]["torch.nn.Tanhshrink"] | components["schemas"]["torch.nn.Threshold"] | components["schemas"]["torch.nn.Hardshrink"] | components["schemas"]["torch.nn.Softshrink"] | components["schemas"]["torch.nn.LogSigmoid"] | components["schemas"]["torch.nn.PReLU"] | components["schemas"]["torch.nn.Dropout"] | components["schemas"]["torch.nn.Dropout1d"] | components["schemas"]["torch.nn.Dropout2d"] | components["schemas"]["torch.nn.Dropout3d"] | components["schemas"]["torch.nn.AlphaDropout"] | components["schemas"]["torch.nn.FeatureAlphaDropout"] | components["schemas"]["torch.nn.MaxPool1d"] | components["schemas"]["torch.nn.MaxPool2d"] | components["schemas"]["torch.nn.MaxPool3d"] | components["schemas"]["torch.nn.AvgPool1d"] | components["schemas"]["torch.nn.AvgPool2d"] | components["schemas"]["torch.nn.AvgPool3d"] | components["schemas"]["torch.nn.AdaptiveAvgPool1d"] | components["schemas"]["torch.nn.AdaptiveAvgPool2d"] | components["schemas"]["torch.nn.AdaptiveAvgPool3d"] | components["schemas"]["torch.nn.AdaptiveMaxPool1d"] | components["schemas"]["torch.nn.AdaptiveMaxPool2d"] | components["schemas"]["torch.nn.AdaptiveMaxPool3d"] | components["schemas"]["torch.nn.LPPool1d"] | components["schemas"]["torch.nn.LPPool2d"] | components["schemas"]["torch.nn.LPPool3d"] | components["schemas"]["torch.nn.FractionalMaxPool2d"] | components["schemas"]["torch.nn.FractionalMaxPool3d"] | components["schemas"]["torch.nn.MaxUnpool1d"] | components["schemas"]["torch.nn.MaxUnpool2d"] | components["schemas"]["torch.nn.MaxUnpool3d"] | components["schemas"]["torch.nn.ZeroPad1d"] | components["schemas"]["torch.nn.ZeroPad2d"] | components["schemas"]["torch.nn.ZeroPad3d"] | components["schemas"]["torch.nn.ConstantPad1d"] | components["schemas"]["torch.nn.ConstantPad2d"] | components["schemas"]["torch.nn.ConstantPad3d"] | components["schemas"]["torch.nn.ReflectionPad1d"] | components["schemas"]["torch.nn.ReflectionPad2d"] | components["schemas"]["torch.nn.ReflectionPad3d"] | components["schemas"]["torch.nn.ReplicationPad1d"] | components["schemas"]["torch.nn.ReplicationPad2d"] | components["schemas"]["torch.nn.ReplicationPad3d"] | components["schemas"]["torch.nn.CircularPad1d"] | components["schemas"]["torch.nn.CircularPad2d"] | components["schemas"]["torch.nn.CircularPad3d"] | components["schemas"]["torch.nn.Sequential"] | components["schemas"]["torch.nn.ModuleList"] | components["schemas"]["torch.nn.ModuleDict"] | components["schemas"]["torch.nn.Module"] | components["schemas"]["torch.nn.Flatten"] | components["schemas"]["torch.nn.Unflatten"] | components["schemas"]["torch.nn.Upsample"] | components["schemas"]["torch.nn.UpsamplingNearest2d"] | components["schemas"]["torch.nn.UpsamplingBilinear2d"] | components["schemas"]["torch.nn.PixelShuffle"] | components["schemas"]["torch.nn.PixelUnshuffle"] | components["schemas"]["torch.nn.ChannelShuffle"] | components["schemas"]["torch.nn.CosineSimilarity"] | components["schemas"]["torch.nn.PairwiseDistance"] | components["schemas"]["torch.nn.Fold"] | components["schemas"]["torch.nn.Unfold"] | components["schemas"]["torch.nn.RNN"] | components["schemas"]["torch.nn.LSTM"] | components["schemas"]["torch.nn.GRU"] | components["schemas"]["torch.nn.RNNCell"] | components["schemas"]["torch.nn.LSTMCell"] | components["schemas"]["torch.nn.GRUCell"] | components["schemas"]["torch.nn.MultiheadAttention"] | components["schemas"]["torch.nn.TransformerEncoderLayer"] | components["schemas"]["torch.nn.TransformerDecoderLayer"] | components["schemas"]["torch.nn.TransformerEncoder"] | components["schemas"]["torch.nn.TransformerDecoder"] | components["schemas"]["torch.nn.Transformer"] | {
+            [key: string]: components["schemas"]["SpecArgument"];
+        };
     };
     responses: never;
     parameters: never;
@@ -3546,7 +3584,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3575,7 +3613,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -4515,7 +4553,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
@@ -4524,7 +4562,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND. */
@@ -4533,7 +4571,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_RATE_LIMITED. */
@@ -4542,7 +4580,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
@@ -4551,7 +4589,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -4981,7 +5019,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
@@ -4990,7 +5028,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_TENSOR_NOT_FOUND. */
@@ -4999,7 +5037,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_MATERIALIZATION_NOT_READY. */
@@ -5008,7 +5046,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_RANGE_NOT_SATISFIABLE. */
@@ -5017,7 +5055,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_RATE_LIMITED. */
@@ -5026,7 +5064,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
@@ -5035,7 +5073,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_MEMORY_BUDGET. */
@@ -5044,7 +5082,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -5094,7 +5132,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
@@ -5103,7 +5141,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_TENSOR_NOT_FOUND. */
@@ -5112,7 +5150,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_MATERIALIZATION_NOT_READY. */
@@ -5121,7 +5159,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_RANGE_NOT_SATISFIABLE. */
@@ -5130,7 +5168,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_RATE_LIMITED. */
@@ -5139,7 +5177,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
@@ -5148,7 +5186,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error: MATERIA_ERR_MEMORY_BUDGET. */
@@ -5157,7 +5195,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -5187,7 +5225,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "application/json": components["schemas"]["SafetensorsIndex"];
+                    "application/octet-stream": string;
                 };
             };
             /** @description The requested byte range. */
@@ -5196,7 +5235,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "application/octet-stream": string;
                 };
             };
             /** @description Not modified (If-None-Match). */

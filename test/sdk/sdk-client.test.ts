@@ -9,10 +9,10 @@ import createClient from 'openapi-fetch'
 import { generateOpenApiYaml } from '../../src/openapi.js'
 import { generateSdkTypes } from '../../scripts/write-openapi.js'
 import { build } from '../helper.js'
-import type { paths } from './materia-api.js'
+import type { components, paths } from './materia-api.js'
 
 const golden = JSON.parse(readFileSync(new URL('../fixtures/init-golden/init-golden.json', import.meta.url), 'utf8')) as {
-  cases: Array<{ id: string, spec: { class: string, args?: unknown[], kwargs?: Record<string, unknown> }, results: Record<string, Array<{ name: string, sha256: string }>> }>
+  cases: Array<{ id: string, spec: components['schemas']['ModuleSpec'], results: Record<string, Array<{ name: string, sha256: string }>> }>
 }
 
 t.test('the committed SDK types are what openapi-typescript makes of openapi.yaml', async (t) => {
