@@ -1,0 +1,17 @@
+// The one list of transformers classes: the config classes, and the module definitions of the
+// models built from them (registered with torch.nn's in src/nn/registry.ts).
+import type { AnyModuleDef } from '../define.js'
+import type { ConfigDef } from './config.js'
+import { defs as llama, llamaConfig } from './llama.js'
+import { defs as mistral, mistralConfig } from './mistral.js'
+import { defs as qwen, qwen2Config, qwen3Config } from './qwen2.js'
+
+export const TRANSFORMERS_MODULE_DEFS: readonly AnyModuleDef[] = [...llama, ...mistral, ...qwen]
+
+export const CONFIG_DEFS: readonly ConfigDef[] = [llamaConfig, mistralConfig, qwen2Config, qwen3Config]
+
+/** The config class of each model class, for the catalog and the `{"config": …}` form. */
+export function configOfModel (model: AnyModuleDef): ConfigDef | undefined {
+  return CONFIG_DEFS.find((c) => model.qualname === `transformers.${c.name.replace(/Config$/, '')}ForCausalLM` ||
+    model.qualname === `transformers.${c.name.replace(/Config$/, '')}Model`)
+}

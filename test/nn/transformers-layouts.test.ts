@@ -1,0 +1,73 @@
+// Golden transformers layouts: every case in test/fixtures/transformers-layouts.json (written by
+// scripts/golden/make-transformers-layouts.py with transformers 5.18) must build to exactly the
+// state_dict transformers reports (names, shapes, dtypes, ties, then non-persistent buffers), with
+// the buffers' constructor values bit for bit, or fail with transformers' message.
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { buildModule } from '../../src/nn/index.js'
+import { MateriaError, errorDefs } from '../../src/errors.js'
+import type { DType } from '../../src/tensor/dtype.js'
+
+interface GoldenCase {
+  id: string
+  spec: unknown
+  transformers: string
+  tensors?: Array<Record<string, unknown>>
+  buffers?: Record<string, string>
+  error?: { type: string, message: string }
+}
+
+const cases = JSON.parse(readFileSync(new URL('../fixtures/transformers-layouts.json', import.meta.url), 'utf8')) as GoldenCase[]
+
+// transformers computes these with SLEEF's vectorized powf (1 ULP), not a correctly rounded pow:
+// a few elements differ in their last bit (docs/transformers.md, "inv_freq")
+const LAST_BIT = new Set(['llama-rope-yarn', 'llama-rope-theta-odd'])
+
+const FIELDS = ['name', 'kind', 'shape', 'dtype', 'stride', 'numel', 'nbytes', 'requiresGrad', 'persistent', 'tiedTo']
+const pick = (x: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(FIELDS.filter((k) => x[k] !== undefined).map((k) => [k, x[k]]))
+
+/** Little-endian bytes of the values as the buffer's dtype stores them, hex. */
+function valuesHex (dtype: DType, values: readonly number[]): string {
+  if (dtype !== 'float32') throw new Error(`golden buffers are float32, not ${dtype}`)
+  return Buffer.from(new Float32Array(values).buffer).toString('hex')
+}
+
+function ulps (a: string, b: string): number {
+  const x = new Int32Array(new Uint8Array(Buffer.from(a, 'hex')).buffer)
+  const y = new Int32Array(new Uint8Array(Buffer.from(b, 'hex')).buffer)
+  let worst = x.length === y.length ? 0 : Infinity
+  for (let i = 0; i < Math.min(x.length, y.length); i++) worst = Math.max(worst, Math.abs((x[i] as number) - (y[i] as number)))
+  return worst
+}
+
+t.ok(cases.length > 40, 'golden fixture has cases')
+t.ok(cases.every((c) => c.transformers === '5.18.0'), 'made with transformers 5.18.0')
+
+for (const c of cases) {
+  t.test(c.id, async (t) => {
+    if (c.error !== undefined) {
+      let err: unknown
+      try { buildModule(c.spec) } catch (e) { err = e }
+      t.ok(err instanceof MateriaError, 'refused')
+      const e = err as MateriaError
+      t.equal(e.code, errorDefs.constructorArgs.code)
+      if (c.error.message.startsWith('Unrecognized model identifier')) {
+        // transformers lists its ~500 model types; materia lists the ones it builds
+        t.equal(e.message.split('. ')[0], c.error.message.split('. ')[0])
+      } else {
+        t.equal(e.message, c.error.message)
+      }
+      return
+    }
+    const built = buildModule(c.spec)
+    t.strictSame(built.tensors.map((x) => x.name), (c.tensors ?? []).map((x) => x.name), 'names in state_dict order, then non-persistent buffers')
+    t.strictSame(built.tensors.map((x) => pick(x as unknown as Record<string, unknown>)), (c.tensors ?? []).map(pick), 'tensor infos')
+    for (const [name, hex] of Object.entries(c.buffers ?? {})) {
+      const tensor = built.tensors.find((x) => x.name === name)
+      if (tensor?.values === undefined) { t.fail(`${name} has constructor values`); continue }
+      const got = valuesHex(tensor.dtype, tensor.values)
+      if (LAST_BIT.has(c.id)) t.ok(ulps(got, hex) <= 1, `${name} within one ULP of transformers'`)
+      else t.equal(got, hex, `${name} bit for bit`)
+    }
+  })
+}
