@@ -35,6 +35,8 @@ export interface BuiltModule {
   acceptsDevice: boolean
   /** state_dict order, then non-persistent buffers */
   tensors: TensorSpec[]
+  /** the config.json of a `{"config": …}` spec (args and kwargs are the class-form call it stands for) */
+  config?: Record<string, unknown>
 }
 
 const SPEC_KEYS = new Set(['class', 'args', 'kwargs', 'ties'])
@@ -323,7 +325,8 @@ export function buildModuleTree (raw: unknown, opts: BuildOptions = {}): { root:
       args: (echo.args ?? []) as unknown[],
       kwargs: (echo.kwargs ?? {}) as Record<string, unknown>,
       acceptsDevice: value.def.acceptsDevice,
-      tensors
+      tensors,
+      ...(expanded !== undefined ? { config: raw.config as Record<string, unknown> } : {})
     }
   }
 }

@@ -430,8 +430,12 @@ export interface components {
          *     }
          */
         ModuleSpec: {
-            /** @description A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear` (see GET /v1/modules). */
-            class: string;
+            /** @description A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear`, or a transformers class: `transformers.LlamaForCausalLM` (see GET /v1/modules). Required unless `config` is given. */
+            class?: string;
+            /** @description Instead of `class`: a Hugging Face config.json. Its `model_type` picks the config class, `architectures[0]` the model class (default: the ForCausalLM class), and `dtype`/`torch_dtype` the default dtype, as `AutoModelForCausalLM.from_config` does. */
+            config?: {
+                [key: string]: unknown;
+            };
             /** @description Positional constructor arguments as PyTorch takes them; a nested module spec may stand wherever PyTorch takes a module. */
             args?: unknown[];
             /** @description Keyword arguments; `dtype` takes a DType, `device` takes "meta" (default), "cpu" or "worker". */
@@ -440,7 +444,7 @@ export interface components {
             };
             /** @description Groups of tensor names that share one storage, like `lm_head.weight = embed.weight` in PyTorch. */
             ties?: string[][];
-        };
+        } | unknown | unknown;
         /**
          * TensorInfo
          * @description One tensor of a module, in state_dict() order.
@@ -609,6 +613,10 @@ export interface components {
                 [key: string]: unknown;
             };
             ties?: string[][];
+            /** @description The config.json of a module created from `{"config": …}`, as given: `class`, `args` and `kwargs` are the call it stands for, and the config's dtype was the default dtype. */
+            config?: {
+                [key: string]: unknown;
+            };
             /** @enum {string} */
             device: "meta";
             tensors: components["schemas"]["TensorInfo"][];
@@ -3356,6 +3364,470 @@ export interface components {
                 device?: "meta" | "cpu" | "worker" | null;
                 /** @description dtype: Optional[torch.dtype] = null */
                 dtype?: string | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.llama.modeling_llama.LlamaRMSNorm
+         * @description transformers.models.llama.modeling_llama.LlamaRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.llama.modeling_llama.LlamaRMSNorm": {
+            /** @enum {string} */
+            class: "LlamaRMSNorm" | "nn.LlamaRMSNorm" | "transformers.models.llama.modeling_llama.LlamaRMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.llama.modeling_llama.LlamaRotaryEmbedding
+         * @description transformers.models.llama.modeling_llama.LlamaRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.llama.modeling_llama.LlamaRotaryEmbedding": {
+            /** @enum {string} */
+            class: "LlamaRotaryEmbedding" | "nn.LlamaRotaryEmbedding" | "transformers.models.llama.modeling_llama.LlamaRotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.llama.modeling_llama.LlamaMLP
+         * @description transformers.models.llama.modeling_llama.LlamaMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.llama.modeling_llama.LlamaMLP": {
+            /** @enum {string} */
+            class: "LlamaMLP" | "nn.LlamaMLP" | "transformers.models.llama.modeling_llama.LlamaMLP";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.llama.modeling_llama.LlamaAttention
+         * @description transformers.models.llama.modeling_llama.LlamaAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.llama.modeling_llama.LlamaAttention": {
+            /** @enum {string} */
+            class: "LlamaAttention" | "nn.LlamaAttention" | "transformers.models.llama.modeling_llama.LlamaAttention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.llama.modeling_llama.LlamaDecoderLayer
+         * @description transformers.models.llama.modeling_llama.LlamaDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.llama.modeling_llama.LlamaDecoderLayer": {
+            /** @enum {string} */
+            class: "LlamaDecoderLayer" | "nn.LlamaDecoderLayer" | "transformers.models.llama.modeling_llama.LlamaDecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.LlamaModel
+         * @description transformers.LlamaModel(config). The bare Llama decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers LlamaDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.LlamaConfig.
+         */
+        "transformers.LlamaModel": {
+            /** @enum {string} */
+            class: "LlamaModel" | "nn.LlamaModel" | "transformers.LlamaModel";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.LlamaForCausalLM
+         * @description transformers.LlamaForCausalLM(config). LlamaModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.LlamaConfig.
+         */
+        "transformers.LlamaForCausalLM": {
+            /** @enum {string} */
+            class: "LlamaForCausalLM" | "nn.LlamaForCausalLM" | "transformers.LlamaForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mistral.modeling_mistral.MistralRMSNorm
+         * @description transformers.models.mistral.modeling_mistral.MistralRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.mistral.modeling_mistral.MistralRMSNorm": {
+            /** @enum {string} */
+            class: "MistralRMSNorm" | "nn.MistralRMSNorm" | "transformers.models.mistral.modeling_mistral.MistralRMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding
+         * @description transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding": {
+            /** @enum {string} */
+            class: "MistralRotaryEmbedding" | "nn.MistralRotaryEmbedding" | "transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mistral.modeling_mistral.MistralMLP
+         * @description transformers.models.mistral.modeling_mistral.MistralMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.mistral.modeling_mistral.MistralMLP": {
+            /** @enum {string} */
+            class: "MistralMLP" | "nn.MistralMLP" | "transformers.models.mistral.modeling_mistral.MistralMLP";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mistral.modeling_mistral.MistralAttention
+         * @description transformers.models.mistral.modeling_mistral.MistralAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.mistral.modeling_mistral.MistralAttention": {
+            /** @enum {string} */
+            class: "MistralAttention" | "nn.MistralAttention" | "transformers.models.mistral.modeling_mistral.MistralAttention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mistral.modeling_mistral.MistralDecoderLayer
+         * @description transformers.models.mistral.modeling_mistral.MistralDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.mistral.modeling_mistral.MistralDecoderLayer": {
+            /** @enum {string} */
+            class: "MistralDecoderLayer" | "nn.MistralDecoderLayer" | "transformers.models.mistral.modeling_mistral.MistralDecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.MistralModel
+         * @description transformers.MistralModel(config). The bare Mistral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MistralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MistralConfig.
+         */
+        "transformers.MistralModel": {
+            /** @enum {string} */
+            class: "MistralModel" | "nn.MistralModel" | "transformers.MistralModel";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.MistralForCausalLM
+         * @description transformers.MistralForCausalLM(config). MistralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MistralConfig.
+         */
+        "transformers.MistralForCausalLM": {
+            /** @enum {string} */
+            class: "MistralForCausalLM" | "nn.MistralForCausalLM" | "transformers.MistralForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm
+         * @description transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm": {
+            /** @enum {string} */
+            class: "Qwen2RMSNorm" | "nn.Qwen2RMSNorm" | "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding
+         * @description transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding": {
+            /** @enum {string} */
+            class: "Qwen2RotaryEmbedding" | "nn.Qwen2RotaryEmbedding" | "transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen2.modeling_qwen2.Qwen2MLP
+         * @description transformers.models.qwen2.modeling_qwen2.Qwen2MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.qwen2.modeling_qwen2.Qwen2MLP": {
+            /** @enum {string} */
+            class: "Qwen2MLP" | "nn.Qwen2MLP" | "transformers.models.qwen2.modeling_qwen2.Qwen2MLP";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen2.modeling_qwen2.Qwen2Attention
+         * @description transformers.models.qwen2.modeling_qwen2.Qwen2Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.qwen2.modeling_qwen2.Qwen2Attention": {
+            /** @enum {string} */
+            class: "Qwen2Attention" | "nn.Qwen2Attention" | "transformers.models.qwen2.modeling_qwen2.Qwen2Attention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer
+         * @description transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer": {
+            /** @enum {string} */
+            class: "Qwen2DecoderLayer" | "nn.Qwen2DecoderLayer" | "transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen2Model
+         * @description transformers.Qwen2Model(config). The bare Qwen2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen2Config.
+         */
+        "transformers.Qwen2Model": {
+            /** @enum {string} */
+            class: "Qwen2Model" | "nn.Qwen2Model" | "transformers.Qwen2Model";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen2ForCausalLM
+         * @description transformers.Qwen2ForCausalLM(config). Qwen2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen2Config.
+         */
+        "transformers.Qwen2ForCausalLM": {
+            /** @enum {string} */
+            class: "Qwen2ForCausalLM" | "nn.Qwen2ForCausalLM" | "transformers.Qwen2ForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm
+         * @description transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm": {
+            /** @enum {string} */
+            class: "Qwen3RMSNorm" | "nn.Qwen3RMSNorm" | "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding
+         * @description transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding": {
+            /** @enum {string} */
+            class: "Qwen3RotaryEmbedding" | "nn.Qwen3RotaryEmbedding" | "transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3.modeling_qwen3.Qwen3MLP
+         * @description transformers.models.qwen3.modeling_qwen3.Qwen3MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.qwen3.modeling_qwen3.Qwen3MLP": {
+            /** @enum {string} */
+            class: "Qwen3MLP" | "nn.Qwen3MLP" | "transformers.models.qwen3.modeling_qwen3.Qwen3MLP";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3.modeling_qwen3.Qwen3Attention
+         * @description transformers.models.qwen3.modeling_qwen3.Qwen3Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.qwen3.modeling_qwen3.Qwen3Attention": {
+            /** @enum {string} */
+            class: "Qwen3Attention" | "nn.Qwen3Attention" | "transformers.models.qwen3.modeling_qwen3.Qwen3Attention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer
+         * @description transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer": {
+            /** @enum {string} */
+            class: "Qwen3DecoderLayer" | "nn.Qwen3DecoderLayer" | "transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen3Model
+         * @description transformers.Qwen3Model(config). The bare Qwen3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3Config.
+         */
+        "transformers.Qwen3Model": {
+            /** @enum {string} */
+            class: "Qwen3Model" | "nn.Qwen3Model" | "transformers.Qwen3Model";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen3ForCausalLM
+         * @description transformers.Qwen3ForCausalLM(config). Qwen3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3Config.
+         */
+        "transformers.Qwen3ForCausalLM": {
+            /** @enum {string} */
+            class: "Qwen3ForCausalLM" | "nn.Qwen3ForCausalLM" | "transformers.Qwen3ForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
             };
             ties?: string[][];
         };

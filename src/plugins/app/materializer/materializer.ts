@@ -80,6 +80,8 @@ export function createMaterializer (app: FastifyInstance): Materializer {
     awaitReady,
 
     async skipInit (request, sessionId, spec) {
+      // transformers models take no device argument, so a config.json is refused as their class would be
+      if (spec.class === undefined) throw materiaError(spec.config !== undefined ? 'skipInitNoDeviceArg' : 'specNoClass', {})
       const found = lookupClass(spec.class)
       if (found.kind === 'nonModule') throw materiaError('notAModule', { pyClass: found.pyClass })
       if (!found.info.acceptsDevice) throw materiaError('skipInitNoDeviceArg', {})
