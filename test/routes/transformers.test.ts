@@ -87,3 +87,11 @@ t.test('the catalog lists transformers classes and their config fields with defa
   const model = (await app.inject('/v1/modules/LlamaForCausalLM')).json() as { signature: Array<{ name: string, type: string }> }
   t.strictSame(model.signature.map((p) => [p.name, p.type]), [['config', 'LlamaConfig']])
 })
+
+t.test('a config with more keys than any real one is refused before it is read', async (t) => {
+  const app = await build(t)
+  const config: Record<string, unknown> = { model_type: 'llama' }
+  for (let i = 0; i < 1000; i++) config[`k${i}`] = i
+  const res = await app.inject({ method: 'POST', url: '/v1/estimate', payload: { class: 'transformers.LlamaModel', args: [{ class: 'transformers.LlamaConfig', kwargs: config }] } })
+  t.equal(assertErrorBody(t, res, 400, errorDefs.constructorArgs.code).message, 'LlamaConfig takes at most 1000 keys; got 1001')
+})

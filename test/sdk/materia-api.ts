@@ -3373,7 +3373,7 @@ export interface components {
          */
         "transformers.models.llama.modeling_llama.LlamaRMSNorm": {
             /** @enum {string} */
-            class: "LlamaRMSNorm" | "nn.LlamaRMSNorm" | "transformers.models.llama.modeling_llama.LlamaRMSNorm";
+            class: "LlamaRMSNorm" | "transformers.models.llama.modeling_llama.LlamaRMSNorm";
             /** @description Positional arguments, in order: hidden_size, eps. */
             args?: unknown[];
             kwargs?: {
@@ -3390,7 +3390,7 @@ export interface components {
          */
         "transformers.models.llama.modeling_llama.LlamaRotaryEmbedding": {
             /** @enum {string} */
-            class: "LlamaRotaryEmbedding" | "nn.LlamaRotaryEmbedding" | "transformers.models.llama.modeling_llama.LlamaRotaryEmbedding";
+            class: "LlamaRotaryEmbedding" | "transformers.models.llama.modeling_llama.LlamaRotaryEmbedding";
             /** @description Positional arguments, in order: config, device. */
             args?: unknown[];
             kwargs?: {
@@ -3410,7 +3410,7 @@ export interface components {
          */
         "transformers.models.llama.modeling_llama.LlamaMLP": {
             /** @enum {string} */
-            class: "LlamaMLP" | "nn.LlamaMLP" | "transformers.models.llama.modeling_llama.LlamaMLP";
+            class: "LlamaMLP" | "transformers.models.llama.modeling_llama.LlamaMLP";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3425,7 +3425,7 @@ export interface components {
          */
         "transformers.models.llama.modeling_llama.LlamaAttention": {
             /** @enum {string} */
-            class: "LlamaAttention" | "nn.LlamaAttention" | "transformers.models.llama.modeling_llama.LlamaAttention";
+            class: "LlamaAttention" | "transformers.models.llama.modeling_llama.LlamaAttention";
             /** @description Positional arguments, in order: config, layer_idx. */
             args?: unknown[];
             kwargs?: {
@@ -3442,7 +3442,7 @@ export interface components {
          */
         "transformers.models.llama.modeling_llama.LlamaDecoderLayer": {
             /** @enum {string} */
-            class: "LlamaDecoderLayer" | "nn.LlamaDecoderLayer" | "transformers.models.llama.modeling_llama.LlamaDecoderLayer";
+            class: "LlamaDecoderLayer" | "transformers.models.llama.modeling_llama.LlamaDecoderLayer";
             /** @description Positional arguments, in order: config, layer_idx. */
             args?: unknown[];
             kwargs?: {
@@ -3459,7 +3459,7 @@ export interface components {
          */
         "transformers.LlamaModel": {
             /** @enum {string} */
-            class: "LlamaModel" | "nn.LlamaModel" | "transformers.LlamaModel";
+            class: "LlamaModel" | "transformers.LlamaModel";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3474,7 +3474,7 @@ export interface components {
          */
         "transformers.LlamaForCausalLM": {
             /** @enum {string} */
-            class: "LlamaForCausalLM" | "nn.LlamaForCausalLM" | "transformers.LlamaForCausalLM";
+            class: "LlamaForCausalLM" | "transformers.LlamaForCausalLM";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3489,7 +3489,7 @@ export interface components {
          */
         "transformers.models.mistral.modeling_mistral.MistralRMSNorm": {
             /** @enum {string} */
-            class: "MistralRMSNorm" | "nn.MistralRMSNorm" | "transformers.models.mistral.modeling_mistral.MistralRMSNorm";
+            class: "MistralRMSNorm" | "transformers.models.mistral.modeling_mistral.MistralRMSNorm";
             /** @description Positional arguments, in order: hidden_size, eps. */
             args?: unknown[];
             kwargs?: {
@@ -3506,7 +3506,7 @@ export interface components {
          */
         "transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding": {
             /** @enum {string} */
-            class: "MistralRotaryEmbedding" | "nn.MistralRotaryEmbedding" | "transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding";
+            class: "MistralRotaryEmbedding" | "transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding";
             /** @description Positional arguments, in order: config, device. */
             args?: unknown[];
             kwargs?: {
@@ -3526,7 +3526,7 @@ export interface components {
          */
         "transformers.models.mistral.modeling_mistral.MistralMLP": {
             /** @enum {string} */
-            class: "MistralMLP" | "nn.MistralMLP" | "transformers.models.mistral.modeling_mistral.MistralMLP";
+            class: "MistralMLP" | "transformers.models.mistral.modeling_mistral.MistralMLP";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3541,7 +3541,7 @@ export interface components {
          */
         "transformers.models.mistral.modeling_mistral.MistralAttention": {
             /** @enum {string} */
-            class: "MistralAttention" | "nn.MistralAttention" | "transformers.models.mistral.modeling_mistral.MistralAttention";
+            class: "MistralAttention" | "transformers.models.mistral.modeling_mistral.MistralAttention";
             /** @description Positional arguments, in order: config, layer_idx. */
             args?: unknown[];
             kwargs?: {
@@ -3558,7 +3558,7 @@ export interface components {
          */
         "transformers.models.mistral.modeling_mistral.MistralDecoderLayer": {
             /** @enum {string} */
-            class: "MistralDecoderLayer" | "nn.MistralDecoderLayer" | "transformers.models.mistral.modeling_mistral.MistralDecoderLayer";
+            class: "MistralDecoderLayer" | "transformers.models.mistral.modeling_mistral.MistralDecoderLayer";
             /** @description Positional arguments, in order: config, layer_idx. */
             args?: unknown[];
             kwargs?: {
@@ -3575,7 +3575,7 @@ export interface components {
          */
         "transformers.MistralModel": {
             /** @enum {string} */
-            class: "MistralModel" | "nn.MistralModel" | "transformers.MistralModel";
+            class: "MistralModel" | "transformers.MistralModel";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3590,7 +3590,7 @@ export interface components {
          */
         "transformers.MistralForCausalLM": {
             /** @enum {string} */
-            class: "MistralForCausalLM" | "nn.MistralForCausalLM" | "transformers.MistralForCausalLM";
+            class: "MistralForCausalLM" | "transformers.MistralForCausalLM";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3605,7 +3605,7 @@ export interface components {
          */
         "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm": {
             /** @enum {string} */
-            class: "Qwen2RMSNorm" | "nn.Qwen2RMSNorm" | "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm";
+            class: "Qwen2RMSNorm" | "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm";
             /** @description Positional arguments, in order: hidden_size, eps. */
             args?: unknown[];
             kwargs?: {
@@ -3622,7 +3622,7 @@ export interface components {
          */
         "transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding": {
             /** @enum {string} */
-            class: "Qwen2RotaryEmbedding" | "nn.Qwen2RotaryEmbedding" | "transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding";
+            class: "Qwen2RotaryEmbedding" | "transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding";
             /** @description Positional arguments, in order: config, device. */
             args?: unknown[];
             kwargs?: {
@@ -3642,7 +3642,7 @@ export interface components {
          */
         "transformers.models.qwen2.modeling_qwen2.Qwen2MLP": {
             /** @enum {string} */
-            class: "Qwen2MLP" | "nn.Qwen2MLP" | "transformers.models.qwen2.modeling_qwen2.Qwen2MLP";
+            class: "Qwen2MLP" | "transformers.models.qwen2.modeling_qwen2.Qwen2MLP";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3657,7 +3657,7 @@ export interface components {
          */
         "transformers.models.qwen2.modeling_qwen2.Qwen2Attention": {
             /** @enum {string} */
-            class: "Qwen2Attention" | "nn.Qwen2Attention" | "transformers.models.qwen2.modeling_qwen2.Qwen2Attention";
+            class: "Qwen2Attention" | "transformers.models.qwen2.modeling_qwen2.Qwen2Attention";
             /** @description Positional arguments, in order: config, layer_idx. */
             args?: unknown[];
             kwargs?: {
@@ -3674,7 +3674,7 @@ export interface components {
          */
         "transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer": {
             /** @enum {string} */
-            class: "Qwen2DecoderLayer" | "nn.Qwen2DecoderLayer" | "transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer";
+            class: "Qwen2DecoderLayer" | "transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer";
             /** @description Positional arguments, in order: config, layer_idx. */
             args?: unknown[];
             kwargs?: {
@@ -3691,7 +3691,7 @@ export interface components {
          */
         "transformers.Qwen2Model": {
             /** @enum {string} */
-            class: "Qwen2Model" | "nn.Qwen2Model" | "transformers.Qwen2Model";
+            class: "Qwen2Model" | "transformers.Qwen2Model";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3706,7 +3706,7 @@ export interface components {
          */
         "transformers.Qwen2ForCausalLM": {
             /** @enum {string} */
-            class: "Qwen2ForCausalLM" | "nn.Qwen2ForCausalLM" | "transformers.Qwen2ForCausalLM";
+            class: "Qwen2ForCausalLM" | "transformers.Qwen2ForCausalLM";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3721,7 +3721,7 @@ export interface components {
          */
         "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm": {
             /** @enum {string} */
-            class: "Qwen3RMSNorm" | "nn.Qwen3RMSNorm" | "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm";
+            class: "Qwen3RMSNorm" | "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm";
             /** @description Positional arguments, in order: hidden_size, eps. */
             args?: unknown[];
             kwargs?: {
@@ -3738,7 +3738,7 @@ export interface components {
          */
         "transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding": {
             /** @enum {string} */
-            class: "Qwen3RotaryEmbedding" | "nn.Qwen3RotaryEmbedding" | "transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding";
+            class: "Qwen3RotaryEmbedding" | "transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding";
             /** @description Positional arguments, in order: config, device. */
             args?: unknown[];
             kwargs?: {
@@ -3758,7 +3758,7 @@ export interface components {
          */
         "transformers.models.qwen3.modeling_qwen3.Qwen3MLP": {
             /** @enum {string} */
-            class: "Qwen3MLP" | "nn.Qwen3MLP" | "transformers.models.qwen3.modeling_qwen3.Qwen3MLP";
+            class: "Qwen3MLP" | "transformers.models.qwen3.modeling_qwen3.Qwen3MLP";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3773,7 +3773,7 @@ export interface components {
          */
         "transformers.models.qwen3.modeling_qwen3.Qwen3Attention": {
             /** @enum {string} */
-            class: "Qwen3Attention" | "nn.Qwen3Attention" | "transformers.models.qwen3.modeling_qwen3.Qwen3Attention";
+            class: "Qwen3Attention" | "transformers.models.qwen3.modeling_qwen3.Qwen3Attention";
             /** @description Positional arguments, in order: config, layer_idx. */
             args?: unknown[];
             kwargs?: {
@@ -3790,7 +3790,7 @@ export interface components {
          */
         "transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer": {
             /** @enum {string} */
-            class: "Qwen3DecoderLayer" | "nn.Qwen3DecoderLayer" | "transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer";
+            class: "Qwen3DecoderLayer" | "transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer";
             /** @description Positional arguments, in order: config, layer_idx. */
             args?: unknown[];
             kwargs?: {
@@ -3807,7 +3807,7 @@ export interface components {
          */
         "transformers.Qwen3Model": {
             /** @enum {string} */
-            class: "Qwen3Model" | "nn.Qwen3Model" | "transformers.Qwen3Model";
+            class: "Qwen3Model" | "transformers.Qwen3Model";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {
@@ -3822,7 +3822,7 @@ export interface components {
          */
         "transformers.Qwen3ForCausalLM": {
             /** @enum {string} */
-            class: "Qwen3ForCausalLM" | "nn.Qwen3ForCausalLM" | "transformers.Qwen3ForCausalLM";
+            class: "Qwen3ForCausalLM" | "transformers.Qwen3ForCausalLM";
             /** @description Positional arguments, in order: config. */
             args?: unknown[];
             kwargs?: {

@@ -7,9 +7,6 @@ import { argError } from '../bind-args.js'
 import { configDtype, type ConfigDef, constructConfig } from './config.js'
 import { CONFIG_DEFS } from './index.js'
 
-/** Keys, nesting and size a config.json may have before any work is done on it. */
-export const CONFIG_LIMITS = { maxKeys: 1000 } as const
-
 export interface ExpandedConfig {
   /** the equivalent class-form spec */
   readonly spec: { class: string, args: [{ class: string, kwargs: Record<string, unknown> }] }
@@ -32,7 +29,6 @@ export function expandConfigSpec (raw: Record<string, unknown>): ExpandedConfig 
   const config = raw.config
   if (typeof config !== 'object' || config === null || Array.isArray(config)) return argError("'config' must be an object (a config.json)")
   const cfg = config as Record<string, unknown>
-  if (Object.keys(cfg).length > CONFIG_LIMITS.maxKeys) argError(`A config may have at most ${CONFIG_LIMITS.maxKeys} keys`)
   const modelType = cfg.model_type
   if (modelType === undefined) argError("AutoConfig.for_model() missing 1 required positional argument: 'model_type'")
   const def = typeof modelType === 'string' ? byModelType.get(modelType) : undefined

@@ -152,8 +152,13 @@ export function configFields (def: ConfigDef): Array<[string, ConfigField]> {
 const POPPED = new Set(['torch_dtype', 'rope_scaling', 'rope_theta', 'name_or_path', '_commit_hash', 'output_attentions',
   'attn_implementation', 'experts_implementation', 'num_labels'])
 
+/** Keys a config may have (real ones have under 100), checked before any work is done on it. */
+export const CONFIG_MAX_KEYS = 1000
+
 /** `XConfig(**kwargs)`. */
 export function constructConfig (def: ConfigDef, kwargs: Readonly<Record<string, unknown>>): ConfigValue {
+  const keys = Object.keys(kwargs).length
+  if (keys > CONFIG_MAX_KEYS) argError(`${def.name} takes at most ${CONFIG_MAX_KEYS} keys; got ${keys}`)
   const c: ConfigValues = {}
   const extra: ConfigValues = {}
   const fields = configFields(def)
