@@ -97,6 +97,13 @@ def cases():
     add("qwen2-sliding-window", cls_form("Qwen2ForCausalLM", "Qwen2Config", **SMALL, use_sliding_window=True,
                                          sliding_window=32, max_window_layers=1))
     add("qwen3-attention-bias", cls_form("Qwen3ForCausalLM", "Qwen3Config", **SMALL, attention_bias=True))
+    # inv_freq over the bases and head sizes of public checkpoints (and odd ones): whole 32-float
+    # steps go through PyTorch's vectorized pow, the rest through libm's
+    for theta in [10000.0, 500000.0, 1000000.0, 5000000.0, 75000.0, 123456.789]:
+        for head_dim in [64, 80, 96, 128, 160, 256]:
+            add(f"rope-theta-{theta:g}-head-{head_dim}", cls_form("LlamaModel", "LlamaConfig", vocab_size=8, hidden_size=256,
+                                                               intermediate_size=8, num_hidden_layers=0, num_attention_heads=4,
+                                                               head_dim=head_dim, rope_theta=theta))
     # transformers' own refusals
     add("err-hidden-size-type", cls_form("LlamaForCausalLM", "LlamaConfig", hidden_size="x"))
     add("err-hidden-size-bool", cls_form("LlamaForCausalLM", "LlamaConfig", hidden_size=True))
@@ -105,7 +112,7 @@ def cases():
     add("err-initializer-range", cls_form("LlamaForCausalLM", "LlamaConfig", initializer_range=2.0))
     add("err-tie-type", cls_form("Qwen2ForCausalLM", "Qwen2Config", tie_word_embeddings="yes"))
     add("err-rope-missing-factor", cls_form("LlamaForCausalLM", "LlamaConfig", rope_parameters={"rope_type": "linear"}))
-    add("err-mistral-heads-divide", cls_form("MistralModel", "MistralConfig", hidden_size=66, num_attention_heads=4))
+    add("mistral-heads-not-dividing", cls_form("MistralModel", "MistralConfig", **{**SMALL, "hidden_size": 66}))
     add("err-shorthand-model-type", {"config": {"model_type": "not-a-model"}})
     return out
 

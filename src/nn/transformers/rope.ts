@@ -7,6 +7,7 @@
 import { argError, setOwn } from '../bind-args.js'
 import { pyStrRepr, pyValueRepr } from '../py-repr.js'
 import type { ConfigValues } from './config.js'
+import { torchPowScalarBase } from './sleef-powf.js'
 
 /** RotaryEmbeddingConfigMixin.default_theta */
 const DEFAULT_THETA = 10000
@@ -77,10 +78,8 @@ function num (p: Readonly<ConfigValues>, key: string): number {
 /** base ** (arange(0, dim, 2).float() / dim), then 1.0 / that: the default inverse frequencies. */
 function baseFreqs (base: number, dim: number): Float64Array {
   const n = Math.ceil(dim / 2)
-  const out = new Float64Array(n)
-  const b = f32(base)
-  for (let i = 0; i < n; i++) out[i] = f32(Math.pow(b, f32((2 * i) / dim)))
-  return out
+  const exps = Array.from({ length: n }, (_, i) => f32((2 * i) / dim))
+  return Float64Array.from(torchPowScalarBase(base, exps))
 }
 
 const reciprocal = (xs: Float64Array): Float64Array => xs.map((x) => f32(1 / x))
