@@ -22,7 +22,7 @@ function fma (a: number, b: number, c: number): number {
   const err = (p - (s - bb)) + (c - bb)
   if (err === 0 || !Number.isFinite(s)) return f32(s)
   scratch[0] = s
-  if ((words[0] as number & 1) === 0) {
+  if (((words[0] as number) & 1) === 0) {
     // step one double ULP toward the exact value: the result is odd, so it rounds to float32 once
     const up = (err > 0) === (s > 0)
     if (up) {
