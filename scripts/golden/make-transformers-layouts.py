@@ -97,6 +97,19 @@ def cases():
     add("qwen2-sliding-window", cls_form("Qwen2ForCausalLM", "Qwen2Config", **SMALL, use_sliding_window=True,
                                          sliding_window=32, max_window_layers=1))
     add("qwen3-attention-bias", cls_form("Qwen3ForCausalLM", "Qwen3Config", **SMALL, attention_bias=True))
+    # mixtures of experts: transformers 5 fuses each layer's experts into gate_up_proj and down_proj
+    moe = {**SMALL, "num_hidden_layers": 3}
+    add("mixtral-causal-lm", cls_form("MixtralForCausalLM", "MixtralConfig", **moe, num_local_experts=4, num_key_value_heads=2))
+    add("mixtral-model", cls_form("MixtralModel", "MixtralConfig", **moe))
+    add("mixtral-shorthand-bf16", {"config": {**moe, "model_type": "mixtral", "architectures": ["MixtralForCausalLM"],
+                                              "torch_dtype": "bfloat16", "tie_word_embeddings": True, "rope_theta": 1000000.0}})
+    add("qwen3-moe-causal-lm", cls_form("Qwen3MoeForCausalLM", "Qwen3MoeConfig", **moe, num_experts=6, moe_intermediate_size=24,
+                                        num_key_value_heads=2))
+    add("qwen3-moe-sparse-step", cls_form("Qwen3MoeForCausalLM", "Qwen3MoeConfig", **{**moe, "num_hidden_layers": 5},
+                                          num_experts=4, moe_intermediate_size=24, decoder_sparse_step=2, mlp_only_layers=[3]))
+    add("qwen3-moe-head-dim-key", {"config": {**moe, "model_type": "qwen3_moe", "num_experts": 4, "moe_intermediate_size": 24,
+                                              "head_dim": 32, "torch_dtype": "float16"}})
+    add("err-qwen3-moe-step-zero", cls_form("Qwen3MoeModel", "Qwen3MoeConfig", **moe, num_experts=2, decoder_sparse_step=0))
     # inv_freq over the bases and head sizes of public checkpoints (and odd ones): whole 32-float
     # steps go through PyTorch's vectorized pow, the rest through libm's
     for theta in [10000.0, 500000.0, 1000000.0, 5000000.0, 75000.0, 123456.789]:

@@ -23,6 +23,20 @@ export interface DecoderFamily {
   readonly qkNorm?: boolean
   /** the attention's head_dim: Llama's getattr(config, "head_dim", hidden // heads), Mistral's `or` form */
   readonly headDimOr?: boolean
+  /** mixture of experts (transformers 5's fused expert tensors) in place of the MLP */
+  readonly moe?: MoeShape
+}
+
+/** Where a family's sparse MoE block differs. */
+export interface MoeShape {
+  /** config key of the expert count ('num_local_experts', 'num_experts') */
+  readonly experts: string
+  /** config key of one expert's intermediate size */
+  readonly intermediate: string
+  /** registration order inside the block (Mixtral: gate first; Qwen3-MoE: experts first) */
+  readonly expertsFirst: boolean
+  /** whether layer `i` has the MoE block (else the dense MLP) */
+  readonly sparse: (c: ConfigValue, layerIdx: number) => boolean
 }
 
 /** The config argument of every class of a family: a config spec's value. */
@@ -53,7 +67,9 @@ export function headDim (c: ConfigValue, orForm = false): number {
 /** Tensors one decoder layer registers (a bound the model checks before building its layers). */
 function tensorsPerLayer (f: DecoderFamily, c: ConfigValue): number {
   const { qkv, o } = f.attentionBias(c)
-  return 4 + (qkv ? 3 : 0) + 1 + (o ? 1 : 0) + 3 * (f.mlpBias(c) ? 2 : 1) + 2 + (f.qkNorm === true ? 2 : 0)
+  // a MoE block has 3 tensors, a dense MLP 3 or 6: 3 is the least a layer's MLP holds
+  const mlp = f.moe !== undefined ? 3 : 3 * (f.mlpBias(c) ? 2 : 1)
+  return 4 + (qkv ? 3 : 0) + 1 + (o ? 1 : 0) + mlp + 2 + (f.qkNorm === true ? 2 : 0)
 }
 
 export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
@@ -140,6 +156,8 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     }
   })
 
+  const moeDefs = f.moe === undefined ? [] : moeFamily(f, f.moe, cfg, q, name)
+
   const layer = defineModule({
     name: name('DecoderLayer'),
     qualname: q(name('DecoderLayer')),
@@ -153,7 +171,7 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
       return {
         children: [
           ['self_attn', ctx.make(attention.name, [], { config: c, layer_idx: a.layer_idx })],
-          ['mlp', ctx.make(mlp.name, [c])],
+          ['mlp', f.moe !== undefined && f.moe.sparse(c, a.layer_idx) ? ctx.make(name('SparseMoeBlock'), [c]) : ctx.make(mlp.name, [c])],
           ['input_layernorm', norm()],
           ['post_attention_layernorm', norm()]
         ]
@@ -208,7 +226,59 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     }
   })
 
-  return [rmsNorm, rotary, mlp, attention, layer, model, causalLm]
+  return [rmsNorm, rotary, mlp, ...moeDefs, attention, layer, model, causalLm]
+}
+
+/** XTopKRouter (weight: experts × hidden), XExperts (gate_up_proj, down_proj: one 3-D tensor each), XSparseMoeBlock. */
+function moeFamily (f: DecoderFamily, moe: MoeShape, cfg: (cls: string) => ReturnType<typeof arg.custom<ConfigValue>>,
+  q: (cls: string) => string, name: (suffix: string) => string): AnyModuleDef[] {
+  const { pyModule } = f
+  const router = defineModule({
+    name: name('TopKRouter'),
+    qualname: q(name('TopKRouter')),
+    pyModule,
+    acceptsDevice: false,
+    doc: `Router: weight (${moe.experts}, hidden_size).`,
+    signature: { config: cfg(name('TopKRouter')) },
+    build: (a, ctx) => ({ tensors: [parameter('weight', [intAttr(a.config, moe.experts), intAttr(a.config, 'hidden_size')], ctx.defaultDtype)] })
+  })
+  const experts = defineModule({
+    name: name('Experts'),
+    qualname: q(name('Experts')),
+    pyModule,
+    acceptsDevice: false,
+    doc: `Every expert's weights fused in two tensors: gate_up_proj (${moe.experts}, 2 * ${moe.intermediate}, hidden_size), ` +
+      `down_proj (${moe.experts}, hidden_size, ${moe.intermediate}).`,
+    signature: { config: cfg(name('Experts')) },
+    build (a, ctx) {
+      const e = intAttr(a.config, moe.experts)
+      const h = intAttr(a.config, 'hidden_size')
+      const i = intAttr(a.config, moe.intermediate)
+      return {
+        tensors: [
+          parameter('gate_up_proj', [e, 2 * i, h], ctx.defaultDtype),
+          parameter('down_proj', [e, h, i], ctx.defaultDtype)
+        ]
+      }
+    }
+  })
+  const block = defineModule({
+    name: name('SparseMoeBlock'),
+    qualname: q(name('SparseMoeBlock')),
+    pyModule,
+    acceptsDevice: false,
+    doc: 'Sparse mixture of experts: gate (the router) and experts (fused weights).',
+    signature: { config: cfg(name('SparseMoeBlock')) },
+    build (a, ctx) {
+      // constructed in registration order, as the Python __init__ does
+      const gate = (): [string, ModuleNode] => ['gate', ctx.make(router.name, [a.config])]
+      const ex = (): [string, ModuleNode] => ['experts', ctx.make(experts.name, [a.config])]
+      if (moe.expertsFirst) { const e = ex(); return { children: [e, gate()] } }
+      const g = gate()
+      return { children: [g, ex()] }
+    }
+  })
+  return [router, experts, block]
 }
 
 export { DEFAULT_DTYPE }

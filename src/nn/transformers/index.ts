@@ -4,11 +4,13 @@ import type { AnyModuleDef } from '../define.js'
 import type { ConfigDef } from './config.js'
 import { defs as llama, llamaConfig } from './llama.js'
 import { defs as mistral, mistralConfig } from './mistral.js'
+import { defs as mixtral, mixtralConfig } from './mixtral.js'
 import { defs as qwen, qwen2Config, qwen3Config } from './qwen2.js'
+import { defs as qwen3Moe, qwen3MoeConfig } from './qwen3-moe.js'
 
-export const TRANSFORMERS_MODULE_DEFS: readonly AnyModuleDef[] = [...llama, ...mistral, ...qwen]
+export const TRANSFORMERS_MODULE_DEFS: readonly AnyModuleDef[] = [...llama, ...mistral, ...mixtral, ...qwen, ...qwen3Moe]
 
-export const CONFIG_DEFS: readonly ConfigDef[] = [llamaConfig, mistralConfig, qwen2Config, qwen3Config]
+export const CONFIG_DEFS: readonly ConfigDef[] = [llamaConfig, mistralConfig, mixtralConfig, qwen2Config, qwen3Config, qwen3MoeConfig]
 
 /** The config class of each model class, for the catalog and the `{"config": …}` form. */
 export function configOfModel (model: AnyModuleDef): ConfigDef | undefined {

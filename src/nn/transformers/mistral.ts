@@ -1,14 +1,10 @@
 // transformers/models/mistral: MistralConfig, and MistralModel / MistralForCausalLM with their parts.
-import { field, type ConfigDef } from './config.js'
+import { field, type ConfigDef, type ConfigField } from './config.js'
 import { decoderFamily } from './decoder.js'
 
-export const mistralConfig: ConfigDef = {
-  name: 'MistralConfig',
-  qualname: 'transformers.MistralConfig',
-  modelType: 'mistral',
-  doc: 'Configuration of a Mistral model (defaults: Mistral-7B-v0.1). head_dim defaults to hidden_size // num_attention_heads; ' +
-    'sliding_window is kept for attention and changes no tensor.',
-  fields: {
+/** The fields Mistral and Mixtral declare first, in their order (they differ in rms_norm_eps). */
+export function mistralFields (rmsNormEps: number): Record<string, ConfigField> {
+  return {
     vocab_size: field.int(32000),
     hidden_size: field.int(4096),
     intermediate_size: field.int(14336),
@@ -19,12 +15,23 @@ export const mistralConfig: ConfigDef = {
     hidden_act: field.str('silu'),
     max_position_embeddings: field.int(4096 * 32),
     initializer_range: field.float(0.02),
-    rms_norm_eps: field.float(1e-6),
+    rms_norm_eps: field.float(rmsNormEps),
     use_cache: field.bool(true),
     pad_token_id: field.optInt(null),
     bos_token_id: field.optInt(1),
     eos_token_id: field.tokenIds(2),
     tie_word_embeddings: field.bool(false),
+  }
+}
+
+export const mistralConfig: ConfigDef = {
+  name: 'MistralConfig',
+  qualname: 'transformers.MistralConfig',
+  modelType: 'mistral',
+  doc: 'Configuration of a Mistral model (defaults: Mistral-7B-v0.1). head_dim defaults to hidden_size // num_attention_heads; ' +
+    'sliding_window is kept for attention and changes no tensor.',
+  fields: {
+    ...mistralFields(1e-6),
     rope_parameters: field.rope(),
     sliding_window: field.optInt(4096),
     attention_dropout: field.dropout()

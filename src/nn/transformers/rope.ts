@@ -15,11 +15,11 @@ const DEFAULT_THETA = 10000
 const f32 = Math.fround
 
 /** convert_rope_params_to_dict + standardize_rope_params, on a config's values and its extra kwargs. */
-export function standardizeRope (c: ConfigValues, extra: ConfigValues): void {
+export function standardizeRope (c: ConfigValues, extra: ConfigValues, defaultTheta = DEFAULT_THETA): void {
   const scaling = extra.rope_scaling
   const truthy = (v: unknown): boolean => typeof v === 'object' && v !== null && Object.keys(v).length > 0
   const params: ConfigValues = { ...(truthy(scaling) ? scaling as ConfigValues : truthy(c.rope_parameters) ? c.rope_parameters as ConfigValues : {}) }
-  const theta = Object.hasOwn(extra, 'rope_theta') ? extra.rope_theta : DEFAULT_THETA
+  const theta = Object.hasOwn(extra, 'rope_theta') ? extra.rope_theta : defaultTheta
   const partial = extra.partial_rotary_factor
   if (!Object.hasOwn(params, 'rope_theta')) setOwn(params, 'rope_theta', theta)
   if (partial !== undefined && partial !== null && !Object.hasOwn(params, 'partial_rotary_factor')) setOwn(params, 'partial_rotary_factor', partial)
