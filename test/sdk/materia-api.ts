@@ -3600,6 +3600,167 @@ export interface components {
             ties?: string[][];
         };
         /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm": {
+            /** @enum {string} */
+            class: "MixtralRMSNorm" | "transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding": {
+            /** @enum {string} */
+            class: "MixtralRotaryEmbedding" | "transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralMLP
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralMLP": {
+            /** @enum {string} */
+            class: "MixtralMLP" | "transformers.models.mixtral.modeling_mixtral.MixtralMLP";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter(config). Router: weight (num_local_experts, hidden_size).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter": {
+            /** @enum {string} */
+            class: "MixtralTopKRouter" | "transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralExperts
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_local_experts, 2 * intermediate_size, hidden_size), down_proj (num_local_experts, hidden_size, intermediate_size).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralExperts": {
+            /** @enum {string} */
+            class: "MixtralExperts" | "transformers.models.mixtral.modeling_mixtral.MixtralExperts";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock(config). Sparse mixture of experts: gate (the router) and experts (fused weights).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock": {
+            /** @enum {string} */
+            class: "MixtralSparseMoeBlock" | "transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralAttention
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralAttention": {
+            /** @enum {string} */
+            class: "MixtralAttention" | "transformers.models.mixtral.modeling_mixtral.MixtralAttention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer": {
+            /** @enum {string} */
+            class: "MixtralDecoderLayer" | "transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.MixtralModel
+         * @description transformers.MixtralModel(config). The bare Mixtral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MixtralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MixtralConfig.
+         */
+        "transformers.MixtralModel": {
+            /** @enum {string} */
+            class: "MixtralModel" | "transformers.MixtralModel";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.MixtralForCausalLM
+         * @description transformers.MixtralForCausalLM(config). MixtralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MixtralConfig.
+         */
+        "transformers.MixtralForCausalLM": {
+            /** @enum {string} */
+            class: "MixtralForCausalLM" | "transformers.MixtralForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
          * transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm
          * @description transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
          */
@@ -3827,6 +3988,167 @@ export interface components {
             args?: unknown[];
             kwargs?: {
                 /** @description config: Qwen3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm": {
+            /** @enum {string} */
+            class: "Qwen3MoeRMSNorm" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding": {
+            /** @enum {string} */
+            class: "Qwen3MoeRotaryEmbedding" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP": {
+            /** @enum {string} */
+            class: "Qwen3MoeMLP" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter(config). Router: weight (num_experts, hidden_size).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter": {
+            /** @enum {string} */
+            class: "Qwen3MoeTopKRouter" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_experts, 2 * moe_intermediate_size, hidden_size), down_proj (num_experts, hidden_size, moe_intermediate_size).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts": {
+            /** @enum {string} */
+            class: "Qwen3MoeExperts" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock(config). Sparse mixture of experts: gate (the router) and experts (fused weights).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock": {
+            /** @enum {string} */
+            class: "Qwen3MoeSparseMoeBlock" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention": {
+            /** @enum {string} */
+            class: "Qwen3MoeAttention" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer": {
+            /** @enum {string} */
+            class: "Qwen3MoeDecoderLayer" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen3MoeModel
+         * @description transformers.Qwen3MoeModel(config). The bare Qwen3Moe decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3MoeDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3MoeConfig.
+         */
+        "transformers.Qwen3MoeModel": {
+            /** @enum {string} */
+            class: "Qwen3MoeModel" | "transformers.Qwen3MoeModel";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen3MoeForCausalLM
+         * @description transformers.Qwen3MoeForCausalLM(config). Qwen3MoeModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3MoeConfig.
+         */
+        "transformers.Qwen3MoeForCausalLM": {
+            /** @enum {string} */
+            class: "Qwen3MoeForCausalLM" | "transformers.Qwen3MoeForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
                 config?: unknown;
             };
             ties?: string[][];
