@@ -110,6 +110,22 @@ def cases():
     add("qwen3-moe-head-dim-key", {"config": {**moe, "model_type": "qwen3_moe", "num_experts": 4, "moe_intermediate_size": 24,
                                               "head_dim": 32, "torch_dtype": "float16"}})
     add("err-qwen3-moe-step-zero", cls_form("Qwen3MoeModel", "Qwen3MoeConfig", **moe, num_experts=2, decoder_sparse_step=0))
+    # Phi3: fused qkv_proj and gate_up_proj, partial rotary, LongRoPE (pad_token_id defaults to 32000)
+    add("phi3-pad-beyond-vocab", cls_form("Phi3Model", "Phi3Config", **SMALL))
+    phi = {**SMALL, "pad_token_id": 0}
+    add("phi3-causal-lm", cls_form("Phi3ForCausalLM", "Phi3Config", **phi, num_key_value_heads=2))
+    add("phi3-model", cls_form("Phi3Model", "Phi3Config", **phi))
+    add("phi3-partial-rotary", cls_form("Phi3ForCausalLM", "Phi3Config", **phi, partial_rotary_factor=0.75,
+                                        tie_word_embeddings=True))
+    add("phi3-longrope", {"config": {**phi, "model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "torch_dtype": "bfloat16",
+                                     "max_position_embeddings": 131072, "original_max_position_embeddings": 4096,
+                                     "rope_theta": 10000.0,
+                                     "rope_scaling": {"type": "longrope", "short_factor": [1.0 + i / 10 for i in range(8)],
+                                                      "long_factor": [1.5 + i for i in range(8)]}}})
+    add("err-phi3-short-factor-length", cls_form("Phi3Model", "Phi3Config", **SMALL,
+                                                 rope_parameters={"rope_type": "longrope", "short_factor": [1.0],
+                                                                  "long_factor": [1.0] * 8}))
+    add("err-phi3-rope-type", cls_form("Phi3Model", "Phi3Config", **SMALL, rope_parameters={"rope_type": "linear", "factor": 2.0}))
     # inv_freq over the bases and head sizes of public checkpoints (and odd ones): whole 32-float
     # steps go through PyTorch's vectorized pow, the rest through libm's
     for theta in [10000.0, 500000.0, 1000000.0, 5000000.0, 75000.0, 123456.789]:

@@ -3761,6 +3761,122 @@ export interface components {
             ties?: string[][];
         };
         /**
+         * transformers.models.phi3.modeling_phi3.Phi3RMSNorm
+         * @description transformers.models.phi3.modeling_phi3.Phi3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.phi3.modeling_phi3.Phi3RMSNorm": {
+            /** @enum {string} */
+            class: "Phi3RMSNorm" | "transformers.models.phi3.modeling_phi3.Phi3RMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding
+         * @description transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding": {
+            /** @enum {string} */
+            class: "Phi3RotaryEmbedding" | "transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.phi3.modeling_phi3.Phi3MLP
+         * @description transformers.models.phi3.modeling_phi3.Phi3MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.phi3.modeling_phi3.Phi3MLP": {
+            /** @enum {string} */
+            class: "Phi3MLP" | "transformers.models.phi3.modeling_phi3.Phi3MLP";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.phi3.modeling_phi3.Phi3Attention
+         * @description transformers.models.phi3.modeling_phi3.Phi3Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.phi3.modeling_phi3.Phi3Attention": {
+            /** @enum {string} */
+            class: "Phi3Attention" | "transformers.models.phi3.modeling_phi3.Phi3Attention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.phi3.modeling_phi3.Phi3DecoderLayer
+         * @description transformers.models.phi3.modeling_phi3.Phi3DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.phi3.modeling_phi3.Phi3DecoderLayer": {
+            /** @enum {string} */
+            class: "Phi3DecoderLayer" | "transformers.models.phi3.modeling_phi3.Phi3DecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Phi3Model
+         * @description transformers.Phi3Model(config). The bare Phi3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Phi3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Phi3Config.
+         */
+        "transformers.Phi3Model": {
+            /** @enum {string} */
+            class: "Phi3Model" | "transformers.Phi3Model";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Phi3ForCausalLM
+         * @description transformers.Phi3ForCausalLM(config). Phi3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Phi3Config.
+         */
+        "transformers.Phi3ForCausalLM": {
+            /** @enum {string} */
+            class: "Phi3ForCausalLM" | "transformers.Phi3ForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
          * transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm
          * @description transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
          */

@@ -109,6 +109,8 @@ export interface ConfigDef {
   readonly modelType: string
   /** rope_theta when the config gives none (RotaryEmbeddingConfigMixin.default_theta: 10000.0) */
   readonly defaultTheta?: number
+  /** a class's own convert_rope_params_to_dict: keys it always sets, rope types it renames (Phi3) */
+  readonly rope?: { readonly always?: Readonly<Record<string, unknown>>, readonly renames?: Readonly<Record<string, string>> }
   readonly doc: string
   /** the class's own fields after PreTrainedConfig's, in declaration order */
   readonly fields: Readonly<Record<string, ConfigField>>
@@ -180,7 +182,7 @@ export function constructConfig (def: ConfigDef, kwargs: Readonly<Record<string,
     c.id2label = Object.fromEntries(Array.from({ length: Math.max(0, Math.min(n, 1000)) }, (_, i) => [String(i), `LABEL_${i}`]))
     c.label2id = Object.fromEntries(Object.entries(c.id2label as Record<string, string>).map(([k, v]) => [v, Number(k)]))
   }
-  if (Object.hasOwn(def.fields, 'rope_parameters')) standardizeRope(c, extra, def.defaultTheta)
+  if (Object.hasOwn(def.fields, 'rope_parameters')) standardizeRope(c, extra, def)
   for (const [k, v] of Object.entries(extra)) if (!POPPED.has(k)) setOwn(c, k, v)
   // @strict's class validators run after __post_init__: validate_rope, then the class's own
   if (Object.hasOwn(def.fields, 'rope_parameters')) validateRope(c)

@@ -25,6 +25,8 @@ export interface DecoderFamily {
   readonly headDimOr?: boolean
   /** mixture of experts (transformers 5's fused expert tensors) in place of the MLP */
   readonly moe?: MoeShape
+  /** Phi3: o_proj then one qkv_proj, and one gate_up_proj; residual dropouts after the norms */
+  readonly fused?: { readonly dropout: string }
 }
 
 /** Where a family's sparse MoE block differs. */
@@ -67,9 +69,10 @@ export function headDim (c: ConfigValue, orForm = false): number {
 /** Tensors one decoder layer registers (a bound the model checks before building its layers). */
 function tensorsPerLayer (f: DecoderFamily, c: ConfigValue): number {
   const { qkv, o } = f.attentionBias(c)
-  // a MoE block has 3 tensors, a dense MLP 3 or 6: 3 is the least a layer's MLP holds
-  const mlp = f.moe !== undefined ? 3 : 3 * (f.mlpBias(c) ? 2 : 1)
-  return 4 + (qkv ? 3 : 0) + 1 + (o ? 1 : 0) + mlp + 2 + (f.qkNorm === true ? 2 : 0)
+  // a MoE block has 3 tensors, a dense MLP 2 to 6: 2 is the least a layer's MLP holds
+  const mlp = f.moe !== undefined ? 3 : f.fused !== undefined ? 2 : 3 * (f.mlpBias(c) ? 2 : 1)
+  const attention = f.fused !== undefined ? 2 : 4 + (qkv ? 3 : 0)
+  return attention + (o ? 1 : 0) + mlp + 2 + (f.qkNorm === true ? 2 : 0)
 }
 
 export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
@@ -122,6 +125,10 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
       const i = intAttr(c, 'intermediate_size')
       const bias = f.mlpBias(c)
       const lin = (inF: number, outF: number): ModuleNode => ctx.make('Linear', [inF, outF], { bias, ...factory(ctx) })
+      if (f.fused !== undefined) {
+        const gateUp = lin(h, 2 * i)
+        return { children: [['gate_up_proj', gateUp], ['down_proj', lin(i, h)]] }
+      }
       return { children: [['gate_proj', lin(h, i)], ['up_proj', lin(h, i)], ['down_proj', lin(i, h)]] }
     }
   })
@@ -142,6 +149,10 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
       if (kv === 0) argError('integer division or modulo by zero')
       const { qkv, o } = f.attentionBias(c)
       const lin = (inF: number, outF: number, bias: boolean): ModuleNode => ctx.make('Linear', [inF, outF], { bias, ...factory(ctx) })
+      if (f.fused !== undefined) {
+        const out = lin(heads * d, h, o)
+        return { children: [['o_proj', out], ['qkv_proj', lin(h, heads * d + 2 * kv * d, qkv)]] }
+      }
       const children: Array<[string, ModuleNode]> = [
         ['q_proj', lin(h, heads * d, qkv)],
         ['k_proj', lin(h, kv * d, qkv)],
@@ -168,14 +179,17 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     build (a, ctx) {
       const c = a.config
       const norm = (): ModuleNode => ctx.make(rmsNorm.name, [c.values.hidden_size], { eps: c.values.rms_norm_eps })
-      return {
-        children: [
-          ['self_attn', ctx.make(attention.name, [], { config: c, layer_idx: a.layer_idx })],
-          ['mlp', f.moe !== undefined && f.moe.sparse(c, a.layer_idx) ? ctx.make(name('SparseMoeBlock'), [c]) : ctx.make(mlp.name, [c])],
-          ['input_layernorm', norm()],
-          ['post_attention_layernorm', norm()]
-        ]
+      const children: Array<[string, ModuleNode]> = [
+        ['self_attn', ctx.make(attention.name, [], { config: c, layer_idx: a.layer_idx })],
+        ['mlp', f.moe !== undefined && f.moe.sparse(c, a.layer_idx) ? ctx.make(name('SparseMoeBlock'), [c]) : ctx.make(mlp.name, [c])],
+        ['input_layernorm', norm()],
+        ['post_attention_layernorm', norm()]
+      ]
+      if (f.fused !== undefined) {
+        const p = c.values[f.fused.dropout]
+        children.push(['resid_attn_dropout', ctx.make('Dropout', [p])], ['resid_mlp_dropout', ctx.make('Dropout', [p])])
       }
+      return { children }
     }
   })
 

@@ -6,7 +6,7 @@
 // and a Python scalar meeting a float32 tensor is itself rounded to float32 first.
 import { argError, setOwn } from '../bind-args.js'
 import { pyStrRepr, pyValueRepr } from '../py-repr.js'
-import type { ConfigValues } from './config.js'
+import type { ConfigDef, ConfigValues } from './config.js'
 import { torchPowScalarBase } from './sleef-powf.js'
 
 /** RotaryEmbeddingConfigMixin.default_theta */
@@ -15,18 +15,23 @@ const DEFAULT_THETA = 10000
 const f32 = Math.fround
 
 /** convert_rope_params_to_dict + standardize_rope_params, on a config's values and its extra kwargs. */
-export function standardizeRope (c: ConfigValues, extra: ConfigValues, defaultTheta = DEFAULT_THETA): void {
+export function standardizeRope (c: ConfigValues, extra: ConfigValues, def: Pick<ConfigDef, 'defaultTheta' | 'rope'>): void {
   const scaling = extra.rope_scaling
   const truthy = (v: unknown): boolean => typeof v === 'object' && v !== null && Object.keys(v).length > 0
   const params: ConfigValues = { ...(truthy(scaling) ? scaling as ConfigValues : truthy(c.rope_parameters) ? c.rope_parameters as ConfigValues : {}) }
-  const theta = Object.hasOwn(extra, 'rope_theta') ? extra.rope_theta : defaultTheta
+  const theta = Object.hasOwn(extra, 'rope_theta') ? extra.rope_theta : def.defaultTheta ?? DEFAULT_THETA
   const partial = extra.partial_rotary_factor
   if (!Object.hasOwn(params, 'rope_theta')) setOwn(params, 'rope_theta', theta)
   if (partial !== undefined && partial !== null && !Object.hasOwn(params, 'partial_rotary_factor')) setOwn(params, 'partial_rotary_factor', partial)
+  for (const [k, v] of Object.entries(def.rope?.always ?? {})) if (!Object.hasOwn(params, k)) setOwn(params, k, v)
   if (!Object.hasOwn(params, 'rope_type')) setOwn(params, 'rope_type', Object.hasOwn(params, 'type') ? params.type : 'default')
-  if (['llama3', 'yarn', 'longrope'].includes(params.rope_type as string) && !Object.hasOwn(params, 'original_max_position_embeddings')) {
-    params.original_max_position_embeddings = c.max_position_embeddings
+  if (['llama3', 'yarn', 'longrope'].includes(params.rope_type as string)) {
+    // a config class with an original_max_position_embeddings field (Phi3) has it win
+    if (Object.hasOwn(c, 'original_max_position_embeddings')) params.original_max_position_embeddings = c.original_max_position_embeddings
+    else if (!Object.hasOwn(params, 'original_max_position_embeddings')) params.original_max_position_embeddings = c.max_position_embeddings
   }
+  const renamed = def.rope?.renames?.[String(params.rope_type)]
+  if (renamed !== undefined) params.rope_type = renamed
   c.rope_parameters = params
 }
 
@@ -40,7 +45,7 @@ const REQUIRED: Readonly<Record<string, readonly string[]>> = {
 }
 
 /** The rope types materia computes inv_freq for. */
-export const ROPE_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3'] as const
+export const ROPE_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope'] as const
 
 /** validate_rope: the required keys of the rope_type (a KeyError), and an even rotary dimension. */
 export function validateRope (c: ConfigValues): void {
@@ -106,6 +111,12 @@ export function invFreq (r: RopeInputs): number[] {
       return [...reciprocal(baseFreqs(base, dim))]
     }
     case 'llama3': return llama3(p, base, dim)
+    case 'longrope': {
+      // at construction no sequence is longer than original_max_position_embeddings: short_factor
+      const ext = p.short_factor
+      if (!Array.isArray(ext) || ext.length < Math.ceil(dim / 2)) return argError(`short_factor must list ${Math.ceil(dim / 2)} numbers`)
+      return [...baseFreqs(base, dim)].map((x, i) => f32(1 / f32(f32(ext[i] as number) * x)))
+    }
     case 'yarn': return yarn(p, base, dim, r.maxPositionEmbeddings)
     default:
       return argError(`'${type}'`)
