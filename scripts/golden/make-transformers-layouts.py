@@ -126,6 +126,13 @@ def cases():
                                                  rope_parameters={"rope_type": "longrope", "short_factor": [1.0],
                                                                   "long_factor": [1.0] * 8}))
     add("err-phi3-rope-type", cls_form("Phi3Model", "Phi3Config", **SMALL, rope_parameters={"rope_type": "linear", "factor": 2.0}))
+    # Gemma2: scaled embedding with a 0-d embed_scale buffer, four norms a layer, tied by default
+    add("gemma2-causal-lm", cls_form("Gemma2ForCausalLM", "Gemma2Config", **SMALL, num_key_value_heads=2, head_dim=16))
+    add("gemma2-model", cls_form("Gemma2Model", "Gemma2Config", **SMALL))
+    add("gemma2-untied-bias", cls_form("Gemma2ForCausalLM", "Gemma2Config", **SMALL, tie_word_embeddings=False, attention_bias=True))
+    add("gemma2-shorthand-bf16", {"config": {**{**SMALL, "hidden_size": 96}, "model_type": "gemma2",
+                                             "architectures": ["Gemma2ForCausalLM"], "torch_dtype": "bfloat16"}})
+    add("err-gemma2-heads-divide", cls_form("Gemma2Model", "Gemma2Config", **{**SMALL, "hidden_size": 66}))
     # inv_freq over the bases and head sizes of public checkpoints (and odd ones): whole 32-float
     # steps go through PyTorch's vectorized pow, the rest through libm's
     for theta in [10000.0, 500000.0, 1000000.0, 5000000.0, 75000.0, 123456.789]:
@@ -200,7 +207,7 @@ def record(case_id, spec):
         if name in sd:
             continue
         tensors.append(info(name, b, False))
-        buffers[name] = b.detach().contiguous().numpy().tobytes().hex()
+        buffers[name] = b.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes().hex()
     rec["tensors"] = tensors
     rec["buffers"] = buffers
     rec["config"] = json.loads(config.to_json_string(use_diff=False))

@@ -3368,6 +3368,143 @@ export interface components {
             ties?: string[][];
         };
         /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm": {
+            /** @enum {string} */
+            class: "Gemma2RMSNorm" | "transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding": {
+            /** @enum {string} */
+            class: "Gemma2RotaryEmbedding" | "transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2MLP
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2MLP": {
+            /** @enum {string} */
+            class: "Gemma2MLP" | "transformers.models.gemma2.modeling_gemma2.Gemma2MLP";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding(num_embeddings, embedding_dim, padding_idx, embed_scale). An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) and a non-persistent 0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding": {
+            /** @enum {string} */
+            class: "Gemma2TextScaledWordEmbedding" | "transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding";
+            /** @description Positional arguments, in order: num_embeddings, embedding_dim, padding_idx, embed_scale. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description num_embeddings: int */
+                num_embeddings?: number;
+                /** @description embedding_dim: int */
+                embedding_dim?: number;
+                /** @description padding_idx: Optional[int] = null */
+                padding_idx?: number | null;
+                /** @description embed_scale: float = 1 */
+                embed_scale?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2Attention
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2Attention": {
+            /** @enum {string} */
+            class: "Gemma2Attention" | "transformers.models.gemma2.modeling_gemma2.Gemma2Attention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer": {
+            /** @enum {string} */
+            class: "Gemma2DecoderLayer" | "transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Gemma2Model
+         * @description transformers.Gemma2Model(config). The bare Gemma2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Gemma2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Gemma2Config.
+         */
+        "transformers.Gemma2Model": {
+            /** @enum {string} */
+            class: "Gemma2Model" | "transformers.Gemma2Model";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Gemma2ForCausalLM
+         * @description transformers.Gemma2ForCausalLM(config). Gemma2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Gemma2Config.
+         */
+        "transformers.Gemma2ForCausalLM": {
+            /** @enum {string} */
+            class: "Gemma2ForCausalLM" | "transformers.Gemma2ForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
          * transformers.models.llama.modeling_llama.LlamaRMSNorm
          * @description transformers.models.llama.modeling_llama.LlamaRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
          */

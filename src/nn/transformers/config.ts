@@ -156,6 +156,13 @@ export function configFields (def: ConfigDef): Array<[string, ConfigField]> {
 const POPPED = new Set(['torch_dtype', 'rope_scaling', 'rope_theta', 'name_or_path', '_commit_hash', 'output_attentions',
   'attn_implementation', 'experts_implementation', 'num_labels'])
 
+/** validate_architecture of Llama and Gemma2: the hidden size splits evenly into heads. */
+export function headsDivideHidden (c: ConfigValues): string | undefined {
+  return (c.hidden_size as number) % (c.num_attention_heads as number) !== 0
+    ? `The hidden size (${String(c.hidden_size)}) is not a multiple of the number of attention heads (${String(c.num_attention_heads)}).`
+    : undefined
+}
+
 /** Keys a config may have (real ones have under 100), checked before any work is done on it. */
 export const CONFIG_MAX_KEYS = 1000
 

@@ -27,6 +27,8 @@ export interface DecoderFamily {
   readonly moe?: MoeShape
   /** Phi3: o_proj then one qkv_proj, and one gate_up_proj; residual dropouts after the norms */
   readonly fused?: { readonly dropout: string }
+  /** Gemma2: embed_tokens scaled by sqrt(hidden_size) (an embed_scale buffer), norms around the MLP too */
+  readonly gemma?: boolean
 }
 
 /** Where a family's sparse MoE block differs. */
@@ -72,7 +74,7 @@ function tensorsPerLayer (f: DecoderFamily, c: ConfigValue): number {
   // a MoE block has 3 tensors, a dense MLP 2 to 6: 2 is the least a layer's MLP holds
   const mlp = f.moe !== undefined ? 3 : f.fused !== undefined ? 2 : 3 * (f.mlpBias(c) ? 2 : 1)
   const attention = f.fused !== undefined ? 2 : 4 + (qkv ? 3 : 0)
-  return attention + (o ? 1 : 0) + mlp + 2 + (f.qkNorm === true ? 2 : 0)
+  return attention + (o ? 1 : 0) + mlp + (f.gemma === true ? 4 : 2) + (f.qkNorm === true ? 2 : 0)
 }
 
 export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
@@ -169,6 +171,20 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
 
   const moeDefs = f.moe === undefined ? [] : moeFamily(f, f.moe, cfg, q, name)
 
+  const scaledEmbedding = defineModule({
+    name: name('TextScaledWordEmbedding'),
+    qualname: q(name('TextScaledWordEmbedding')),
+    pyModule,
+    acceptsDevice: false,
+    doc: 'An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) and a non-persistent ' +
+      '0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.',
+    signature: { num_embeddings: arg.dim(), embedding_dim: arg.dim(), padding_idx: arg.optional(arg.int()), embed_scale: arg.float(1) },
+    build (a, ctx) {
+      const inner = ctx.make('Embedding', [a.num_embeddings, a.embedding_dim, a.padding_idx], factory(ctx))
+      return { tensors: [...inner.tensors, buffer('embed_scale', [], ctx.defaultDtype, a.embed_scale, { persistent: false })] }
+    }
+  })
+
   const layer = defineModule({
     name: name('DecoderLayer'),
     qualname: q(name('DecoderLayer')),
@@ -185,6 +201,10 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
         ['input_layernorm', norm()],
         ['post_attention_layernorm', norm()]
       ]
+      if (f.gemma === true) {
+        const pre = norm()
+        children.push(['pre_feedforward_layernorm', pre], ['post_feedforward_layernorm', norm()])
+      }
       if (f.fused !== undefined) {
         const p = c.values[f.fused.dropout]
         children.push(['resid_attn_dropout', ctx.make('Dropout', [p])], ['resid_mlp_dropout', ctx.make('Dropout', [p])])
@@ -206,7 +226,10 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
       const layers = intAttr(c, 'num_hidden_layers')
       // refused before any layer is built when the layers alone pass the tensor limit
       ctx.expectTensors(Math.max(0, layers) * tensorsPerLayer(f, c), false)
-      const embed = ctx.make('Embedding', [c.values.vocab_size, c.values.hidden_size, attr(c, 'pad_token_id', null)], factory(ctx))
+      const embedArgs = [c.values.vocab_size, c.values.hidden_size, attr(c, 'pad_token_id', null)]
+      const embed = f.gemma === true
+        ? ctx.make(name('TextScaledWordEmbedding'), embedArgs, { embed_scale: Math.sqrt(intAttr(c, 'hidden_size')) })
+        : ctx.make('Embedding', embedArgs, factory(ctx))
       const list: ModuleNode[] = []
       for (let i = 0; i < layers; i++) list.push(ctx.make(layer.name, [c, i]))
       return {
@@ -240,7 +263,7 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     }
   })
 
-  return [rmsNorm, rotary, mlp, ...moeDefs, attention, layer, model, causalLm]
+  return [rmsNorm, rotary, mlp, ...moeDefs, ...(f.gemma === true ? [scaledEmbedding] : []), attention, layer, model, causalLm]
 }
 
 /** XTopKRouter (weight: experts × hidden), XExperts (gate_up_proj, down_proj: one 3-D tensor each), XSparseMoeBlock. */

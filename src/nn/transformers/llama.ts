@@ -1,5 +1,5 @@
 // transformers/models/llama: LlamaConfig, and LlamaModel / LlamaForCausalLM with their parts.
-import { field, type ConfigDef } from './config.js'
+import { field, type ConfigDef, headsDivideHidden } from './config.js'
 import { decoderFamily } from './decoder.js'
 
 export const llamaConfig: ConfigDef = {
@@ -36,9 +36,7 @@ export const llamaConfig: ConfigDef = {
     if (c.num_key_value_heads === null) c.num_key_value_heads = c.num_attention_heads
   },
   validators: {
-    validate_architecture: (c) => (c.hidden_size as number) % (c.num_attention_heads as number) !== 0
-      ? `The hidden size (${String(c.hidden_size)}) is not a multiple of the number of attention heads (${String(c.num_attention_heads)}).`
-      : undefined
+    validate_architecture: headsDivideHidden
   }
 }
 
