@@ -133,6 +133,16 @@ def cases():
     add("gemma2-shorthand-bf16", {"config": {**{**SMALL, "hidden_size": 96}, "model_type": "gemma2",
                                              "architectures": ["Gemma2ForCausalLM"], "torch_dtype": "bfloat16"}})
     add("err-gemma2-heads-divide", cls_form("Gemma2Model", "Gemma2Config", **{**SMALL, "hidden_size": 66}))
+    # GPT-2: Conv1D weights (in, out), learned positions, lm_head tied to transformer.wte by default
+    gpt = {"vocab_size": 96, "n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 32}
+    add("gpt2-lm-head", cls_form("GPT2LMHeadModel", "GPT2Config", **gpt))
+    add("gpt2-model", cls_form("GPT2Model", "GPT2Config", **gpt, n_inner=80))
+    add("gpt2-untied-cross-attention", cls_form("GPT2LMHeadModel", "GPT2Config", **gpt, tie_word_embeddings=False,
+                                                add_cross_attention=True))
+    add("gpt2-attribute-map", {"config": {"model_type": "gpt2", "vocab_size": 96, "hidden_size": 48, "num_hidden_layers": 1,
+                                          "num_attention_heads": 3, "max_position_embeddings": 16, "torch_dtype": "float16"}})
+    add("err-gpt2-heads", cls_form("GPT2Model", "GPT2Config", **{**gpt, "n_embd": 66}))
+    add("err-gpt2-hidden-size-type", cls_form("GPT2Model", "GPT2Config", hidden_size="x"))
     # inv_freq over the bases and head sizes of public checkpoints (and odd ones): whole 32-float
     # steps go through PyTorch's vectorized pow, the rest through libm's
     for theta in [10000.0, 500000.0, 1000000.0, 5000000.0, 75000.0, 123456.789]:

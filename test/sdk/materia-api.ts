@@ -3505,6 +3505,106 @@ export interface components {
             ties?: string[][];
         };
         /**
+         * transformers.pytorch_utils.Conv1D
+         * @description transformers.pytorch_utils.Conv1D(nf, nx). A linear layer with its weight transposed (GPT-2): weight (nx, nf), bias (nf).
+         */
+        "transformers.pytorch_utils.Conv1D": {
+            /** @enum {string} */
+            class: "Conv1D" | "transformers.pytorch_utils.Conv1D";
+            /** @description Positional arguments, in order: nf, nx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description nf: int */
+                nf?: number;
+                /** @description nx: int */
+                nx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gpt2.modeling_gpt2.GPT2Attention
+         * @description transformers.models.gpt2.modeling_gpt2.GPT2Attention(config, is_cross_attention, layer_idx). Self-attention: c_attn Conv1D(3 * n_embd, n_embd) (cross-attention: c_attn for keys and values, q_attn), c_proj.
+         */
+        "transformers.models.gpt2.modeling_gpt2.GPT2Attention": {
+            /** @enum {string} */
+            class: "GPT2Attention" | "transformers.models.gpt2.modeling_gpt2.GPT2Attention";
+            /** @description Positional arguments, in order: config, is_cross_attention, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: GPT2Config */
+                config?: unknown;
+                /** @description is_cross_attention: bool = false */
+                is_cross_attention?: boolean;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gpt2.modeling_gpt2.GPT2MLP
+         * @description transformers.models.gpt2.modeling_gpt2.GPT2MLP(intermediate_size, config). Feed-forward: c_fc Conv1D(intermediate_size, n_embd), c_proj Conv1D(n_embd, intermediate_size).
+         */
+        "transformers.models.gpt2.modeling_gpt2.GPT2MLP": {
+            /** @enum {string} */
+            class: "GPT2MLP" | "transformers.models.gpt2.modeling_gpt2.GPT2MLP";
+            /** @description Positional arguments, in order: intermediate_size, config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description intermediate_size: int */
+                intermediate_size?: number;
+                /** @description config: GPT2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gpt2.modeling_gpt2.GPT2Block
+         * @description transformers.models.gpt2.modeling_gpt2.GPT2Block(config, layer_idx). ln_1, attn, ln_2, (crossattention and ln_cross_attn with add_cross_attention), mlp.
+         */
+        "transformers.models.gpt2.modeling_gpt2.GPT2Block": {
+            /** @enum {string} */
+            class: "GPT2Block" | "transformers.models.gpt2.modeling_gpt2.GPT2Block";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: GPT2Config */
+                config?: unknown;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.GPT2Model
+         * @description transformers.GPT2Model(config). The bare GPT-2: wte (vocab_size, n_embd), wpe (n_positions, n_embd), h (n_layer GPT2Blocks), ln_f. Takes a transformers.GPT2Config.
+         */
+        "transformers.GPT2Model": {
+            /** @enum {string} */
+            class: "GPT2Model" | "transformers.GPT2Model";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: GPT2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.GPT2LMHeadModel
+         * @description transformers.GPT2LMHeadModel(config). GPT2Model as transformer, plus lm_head (vocab_size, n_embd) without bias, tied to transformer.wte.weight by default (tie_word_embeddings). Takes a transformers.GPT2Config.
+         */
+        "transformers.GPT2LMHeadModel": {
+            /** @enum {string} */
+            class: "GPT2LMHeadModel" | "transformers.GPT2LMHeadModel";
+            /** @description Positional arguments, in order: config. */
+            args?: unknown[];
+            kwargs?: {
+                /** @description config: GPT2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
          * transformers.models.llama.modeling_llama.LlamaRMSNorm
          * @description transformers.models.llama.modeling_llama.LlamaRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
          */

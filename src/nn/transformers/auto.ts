@@ -21,7 +21,7 @@ function modelClassOf (c: ConfigDef, architectures: unknown): string {
     const a = architectures[0]
     return a.startsWith('transformers.') ? a : `transformers.${a}`
   }
-  return `transformers.${c.name.replace(/Config$/, '')}ForCausalLM`
+  return `transformers.${c.causalLm ?? `${c.name.replace(/Config$/, '')}ForCausalLM`}`
 }
 
 export function expandConfigSpec (raw: Record<string, unknown>): ExpandedConfig {

@@ -107,6 +107,8 @@ export interface ConfigDef {
   readonly qualname: string
   /** config.json's model_type, 'llama' */
   readonly modelType: string
+  /** the class AutoModelForCausalLM maps the model type to (default: the prefix + 'ForCausalLM') */
+  readonly causalLm?: string
   /** rope_theta when the config gives none (RotaryEmbeddingConfigMixin.default_theta: 10000.0) */
   readonly defaultTheta?: number
   /** a class's own convert_rope_params_to_dict: keys it always sets, rope types it renames (Phi3) */
@@ -116,6 +118,8 @@ export interface ConfigDef {
   readonly fields: Readonly<Record<string, ConfigField>>
   /** __post_init__ before PreTrainedConfig's (head_dim, num_key_value_heads, layer_types …) */
   readonly postInit?: (c: ConfigValues, extra: ConfigValues) => void
+  /** attribute_map: a key set under another name (GPT2's hidden_size is n_embd) */
+  readonly attributeMap?: Readonly<Record<string, string>>
   /** validate_architecture and other class validators: a message for a ValueError, else undefined */
   readonly validators?: Readonly<Record<string, (c: ConfigValues) => string | undefined>>
 }
@@ -190,7 +194,11 @@ export function constructConfig (def: ConfigDef, kwargs: Readonly<Record<string,
     c.label2id = Object.fromEntries(Object.entries(c.id2label as Record<string, string>).map(([k, v]) => [v, Number(k)]))
   }
   if (Object.hasOwn(def.fields, 'rope_parameters')) standardizeRope(c, extra, def)
-  for (const [k, v] of Object.entries(extra)) if (!POPPED.has(k)) setOwn(c, k, v)
+  for (const [k, v] of Object.entries(extra)) {
+    if (POPPED.has(k)) continue
+    // setattr through attribute_map sets the field it names, unchecked (torch's own checks see the value)
+    setOwn(c, def.attributeMap?.[k] ?? k, v)
+  }
   // @strict's class validators run after __post_init__: validate_rope, then the class's own
   if (Object.hasOwn(def.fields, 'rope_parameters')) validateRope(c)
   for (const [name, check] of Object.entries(def.validators ?? {})) {

@@ -43,6 +43,11 @@ export interface MoeShape {
   readonly sparse: (c: ConfigValue, layerIdx: number) => boolean
 }
 
+/** The `config` parameter of a transformers class `cls` (annotated with the config class's name). */
+export function configArg (configName: string, cls: string) {
+  return arg.custom(configName, toConfig(cls))
+}
+
 /** The config argument of every class of a family: a config spec's value. */
 function toConfig (cls: string): Coerce<ConfigValue> {
   return (value) => {
@@ -80,7 +85,7 @@ function tensorsPerLayer (f: DecoderFamily, c: ConfigValue): number {
 export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
   const { prefix, pyModule } = f
   const q = (cls: string): string => `${pyModule}.${cls}`
-  const cfg = (cls: string) => arg.custom(f.config.name, toConfig(cls))
+  const cfg = (cls: string) => configArg(f.config.name, cls)
   const name = (suffix: string): string => `${prefix}${suffix}`
 
   const rmsNorm = defineModule({
