@@ -3,12 +3,38 @@
 import { DTYPES, type DType } from '../tensor/dtype.js'
 import { encodeElement } from '../init/storage.js'
 
-/** One region to fill: bytes [offset, offset + nbytes) of the arena hold `dtype` elements = value. */
+/**
+ * One region to fill: bytes [offset, offset + nbytes) of the arena hold `dtype` elements = value,
+ * or, with `values`, element i of the region = values[i] (a buffer computed by its constructor).
+ */
 export interface FillRange {
   offset: number
   nbytes: number
   dtype: DType
   value: number
+  values?: readonly number[]
+}
+
+/** Floating `values` as little-endian `dtype` elements. */
+export function valuesBytes (dtype: DType, values: readonly number[]): Uint8Array {
+  const size = DTYPES[dtype].bytes
+  const out = new Uint8Array(values.length * size)
+  switch (dtype) {
+    case 'float32': new Float32Array(out.buffer).set(values); break
+    case 'float64': new Float64Array(out.buffer).set(values); break
+    case 'float16':
+    case 'bfloat16': new Uint16Array(out.buffer).set(values.map((v) => encodeElement(dtype, v))); break
+    default: throw new Error(`internal: element values of a ${dtype} buffer`)
+  }
+  return out
+}
+
+/** Bytes [done, done + nbytes) of a range, as a range of their own. */
+export function subRange (r: FillRange, done: number, nbytes: number): FillRange {
+  const piece: FillRange = { ...r, offset: r.offset + done, nbytes }
+  if (r.values === undefined) return piece
+  const size = DTYPES[r.dtype].bytes
+  return { ...piece, values: r.values.slice(done / size, (done + nbytes) / size) }
 }
 
 /** Fills `count` elements starting at byte `offset` of `memory` (window must stay under 4 GiB). */
@@ -33,13 +59,17 @@ export function * fillSteps (ranges: readonly FillRange[], chunk: number): Gener
     const size = DTYPES[r.dtype].bytes
     const step = Math.max(size, chunk - (chunk % size))
     for (let done = 0; done < r.nbytes; done += step) {
-      yield { ...r, offset: r.offset + done, nbytes: Math.min(step, r.nbytes - done) }
+      yield subRange(r, done, Math.min(step, r.nbytes - done))
     }
   }
 }
 
 export function fillRange (memory: ArrayBufferLike, r: FillRange): void {
   if (r.nbytes === 0) return
+  if (r.values !== undefined) {
+    new Uint8Array(memory, r.offset, r.nbytes).set(valuesBytes(r.dtype, r.values))
+    return
+  }
   fillWindow(memory, r.offset, r.nbytes / DTYPES[r.dtype].bytes, r.dtype, r.value)
 }
 

@@ -29,7 +29,7 @@ import { normalFill } from '../init/distributions.js'
 import { CpuGenerator } from '../init/mt19937.js'
 import { TruncBits, TruncOutput, truncNormalParams, truncNormalRun, truncNormalStart } from '../init/nn-init.js'
 import { philoxFill, type PhiloxDist } from '../init/philox.js'
-import { fillRange } from './constant-fill.js'
+import { fillRange, valuesBytes } from './constant-fill.js'
 import { uniform } from './draw-run.js'
 import { cutPoint } from './init-cost.js'
 import type { ExecOp, ExecOutput, InitExec } from './init-plan.js'
@@ -97,6 +97,11 @@ export function produceRange (fill: Fill, a: number, into: Uint8Array, { source,
     place(into, a, lo, hi, c.offset + e0 * ds, castBytes(c.srcDtype as FloatDType, c.dtype as FloatDType, src))
   }
   for (const r of fill.constants) {
+    if (r.values !== undefined) {
+      const [lo, hi] = overlap(r.offset, r.nbytes, a, b)
+      if (lo < hi) place(into, a, lo, hi, r.offset, valuesBytes(r.dtype, r.values))
+      continue
+    }
     const size = DTYPES[r.dtype].bytes
     const element = new ArrayBuffer(8)
     fillRange(element, { ...r, offset: 0, nbytes: size })

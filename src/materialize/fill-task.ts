@@ -4,7 +4,7 @@
 // TASK_MS and returns where it stopped, and the next task of the chain resumes there, so a long
 // fill never holds a thread for long (docs/trunc-normal.md). Main thread and pool share one
 // control block: a cancel flag and the fill's progress count.
-import { fillRange, fillSteps, type FillRange } from './constant-fill.js'
+import { fillRange, fillSteps, subRange, type FillRange } from './constant-fill.js'
 import { DrawRun, type DrawCursor } from './draw-run.js'
 import type { Slice } from './init-cost.js'
 import type { InitExec } from './init-plan.js'
@@ -35,7 +35,7 @@ export function workSteps (work: Work, memory: ArrayBufferLike, from?: WorkCurso
   const steps = function * (): Generator<number> {
     for (; at.range < work.ranges.length; at.range++, at.done = 0) {
       const r = work.ranges[at.range] as FillRange
-      for (const step of fillSteps([{ ...r, offset: r.offset + at.done, nbytes: r.nbytes - at.done }], CONSTANT_STEP_BYTES)) {
+      for (const step of fillSteps([subRange(r, at.done, r.nbytes - at.done)], CONSTANT_STEP_BYTES)) {
         fillRange(memory, step)
         at.done += step.nbytes
         yield step.nbytes

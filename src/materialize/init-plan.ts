@@ -115,6 +115,10 @@ export function planInit (root: ModuleNode, plan: ArenaPlan, opts: InitOptions):
     const { base, patches } = s.value
     if (base.kind === 'draw' && !keyOf.has(base.op)) keyOf.set(base.op, t.name)
     if (opts.only !== undefined && !opts.only.has(t.name)) return
+    if (base.kind === 'empty' && t.kind === 'buffer' && t.values !== undefined) {
+      // a buffer its constructor computed element by element (inv_freq) and no init rewrote
+      constants.push({ offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, value: 0, values: t.values })
+    }
     if (base.kind === 'const') {
       // constant_ writes the value in the module's dtype; a materialization cast rounds it again
       const v = isFloatDType(s.dtype) ? decodeElement(s.dtype, encodeElement(s.dtype, base.value)) : base.value

@@ -115,10 +115,10 @@ export class LazyArena implements ArenaBytes {
   private constantsOnly (a: number, n: number): Buffer {
     if ((this.fill.copies?.length ?? 0) === 0) {
       const under = this.fill.constants.filter((r) => r.offset < a + n && r.offset + r.nbytes > a)
-      // +0.0 is all zero bits in every dtype
-      if (under.every((r) => r.value === 0)) return zeroChunk(this.chunkBytes).subarray(0, n)
+      // +0.0 is all zero bits in every dtype (a range of `values` holds each element's own)
+      if (under.every((r) => r.value === 0 && r.values === undefined)) return zeroChunk(this.chunkBytes).subarray(0, n)
       const r = under[0] as FillRange
-      if (under.length === 1 && r.offset <= a && r.offset + r.nbytes >= a + n) return this.pattern(r, (a - r.offset) % DTYPES[r.dtype].bytes).subarray(0, n)
+      if (under.length === 1 && r.values === undefined && r.offset <= a && r.offset + r.nbytes >= a + n) return this.pattern(r, (a - r.offset) % DTYPES[r.dtype].bytes).subarray(0, n)
     }
     const chunk = Buffer.allocUnsafe(n)
     produceRange(this.fill, a, chunk)

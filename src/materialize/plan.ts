@@ -59,6 +59,11 @@ export function constantFills (plan: ArenaPlan, init: InitKind): FillRange[] {
   const out: FillRange[] = []
   for (const t of plan.tensors) {
     if (t.tiedTo !== undefined) continue
+    if (t.kind === 'buffer' && t.values !== undefined) {
+      // element by element, in the stored dtype (a materialization's dtype casts it like the rest)
+      out.push({ offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, value: 0, values: t.values })
+      continue
+    }
     let value: number | undefined
     if (t.kind === 'buffer') value = t.fill
     else if (init === 'ones') value = 1

@@ -3,12 +3,14 @@
 // order they appear (that is Python's argument evaluation order, and therefore the RNG order a
 // seeded init has to replay), then the outer arguments are bound, coerced and built.
 import { materiaError, type MateriaError } from '../errors.js'
-import { contiguousStrides, DTYPES } from '../tensor/dtype.js'
+import { contiguousStrides, DEFAULT_DTYPE, type DType, DTYPES } from '../tensor/dtype.js'
 import type { TensorSpec } from '../tensor/spec.js'
 import { argError, bindArguments, coerceBound, setOwn } from './bind-args.js'
 import { keyError } from './py-repr.js'
 import { dimValue, isRawDim } from './dims.js'
-import { findModuleDef, findNonModule, unknownClassError } from './catalog.js'
+import { findConfigDef, findModuleDef, findNonModule, unknownClassError } from './catalog.js'
+import { type ConfigDef, constructConfig, isConfigValue } from './transformers/config.js'
+import { expandConfigSpec } from './transformers/auto.js'
 import { forEachStateTensor } from './state-dict.js'
 import { checkTies, tiedTo } from './ties.js'
 import { LIMITS } from './limits.js'
@@ -31,12 +33,14 @@ export interface BuiltModule {
   python: string | undefined
   /** state_dict order, then non-persistent buffers */
   tensors: TensorSpec[]
+  /** the config.json of a `{"config": …}` spec (args and kwargs are the class-form call it stands for) */
+  config?: Record<string, unknown>
 }
 
 const SPEC_KEYS = new Set(['class', 'args', 'kwargs', 'ties'])
 
 function isPlainObject (v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isModuleNode(v)
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isModuleNode(v) && !isConfigValue(v)
 }
 
 /**
@@ -59,7 +63,7 @@ class Builder {
   private constructed = 0
 
   /** `maxTensors` stops the build as soon as a submodule (or a module's own tensor list) would pass it. */
-  constructor (private readonly maxTensors = Infinity) {}
+  constructor (private readonly maxTensors = Infinity, private readonly defaultDtype: DType = DEFAULT_DTYPE) {}
 
   /** Evaluates a spec: a ModuleNode, or a NonModuleRef for names such as torch.Tensor. */
   spec (given: Record<string, unknown>, depth: number): { value: ModuleNode | NonModuleRef; echo: Record<string, unknown> } {
@@ -70,6 +74,8 @@ class Builder {
     }
     const name = raw.class as string
     const def = findModuleDef(name)
+    const configDef = def === undefined ? findConfigDef(name) : undefined
+    if (configDef !== undefined) return this.config(configDef, raw, depth)
     if (def === undefined) {
       const nm = findNonModule(name)
       if (nm === undefined) throw unknownClassError(name)
@@ -99,6 +105,18 @@ class Builder {
     if (raw.kwargs !== undefined) echo.kwargs = kwargsEcho
     if (raw.ties !== undefined) echo.ties = ties
     return { value: node, echo }
+  }
+
+  /** `XConfig(**kwargs)`: a transformers configuration, the argument of its model classes. */
+  private config (def: ConfigDef, raw: Record<string, unknown>, depth: number): { value: ModuleNode | NonModuleRef; echo: Record<string, unknown> } {
+    if (raw.ties !== undefined) throw materiaError('specUnknownKey', { key: 'ties' })
+    if (raw.args !== undefined && (!Array.isArray(raw.args) || raw.args.length > 0)) {
+      throw materiaError('constructorArgs', { message: `${def.name}.__init__() takes 1 positional argument but ${Array.isArray(raw.args) ? raw.args.length + 1 : 2} were given` })
+    }
+    if (raw.kwargs !== undefined && !isPlainObject(raw.kwargs)) throw materiaError('specKwargsNotObject', { module: def.name })
+    const e = this.value(raw.kwargs ?? {}, depth, 1)
+    const value = constructConfig(def, e.value as Record<string, unknown>) as unknown as ModuleNode
+    return { value, echo: { class: def.qualname, kwargs: e.echo } }
   }
 
   private value (v: unknown, depth: number, valueDepth: number): Evaluated {
@@ -139,11 +157,13 @@ class Builder {
       clone: (node) => this.clone(node),
       given: (param) => given.has(param),
       fail: argError,
-      expectTensors: (n, exact = true) => { if (n > this.maxTensors) throw tooManyTensors(n, this.maxTensors, exact && depth === 1) }
+      expectTensors: (n, exact = true) => { if (n > this.maxTensors) throw tooManyTensors(n, this.maxTensors, exact && depth === 1) },
+      defaultDtype: this.defaultDtype
     }
     const result = def.build(bound, ctx)
     const tensors = result.tensors ?? []
     const children = result.children ?? []
+    const allTies = result.ties !== undefined && result.ties.length > 0 ? [...result.ties.map((g) => [...g]), ...ties] : ties
     const seen = new Set<string>()
     for (const t of tensors) {
       if (seen.has(t.name)) throw new Error(`internal: ${def.name} registers '${t.name}' twice`)
@@ -175,12 +195,12 @@ class Builder {
       given,
       tensors,
       children,
-      ties,
+      ties: allTies,
       moduleCount,
       tensorCount,
       depth: height + 1
     }
-    if (ties.length > 0) checkTies(node)
+    if (allTies.length > 0) checkTies(node)
     return node
   }
 
@@ -229,6 +249,7 @@ function toSpec (t: OwnTensor, name: string): TensorSpec {
     persistent: t.persistent
   }
   if (t.fill !== undefined) s.fill = t.fill
+  if (t.values !== undefined) s.values = [...t.values]
   if (!Number.isSafeInteger(s.nbytes)) throw materiaError('tensorTooLarge', { name, nbytes: s.nbytes })
   return s
 }
@@ -289,10 +310,13 @@ export interface BuildOptions {
   admit?: (cost: ModuleCost) => void
 }
 
-export function buildModuleTree (spec: unknown, opts: BuildOptions = {}): { root: ModuleNode; built: BuiltModule } {
-  if (!isPlainObject(spec)) throw materiaError('specNotObject', {})
-  if (!isSpec(spec)) throw materiaError('specNoClass', {})
-  const b = new Builder(opts.maxTensors)
+export function buildModuleTree (raw: unknown, opts: BuildOptions = {}): { root: ModuleNode; built: BuiltModule } {
+  if (!isPlainObject(raw)) throw materiaError('specNotObject', {})
+  // {"config": {…config.json…}}: the class-form spec AutoModelForCausalLM.from_config stands for
+  const expanded = raw.class === undefined && raw.config !== undefined ? expandConfigSpec(raw) : undefined
+  const spec: Record<string, unknown> = expanded?.spec ?? raw
+  if (typeof spec.class !== 'string') throw materiaError('specNoClass', {})
+  const b = new Builder(opts.maxTensors, expanded?.defaultDtype ?? DEFAULT_DTYPE)
   const { value, echo } = b.spec(spec, 1)
   if (!isModuleNode(value)) throw materiaError('notAModule', { pyClass: value.pyClass })
   opts.admit?.(moduleCost(value))
@@ -308,7 +332,8 @@ export function buildModuleTree (spec: unknown, opts: BuildOptions = {}): { root
       kwargs,
       acceptsDevice: value.def.acceptsDevice,
       python: pythonOf({ class: value.qualname, args, kwargs }),
-      tensors
+      tensors,
+      ...(expanded !== undefined ? { config: raw.config as Record<string, unknown> } : {})
     }
   }
 }

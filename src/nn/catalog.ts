@@ -4,6 +4,8 @@ import type { ParamKind } from '../schemas/vocabulary.js'
 import type { Param } from './bind-args.js'
 import type { AnyModuleDef } from './define.js'
 import { MODULE_DEFS } from './registry.js'
+import { configFields, type ConfigDef, fieldType } from './transformers/config.js'
+import { CONFIG_DEFS } from './transformers/index.js'
 import { NON_MODULES, nonModuleSpellings, type NonModuleClass } from './modules/non-modules.js'
 
 export interface SignatureParam {
@@ -41,6 +43,14 @@ for (const c of NON_MODULES) for (const s of nonModuleSpellings(c)) nonModuleByN
 
 export function findModuleDef (name: string): AnyModuleDef | undefined {
   return byName.get(name)
+}
+
+const configByName = new Map<string, ConfigDef>()
+for (const c of CONFIG_DEFS) for (const s of [c.name, c.qualname]) configByName.set(s, c)
+
+/** A transformers configuration class: 'LlamaConfig' or 'transformers.LlamaConfig'. */
+export function findConfigDef (name: string): ConfigDef | undefined {
+  return configByName.get(name)
 }
 
 export function findNonModule (name: string): NonModuleClass | undefined {
@@ -89,17 +99,26 @@ export function classInfo (d: AnyModuleDef): ModuleClassInfo {
   return { name: d.name, qualname: d.qualname, acceptsDevice: d.acceptsDevice, signature, doc: d.doc }
 }
 
+/** A config class in the catalog: its dataclass fields (PreTrainedConfig's first) with their defaults. */
+export function configInfo (c: ConfigDef): ModuleClassInfo {
+  const signature: SignatureParam[] = configFields(c).map(([name, f]) => ({ name, kind: 'keyword_only', required: false, default: f.default, type: fieldType(f) }))
+  signature.push({ name: 'kwargs', kind: 'var_keyword', required: false, type: 'Any' })
+  return { name: c.name, qualname: c.qualname, acceptsDevice: false, signature, doc: `${c.doc} model_type '${c.modelType}'; unknown keys are kept.` }
+}
+
 let sortedInfos: ModuleClassInfo[] | undefined
 
 export function listModuleClasses (): ModuleClassInfo[] {
-  sortedInfos ??= MODULE_DEFS.map(classInfo).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  sortedInfos ??= [...MODULE_DEFS.map(classInfo), ...CONFIG_DEFS.map(configInfo)].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
   return sortedInfos
 }
 
 export function getModuleClass (name: string): ModuleClassInfo {
   const d = findModuleDef(name)
-  if (d === undefined) throw unknownClassError(name)
-  return classInfo(d)
+  if (d !== undefined) return classInfo(d)
+  const c = findConfigDef(name)
+  if (c !== undefined) return configInfo(c)
+  throw unknownClassError(name)
 }
 
 export function lookupClass (name: string): { kind: 'module', info: ModuleClassInfo } | { kind: 'nonModule', pyClass: string } {

@@ -60,6 +60,8 @@ export interface OwnTensor {
   readonly persistent: boolean
   /** constructor value of a buffer (torch.zeros → 0, torch.ones → 1); undefined: uninitialized */
   readonly fill?: number
+  /** constructor values of a buffer computed element by element (a rotary embedding's inv_freq), in its dtype */
+  readonly values?: readonly number[]
 }
 
 /**
@@ -180,12 +182,16 @@ export interface BuildContext {
   fail (message: string): never
   /** says how many tensors the module is about to make (`exact: false`: at least), so a tensor limit stops it before it does */
   expectTensors (n: number, exact?: boolean): void
+  /** torch.get_default_dtype() during this build (from_config sets it from the config's dtype) */
+  readonly defaultDtype: DType
 }
 
 export interface BuildResult {
   /** own parameters and buffers in registration order (state_dict puts parameters first anyway) */
   readonly tensors?: readonly OwnTensor[]
   readonly children?: ReadonlyArray<readonly [string, ModuleNode | null]>
+  /** ties the class makes itself (a transformers model's tie_weights()), in the form of a spec's "ties" */
+  readonly ties?: ReadonlyArray<readonly string[]>
 }
 
 /**

@@ -1,4 +1,4 @@
-// The one list of torch.nn classes. A family file exports `defs`; add its import here.
+// The one list of module classes (torch.nn's, then transformers'). A family file exports `defs`; add its import here.
 import type { AnyModuleDef } from './define.js'
 import { defs as activation } from './modules/activation.js'
 import { defs as attention } from './modules/attention.js'
@@ -13,6 +13,7 @@ import { defs as padding } from './modules/padding.js'
 import { defs as pooling } from './modules/pooling.js'
 import { defs as recurrent } from './modules/recurrent.js'
 import { defs as transformer } from './modules/transformer.js'
+import { TRANSFORMERS_MODULE_DEFS } from './transformers/index.js'
 
 export const MODULE_DEFS: readonly AnyModuleDef[] = [
   ...linear,
@@ -27,5 +28,7 @@ export const MODULE_DEFS: readonly AnyModuleDef[] = [
   ...misc,
   ...recurrent,
   ...attention,
-  ...transformer
+  ...transformer,
+  // Hugging Face transformers classes (transformers.LlamaForCausalLM …), docs/transformers.md
+  ...TRANSFORMERS_MODULE_DEFS
 ]

@@ -18,7 +18,7 @@ export function moduleClassSchema (d: AnyModuleDef): TSchema {
   const varArgs = params.some(([, p]) => p.kind === 'var_positional')
   const varKwargs = params.some(([, p]) => p.kind === 'var_keyword')
   return Type.Object({
-    class: Type.String({ enum: [d.name, `nn.${d.name}`, d.qualname] }),
+    class: Type.String({ enum: d.qualname.startsWith('torch.nn.') ? [d.name, `nn.${d.name}`, d.qualname] : [d.name, d.qualname] }),
     args: Type.Optional(Type.Array(Type.Unknown(), {
       description: `Positional arguments, in order: ${params.filter(([, p]) => p.kind === 'positional_or_keyword' || p.kind === 'var_positional').map(([n, p]) => p.kind === 'var_positional' ? `*${n}` : n).join(', ') || 'none'}.`,
       ...(varArgs ? {} : { maxItems: positional })

@@ -13,19 +13,27 @@ export const DTypeName = Type.String({
 const tiesSchema = () => Type.Array(Type.Array(Type.String(), { minItems: 2 }), { description: 'Groups of tensor names that share one storage, like `lm_head.weight = embed.weight` in PyTorch.', maxItems: 10000 })
 
 export const ModuleSpec = Type.Object({
-  class: Type.String({ description: 'A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear` (see GET /v1/modules).', minLength: 1, maxLength: 200 }),
+  class: Type.Optional(Type.String({ description: 'A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear`, or a transformers class: `transformers.LlamaForCausalLM` (see GET /v1/modules). Required unless `config` is given.', minLength: 1, maxLength: 200 })),
+  config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), {
+    description: 'Instead of `class`: a Hugging Face config.json. Its `model_type` picks the config class, `architectures[0]` the model class ' +
+      '(default: the ForCausalLM class), and `dtype`/`torch_dtype` the default dtype, as `AutoModelForCausalLM.from_config` does.',
+    maxProperties: 1000
+  })),
   args: Type.Optional(Type.Array(Type.Unknown(), { description: 'Positional constructor arguments as PyTorch takes them; a nested module spec may stand wherever PyTorch takes a module.', maxItems: 100000 })),
   kwargs: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Keyword arguments; `dtype` takes a DType, `device` takes "meta" (default), "cpu" or "worker".' })),
   ties: Type.Optional(tiesSchema())
 }, {
   $id: 'ModuleSpec',
   title: 'ModuleSpec',
+  // a class or a config.json, never neither
+  anyOf: [{ required: ['class'] }, { required: ['config'] }],
   description: 'A torch.nn constructor call as JSON. Each class\'s arguments are described by its own component ' +
     '(`torch.nn.Linear`, `torch.nn.LSTM`, …), generated from the same definitions that validate them.',
   additionalProperties: false,
   examples: [
     { class: 'torch.nn.LSTM', args: [6, 9], kwargs: { bidirectional: true } },
-    { class: 'Sequential', args: [{ class: 'Linear', args: [784, 128] }, { class: 'ReLU' }, { class: 'Linear', args: [128, 10] }] }
+    { class: 'Sequential', args: [{ class: 'Linear', args: [784, 128] }, { class: 'ReLU' }, { class: 'Linear', args: [128, 10] }] },
+    { config: { model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: 2048, intermediate_size: 8192, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8, vocab_size: 128256, tie_word_embeddings: true, torch_dtype: 'bfloat16' } }
   ]
 })
 export type ModuleSpecT = Static<typeof ModuleSpec>

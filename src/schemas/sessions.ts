@@ -31,6 +31,7 @@ export const Module = Type.Object({
   args: Type.Array(Type.Unknown()),
   kwargs: Type.Record(Type.String(), Type.Unknown()),
   ties: Type.Optional(Type.Array(Type.Array(Type.String()))),
+  config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'The config.json of a module created from `{"config": …}`, as given: `class`, `args` and `kwargs` are the call it stands for, and the config\'s dtype was the default dtype.' })),
   device: Type.Literal('meta'),
   tensors: Type.Array(Type.Ref(TensorInfo)),
   totals: Type.Object({

@@ -21,4 +21,6 @@ export interface TensorSpec extends TensorInfo {
   /** constructor value of a buffer (BatchNorm running_mean 0, running_var 1, num_batches_tracked 0),
       so an "empty" materialization still fills buffers; undefined for parameters */
   fill?: number
+  /** constructor values of a buffer element by element (a rotary embedding's inv_freq), as numbers of its dtype */
+  values?: number[]
 }

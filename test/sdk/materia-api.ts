@@ -450,8 +450,12 @@ export interface components {
          *     }
          */
         ModuleSpec: {
-            /** @description A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear` (see GET /v1/modules). */
-            class: string;
+            /** @description A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear`, or a transformers class: `transformers.LlamaForCausalLM` (see GET /v1/modules). Required unless `config` is given. */
+            class?: string;
+            /** @description Instead of `class`: a Hugging Face config.json. Its `model_type` picks the config class, `architectures[0]` the model class (default: the ForCausalLM class), and `dtype`/`torch_dtype` the default dtype, as `AutoModelForCausalLM.from_config` does. */
+            config?: {
+                [key: string]: unknown;
+            };
             /** @description Positional constructor arguments as PyTorch takes them; a nested module spec may stand wherever PyTorch takes a module. */
             args?: components["schemas"]["SpecArgument"][];
             /** @description Keyword arguments; `dtype` takes a DType, `device` takes "meta" (default), "cpu" or "worker". */
@@ -460,7 +464,7 @@ export interface components {
             };
             /** @description Groups of tensor names that share one storage, like `lm_head.weight = embed.weight` in PyTorch. */
             ties?: string[][];
-        };
+        } | unknown | unknown;
         /**
          * PythonModuleSpec
          * @description A module spec written as a Python expression; it stands for the ModuleSpec it parses to (also nested, wherever a ModuleSpec may stand).
@@ -657,6 +661,10 @@ export interface components {
                 [key: string]: unknown;
             };
             ties?: string[][];
+            /** @description The config.json of a module created from `{"config": …}`, as given: `class`, `args` and `kwargs` are the call it stands for, and the config's dtype was the default dtype. */
+            config?: {
+                [key: string]: unknown;
+            };
             /** @enum {string} */
             device: "meta";
             tensors: components["schemas"]["TensorInfo"][];
@@ -3438,6 +3446,1145 @@ export interface components {
             ties?: string[][];
         };
         /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm": {
+            /** @enum {string} */
+            class: "Gemma2RMSNorm" | "transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding": {
+            /** @enum {string} */
+            class: "Gemma2RotaryEmbedding" | "transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2MLP
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2MLP": {
+            /** @enum {string} */
+            class: "Gemma2MLP" | "transformers.models.gemma2.modeling_gemma2.Gemma2MLP";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding(num_embeddings, embedding_dim, padding_idx, embed_scale). An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) and a non-persistent 0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding": {
+            /** @enum {string} */
+            class: "Gemma2TextScaledWordEmbedding" | "transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding";
+            /** @description Positional arguments, in order: num_embeddings, embedding_dim, padding_idx, embed_scale. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description num_embeddings: int */
+                num_embeddings?: number;
+                /** @description embedding_dim: int */
+                embedding_dim?: number;
+                /** @description padding_idx: Optional[int] = null */
+                padding_idx?: number | null;
+                /** @description embed_scale: float = 1 */
+                embed_scale?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2Attention
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2Attention": {
+            /** @enum {string} */
+            class: "Gemma2Attention" | "transformers.models.gemma2.modeling_gemma2.Gemma2Attention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer": {
+            /** @enum {string} */
+            class: "Gemma2DecoderLayer" | "transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Gemma2Model
+         * @description transformers.Gemma2Model(config). The bare Gemma2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Gemma2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Gemma2Config.
+         */
+        "transformers.Gemma2Model": {
+            /** @enum {string} */
+            class: "Gemma2Model" | "transformers.Gemma2Model";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Gemma2ForCausalLM
+         * @description transformers.Gemma2ForCausalLM(config). Gemma2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Gemma2Config.
+         */
+        "transformers.Gemma2ForCausalLM": {
+            /** @enum {string} */
+            class: "Gemma2ForCausalLM" | "transformers.Gemma2ForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.pytorch_utils.Conv1D
+         * @description transformers.pytorch_utils.Conv1D(nf, nx). A linear layer with its weight transposed (GPT-2): weight (nx, nf), bias (nf).
+         */
+        "transformers.pytorch_utils.Conv1D": {
+            /** @enum {string} */
+            class: "Conv1D" | "transformers.pytorch_utils.Conv1D";
+            /** @description Positional arguments, in order: nf, nx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description nf: int */
+                nf?: number;
+                /** @description nx: int */
+                nx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gpt2.modeling_gpt2.GPT2Attention
+         * @description transformers.models.gpt2.modeling_gpt2.GPT2Attention(config, is_cross_attention, layer_idx). Self-attention: c_attn Conv1D(3 * n_embd, n_embd) (cross-attention: c_attn for keys and values, q_attn), c_proj.
+         */
+        "transformers.models.gpt2.modeling_gpt2.GPT2Attention": {
+            /** @enum {string} */
+            class: "GPT2Attention" | "transformers.models.gpt2.modeling_gpt2.GPT2Attention";
+            /** @description Positional arguments, in order: config, is_cross_attention, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: GPT2Config */
+                config?: unknown;
+                /** @description is_cross_attention: bool = false */
+                is_cross_attention?: boolean;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gpt2.modeling_gpt2.GPT2MLP
+         * @description transformers.models.gpt2.modeling_gpt2.GPT2MLP(intermediate_size, config). Feed-forward: c_fc Conv1D(intermediate_size, n_embd), c_proj Conv1D(n_embd, intermediate_size).
+         */
+        "transformers.models.gpt2.modeling_gpt2.GPT2MLP": {
+            /** @enum {string} */
+            class: "GPT2MLP" | "transformers.models.gpt2.modeling_gpt2.GPT2MLP";
+            /** @description Positional arguments, in order: intermediate_size, config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description intermediate_size: int */
+                intermediate_size?: number;
+                /** @description config: GPT2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gpt2.modeling_gpt2.GPT2Block
+         * @description transformers.models.gpt2.modeling_gpt2.GPT2Block(config, layer_idx). ln_1, attn, ln_2, (crossattention and ln_cross_attn with add_cross_attention), mlp.
+         */
+        "transformers.models.gpt2.modeling_gpt2.GPT2Block": {
+            /** @enum {string} */
+            class: "GPT2Block" | "transformers.models.gpt2.modeling_gpt2.GPT2Block";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: GPT2Config */
+                config?: unknown;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.GPT2Model
+         * @description transformers.GPT2Model(config). The bare GPT-2: wte (vocab_size, n_embd), wpe (n_positions, n_embd), h (n_layer GPT2Blocks), ln_f. Takes a transformers.GPT2Config.
+         */
+        "transformers.GPT2Model": {
+            /** @enum {string} */
+            class: "GPT2Model" | "transformers.GPT2Model";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: GPT2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.GPT2LMHeadModel
+         * @description transformers.GPT2LMHeadModel(config). GPT2Model as transformer, plus lm_head (vocab_size, n_embd) without bias, tied to transformer.wte.weight by default (tie_word_embeddings). Takes a transformers.GPT2Config.
+         */
+        "transformers.GPT2LMHeadModel": {
+            /** @enum {string} */
+            class: "GPT2LMHeadModel" | "transformers.GPT2LMHeadModel";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: GPT2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.llama.modeling_llama.LlamaRMSNorm
+         * @description transformers.models.llama.modeling_llama.LlamaRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.llama.modeling_llama.LlamaRMSNorm": {
+            /** @enum {string} */
+            class: "LlamaRMSNorm" | "transformers.models.llama.modeling_llama.LlamaRMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.llama.modeling_llama.LlamaRotaryEmbedding
+         * @description transformers.models.llama.modeling_llama.LlamaRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.llama.modeling_llama.LlamaRotaryEmbedding": {
+            /** @enum {string} */
+            class: "LlamaRotaryEmbedding" | "transformers.models.llama.modeling_llama.LlamaRotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.llama.modeling_llama.LlamaMLP
+         * @description transformers.models.llama.modeling_llama.LlamaMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.llama.modeling_llama.LlamaMLP": {
+            /** @enum {string} */
+            class: "LlamaMLP" | "transformers.models.llama.modeling_llama.LlamaMLP";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.llama.modeling_llama.LlamaAttention
+         * @description transformers.models.llama.modeling_llama.LlamaAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.llama.modeling_llama.LlamaAttention": {
+            /** @enum {string} */
+            class: "LlamaAttention" | "transformers.models.llama.modeling_llama.LlamaAttention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.llama.modeling_llama.LlamaDecoderLayer
+         * @description transformers.models.llama.modeling_llama.LlamaDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.llama.modeling_llama.LlamaDecoderLayer": {
+            /** @enum {string} */
+            class: "LlamaDecoderLayer" | "transformers.models.llama.modeling_llama.LlamaDecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.LlamaModel
+         * @description transformers.LlamaModel(config). The bare Llama decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers LlamaDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.LlamaConfig.
+         */
+        "transformers.LlamaModel": {
+            /** @enum {string} */
+            class: "LlamaModel" | "transformers.LlamaModel";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.LlamaForCausalLM
+         * @description transformers.LlamaForCausalLM(config). LlamaModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.LlamaConfig.
+         */
+        "transformers.LlamaForCausalLM": {
+            /** @enum {string} */
+            class: "LlamaForCausalLM" | "transformers.LlamaForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: LlamaConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mistral.modeling_mistral.MistralRMSNorm
+         * @description transformers.models.mistral.modeling_mistral.MistralRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.mistral.modeling_mistral.MistralRMSNorm": {
+            /** @enum {string} */
+            class: "MistralRMSNorm" | "transformers.models.mistral.modeling_mistral.MistralRMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding
+         * @description transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding": {
+            /** @enum {string} */
+            class: "MistralRotaryEmbedding" | "transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mistral.modeling_mistral.MistralMLP
+         * @description transformers.models.mistral.modeling_mistral.MistralMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.mistral.modeling_mistral.MistralMLP": {
+            /** @enum {string} */
+            class: "MistralMLP" | "transformers.models.mistral.modeling_mistral.MistralMLP";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mistral.modeling_mistral.MistralAttention
+         * @description transformers.models.mistral.modeling_mistral.MistralAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.mistral.modeling_mistral.MistralAttention": {
+            /** @enum {string} */
+            class: "MistralAttention" | "transformers.models.mistral.modeling_mistral.MistralAttention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mistral.modeling_mistral.MistralDecoderLayer
+         * @description transformers.models.mistral.modeling_mistral.MistralDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.mistral.modeling_mistral.MistralDecoderLayer": {
+            /** @enum {string} */
+            class: "MistralDecoderLayer" | "transformers.models.mistral.modeling_mistral.MistralDecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.MistralModel
+         * @description transformers.MistralModel(config). The bare Mistral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MistralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MistralConfig.
+         */
+        "transformers.MistralModel": {
+            /** @enum {string} */
+            class: "MistralModel" | "transformers.MistralModel";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.MistralForCausalLM
+         * @description transformers.MistralForCausalLM(config). MistralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MistralConfig.
+         */
+        "transformers.MistralForCausalLM": {
+            /** @enum {string} */
+            class: "MistralForCausalLM" | "transformers.MistralForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MistralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm": {
+            /** @enum {string} */
+            class: "MixtralRMSNorm" | "transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding": {
+            /** @enum {string} */
+            class: "MixtralRotaryEmbedding" | "transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralMLP
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralMLP": {
+            /** @enum {string} */
+            class: "MixtralMLP" | "transformers.models.mixtral.modeling_mixtral.MixtralMLP";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter(config). Router: weight (num_local_experts, hidden_size).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter": {
+            /** @enum {string} */
+            class: "MixtralTopKRouter" | "transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralExperts
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_local_experts, 2 * intermediate_size, hidden_size), down_proj (num_local_experts, hidden_size, intermediate_size).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralExperts": {
+            /** @enum {string} */
+            class: "MixtralExperts" | "transformers.models.mixtral.modeling_mixtral.MixtralExperts";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock(config). Sparse mixture of experts: gate (the router) and experts (fused weights).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock": {
+            /** @enum {string} */
+            class: "MixtralSparseMoeBlock" | "transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralAttention
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralAttention": {
+            /** @enum {string} */
+            class: "MixtralAttention" | "transformers.models.mixtral.modeling_mixtral.MixtralAttention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer": {
+            /** @enum {string} */
+            class: "MixtralDecoderLayer" | "transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.MixtralModel
+         * @description transformers.MixtralModel(config). The bare Mixtral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MixtralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MixtralConfig.
+         */
+        "transformers.MixtralModel": {
+            /** @enum {string} */
+            class: "MixtralModel" | "transformers.MixtralModel";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.MixtralForCausalLM
+         * @description transformers.MixtralForCausalLM(config). MixtralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MixtralConfig.
+         */
+        "transformers.MixtralForCausalLM": {
+            /** @enum {string} */
+            class: "MixtralForCausalLM" | "transformers.MixtralForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: MixtralConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.phi3.modeling_phi3.Phi3RMSNorm
+         * @description transformers.models.phi3.modeling_phi3.Phi3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.phi3.modeling_phi3.Phi3RMSNorm": {
+            /** @enum {string} */
+            class: "Phi3RMSNorm" | "transformers.models.phi3.modeling_phi3.Phi3RMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding
+         * @description transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding": {
+            /** @enum {string} */
+            class: "Phi3RotaryEmbedding" | "transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.phi3.modeling_phi3.Phi3MLP
+         * @description transformers.models.phi3.modeling_phi3.Phi3MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.phi3.modeling_phi3.Phi3MLP": {
+            /** @enum {string} */
+            class: "Phi3MLP" | "transformers.models.phi3.modeling_phi3.Phi3MLP";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.phi3.modeling_phi3.Phi3Attention
+         * @description transformers.models.phi3.modeling_phi3.Phi3Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.phi3.modeling_phi3.Phi3Attention": {
+            /** @enum {string} */
+            class: "Phi3Attention" | "transformers.models.phi3.modeling_phi3.Phi3Attention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.phi3.modeling_phi3.Phi3DecoderLayer
+         * @description transformers.models.phi3.modeling_phi3.Phi3DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.phi3.modeling_phi3.Phi3DecoderLayer": {
+            /** @enum {string} */
+            class: "Phi3DecoderLayer" | "transformers.models.phi3.modeling_phi3.Phi3DecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Phi3Model
+         * @description transformers.Phi3Model(config). The bare Phi3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Phi3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Phi3Config.
+         */
+        "transformers.Phi3Model": {
+            /** @enum {string} */
+            class: "Phi3Model" | "transformers.Phi3Model";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Phi3ForCausalLM
+         * @description transformers.Phi3ForCausalLM(config). Phi3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Phi3Config.
+         */
+        "transformers.Phi3ForCausalLM": {
+            /** @enum {string} */
+            class: "Phi3ForCausalLM" | "transformers.Phi3ForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Phi3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm
+         * @description transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm": {
+            /** @enum {string} */
+            class: "Qwen2RMSNorm" | "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding
+         * @description transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding": {
+            /** @enum {string} */
+            class: "Qwen2RotaryEmbedding" | "transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen2.modeling_qwen2.Qwen2MLP
+         * @description transformers.models.qwen2.modeling_qwen2.Qwen2MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.qwen2.modeling_qwen2.Qwen2MLP": {
+            /** @enum {string} */
+            class: "Qwen2MLP" | "transformers.models.qwen2.modeling_qwen2.Qwen2MLP";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen2.modeling_qwen2.Qwen2Attention
+         * @description transformers.models.qwen2.modeling_qwen2.Qwen2Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.qwen2.modeling_qwen2.Qwen2Attention": {
+            /** @enum {string} */
+            class: "Qwen2Attention" | "transformers.models.qwen2.modeling_qwen2.Qwen2Attention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer
+         * @description transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer": {
+            /** @enum {string} */
+            class: "Qwen2DecoderLayer" | "transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen2Model
+         * @description transformers.Qwen2Model(config). The bare Qwen2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen2Config.
+         */
+        "transformers.Qwen2Model": {
+            /** @enum {string} */
+            class: "Qwen2Model" | "transformers.Qwen2Model";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen2ForCausalLM
+         * @description transformers.Qwen2ForCausalLM(config). Qwen2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen2Config.
+         */
+        "transformers.Qwen2ForCausalLM": {
+            /** @enum {string} */
+            class: "Qwen2ForCausalLM" | "transformers.Qwen2ForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm
+         * @description transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm": {
+            /** @enum {string} */
+            class: "Qwen3RMSNorm" | "transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding
+         * @description transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding": {
+            /** @enum {string} */
+            class: "Qwen3RotaryEmbedding" | "transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3.modeling_qwen3.Qwen3MLP
+         * @description transformers.models.qwen3.modeling_qwen3.Qwen3MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.qwen3.modeling_qwen3.Qwen3MLP": {
+            /** @enum {string} */
+            class: "Qwen3MLP" | "transformers.models.qwen3.modeling_qwen3.Qwen3MLP";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3.modeling_qwen3.Qwen3Attention
+         * @description transformers.models.qwen3.modeling_qwen3.Qwen3Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.qwen3.modeling_qwen3.Qwen3Attention": {
+            /** @enum {string} */
+            class: "Qwen3Attention" | "transformers.models.qwen3.modeling_qwen3.Qwen3Attention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer
+         * @description transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer": {
+            /** @enum {string} */
+            class: "Qwen3DecoderLayer" | "transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen3Model
+         * @description transformers.Qwen3Model(config). The bare Qwen3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3Config.
+         */
+        "transformers.Qwen3Model": {
+            /** @enum {string} */
+            class: "Qwen3Model" | "transformers.Qwen3Model";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen3ForCausalLM
+         * @description transformers.Qwen3ForCausalLM(config). Qwen3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3Config.
+         */
+        "transformers.Qwen3ForCausalLM": {
+            /** @enum {string} */
+            class: "Qwen3ForCausalLM" | "transformers.Qwen3ForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm": {
+            /** @enum {string} */
+            class: "Qwen3MoeRMSNorm" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding": {
+            /** @enum {string} */
+            class: "Qwen3MoeRotaryEmbedding" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP": {
+            /** @enum {string} */
+            class: "Qwen3MoeMLP" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter(config). Router: weight (num_experts, hidden_size).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter": {
+            /** @enum {string} */
+            class: "Qwen3MoeTopKRouter" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_experts, 2 * moe_intermediate_size, hidden_size), down_proj (num_experts, hidden_size, moe_intermediate_size).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts": {
+            /** @enum {string} */
+            class: "Qwen3MoeExperts" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock(config). Sparse mixture of experts: gate (the router) and experts (fused weights).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock": {
+            /** @enum {string} */
+            class: "Qwen3MoeSparseMoeBlock" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention": {
+            /** @enum {string} */
+            class: "Qwen3MoeAttention" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer": {
+            /** @enum {string} */
+            class: "Qwen3MoeDecoderLayer" | "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen3MoeModel
+         * @description transformers.Qwen3MoeModel(config). The bare Qwen3Moe decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3MoeDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3MoeConfig.
+         */
+        "transformers.Qwen3MoeModel": {
+            /** @enum {string} */
+            class: "Qwen3MoeModel" | "transformers.Qwen3MoeModel";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Qwen3MoeForCausalLM
+         * @description transformers.Qwen3MoeForCausalLM(config). Qwen3MoeModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3MoeConfig.
+         */
+        "transformers.Qwen3MoeForCausalLM": {
+            /** @enum {string} */
+            class: "Qwen3MoeForCausalLM" | "transformers.Qwen3MoeForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Qwen3MoeConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
          * Health
          * @description The process is alive.
          */
@@ -3510,14 +4657,14 @@ export interface components {
          * SpecArgument
          * @description A constructor argument as JSON: a number, string, boolean or null, a list or tuple (array), a dict (object), or, wherever PyTorch takes a module, a nested module spec (typed by its class's component).
          */
-        SpecArgument: (number | null) | string | boolean | components["schemas"]["SpecListItem"][] | components["schemas"]["torch.nn.Linear"] | components["schemas"]["torch.nn.modules.linear.NonDynamicallyQuantizableLinear"] | components["schemas"]["torch.nn.Bilinear"] | components["schemas"]["torch.nn.Identity"] | components["schemas"]["torch.nn.Conv1d"] | components["schemas"]["torch.nn.Conv2d"] | components["schemas"]["torch.nn.Conv3d"] | components["schemas"]["torch.nn.ConvTranspose1d"] | components["schemas"]["torch.nn.ConvTranspose2d"] | components["schemas"]["torch.nn.ConvTranspose3d"] | components["schemas"]["torch.nn.Embedding"] | components["schemas"]["torch.nn.EmbeddingBag"] | components["schemas"]["torch.nn.LayerNorm"] | components["schemas"]["torch.nn.GroupNorm"] | components["schemas"]["torch.nn.RMSNorm"] | components["schemas"]["torch.nn.LocalResponseNorm"] | components["schemas"]["torch.nn.CrossMapLRN2d"] | components["schemas"]["torch.nn.BatchNorm1d"] | components["schemas"]["torch.nn.BatchNorm2d"] | components["schemas"]["torch.nn.BatchNorm3d"] | components["schemas"]["torch.nn.SyncBatchNorm"] | components["schemas"]["torch.nn.InstanceNorm1d"] | components["schemas"]["torch.nn.InstanceNorm2d"] | components["schemas"]["torch.nn.InstanceNorm3d"] | components["schemas"]["torch.nn.ReLU"] | components["schemas"]["torch.nn.ReLU6"] | components["schemas"]["torch.nn.RReLU"] | components["schemas"]["torch.nn.Hardtanh"] | components["schemas"]["torch.nn.GELU"] | components["schemas"]["torch.nn.SiLU"] | components["schemas"]["torch.nn.Mish"] | components["schemas"]["torch.nn.Tanh"] | components["schemas"]["torch.nn.Sigmoid"] | components["schemas"]["torch.nn.Hardswish"] | components["schemas"]["torch.nn.Hardsigmoid"] | components["schemas"]["torch.nn.ELU"] | components["schemas"]["torch.nn.CELU"] | components["schemas"]["torch.nn.SELU"] | components["schemas"]["torch.nn.GLU"] | components["schemas"]["torch.nn.LeakyReLU"] | components["schemas"]["torch.nn.Softplus"] | components["schemas"]["torch.nn.Softsign"] | components["schemas"]["torch.nn.Softmax"] | components["schemas"]["torch.nn.LogSoftmax"] | components["schemas"]["torch.nn.Softmin"] | components["schemas"]["torch.nn.Softmax2d"] | components["schemas"]["torch.nn.Tanhshrink"] | components["schemas"]["torch.nn.Threshold"] | components["schemas"]["torch.nn.Hardshrink"] | components["schemas"]["torch.nn.Softshrink"] | components["schemas"]["torch.nn.LogSigmoid"] | components["schemas"]["torch.nn.PReLU"] | components["schemas"]["torch.nn.Dropout"] | components["schemas"]["torch.nn.Dropout1d"] | components["schemas"]["torch.nn.Dropout2d"] | components["schemas"]["torch.nn.Dropout3d"] | components["schemas"]["torch.nn.AlphaDropout"] | components["schemas"]["torch.nn.FeatureAlphaDropout"] | components["schemas"]["torch.nn.MaxPool1d"] | components["schemas"]["torch.nn.MaxPool2d"] | components["schemas"]["torch.nn.MaxPool3d"] | components["schemas"]["torch.nn.AvgPool1d"] | components["schemas"]["torch.nn.AvgPool2d"] | components["schemas"]["torch.nn.AvgPool3d"] | components["schemas"]["torch.nn.AdaptiveAvgPool1d"] | components["schemas"]["torch.nn.AdaptiveAvgPool2d"] | components["schemas"]["torch.nn.AdaptiveAvgPool3d"] | components["schemas"]["torch.nn.AdaptiveMaxPool1d"] | components["schemas"]["torch.nn.AdaptiveMaxPool2d"] | components["schemas"]["torch.nn.AdaptiveMaxPool3d"] | components["schemas"]["torch.nn.LPPool1d"] | components["schemas"]["torch.nn.LPPool2d"] | components["schemas"]["torch.nn.LPPool3d"] | components["schemas"]["torch.nn.FractionalMaxPool2d"] | components["schemas"]["torch.nn.FractionalMaxPool3d"] | components["schemas"]["torch.nn.MaxUnpool1d"] | components["schemas"]["torch.nn.MaxUnpool2d"] | components["schemas"]["torch.nn.MaxUnpool3d"] | components["schemas"]["torch.nn.ZeroPad1d"] | components["schemas"]["torch.nn.ZeroPad2d"] | components["schemas"]["torch.nn.ZeroPad3d"] | components["schemas"]["torch.nn.ConstantPad1d"] | components["schemas"]["torch.nn.ConstantPad2d"] | components["schemas"]["torch.nn.ConstantPad3d"] | components["schemas"]["torch.nn.ReflectionPad1d"] | components["schemas"]["torch.nn.ReflectionPad2d"] | components["schemas"]["torch.nn.ReflectionPad3d"] | components["schemas"]["torch.nn.ReplicationPad1d"] | components["schemas"]["torch.nn.ReplicationPad2d"] | components["schemas"]["torch.nn.ReplicationPad3d"] | components["schemas"]["torch.nn.CircularPad1d"] | components["schemas"]["torch.nn.CircularPad2d"] | components["schemas"]["torch.nn.CircularPad3d"] | components["schemas"]["torch.nn.Sequential"] | components["schemas"]["torch.nn.ModuleList"] | components["schemas"]["torch.nn.ModuleDict"] | components["schemas"]["torch.nn.Module"] | components["schemas"]["torch.nn.Flatten"] | components["schemas"]["torch.nn.Unflatten"] | components["schemas"]["torch.nn.Upsample"] | components["schemas"]["torch.nn.UpsamplingNearest2d"] | components["schemas"]["torch.nn.UpsamplingBilinear2d"] | components["schemas"]["torch.nn.PixelShuffle"] | components["schemas"]["torch.nn.PixelUnshuffle"] | components["schemas"]["torch.nn.ChannelShuffle"] | components["schemas"]["torch.nn.CosineSimilarity"] | components["schemas"]["torch.nn.PairwiseDistance"] | components["schemas"]["torch.nn.Fold"] | components["schemas"]["torch.nn.Unfold"] | components["schemas"]["torch.nn.RNN"] | components["schemas"]["torch.nn.LSTM"] | components["schemas"]["torch.nn.GRU"] | components["schemas"]["torch.nn.RNNCell"] | components["schemas"]["torch.nn.LSTMCell"] | components["schemas"]["torch.nn.GRUCell"] | components["schemas"]["torch.nn.MultiheadAttention"] | components["schemas"]["torch.nn.TransformerEncoderLayer"] | components["schemas"]["torch.nn.TransformerDecoderLayer"] | components["schemas"]["torch.nn.TransformerEncoder"] | components["schemas"]["torch.nn.TransformerDecoder"] | components["schemas"]["torch.nn.Transformer"] | {
+        SpecArgument: (number | null) | string | boolean | components["schemas"]["SpecListItem"][] | components["schemas"]["torch.nn.Linear"] | components["schemas"]["torch.nn.modules.linear.NonDynamicallyQuantizableLinear"] | components["schemas"]["torch.nn.Bilinear"] | components["schemas"]["torch.nn.Identity"] | components["schemas"]["torch.nn.Conv1d"] | components["schemas"]["torch.nn.Conv2d"] | components["schemas"]["torch.nn.Conv3d"] | components["schemas"]["torch.nn.ConvTranspose1d"] | components["schemas"]["torch.nn.ConvTranspose2d"] | components["schemas"]["torch.nn.ConvTranspose3d"] | components["schemas"]["torch.nn.Embedding"] | components["schemas"]["torch.nn.EmbeddingBag"] | components["schemas"]["torch.nn.LayerNorm"] | components["schemas"]["torch.nn.GroupNorm"] | components["schemas"]["torch.nn.RMSNorm"] | components["schemas"]["torch.nn.LocalResponseNorm"] | components["schemas"]["torch.nn.CrossMapLRN2d"] | components["schemas"]["torch.nn.BatchNorm1d"] | components["schemas"]["torch.nn.BatchNorm2d"] | components["schemas"]["torch.nn.BatchNorm3d"] | components["schemas"]["torch.nn.SyncBatchNorm"] | components["schemas"]["torch.nn.InstanceNorm1d"] | components["schemas"]["torch.nn.InstanceNorm2d"] | components["schemas"]["torch.nn.InstanceNorm3d"] | components["schemas"]["torch.nn.ReLU"] | components["schemas"]["torch.nn.ReLU6"] | components["schemas"]["torch.nn.RReLU"] | components["schemas"]["torch.nn.Hardtanh"] | components["schemas"]["torch.nn.GELU"] | components["schemas"]["torch.nn.SiLU"] | components["schemas"]["torch.nn.Mish"] | components["schemas"]["torch.nn.Tanh"] | components["schemas"]["torch.nn.Sigmoid"] | components["schemas"]["torch.nn.Hardswish"] | components["schemas"]["torch.nn.Hardsigmoid"] | components["schemas"]["torch.nn.ELU"] | components["schemas"]["torch.nn.CELU"] | components["schemas"]["torch.nn.SELU"] | components["schemas"]["torch.nn.GLU"] | components["schemas"]["torch.nn.LeakyReLU"] | components["schemas"]["torch.nn.Softplus"] | components["schemas"]["torch.nn.Softsign"] | components["schemas"]["torch.nn.Softmax"] | components["schemas"]["torch.nn.LogSoftmax"] | components["schemas"]["torch.nn.Softmin"] | components["schemas"]["torch.nn.Softmax2d"] | components["schemas"]["torch.nn.Tanhshrink"] | components["schemas"]["torch.nn.Threshold"] | components["schemas"]["torch.nn.Hardshrink"] | components["schemas"]["torch.nn.Softshrink"] | components["schemas"]["torch.nn.LogSigmoid"] | components["schemas"]["torch.nn.PReLU"] | components["schemas"]["torch.nn.Dropout"] | components["schemas"]["torch.nn.Dropout1d"] | components["schemas"]["torch.nn.Dropout2d"] | components["schemas"]["torch.nn.Dropout3d"] | components["schemas"]["torch.nn.AlphaDropout"] | components["schemas"]["torch.nn.FeatureAlphaDropout"] | components["schemas"]["torch.nn.MaxPool1d"] | components["schemas"]["torch.nn.MaxPool2d"] | components["schemas"]["torch.nn.MaxPool3d"] | components["schemas"]["torch.nn.AvgPool1d"] | components["schemas"]["torch.nn.AvgPool2d"] | components["schemas"]["torch.nn.AvgPool3d"] | components["schemas"]["torch.nn.AdaptiveAvgPool1d"] | components["schemas"]["torch.nn.AdaptiveAvgPool2d"] | components["schemas"]["torch.nn.AdaptiveAvgPool3d"] | components["schemas"]["torch.nn.AdaptiveMaxPool1d"] | components["schemas"]["torch.nn.AdaptiveMaxPool2d"] | components["schemas"]["torch.nn.AdaptiveMaxPool3d"] | components["schemas"]["torch.nn.LPPool1d"] | components["schemas"]["torch.nn.LPPool2d"] | components["schemas"]["torch.nn.LPPool3d"] | components["schemas"]["torch.nn.FractionalMaxPool2d"] | components["schemas"]["torch.nn.FractionalMaxPool3d"] | components["schemas"]["torch.nn.MaxUnpool1d"] | components["schemas"]["torch.nn.MaxUnpool2d"] | components["schemas"]["torch.nn.MaxUnpool3d"] | components["schemas"]["torch.nn.ZeroPad1d"] | components["schemas"]["torch.nn.ZeroPad2d"] | components["schemas"]["torch.nn.ZeroPad3d"] | components["schemas"]["torch.nn.ConstantPad1d"] | components["schemas"]["torch.nn.ConstantPad2d"] | components["schemas"]["torch.nn.ConstantPad3d"] | components["schemas"]["torch.nn.ReflectionPad1d"] | components["schemas"]["torch.nn.ReflectionPad2d"] | components["schemas"]["torch.nn.ReflectionPad3d"] | components["schemas"]["torch.nn.ReplicationPad1d"] | components["schemas"]["torch.nn.ReplicationPad2d"] | components["schemas"]["torch.nn.ReplicationPad3d"] | components["schemas"]["torch.nn.CircularPad1d"] | components["schemas"]["torch.nn.CircularPad2d"] | components["schemas"]["torch.nn.CircularPad3d"] | components["schemas"]["torch.nn.Sequential"] | components["schemas"]["torch.nn.ModuleList"] | components["schemas"]["torch.nn.ModuleDict"] | components["schemas"]["torch.nn.Module"] | components["schemas"]["torch.nn.Flatten"] | components["schemas"]["torch.nn.Unflatten"] | components["schemas"]["torch.nn.Upsample"] | components["schemas"]["torch.nn.UpsamplingNearest2d"] | components["schemas"]["torch.nn.UpsamplingBilinear2d"] | components["schemas"]["torch.nn.PixelShuffle"] | components["schemas"]["torch.nn.PixelUnshuffle"] | components["schemas"]["torch.nn.ChannelShuffle"] | components["schemas"]["torch.nn.CosineSimilarity"] | components["schemas"]["torch.nn.PairwiseDistance"] | components["schemas"]["torch.nn.Fold"] | components["schemas"]["torch.nn.Unfold"] | components["schemas"]["torch.nn.RNN"] | components["schemas"]["torch.nn.LSTM"] | components["schemas"]["torch.nn.GRU"] | components["schemas"]["torch.nn.RNNCell"] | components["schemas"]["torch.nn.LSTMCell"] | components["schemas"]["torch.nn.GRUCell"] | components["schemas"]["torch.nn.MultiheadAttention"] | components["schemas"]["torch.nn.TransformerEncoderLayer"] | components["schemas"]["torch.nn.TransformerDecoderLayer"] | components["schemas"]["torch.nn.TransformerEncoder"] | components["schemas"]["torch.nn.TransformerDecoder"] | components["schemas"]["torch.nn.Transformer"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2MLP"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2Attention"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer"] | components["schemas"]["transformers.Gemma2Model"] | components["schemas"]["transformers.Gemma2ForCausalLM"] | components["schemas"]["transformers.pytorch_utils.Conv1D"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Attention"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2MLP"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Block"] | components["schemas"]["transformers.GPT2Model"] | components["schemas"]["transformers.GPT2LMHeadModel"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRMSNorm"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRotaryEmbedding"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaMLP"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaAttention"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaDecoderLayer"] | components["schemas"]["transformers.LlamaModel"] | components["schemas"]["transformers.LlamaForCausalLM"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRMSNorm"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralMLP"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralAttention"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralDecoderLayer"] | components["schemas"]["transformers.MistralModel"] | components["schemas"]["transformers.MistralForCausalLM"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralMLP"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralExperts"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralAttention"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer"] | components["schemas"]["transformers.MixtralModel"] | components["schemas"]["transformers.MixtralForCausalLM"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RMSNorm"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3MLP"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3Attention"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3DecoderLayer"] | components["schemas"]["transformers.Phi3Model"] | components["schemas"]["transformers.Phi3ForCausalLM"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2MLP"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2Attention"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer"] | components["schemas"]["transformers.Qwen2Model"] | components["schemas"]["transformers.Qwen2ForCausalLM"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3MLP"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3Attention"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer"] | components["schemas"]["transformers.Qwen3Model"] | components["schemas"]["transformers.Qwen3ForCausalLM"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer"] | components["schemas"]["transformers.Qwen3MoeModel"] | components["schemas"]["transformers.Qwen3MoeForCausalLM"] | {
             [key: string]: components["schemas"]["SpecArgument"];
         };
         /**
          * SpecListItem
          * @description An item of a list or tuple argument: a SpecArgument whose own lists hold numbers, strings, booleans or nulls.
          */
-        SpecListItem: (number | null) | string | boolean | ((number | null) | string | boolean)[] | components["schemas"]["torch.nn.Linear"] | components["schemas"]["torch.nn.modules.linear.NonDynamicallyQuantizableLinear"] | components["schemas"]["torch.nn.Bilinear"] | components["schemas"]["torch.nn.Identity"] | components["schemas"]["torch.nn.Conv1d"] | components["schemas"]["torch.nn.Conv2d"] | components["schemas"]["torch.nn.Conv3d"] | components["schemas"]["torch.nn.ConvTranspose1d"] | components["schemas"]["torch.nn.ConvTranspose2d"] | components["schemas"]["torch.nn.ConvTranspose3d"] | components["schemas"]["torch.nn.Embedding"] | components["schemas"]["torch.nn.EmbeddingBag"] | components["schemas"]["torch.nn.LayerNorm"] | components["schemas"]["torch.nn.GroupNorm"] | components["schemas"]["torch.nn.RMSNorm"] | components["schemas"]["torch.nn.LocalResponseNorm"] | components["schemas"]["torch.nn.CrossMapLRN2d"] | components["schemas"]["torch.nn.BatchNorm1d"] | components["schemas"]["torch.nn.BatchNorm2d"] | components["schemas"]["torch.nn.BatchNorm3d"] | components["schemas"]["torch.nn.SyncBatchNorm"] | components["schemas"]["torch.nn.InstanceNorm1d"] | components["schemas"]["torch.nn.InstanceNorm2d"] | components["schemas"]["torch.nn.InstanceNorm3d"] | components["schemas"]["torch.nn.ReLU"] | components["schemas"]["torch.nn.ReLU6"] | components["schemas"]["torch.nn.RReLU"] | components["schemas"]["torch.nn.Hardtanh"] | components["schemas"]["torch.nn.GELU"] | components["schemas"]["torch.nn.SiLU"] | components["schemas"]["torch.nn.Mish"] | components["schemas"]["torch.nn.Tanh"] | components["schemas"]["torch.nn.Sigmoid"] | components["schemas"]["torch.nn.Hardswish"] | components["schemas"]["torch.nn.Hardsigmoid"] | components["schemas"]["torch.nn.ELU"] | components["schemas"]["torch.nn.CELU"] | components["schemas"]["torch.nn.SELU"] | components["schemas"]["torch.nn.GLU"] | components["schemas"]["torch.nn.LeakyReLU"] | components["schemas"]["torch.nn.Softplus"] | components["schemas"]["torch.nn.Softsign"] | components["schemas"]["torch.nn.Softmax"] | components["schemas"]["torch.nn.LogSoftmax"] | components["schemas"]["torch.nn.Softmin"] | components["schemas"]["torch.nn.Softmax2d"] | components["schemas"]["torch.nn.Tanhshrink"] | components["schemas"]["torch.nn.Threshold"] | components["schemas"]["torch.nn.Hardshrink"] | components["schemas"]["torch.nn.Softshrink"] | components["schemas"]["torch.nn.LogSigmoid"] | components["schemas"]["torch.nn.PReLU"] | components["schemas"]["torch.nn.Dropout"] | components["schemas"]["torch.nn.Dropout1d"] | components["schemas"]["torch.nn.Dropout2d"] | components["schemas"]["torch.nn.Dropout3d"] | components["schemas"]["torch.nn.AlphaDropout"] | components["schemas"]["torch.nn.FeatureAlphaDropout"] | components["schemas"]["torch.nn.MaxPool1d"] | components["schemas"]["torch.nn.MaxPool2d"] | components["schemas"]["torch.nn.MaxPool3d"] | components["schemas"]["torch.nn.AvgPool1d"] | components["schemas"]["torch.nn.AvgPool2d"] | components["schemas"]["torch.nn.AvgPool3d"] | components["schemas"]["torch.nn.AdaptiveAvgPool1d"] | components["schemas"]["torch.nn.AdaptiveAvgPool2d"] | components["schemas"]["torch.nn.AdaptiveAvgPool3d"] | components["schemas"]["torch.nn.AdaptiveMaxPool1d"] | components["schemas"]["torch.nn.AdaptiveMaxPool2d"] | components["schemas"]["torch.nn.AdaptiveMaxPool3d"] | components["schemas"]["torch.nn.LPPool1d"] | components["schemas"]["torch.nn.LPPool2d"] | components["schemas"]["torch.nn.LPPool3d"] | components["schemas"]["torch.nn.FractionalMaxPool2d"] | components["schemas"]["torch.nn.FractionalMaxPool3d"] | components["schemas"]["torch.nn.MaxUnpool1d"] | components["schemas"]["torch.nn.MaxUnpool2d"] | components["schemas"]["torch.nn.MaxUnpool3d"] | components["schemas"]["torch.nn.ZeroPad1d"] | components["schemas"]["torch.nn.ZeroPad2d"] | components["schemas"]["torch.nn.ZeroPad3d"] | components["schemas"]["torch.nn.ConstantPad1d"] | components["schemas"]["torch.nn.ConstantPad2d"] | components["schemas"]["torch.nn.ConstantPad3d"] | components["schemas"]["torch.nn.ReflectionPad1d"] | components["schemas"]["torch.nn.ReflectionPad2d"] | components["schemas"]["torch.nn.ReflectionPad3d"] | components["schemas"]["torch.nn.ReplicationPad1d"] | components["schemas"]["torch.nn.ReplicationPad2d"] | components["schemas"]["torch.nn.ReplicationPad3d"] | components["schemas"]["torch.nn.CircularPad1d"] | components["schemas"]["torch.nn.CircularPad2d"] | components["schemas"]["torch.nn.CircularPad3d"] | components["schemas"]["torch.nn.Sequential"] | components["schemas"]["torch.nn.ModuleList"] | components["schemas"]["torch.nn.ModuleDict"] | components["schemas"]["torch.nn.Module"] | components["schemas"]["torch.nn.Flatten"] | components["schemas"]["torch.nn.Unflatten"] | components["schemas"]["torch.nn.Upsample"] | components["schemas"]["torch.nn.UpsamplingNearest2d"] | components["schemas"]["torch.nn.UpsamplingBilinear2d"] | components["schemas"]["torch.nn.PixelShuffle"] | components["schemas"]["torch.nn.PixelUnshuffle"] | components["schemas"]["torch.nn.ChannelShuffle"] | components["schemas"]["torch.nn.CosineSimilarity"] | components["schemas"]["torch.nn.PairwiseDistance"] | components["schemas"]["torch.nn.Fold"] | components["schemas"]["torch.nn.Unfold"] | components["schemas"]["torch.nn.RNN"] | components["schemas"]["torch.nn.LSTM"] | components["schemas"]["torch.nn.GRU"] | components["schemas"]["torch.nn.RNNCell"] | components["schemas"]["torch.nn.LSTMCell"] | components["schemas"]["torch.nn.GRUCell"] | components["schemas"]["torch.nn.MultiheadAttention"] | components["schemas"]["torch.nn.TransformerEncoderLayer"] | components["schemas"]["torch.nn.TransformerDecoderLayer"] | components["schemas"]["torch.nn.TransformerEncoder"] | components["schemas"]["torch.nn.TransformerDecoder"] | components["schemas"]["torch.nn.Transformer"] | {
+        SpecListItem: (number | null) | string | boolean | ((number | null) | string | boolean)[] | components["schemas"]["torch.nn.Linear"] | components["schemas"]["torch.nn.modules.linear.NonDynamicallyQuantizableLinear"] | components["schemas"]["torch.nn.Bilinear"] | components["schemas"]["torch.nn.Identity"] | components["schemas"]["torch.nn.Conv1d"] | components["schemas"]["torch.nn.Conv2d"] | components["schemas"]["torch.nn.Conv3d"] | components["schemas"]["torch.nn.ConvTranspose1d"] | components["schemas"]["torch.nn.ConvTranspose2d"] | components["schemas"]["torch.nn.ConvTranspose3d"] | components["schemas"]["torch.nn.Embedding"] | components["schemas"]["torch.nn.EmbeddingBag"] | components["schemas"]["torch.nn.LayerNorm"] | components["schemas"]["torch.nn.GroupNorm"] | components["schemas"]["torch.nn.RMSNorm"] | components["schemas"]["torch.nn.LocalResponseNorm"] | components["schemas"]["torch.nn.CrossMapLRN2d"] | components["schemas"]["torch.nn.BatchNorm1d"] | components["schemas"]["torch.nn.BatchNorm2d"] | components["schemas"]["torch.nn.BatchNorm3d"] | components["schemas"]["torch.nn.SyncBatchNorm"] | components["schemas"]["torch.nn.InstanceNorm1d"] | components["schemas"]["torch.nn.InstanceNorm2d"] | components["schemas"]["torch.nn.InstanceNorm3d"] | components["schemas"]["torch.nn.ReLU"] | components["schemas"]["torch.nn.ReLU6"] | components["schemas"]["torch.nn.RReLU"] | components["schemas"]["torch.nn.Hardtanh"] | components["schemas"]["torch.nn.GELU"] | components["schemas"]["torch.nn.SiLU"] | components["schemas"]["torch.nn.Mish"] | components["schemas"]["torch.nn.Tanh"] | components["schemas"]["torch.nn.Sigmoid"] | components["schemas"]["torch.nn.Hardswish"] | components["schemas"]["torch.nn.Hardsigmoid"] | components["schemas"]["torch.nn.ELU"] | components["schemas"]["torch.nn.CELU"] | components["schemas"]["torch.nn.SELU"] | components["schemas"]["torch.nn.GLU"] | components["schemas"]["torch.nn.LeakyReLU"] | components["schemas"]["torch.nn.Softplus"] | components["schemas"]["torch.nn.Softsign"] | components["schemas"]["torch.nn.Softmax"] | components["schemas"]["torch.nn.LogSoftmax"] | components["schemas"]["torch.nn.Softmin"] | components["schemas"]["torch.nn.Softmax2d"] | components["schemas"]["torch.nn.Tanhshrink"] | components["schemas"]["torch.nn.Threshold"] | components["schemas"]["torch.nn.Hardshrink"] | components["schemas"]["torch.nn.Softshrink"] | components["schemas"]["torch.nn.LogSigmoid"] | components["schemas"]["torch.nn.PReLU"] | components["schemas"]["torch.nn.Dropout"] | components["schemas"]["torch.nn.Dropout1d"] | components["schemas"]["torch.nn.Dropout2d"] | components["schemas"]["torch.nn.Dropout3d"] | components["schemas"]["torch.nn.AlphaDropout"] | components["schemas"]["torch.nn.FeatureAlphaDropout"] | components["schemas"]["torch.nn.MaxPool1d"] | components["schemas"]["torch.nn.MaxPool2d"] | components["schemas"]["torch.nn.MaxPool3d"] | components["schemas"]["torch.nn.AvgPool1d"] | components["schemas"]["torch.nn.AvgPool2d"] | components["schemas"]["torch.nn.AvgPool3d"] | components["schemas"]["torch.nn.AdaptiveAvgPool1d"] | components["schemas"]["torch.nn.AdaptiveAvgPool2d"] | components["schemas"]["torch.nn.AdaptiveAvgPool3d"] | components["schemas"]["torch.nn.AdaptiveMaxPool1d"] | components["schemas"]["torch.nn.AdaptiveMaxPool2d"] | components["schemas"]["torch.nn.AdaptiveMaxPool3d"] | components["schemas"]["torch.nn.LPPool1d"] | components["schemas"]["torch.nn.LPPool2d"] | components["schemas"]["torch.nn.LPPool3d"] | components["schemas"]["torch.nn.FractionalMaxPool2d"] | components["schemas"]["torch.nn.FractionalMaxPool3d"] | components["schemas"]["torch.nn.MaxUnpool1d"] | components["schemas"]["torch.nn.MaxUnpool2d"] | components["schemas"]["torch.nn.MaxUnpool3d"] | components["schemas"]["torch.nn.ZeroPad1d"] | components["schemas"]["torch.nn.ZeroPad2d"] | components["schemas"]["torch.nn.ZeroPad3d"] | components["schemas"]["torch.nn.ConstantPad1d"] | components["schemas"]["torch.nn.ConstantPad2d"] | components["schemas"]["torch.nn.ConstantPad3d"] | components["schemas"]["torch.nn.ReflectionPad1d"] | components["schemas"]["torch.nn.ReflectionPad2d"] | components["schemas"]["torch.nn.ReflectionPad3d"] | components["schemas"]["torch.nn.ReplicationPad1d"] | components["schemas"]["torch.nn.ReplicationPad2d"] | components["schemas"]["torch.nn.ReplicationPad3d"] | components["schemas"]["torch.nn.CircularPad1d"] | components["schemas"]["torch.nn.CircularPad2d"] | components["schemas"]["torch.nn.CircularPad3d"] | components["schemas"]["torch.nn.Sequential"] | components["schemas"]["torch.nn.ModuleList"] | components["schemas"]["torch.nn.ModuleDict"] | components["schemas"]["torch.nn.Module"] | components["schemas"]["torch.nn.Flatten"] | components["schemas"]["torch.nn.Unflatten"] | components["schemas"]["torch.nn.Upsample"] | components["schemas"]["torch.nn.UpsamplingNearest2d"] | components["schemas"]["torch.nn.UpsamplingBilinear2d"] | components["schemas"]["torch.nn.PixelShuffle"] | components["schemas"]["torch.nn.PixelUnshuffle"] | components["schemas"]["torch.nn.ChannelShuffle"] | components["schemas"]["torch.nn.CosineSimilarity"] | components["schemas"]["torch.nn.PairwiseDistance"] | components["schemas"]["torch.nn.Fold"] | components["schemas"]["torch.nn.Unfold"] | components["schemas"]["torch.nn.RNN"] | components["schemas"]["torch.nn.LSTM"] | components["schemas"]["torch.nn.GRU"] | components["schemas"]["torch.nn.RNNCell"] | components["schemas"]["torch.nn.LSTMCell"] | components["schemas"]["torch.nn.GRUCell"] | components["schemas"]["torch.nn.MultiheadAttention"] | components["schemas"]["torch.nn.TransformerEncoderLayer"] | components["schemas"]["torch.nn.TransformerDecoderLayer"] | components["schemas"]["torch.nn.TransformerEncoder"] | components["schemas"]["torch.nn.TransformerDecoder"] | components["schemas"]["torch.nn.Transformer"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2MLP"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2Attention"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer"] | components["schemas"]["transformers.Gemma2Model"] | components["schemas"]["transformers.Gemma2ForCausalLM"] | components["schemas"]["transformers.pytorch_utils.Conv1D"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Attention"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2MLP"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Block"] | components["schemas"]["transformers.GPT2Model"] | components["schemas"]["transformers.GPT2LMHeadModel"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRMSNorm"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRotaryEmbedding"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaMLP"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaAttention"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaDecoderLayer"] | components["schemas"]["transformers.LlamaModel"] | components["schemas"]["transformers.LlamaForCausalLM"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRMSNorm"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralMLP"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralAttention"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralDecoderLayer"] | components["schemas"]["transformers.MistralModel"] | components["schemas"]["transformers.MistralForCausalLM"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralMLP"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralExperts"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralAttention"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer"] | components["schemas"]["transformers.MixtralModel"] | components["schemas"]["transformers.MixtralForCausalLM"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RMSNorm"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3MLP"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3Attention"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3DecoderLayer"] | components["schemas"]["transformers.Phi3Model"] | components["schemas"]["transformers.Phi3ForCausalLM"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2MLP"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2Attention"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer"] | components["schemas"]["transformers.Qwen2Model"] | components["schemas"]["transformers.Qwen2ForCausalLM"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3MLP"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3Attention"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer"] | components["schemas"]["transformers.Qwen3Model"] | components["schemas"]["transformers.Qwen3ForCausalLM"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer"] | components["schemas"]["transformers.Qwen3MoeModel"] | components["schemas"]["transformers.Qwen3MoeForCausalLM"] | {
             [key: string]: components["schemas"]["SpecArgument"];
         };
     };

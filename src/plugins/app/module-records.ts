@@ -37,6 +37,7 @@ export function moduleBody (id: string, sessionId: string, built: BuiltModule, t
     args: built.args,
     kwargs: built.kwargs,
     ...(ties !== undefined ? { ties } : {}),
+    ...(built.config !== undefined ? { config: built.config } : {}),
     device: 'meta',
     tensors,
     totals: { parameters, buffers, numel: parameters + buffers, nbytes }
@@ -92,7 +93,9 @@ async function moduleRecordsPlugin (app: FastifyInstance): Promise<void> {
   }
 
   const rebuild: ModuleRecords['rebuild'] = async (sessionId, moduleId) => {
-    const { class: cls, args, kwargs, ties } = await get(sessionId, moduleId)
+    const { class: cls, args, kwargs, ties, config } = await get(sessionId, moduleId)
+    // a config.json is rebuilt as given, so its dtype is the default dtype again
+    if (config !== undefined) return buildModuleTree({ config })
     return buildModuleTree({ class: cls, args, kwargs, ...(ties !== undefined ? { ties } : {}) })
   }
 

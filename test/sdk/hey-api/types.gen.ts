@@ -35,16 +35,17 @@ export type ErrorBody = {
  */
 export type DType = string;
 
-/**
- * ModuleSpec
- *
- * A torch.nn constructor call as JSON. Each class's arguments are described by its own component (`torch.nn.Linear`, `torch.nn.LSTM`, …), generated from the same definitions that validate them.
- */
-export type ModuleSpec = {
+export type ModuleSpec = unknown & {
     /**
-     * A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear` (see GET /v1/modules).
+     * A torch.nn class: `Linear`, `nn.Linear` or `torch.nn.Linear`, or a transformers class: `transformers.LlamaForCausalLM` (see GET /v1/modules). Required unless `config` is given.
      */
-    class: string;
+    class?: string;
+    /**
+     * Instead of `class`: a Hugging Face config.json. Its `model_type` picks the config class, `architectures[0]` the model class (default: the ForCausalLM class), and `dtype`/`torch_dtype` the default dtype, as `AutoModelForCausalLM.from_config` does.
+     */
+    config?: {
+        [key: string]: unknown;
+    };
     /**
      * Positional constructor arguments as PyTorch takes them; a nested module spec may stand wherever PyTorch takes a module.
      */
@@ -329,6 +330,12 @@ export type Module = {
         [key: string]: unknown;
     };
     ties?: Array<Array<string>>;
+    /**
+     * The config.json of a module created from `{"config": …}`, as given: `class`, `args` and `kwargs` are the call it stands for, and the config's dtype was the default dtype.
+     */
+    config?: {
+        [key: string]: unknown;
+    };
     device: 'meta';
     tensors: Array<TensorInfo>;
     totals: {
@@ -4533,6 +4540,1546 @@ export type TorchNnTransformer = {
 };
 
 /**
+ * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm
+ *
+ * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+ */
+export type TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm = {
+    class: 'Gemma2RMSNorm' | 'transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm';
+    /**
+     * Positional arguments, in order: hidden_size, eps.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * hidden_size: int
+         */
+        hidden_size?: number;
+        /**
+         * eps: float = 0.000001
+         */
+        eps?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding
+ *
+ * transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+ */
+export type TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding = {
+    class: 'Gemma2RotaryEmbedding' | 'transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding';
+    /**
+     * Positional arguments, in order: config, device.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma2Config
+         */
+        config?: unknown;
+        /**
+         * device: Optional[Union[str, torch.device]] = null
+         */
+        device?: 'meta' | 'cpu' | 'worker';
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma2.modeling_gemma2.Gemma2MLP
+ *
+ * transformers.models.gemma2.modeling_gemma2.Gemma2MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+ */
+export type TransformersModelsGemma2ModelingGemma2Gemma2Mlp = {
+    class: 'Gemma2MLP' | 'transformers.models.gemma2.modeling_gemma2.Gemma2MLP';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding
+ *
+ * transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding(num_embeddings, embedding_dim, padding_idx, embed_scale). An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) and a non-persistent 0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.
+ */
+export type TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding = {
+    class: 'Gemma2TextScaledWordEmbedding' | 'transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding';
+    /**
+     * Positional arguments, in order: num_embeddings, embedding_dim, padding_idx, embed_scale.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * num_embeddings: int
+         */
+        num_embeddings?: number;
+        /**
+         * embedding_dim: int
+         */
+        embedding_dim?: number;
+        /**
+         * padding_idx: Optional[int] = null
+         */
+        padding_idx?: number | null;
+        /**
+         * embed_scale: float = 1
+         */
+        embed_scale?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma2.modeling_gemma2.Gemma2Attention
+ *
+ * transformers.models.gemma2.modeling_gemma2.Gemma2Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+ */
+export type TransformersModelsGemma2ModelingGemma2Gemma2Attention = {
+    class: 'Gemma2Attention' | 'transformers.models.gemma2.modeling_gemma2.Gemma2Attention';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma2Config
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer
+ *
+ * transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+ */
+export type TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer = {
+    class: 'Gemma2DecoderLayer' | 'transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma2Config
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Gemma2Model
+ *
+ * transformers.Gemma2Model(config). The bare Gemma2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Gemma2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Gemma2Config.
+ */
+export type TransformersGemma2Model = {
+    class: 'Gemma2Model' | 'transformers.Gemma2Model';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Gemma2ForCausalLM
+ *
+ * transformers.Gemma2ForCausalLM(config). Gemma2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Gemma2Config.
+ */
+export type TransformersGemma2ForCausalLm = {
+    class: 'Gemma2ForCausalLM' | 'transformers.Gemma2ForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.pytorch_utils.Conv1D
+ *
+ * transformers.pytorch_utils.Conv1D(nf, nx). A linear layer with its weight transposed (GPT-2): weight (nx, nf), bias (nf).
+ */
+export type TransformersPytorchUtilsConv1d = {
+    class: 'Conv1D' | 'transformers.pytorch_utils.Conv1D';
+    /**
+     * Positional arguments, in order: nf, nx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * nf: int
+         */
+        nf?: number;
+        /**
+         * nx: int
+         */
+        nx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gpt2.modeling_gpt2.GPT2Attention
+ *
+ * transformers.models.gpt2.modeling_gpt2.GPT2Attention(config, is_cross_attention, layer_idx). Self-attention: c_attn Conv1D(3 * n_embd, n_embd) (cross-attention: c_attn for keys and values, q_attn), c_proj.
+ */
+export type TransformersModelsGpt2ModelingGpt2Gpt2Attention = {
+    class: 'GPT2Attention' | 'transformers.models.gpt2.modeling_gpt2.GPT2Attention';
+    /**
+     * Positional arguments, in order: config, is_cross_attention, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: GPT2Config
+         */
+        config?: unknown;
+        /**
+         * is_cross_attention: bool = false
+         */
+        is_cross_attention?: boolean;
+        /**
+         * layer_idx: Optional[int] = null
+         */
+        layer_idx?: number | null;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gpt2.modeling_gpt2.GPT2MLP
+ *
+ * transformers.models.gpt2.modeling_gpt2.GPT2MLP(intermediate_size, config). Feed-forward: c_fc Conv1D(intermediate_size, n_embd), c_proj Conv1D(n_embd, intermediate_size).
+ */
+export type TransformersModelsGpt2ModelingGpt2Gpt2Mlp = {
+    class: 'GPT2MLP' | 'transformers.models.gpt2.modeling_gpt2.GPT2MLP';
+    /**
+     * Positional arguments, in order: intermediate_size, config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * intermediate_size: int
+         */
+        intermediate_size?: number;
+        /**
+         * config: GPT2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gpt2.modeling_gpt2.GPT2Block
+ *
+ * transformers.models.gpt2.modeling_gpt2.GPT2Block(config, layer_idx). ln_1, attn, ln_2, (crossattention and ln_cross_attn with add_cross_attention), mlp.
+ */
+export type TransformersModelsGpt2ModelingGpt2Gpt2Block = {
+    class: 'GPT2Block' | 'transformers.models.gpt2.modeling_gpt2.GPT2Block';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: GPT2Config
+         */
+        config?: unknown;
+        /**
+         * layer_idx: Optional[int] = null
+         */
+        layer_idx?: number | null;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.GPT2Model
+ *
+ * transformers.GPT2Model(config). The bare GPT-2: wte (vocab_size, n_embd), wpe (n_positions, n_embd), h (n_layer GPT2Blocks), ln_f. Takes a transformers.GPT2Config.
+ */
+export type TransformersGpt2Model = {
+    class: 'GPT2Model' | 'transformers.GPT2Model';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: GPT2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.GPT2LMHeadModel
+ *
+ * transformers.GPT2LMHeadModel(config). GPT2Model as transformer, plus lm_head (vocab_size, n_embd) without bias, tied to transformer.wte.weight by default (tie_word_embeddings). Takes a transformers.GPT2Config.
+ */
+export type TransformersGpt2LmHeadModel = {
+    class: 'GPT2LMHeadModel' | 'transformers.GPT2LMHeadModel';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: GPT2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.llama.modeling_llama.LlamaRMSNorm
+ *
+ * transformers.models.llama.modeling_llama.LlamaRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+ */
+export type TransformersModelsLlamaModelingLlamaLlamaRmsNorm = {
+    class: 'LlamaRMSNorm' | 'transformers.models.llama.modeling_llama.LlamaRMSNorm';
+    /**
+     * Positional arguments, in order: hidden_size, eps.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * hidden_size: int
+         */
+        hidden_size?: number;
+        /**
+         * eps: float = 0.000001
+         */
+        eps?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.llama.modeling_llama.LlamaRotaryEmbedding
+ *
+ * transformers.models.llama.modeling_llama.LlamaRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+ */
+export type TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding = {
+    class: 'LlamaRotaryEmbedding' | 'transformers.models.llama.modeling_llama.LlamaRotaryEmbedding';
+    /**
+     * Positional arguments, in order: config, device.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: LlamaConfig
+         */
+        config?: unknown;
+        /**
+         * device: Optional[Union[str, torch.device]] = null
+         */
+        device?: 'meta' | 'cpu' | 'worker';
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.llama.modeling_llama.LlamaMLP
+ *
+ * transformers.models.llama.modeling_llama.LlamaMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+ */
+export type TransformersModelsLlamaModelingLlamaLlamaMlp = {
+    class: 'LlamaMLP' | 'transformers.models.llama.modeling_llama.LlamaMLP';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: LlamaConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.llama.modeling_llama.LlamaAttention
+ *
+ * transformers.models.llama.modeling_llama.LlamaAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+ */
+export type TransformersModelsLlamaModelingLlamaLlamaAttention = {
+    class: 'LlamaAttention' | 'transformers.models.llama.modeling_llama.LlamaAttention';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: LlamaConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.llama.modeling_llama.LlamaDecoderLayer
+ *
+ * transformers.models.llama.modeling_llama.LlamaDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+ */
+export type TransformersModelsLlamaModelingLlamaLlamaDecoderLayer = {
+    class: 'LlamaDecoderLayer' | 'transformers.models.llama.modeling_llama.LlamaDecoderLayer';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: LlamaConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.LlamaModel
+ *
+ * transformers.LlamaModel(config). The bare Llama decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers LlamaDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.LlamaConfig.
+ */
+export type TransformersLlamaModel = {
+    class: 'LlamaModel' | 'transformers.LlamaModel';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: LlamaConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.LlamaForCausalLM
+ *
+ * transformers.LlamaForCausalLM(config). LlamaModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.LlamaConfig.
+ */
+export type TransformersLlamaForCausalLm = {
+    class: 'LlamaForCausalLM' | 'transformers.LlamaForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: LlamaConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mistral.modeling_mistral.MistralRMSNorm
+ *
+ * transformers.models.mistral.modeling_mistral.MistralRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+ */
+export type TransformersModelsMistralModelingMistralMistralRmsNorm = {
+    class: 'MistralRMSNorm' | 'transformers.models.mistral.modeling_mistral.MistralRMSNorm';
+    /**
+     * Positional arguments, in order: hidden_size, eps.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * hidden_size: int
+         */
+        hidden_size?: number;
+        /**
+         * eps: float = 0.000001
+         */
+        eps?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding
+ *
+ * transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+ */
+export type TransformersModelsMistralModelingMistralMistralRotaryEmbedding = {
+    class: 'MistralRotaryEmbedding' | 'transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding';
+    /**
+     * Positional arguments, in order: config, device.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MistralConfig
+         */
+        config?: unknown;
+        /**
+         * device: Optional[Union[str, torch.device]] = null
+         */
+        device?: 'meta' | 'cpu' | 'worker';
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mistral.modeling_mistral.MistralMLP
+ *
+ * transformers.models.mistral.modeling_mistral.MistralMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+ */
+export type TransformersModelsMistralModelingMistralMistralMlp = {
+    class: 'MistralMLP' | 'transformers.models.mistral.modeling_mistral.MistralMLP';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MistralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mistral.modeling_mistral.MistralAttention
+ *
+ * transformers.models.mistral.modeling_mistral.MistralAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+ */
+export type TransformersModelsMistralModelingMistralMistralAttention = {
+    class: 'MistralAttention' | 'transformers.models.mistral.modeling_mistral.MistralAttention';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MistralConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mistral.modeling_mistral.MistralDecoderLayer
+ *
+ * transformers.models.mistral.modeling_mistral.MistralDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+ */
+export type TransformersModelsMistralModelingMistralMistralDecoderLayer = {
+    class: 'MistralDecoderLayer' | 'transformers.models.mistral.modeling_mistral.MistralDecoderLayer';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MistralConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.MistralModel
+ *
+ * transformers.MistralModel(config). The bare Mistral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MistralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MistralConfig.
+ */
+export type TransformersMistralModel = {
+    class: 'MistralModel' | 'transformers.MistralModel';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MistralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.MistralForCausalLM
+ *
+ * transformers.MistralForCausalLM(config). MistralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MistralConfig.
+ */
+export type TransformersMistralForCausalLm = {
+    class: 'MistralForCausalLM' | 'transformers.MistralForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MistralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm
+ *
+ * transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+ */
+export type TransformersModelsMixtralModelingMixtralMixtralRmsNorm = {
+    class: 'MixtralRMSNorm' | 'transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm';
+    /**
+     * Positional arguments, in order: hidden_size, eps.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * hidden_size: int
+         */
+        hidden_size?: number;
+        /**
+         * eps: float = 0.000001
+         */
+        eps?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding
+ *
+ * transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+ */
+export type TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding = {
+    class: 'MixtralRotaryEmbedding' | 'transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding';
+    /**
+     * Positional arguments, in order: config, device.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MixtralConfig
+         */
+        config?: unknown;
+        /**
+         * device: Optional[Union[str, torch.device]] = null
+         */
+        device?: 'meta' | 'cpu' | 'worker';
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mixtral.modeling_mixtral.MixtralMLP
+ *
+ * transformers.models.mixtral.modeling_mixtral.MixtralMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+ */
+export type TransformersModelsMixtralModelingMixtralMixtralMlp = {
+    class: 'MixtralMLP' | 'transformers.models.mixtral.modeling_mixtral.MixtralMLP';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MixtralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter
+ *
+ * transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter(config). Router: weight (num_local_experts, hidden_size).
+ */
+export type TransformersModelsMixtralModelingMixtralMixtralTopKRouter = {
+    class: 'MixtralTopKRouter' | 'transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MixtralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mixtral.modeling_mixtral.MixtralExperts
+ *
+ * transformers.models.mixtral.modeling_mixtral.MixtralExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_local_experts, 2 * intermediate_size, hidden_size), down_proj (num_local_experts, hidden_size, intermediate_size).
+ */
+export type TransformersModelsMixtralModelingMixtralMixtralExperts = {
+    class: 'MixtralExperts' | 'transformers.models.mixtral.modeling_mixtral.MixtralExperts';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MixtralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock
+ *
+ * transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock(config). Sparse mixture of experts: gate (the router) and experts (fused weights).
+ */
+export type TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock = {
+    class: 'MixtralSparseMoeBlock' | 'transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MixtralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mixtral.modeling_mixtral.MixtralAttention
+ *
+ * transformers.models.mixtral.modeling_mixtral.MixtralAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+ */
+export type TransformersModelsMixtralModelingMixtralMixtralAttention = {
+    class: 'MixtralAttention' | 'transformers.models.mixtral.modeling_mixtral.MixtralAttention';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MixtralConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer
+ *
+ * transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+ */
+export type TransformersModelsMixtralModelingMixtralMixtralDecoderLayer = {
+    class: 'MixtralDecoderLayer' | 'transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MixtralConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.MixtralModel
+ *
+ * transformers.MixtralModel(config). The bare Mixtral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MixtralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MixtralConfig.
+ */
+export type TransformersMixtralModel = {
+    class: 'MixtralModel' | 'transformers.MixtralModel';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MixtralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.MixtralForCausalLM
+ *
+ * transformers.MixtralForCausalLM(config). MixtralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MixtralConfig.
+ */
+export type TransformersMixtralForCausalLm = {
+    class: 'MixtralForCausalLM' | 'transformers.MixtralForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MixtralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.phi3.modeling_phi3.Phi3RMSNorm
+ *
+ * transformers.models.phi3.modeling_phi3.Phi3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+ */
+export type TransformersModelsPhi3ModelingPhi3Phi3RmsNorm = {
+    class: 'Phi3RMSNorm' | 'transformers.models.phi3.modeling_phi3.Phi3RMSNorm';
+    /**
+     * Positional arguments, in order: hidden_size, eps.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * hidden_size: int
+         */
+        hidden_size?: number;
+        /**
+         * eps: float = 0.000001
+         */
+        eps?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding
+ *
+ * transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+ */
+export type TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding = {
+    class: 'Phi3RotaryEmbedding' | 'transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding';
+    /**
+     * Positional arguments, in order: config, device.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Phi3Config
+         */
+        config?: unknown;
+        /**
+         * device: Optional[Union[str, torch.device]] = null
+         */
+        device?: 'meta' | 'cpu' | 'worker';
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.phi3.modeling_phi3.Phi3MLP
+ *
+ * transformers.models.phi3.modeling_phi3.Phi3MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+ */
+export type TransformersModelsPhi3ModelingPhi3Phi3Mlp = {
+    class: 'Phi3MLP' | 'transformers.models.phi3.modeling_phi3.Phi3MLP';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Phi3Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.phi3.modeling_phi3.Phi3Attention
+ *
+ * transformers.models.phi3.modeling_phi3.Phi3Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+ */
+export type TransformersModelsPhi3ModelingPhi3Phi3Attention = {
+    class: 'Phi3Attention' | 'transformers.models.phi3.modeling_phi3.Phi3Attention';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Phi3Config
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.phi3.modeling_phi3.Phi3DecoderLayer
+ *
+ * transformers.models.phi3.modeling_phi3.Phi3DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+ */
+export type TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer = {
+    class: 'Phi3DecoderLayer' | 'transformers.models.phi3.modeling_phi3.Phi3DecoderLayer';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Phi3Config
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Phi3Model
+ *
+ * transformers.Phi3Model(config). The bare Phi3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Phi3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Phi3Config.
+ */
+export type TransformersPhi3Model = {
+    class: 'Phi3Model' | 'transformers.Phi3Model';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Phi3Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Phi3ForCausalLM
+ *
+ * transformers.Phi3ForCausalLM(config). Phi3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Phi3Config.
+ */
+export type TransformersPhi3ForCausalLm = {
+    class: 'Phi3ForCausalLM' | 'transformers.Phi3ForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Phi3Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm
+ *
+ * transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+ */
+export type TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm = {
+    class: 'Qwen2RMSNorm' | 'transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm';
+    /**
+     * Positional arguments, in order: hidden_size, eps.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * hidden_size: int
+         */
+        hidden_size?: number;
+        /**
+         * eps: float = 0.000001
+         */
+        eps?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding
+ *
+ * transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+ */
+export type TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding = {
+    class: 'Qwen2RotaryEmbedding' | 'transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding';
+    /**
+     * Positional arguments, in order: config, device.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen2Config
+         */
+        config?: unknown;
+        /**
+         * device: Optional[Union[str, torch.device]] = null
+         */
+        device?: 'meta' | 'cpu' | 'worker';
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen2.modeling_qwen2.Qwen2MLP
+ *
+ * transformers.models.qwen2.modeling_qwen2.Qwen2MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+ */
+export type TransformersModelsQwen2ModelingQwen2Qwen2Mlp = {
+    class: 'Qwen2MLP' | 'transformers.models.qwen2.modeling_qwen2.Qwen2MLP';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen2.modeling_qwen2.Qwen2Attention
+ *
+ * transformers.models.qwen2.modeling_qwen2.Qwen2Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+ */
+export type TransformersModelsQwen2ModelingQwen2Qwen2Attention = {
+    class: 'Qwen2Attention' | 'transformers.models.qwen2.modeling_qwen2.Qwen2Attention';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen2Config
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer
+ *
+ * transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+ */
+export type TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer = {
+    class: 'Qwen2DecoderLayer' | 'transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen2Config
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Qwen2Model
+ *
+ * transformers.Qwen2Model(config). The bare Qwen2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen2Config.
+ */
+export type TransformersQwen2Model = {
+    class: 'Qwen2Model' | 'transformers.Qwen2Model';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Qwen2ForCausalLM
+ *
+ * transformers.Qwen2ForCausalLM(config). Qwen2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen2Config.
+ */
+export type TransformersQwen2ForCausalLm = {
+    class: 'Qwen2ForCausalLM' | 'transformers.Qwen2ForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm
+ *
+ * transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+ */
+export type TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm = {
+    class: 'Qwen3RMSNorm' | 'transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm';
+    /**
+     * Positional arguments, in order: hidden_size, eps.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * hidden_size: int
+         */
+        hidden_size?: number;
+        /**
+         * eps: float = 0.000001
+         */
+        eps?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding
+ *
+ * transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+ */
+export type TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding = {
+    class: 'Qwen3RotaryEmbedding' | 'transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding';
+    /**
+     * Positional arguments, in order: config, device.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3Config
+         */
+        config?: unknown;
+        /**
+         * device: Optional[Union[str, torch.device]] = null
+         */
+        device?: 'meta' | 'cpu' | 'worker';
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3.modeling_qwen3.Qwen3MLP
+ *
+ * transformers.models.qwen3.modeling_qwen3.Qwen3MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+ */
+export type TransformersModelsQwen3ModelingQwen3Qwen3Mlp = {
+    class: 'Qwen3MLP' | 'transformers.models.qwen3.modeling_qwen3.Qwen3MLP';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3.modeling_qwen3.Qwen3Attention
+ *
+ * transformers.models.qwen3.modeling_qwen3.Qwen3Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+ */
+export type TransformersModelsQwen3ModelingQwen3Qwen3Attention = {
+    class: 'Qwen3Attention' | 'transformers.models.qwen3.modeling_qwen3.Qwen3Attention';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3Config
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer
+ *
+ * transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+ */
+export type TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer = {
+    class: 'Qwen3DecoderLayer' | 'transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3Config
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Qwen3Model
+ *
+ * transformers.Qwen3Model(config). The bare Qwen3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3Config.
+ */
+export type TransformersQwen3Model = {
+    class: 'Qwen3Model' | 'transformers.Qwen3Model';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Qwen3ForCausalLM
+ *
+ * transformers.Qwen3ForCausalLM(config). Qwen3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3Config.
+ */
+export type TransformersQwen3ForCausalLm = {
+    class: 'Qwen3ForCausalLM' | 'transformers.Qwen3ForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm
+ *
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+ */
+export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm = {
+    class: 'Qwen3MoeRMSNorm' | 'transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm';
+    /**
+     * Positional arguments, in order: hidden_size, eps.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * hidden_size: int
+         */
+        hidden_size?: number;
+        /**
+         * eps: float = 0.000001
+         */
+        eps?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding
+ *
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+ */
+export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding = {
+    class: 'Qwen3MoeRotaryEmbedding' | 'transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding';
+    /**
+     * Positional arguments, in order: config, device.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3MoeConfig
+         */
+        config?: unknown;
+        /**
+         * device: Optional[Union[str, torch.device]] = null
+         */
+        device?: 'meta' | 'cpu' | 'worker';
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP
+ *
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+ */
+export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp = {
+    class: 'Qwen3MoeMLP' | 'transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3MoeConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter
+ *
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter(config). Router: weight (num_experts, hidden_size).
+ */
+export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter = {
+    class: 'Qwen3MoeTopKRouter' | 'transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3MoeConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts
+ *
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_experts, 2 * moe_intermediate_size, hidden_size), down_proj (num_experts, hidden_size, moe_intermediate_size).
+ */
+export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts = {
+    class: 'Qwen3MoeExperts' | 'transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3MoeConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock
+ *
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock(config). Sparse mixture of experts: gate (the router) and experts (fused weights).
+ */
+export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock = {
+    class: 'Qwen3MoeSparseMoeBlock' | 'transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3MoeConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention
+ *
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+ */
+export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention = {
+    class: 'Qwen3MoeAttention' | 'transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3MoeConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer
+ *
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+ */
+export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer = {
+    class: 'Qwen3MoeDecoderLayer' | 'transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3MoeConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Qwen3MoeModel
+ *
+ * transformers.Qwen3MoeModel(config). The bare Qwen3Moe decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3MoeDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3MoeConfig.
+ */
+export type TransformersQwen3MoeModel = {
+    class: 'Qwen3MoeModel' | 'transformers.Qwen3MoeModel';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3MoeConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Qwen3MoeForCausalLM
+ *
+ * transformers.Qwen3MoeForCausalLM(config). Qwen3MoeModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3MoeConfig.
+ */
+export type TransformersQwen3MoeForCausalLm = {
+    class: 'Qwen3MoeForCausalLM' | 'transformers.Qwen3MoeForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3MoeConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
  * Health
  *
  * The process is alive.
@@ -4638,7 +6185,7 @@ export type SkipInitResult = {
  *
  * A constructor argument as JSON: a number, string, boolean or null, a list or tuple (array), a dict (object), or, wherever PyTorch takes a module, a nested module spec (typed by its class's component).
  */
-export type SpecArgument = number | null | string | boolean | Array<SpecListItem> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | {
+export type SpecArgument = number | null | string | boolean | Array<SpecListItem> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm | TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Mlp | TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Attention | TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer | TransformersGemma2Model | TransformersGemma2ForCausalLm | TransformersPytorchUtilsConv1d | TransformersModelsGpt2ModelingGpt2Gpt2Attention | TransformersModelsGpt2ModelingGpt2Gpt2Mlp | TransformersModelsGpt2ModelingGpt2Gpt2Block | TransformersGpt2Model | TransformersGpt2LmHeadModel | TransformersModelsLlamaModelingLlamaLlamaRmsNorm | TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding | TransformersModelsLlamaModelingLlamaLlamaMlp | TransformersModelsLlamaModelingLlamaLlamaAttention | TransformersModelsLlamaModelingLlamaLlamaDecoderLayer | TransformersLlamaModel | TransformersLlamaForCausalLm | TransformersModelsMistralModelingMistralMistralRmsNorm | TransformersModelsMistralModelingMistralMistralRotaryEmbedding | TransformersModelsMistralModelingMistralMistralMlp | TransformersModelsMistralModelingMistralMistralAttention | TransformersModelsMistralModelingMistralMistralDecoderLayer | TransformersMistralModel | TransformersMistralForCausalLm | TransformersModelsMixtralModelingMixtralMixtralRmsNorm | TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding | TransformersModelsMixtralModelingMixtralMixtralMlp | TransformersModelsMixtralModelingMixtralMixtralTopKRouter | TransformersModelsMixtralModelingMixtralMixtralExperts | TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock | TransformersModelsMixtralModelingMixtralMixtralAttention | TransformersModelsMixtralModelingMixtralMixtralDecoderLayer | TransformersMixtralModel | TransformersMixtralForCausalLm | TransformersModelsPhi3ModelingPhi3Phi3RmsNorm | TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding | TransformersModelsPhi3ModelingPhi3Phi3Mlp | TransformersModelsPhi3ModelingPhi3Phi3Attention | TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer | TransformersPhi3Model | TransformersPhi3ForCausalLm | TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm | TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding | TransformersModelsQwen2ModelingQwen2Qwen2Mlp | TransformersModelsQwen2ModelingQwen2Qwen2Attention | TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer | TransformersQwen2Model | TransformersQwen2ForCausalLm | TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm | TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding | TransformersModelsQwen3ModelingQwen3Qwen3Mlp | TransformersModelsQwen3ModelingQwen3Qwen3Attention | TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer | TransformersQwen3Model | TransformersQwen3ForCausalLm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer | TransformersQwen3MoeModel | TransformersQwen3MoeForCausalLm | {
     [key: string]: SpecArgument;
 };
 
@@ -4647,7 +6194,7 @@ export type SpecArgument = number | null | string | boolean | Array<SpecListItem
  *
  * An item of a list or tuple argument: a SpecArgument whose own lists hold numbers, strings, booleans or nulls.
  */
-export type SpecListItem = number | null | string | boolean | Array<number | null | string | boolean> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | {
+export type SpecListItem = number | null | string | boolean | Array<number | null | string | boolean> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm | TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Mlp | TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Attention | TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer | TransformersGemma2Model | TransformersGemma2ForCausalLm | TransformersPytorchUtilsConv1d | TransformersModelsGpt2ModelingGpt2Gpt2Attention | TransformersModelsGpt2ModelingGpt2Gpt2Mlp | TransformersModelsGpt2ModelingGpt2Gpt2Block | TransformersGpt2Model | TransformersGpt2LmHeadModel | TransformersModelsLlamaModelingLlamaLlamaRmsNorm | TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding | TransformersModelsLlamaModelingLlamaLlamaMlp | TransformersModelsLlamaModelingLlamaLlamaAttention | TransformersModelsLlamaModelingLlamaLlamaDecoderLayer | TransformersLlamaModel | TransformersLlamaForCausalLm | TransformersModelsMistralModelingMistralMistralRmsNorm | TransformersModelsMistralModelingMistralMistralRotaryEmbedding | TransformersModelsMistralModelingMistralMistralMlp | TransformersModelsMistralModelingMistralMistralAttention | TransformersModelsMistralModelingMistralMistralDecoderLayer | TransformersMistralModel | TransformersMistralForCausalLm | TransformersModelsMixtralModelingMixtralMixtralRmsNorm | TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding | TransformersModelsMixtralModelingMixtralMixtralMlp | TransformersModelsMixtralModelingMixtralMixtralTopKRouter | TransformersModelsMixtralModelingMixtralMixtralExperts | TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock | TransformersModelsMixtralModelingMixtralMixtralAttention | TransformersModelsMixtralModelingMixtralMixtralDecoderLayer | TransformersMixtralModel | TransformersMixtralForCausalLm | TransformersModelsPhi3ModelingPhi3Phi3RmsNorm | TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding | TransformersModelsPhi3ModelingPhi3Phi3Mlp | TransformersModelsPhi3ModelingPhi3Phi3Attention | TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer | TransformersPhi3Model | TransformersPhi3ForCausalLm | TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm | TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding | TransformersModelsQwen2ModelingQwen2Qwen2Mlp | TransformersModelsQwen2ModelingQwen2Qwen2Attention | TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer | TransformersQwen2Model | TransformersQwen2ForCausalLm | TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm | TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding | TransformersModelsQwen3ModelingQwen3Qwen3Mlp | TransformersModelsQwen3ModelingQwen3Qwen3Attention | TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer | TransformersQwen3Model | TransformersQwen3ForCausalLm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer | TransformersQwen3MoeModel | TransformersQwen3MoeForCausalLm | {
     [key: string]: SpecArgument;
 };
 

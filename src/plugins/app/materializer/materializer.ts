@@ -85,6 +85,8 @@ export function createMaterializer (app: FastifyInstance): Materializer {
     async skipInit (request, sessionId, given) {
       // the python form read into the JSON form it stands for, whose class and device skip_init checks first
       const spec = jsonSpecOf(given) as ModuleSpecT
+      // transformers models take no device argument, so a config.json is refused as their class would be
+      if (spec.class === undefined) throw materiaError(spec.config !== undefined ? 'skipInitNoDeviceArg' : 'specNoClass', {})
       const found = lookupClass(spec.class)
       if (found.kind === 'nonModule') throw materiaError('notAModule', { pyClass: found.pyClass })
       if (!found.info.acceptsDevice) throw materiaError('skipInitNoDeviceArg', {})

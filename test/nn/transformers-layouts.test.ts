@@ -1,0 +1,59 @@
+// Golden transformers layouts: every case in test/fixtures/transformers-layouts.json (written by
+// scripts/golden/make-transformers-layouts.py with transformers 5.18) must build to exactly the
+// state_dict transformers reports (names, shapes, dtypes, ties, then non-persistent buffers), with
+// the buffers' constructor values bit for bit, or fail with transformers' message.
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { buildModule } from '../../src/nn/index.js'
+import { MateriaError, errorDefs } from '../../src/errors.js'
+import type { TensorSpec } from '../../src/tensor/spec.js'
+import { valuesBytes } from '../../src/materialize/constant-fill.js'
+
+interface GoldenCase {
+  id: string
+  spec: unknown
+  transformers: string
+  tensors?: Array<Record<string, unknown>>
+  buffers?: Record<string, string>
+  error?: { type: string, message: string }
+}
+
+const cases = JSON.parse(readFileSync(new URL('../fixtures/transformers-layouts.json', import.meta.url), 'utf8')) as GoldenCase[]
+
+const FIELDS = ['name', 'kind', 'shape', 'dtype', 'stride', 'numel', 'nbytes', 'requiresGrad', 'persistent', 'tiedTo']
+const pick = (x: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(FIELDS.filter((k) => x[k] !== undefined).map((k) => [k, x[k]]))
+
+/** Little-endian bytes of a buffer's constructor values in its dtype (element by element, or one fill), hex. */
+function valuesHex (t: TensorSpec): string | undefined {
+  const values = t.values ?? (t.fill !== undefined ? new Array<number>(t.numel).fill(t.fill) : undefined)
+  return values === undefined ? undefined : Buffer.from(valuesBytes(t.dtype, values)).toString('hex')
+}
+
+t.ok(cases.length > 40, 'golden fixture has cases')
+t.ok(cases.every((c) => c.transformers === '5.18.0'), 'made with transformers 5.18.0')
+
+for (const c of cases) {
+  t.test(c.id, async (t) => {
+    if (c.error !== undefined) {
+      let err: unknown
+      try { buildModule(c.spec) } catch (e) { err = e }
+      t.ok(err instanceof MateriaError, 'refused')
+      const e = err as MateriaError
+      t.equal(e.code, errorDefs.constructorArgs.code)
+      if (c.error.message.startsWith('Unrecognized model identifier')) {
+        // transformers lists its ~500 model types; materia lists the ones it builds
+        t.equal(e.message.split('. ')[0], c.error.message.split('. ')[0])
+      } else {
+        t.equal(e.message, c.error.message)
+      }
+      return
+    }
+    const built = buildModule(c.spec)
+    t.strictSame(built.tensors.map((x) => x.name), (c.tensors ?? []).map((x) => x.name), 'names in state_dict order, then non-persistent buffers')
+    t.strictSame(built.tensors.map((x) => pick(x as unknown as Record<string, unknown>)), (c.tensors ?? []).map(pick), 'tensor infos')
+    for (const [name, hex] of Object.entries(c.buffers ?? {})) {
+      const tensor = built.tensors.find((x) => x.name === name)
+      t.equal(tensor === undefined ? undefined : valuesHex(tensor), hex, `${name} bit for bit`)
+    }
+  })
+}
