@@ -48,6 +48,11 @@ const cases: Array<{ id: string, spec: object, body: object }> = [
     spec: { class: 'Sequential', args: [{ class: 'Embedding', args: [500, 37] }, { class: 'Linear', args: [37, 500] }], ties: [['0.weight', '1.weight']] },
     body: { init: { default: 'default', overrides: { '0.weight': { fn: 'trunc_normal_', std: 0.5, a: -0.2, b: 0.3 }, '1.bias': { fn: 'normal_', std: 0.02 } } }, seed: 11 }
   },
+  {
+    id: 'a Llama from config.json: inv_freq values, bfloat16 config dtype',
+    spec: { config: { model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, torch_dtype: 'bfloat16' } },
+    body: { init: 'ones' }
+  },
   { id: 'batchnorm buffers, default', spec: { class: 'BatchNorm1d', args: [33] }, body: { init: 'default', seed: 1 } }
 ]
 
