@@ -75,7 +75,7 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
       produces: ['text/plain'],
       response: {
         200: { description: 'The repr, `text/plain; charset=utf-8`.', type: 'string' },
-        ...errorResponses('validation', 'sessionNotFound', 'moduleNotFound', 'unauthorized')
+        ...errorResponses('validation', 'sessionNotFound', 'moduleNotFound', 'reprUnavailable', 'unauthorized')
       }
     }
   }, async (request, reply) => {

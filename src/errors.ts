@@ -62,7 +62,8 @@ export const errorDefs = {
   memoryBudget: def('MATERIA_ERR_MEMORY_BUDGET', 507, 'The memory budget (MATERIA_MEMORY_BUDGET) cannot hold this materialization; the message gives the figures.'),
   checkpointMismatch: def('MATERIA_ERR_CHECKPOINT_MISMATCH', 400, 'The checkpoint does not fit the module as load_state_dict requires: missing or unexpected keys (strict), size-mismatched keys, or a non-floating tensor of another dtype.'),
   materializationOptions: def('MATERIA_ERR_MATERIALIZATION_OPTIONS', 400, 'The materialization options do not go together (for example seed or rng without init "default").'),
-  initUnavailable: def('MATERIA_ERR_INIT_UNAVAILABLE', 501, 'This init is not available in this version of the service.')
+  initUnavailable: def('MATERIA_ERR_INIT_UNAVAILABLE', 501, 'This init is not available in this version of the service.'),
+  reprUnavailable: def('MATERIA_ERR_REPR_UNAVAILABLE', 501, 'print(module) is checked against PyTorch for torch.nn modules only; a module holding other classes (transformers) has no repr in this version.')
 } as const satisfies Record<string, ErrorDef>
 
 export type ErrorName = keyof typeof errorDefs
@@ -179,6 +180,7 @@ export const errorMessages = {
   skipInitNoDeviceArg: msg('noDeviceArg', "Module must support a 'device' arg to skip initialization"),
   skipInitDevice: msg('constructorArgs', "skip_init materializes on 'cpu' or 'worker', got device {device}"),
   dtypeNotFloating: msg('materializationOptions', "dtype must be a floating dtype (float32, float64, float16, bfloat16), got '{dtype}'"),
+  reprNotTorchNn: msg('reprUnavailable', 'print(module) of {qualname} is not available: repr is checked against PyTorch for torch.nn classes only'),
   seedWithoutDraws: msg('materializationOptions', "seed and rng apply to init 'default' or overrides only (init is '{init}')"),
   lazyEmpty: msg('materializationOptions', "lazy: true needs bytes that are a function of the request (init zeros, ones, default or overrides); init 'empty' leaves whatever the memory held, so there is nothing to generate"),
   truncNormalNeedsTorch: msg('initUnavailable', "trunc_normal_ overrides need rng 'torch' (its rejection loop is defined on torch's stream)"),

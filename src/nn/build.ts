@@ -315,7 +315,7 @@ export function buildModuleTree (raw: unknown, opts: BuildOptions = {}): { root:
   // {"config": {…config.json…}}: the class-form spec AutoModelForCausalLM.from_config stands for
   const expanded = raw.class === undefined && raw.config !== undefined ? expandConfigSpec(raw) : undefined
   const spec: Record<string, unknown> = expanded?.spec ?? raw
-  if (typeof spec.class !== 'string') throw materiaError('specNoClass', {})
+  if (!isSpec(spec)) throw materiaError('specNoClass', {})
   const b = new Builder(opts.maxTensors, expanded?.defaultDtype ?? DEFAULT_DTYPE)
   const { value, echo } = b.spec(spec, 1)
   if (!isModuleNode(value)) throw materiaError('notAModule', { pyClass: value.pyClass })

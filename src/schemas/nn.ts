@@ -26,7 +26,7 @@ export const ModuleSpec = Type.Object({
   $id: 'ModuleSpec',
   title: 'ModuleSpec',
   // a class or a config.json, never neither
-  anyOf: [{ required: ['class'] }, { required: ['config'] }],
+  anyOf: [{ required: ['class'], properties: { class: { type: 'string' } } }, { required: ['config'], properties: { config: { type: 'object' } } }],
   description: 'A torch.nn constructor call as JSON. Each class\'s arguments are described by its own component ' +
     '(`torch.nn.Linear`, `torch.nn.LSTM`, …), generated from the same definitions that validate them.',
   additionalProperties: false,

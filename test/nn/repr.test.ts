@@ -14,7 +14,8 @@ const cases = JSON.parse(readFileSync(new URL('../fixtures/nn-repr.json', import
 
 t.test('the golden reprs print every catalog class', async (t) => {
   const text = cases.map((c) => c.repr).join('\n')
-  t.same(MODULE_DEFS.filter((d) => !new RegExp(`(^|[ :])${d.name}\\(`, 'm').test(text)).map((d) => d.name), [])
+  // torch.nn classes: the repr route refuses modules of other libraries (501, tested with the transformers routes)
+  t.same(MODULE_DEFS.filter((d) => d.qualname.startsWith('torch.nn.') && !new RegExp(`(^|[ :])${d.name}\\(`, 'm').test(text)).map((d) => d.name), [])
 })
 
 t.test('every golden layout case: repr equals PyTorch, python round-trips', async (t) => {

@@ -104,3 +104,14 @@ t.test('a seeded default init of a transformers model is refused, not drawn with
   // _init_weights is not replayed yet: 501, where torch.nn's rules would give other bytes than transformers
   t.match(assertErrorBody(t, res, 501, errorDefs.initUnavailable.code).message, /no default init rule for transformers\.models\.llama\.modeling_llama\.Llama/)
 })
+
+t.test('print(module) of a transformers model is a 501 that says so, not a guess', async (t) => {
+  const app = await build(t)
+  const sid = (await app.inject({ method: 'POST', url: '/v1/sessions' })).json().id as string
+  const mod = await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules`, payload: { config: { model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 16, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2 } } })
+  t.equal(mod.statusCode, 201, mod.body)
+  const res = await app.inject({ method: 'GET', url: `/v1/sessions/${sid}/modules/${mod.json().id as string}/repr` })
+  t.equal(res.statusCode, 501)
+  t.equal(res.json().code, 'MATERIA_ERR_REPR_UNAVAILABLE')
+  t.match(res.json().message, /transformers\.LlamaForCausalLM/)
+})

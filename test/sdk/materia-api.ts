@@ -423,7 +423,7 @@ export interface components {
              * @description Stable error code from the error registry; never reused.
              * @enum {string}
              */
-            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_URI_TOO_LONG" | "MATERIA_ERR_REQUEST_TIMEOUT" | "MATERIA_ERR_INVALID_CURSOR" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_NN_PYTHON_SYNTAX" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_RATE_LIMITED" | "MATERIA_ERR_OVERLOADED" | "MATERIA_ERR_TENANT_SESSION_QUOTA" | "MATERIA_ERR_TENANT_MEMORY_QUOTA" | "MATERIA_ERR_MODULE_TOO_LARGE" | "MATERIA_ERR_SESSION_MODULE_QUOTA" | "MATERIA_ERR_TENANT_MODULE_QUOTA" | "MATERIA_ERR_MODULE_BUDGET" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE";
+            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_URI_TOO_LONG" | "MATERIA_ERR_REQUEST_TIMEOUT" | "MATERIA_ERR_INVALID_CURSOR" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_NN_PYTHON_SYNTAX" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_RATE_LIMITED" | "MATERIA_ERR_OVERLOADED" | "MATERIA_ERR_TENANT_SESSION_QUOTA" | "MATERIA_ERR_TENANT_MEMORY_QUOTA" | "MATERIA_ERR_MODULE_TOO_LARGE" | "MATERIA_ERR_SESSION_MODULE_QUOTA" | "MATERIA_ERR_TENANT_MODULE_QUOTA" | "MATERIA_ERR_MODULE_BUDGET" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE" | "MATERIA_ERR_REPR_UNAVAILABLE";
             /** @description HTTP reason phrase. */
             error: string;
             /** @description What went wrong, for a person. Constructor errors read like Python. */
@@ -464,7 +464,11 @@ export interface components {
             };
             /** @description Groups of tensor names that share one storage, like `lm_head.weight = embed.weight` in PyTorch. */
             ties?: string[][];
-        } | unknown | unknown;
+        } | {
+            class: string;
+        } | {
+            config: Record<string, never>;
+        };
         /**
          * PythonModuleSpec
          * @description A module spec written as a Python expression; it stands for the ModuleSpec it parses to (also nested, wherever a ModuleSpec may stand).
@@ -5723,6 +5727,15 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_RATE_LIMITED. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_REPR_UNAVAILABLE. */
+            501: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -227,6 +227,20 @@ def test_a_cancelled_materialization_frees_its_memory(s: materia.Session) -> Non
     assert s.refresh()["materializations"] == 0 and s.refresh()["residentBytes"] == 0, "Ctrl-C while waiting cancels the fill"
 
 
+def test_a_lazy_model_is_iterated_tensor_by_tensor_with_torchs_values(s: materia.Session) -> None:
+    seed = 99
+    torch.manual_seed(seed)
+    want = nn.Sequential(nn.Linear(64, 48), nn.LayerNorm(48), nn.Linear(48, 16)).state_dict()
+    m = s.build("nn.Sequential(nn.Linear(64, 48), nn.LayerNorm(48), nn.Linear(48, 16))")
+    x = m.materialize(init="default", seed=seed, lazy=True)
+    assert x.status == "ready" and s.refresh()["residentBytes"] == 0, "a lazy materialization holds no memory"
+    names = []
+    for name, tensor in x.iter_state_dict():
+        names.append(name)
+        assert torch.equal(tensor, want[name]), name
+    assert names == list(want)
+
+
 def test_a_string_spec_is_sent_as_python() -> None:
     assert materia._client.spec_body("nn.Linear(4, 8)", ties=[("a", "b")]) == {"python": "nn.Linear(4, 8)", "ties": [["a", "b"]]}
     assert materia._client.spec_body({"class": "Linear", "args": [4, 8]}) == {"class": "Linear", "args": [4, 8]}

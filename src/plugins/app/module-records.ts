@@ -60,6 +60,16 @@ export interface ModuleRecords {
 
 const notFound = (id: string): Error => materiaError('moduleNotFound', { id })
 
+/** The qualname of the first module in the tree that is not a torch.nn class, if any. */
+function firstNotTorchNn (node: ModuleNode): string | undefined {
+  if (!node.qualname.startsWith('torch.nn.')) return node.qualname
+  for (const [, child] of node.children) {
+    const found = child !== null ? firstNotTorchNn(child) : undefined
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
 async function moduleRecordsPlugin (app: FastifyInstance): Promise<void> {
   const ledger = new ModuleLedger(app.config.moduleBudget)
   app.store.onSessionEnd((s) => { ledger.releaseSession(s.id) })
@@ -99,7 +109,13 @@ async function moduleRecordsPlugin (app: FastifyInstance): Promise<void> {
     return buildModuleTree({ class: cls, args, kwargs, ...(ties !== undefined ? { ties } : {}) })
   }
 
-  const repr: ModuleRecords['repr'] = async (sessionId, moduleId) => moduleRepr((await rebuild(sessionId, moduleId)).root)
+  const repr: ModuleRecords['repr'] = async (sessionId, moduleId) => {
+    const { root } = await rebuild(sessionId, moduleId)
+    // only torch.nn classes carry PyTorch's extra_repr (golden-checked); a wrong repr would be worse than none
+    const other = firstNotTorchNn(root)
+    if (other !== undefined) throw materiaError('reprNotTorchNn', { qualname: other })
+    return moduleRepr(root)
+  }
 
   const remove: ModuleRecords['delete'] = async (sessionId, moduleId) => {
     if (!await app.store.deleteModule(sessionId, moduleId)) throw notFound(moduleId)

@@ -180,15 +180,20 @@ class Module:
 
     def materialize(self, init: Optional[Union[str, Mapping[str, Any]]] = None, seed: Optional[int] = None,
                     device: Optional[str] = None, rng: Optional[str] = None, dtype: Optional[str] = None,
-                    progress: ProgressArg = False, wait: bool = True, poll_interval: float = 0.2) -> "Materialization":
+                    progress: ProgressArg = False, wait: bool = True, poll_interval: float = 0.2,
+                    lazy: bool = False) -> "Materialization":
         """Gives the module real memory. ``init``: ``empty`` (the service's default), ``zeros``, ``ones``, ``default``
         (``torch.manual_seed(seed); nn.X(...)``'s values) or an init spec with overrides.
 
         With ``progress`` (True: a tqdm bar when tqdm is installed; or a callable ``f(bytes_done, bytes_total)``) the
         service answers at once and the fill is polled; an exception while waiting (Ctrl-C) cancels it.
         ``wait=False`` returns the pending materialization at once (``.wait()`` later, or ``.cancel()``).
+        ``lazy=True`` holds no memory on the service: it is ready at once and its bytes are generated as they
+        are read, so a model larger than the service's memory can be iterated (``iter_state_dict()``) or downloaded.
         """
         body: Dict[str, Any] = {k: v for k, v in (("init", init), ("seed", seed), ("device", device), ("rng", rng), ("dtype", dtype)) if v is not None}
+        if lazy:
+            body["lazy"] = True
         client = self.session.client
         if wait and not progress:
             # the answer comes when the fill is done, however long that takes
