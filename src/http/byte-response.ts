@@ -2,9 +2,11 @@
 // lazy one, made as they are read), streamed with backpressure; HEAD, Range (206/416), ETag,
 // If-None-Match and If-Range.
 import { createHash } from 'node:crypto'
+import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ArenaBytes } from '../materialize/arena.js'
+import type { ReadSink } from '../materialize/lazy-arena.js'
 import { materiaError } from '../errors.js'
 import { contentRange, parseRange, unsatisfiedContentRange } from '../serialize/range.js'
 
@@ -13,15 +15,19 @@ export type Segment = { buffer: Buffer } | { arena: ArenaBytes, offset: number, 
 
 const segmentLength = (s: Segment): number => 'buffer' in s ? s.buffer.length : s.length
 
-/** The bytes [start, end) across the segments: views of buffers and arenas (at most 1 MiB each), chunks of lazy arenas. */
-export async function * segmentViews (segments: readonly Segment[], start: number, end: number): AsyncGenerator<Buffer> {
+/**
+ * The bytes [start, end) across the segments: views of buffers and arenas (at most 1 MiB each),
+ * chunks of lazy arenas; `sink` says how many of these bytes have been sent (lazy-arena.ts).
+ */
+export async function * segmentViews (segments: readonly Segment[], start: number, end: number, sink?: ReadSink): AsyncGenerator<Buffer> {
   let base = 0
   for (const s of segments) {
     const len = segmentLength(s)
     const from = Math.max(start, base); const to = Math.min(end, base + len)
     if (from < to) {
+      const before = from - start // bytes of the body before this segment's part
       if ('buffer' in s) yield s.buffer.subarray(from - base, to - base)
-      else yield * s.arena.read(s.offset + from - base, s.offset + to - base)
+      else yield * s.arena.read(s.offset + from - base, s.offset + to - base, sink !== undefined ? { sent: () => sink.sent() - before, closed: sink.closed } : undefined)
     }
     base += len
     if (base >= end) return
@@ -83,6 +89,25 @@ export function sendBytes (request: FastifyRequest, reply: FastifyReply, segment
     watch.unref()
     reply.raw.once('close', () => { clearInterval(watch) })
   }
-  const body = segmentViews(segments, start, end)
+  const body = segmentViews(segments, start, end, socket !== null ? bodySent(reply, socket) : undefined)
   return reply.send(Readable.from(body, { objectMode: false }))
+}
+
+/**
+ * How many body bytes of this response have been written to the kernel, and when it closes. A
+ * socket's bytesWritten counts what was handed to it, writableLength what it has not finished
+ * writing; bytes queued before this response (keep-alive) and its head are taken off, so the count
+ * never runs ahead of the bytes really sent (a lazy read lends its chunk buffers by it).
+ */
+function bodySent (reply: FastifyReply, socket: Socket): ReadSink {
+  const before = socket.bytesWritten
+  const res = reply.raw as typeof reply.raw & { _header?: string | null }
+  return {
+    sent: () => {
+      const head = res._header
+      if (typeof head !== 'string') return 0
+      return Math.max(0, socket.bytesWritten - socket.writableLength - before - head.length)
+    },
+    closed: new Promise((resolve) => { res.once('close', () => { resolve() }) })
+  }
 }

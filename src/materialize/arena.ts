@@ -2,14 +2,16 @@
 // tensor and the whole file are served as zero-copy views. A new buffer is zero; a recycled one
 // (arena-cache.ts) is not, and the registry zeroes whatever its fill does not write. Typed-array
 // and Buffer views stop at 4 GiB on Node 20 (an ArrayBuffer does not), so views are taken in windows.
+import type { ReadSink } from './lazy-arena.js'
+
 export type ArenaMemory = SharedArrayBuffer
 
 /** What a byte response reads: a resident Arena, or a lazy one whose bytes are made as they are read (lazy-arena.ts). */
 export interface ArenaBytes {
   /** Marks the bytes as read by a response until the returned function is called (may refuse: a 507). */
   pin: () => () => void
-  /** Bytes [start, end) in pieces, in order. */
-  read: (start: number, end: number) => Iterable<Buffer> | AsyncIterable<Buffer>
+  /** Bytes [start, end) in pieces, in order; `sink` (lazy-arena.ts) says how many have been sent. */
+  read: (start: number, end: number, sink?: ReadSink) => Iterable<Buffer> | AsyncIterable<Buffer>
 }
 
 /** Largest single view we take: well under Node 20's 4 GiB Buffer limit. */

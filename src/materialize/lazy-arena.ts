@@ -20,6 +20,27 @@ export const MAIN_CHUNK_BYTES = 1 << 20
 
 export const rangeWorkerFile = new URL(`./range-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
 
+/** What a read's chunks are sent to: how many of the bytes read have left for the kernel, and when it has closed. */
+export interface ReadSink {
+  sent: () => number
+  closed: Promise<void>
+}
+
+/**
+ * Shared chunk buffers not lent to any read, used again by the next chunk of any read (a buffer
+ * dropped instead stays mapped until every worker that wrote it has collected its heap). At most
+ * SPARE_CHUNKS are kept; each read's own are counted in its pin while lent.
+ */
+const spare: SharedArrayBuffer[] = []
+const SPARE_CHUNKS = 16
+function borrow (bytes: number): SharedArrayBuffer {
+  const i = spare.findIndex((m) => m.byteLength === bytes)
+  return i >= 0 ? spare.splice(i, 1)[0] as SharedArrayBuffer : new SharedArrayBuffer(bytes)
+}
+function giveBack (memory: SharedArrayBuffer): void {
+  if (spare.length < SPARE_CHUNKS) spare.push(memory)
+}
+
 let zeros: Buffer | undefined
 /** A zero buffer of at least `n` bytes, shared by every read: it is only ever read. */
 function zeroChunk (n: number): Buffer {
@@ -65,10 +86,23 @@ export class LazyArena implements ArenaBytes {
     }
   }
 
-  /** Arena bytes [start, end) in chunks, in order. */
-  async * read (start: number, end: number): AsyncGenerator<Buffer> {
+  /**
+   * Arena bytes [start, end) in chunks, in order. With `sink` (a response that says how many of the
+   * bytes read so far have left for the kernel, and when it has closed) the chunks are shared
+   * buffers used again once sent: a new 8 MiB buffer per chunk costs its page faults and its
+   * hand-over, as much as drawing a chunk (docs/lazy-bytes.md).
+   */
+  async * read (start: number, end: number, sink?: ReadSink): AsyncGenerator<Buffer> {
     const lanes = Array.from({ length: this.ahead }, () => ({ walk: {} as Walk, busy: Promise.resolve() as Promise<unknown> }))
     const queue: Array<Promise<Buffer>> = []
+    /** shared buffers lent to this read's chunks, with the read offset their chunk ends at */
+    const lent: Array<{ memory: SharedArrayBuffer, end: number }> = []
+    let closed = false
+    void sink?.closed.then(() => {
+      closed = true
+      // the response is gone: nothing sends its chunks any more (those in flight come back as they settle)
+      for (const l of lent.splice(0)) giveBack(l.memory)
+    })
     let next = start
     let j = 0
     /** starts the next chunk; false when every chunk is started */
@@ -83,9 +117,19 @@ export class LazyArena implements ArenaBytes {
         // the walk's buffers move with the task: the lane has none until the result brings them back
         const walk = lane.walk
         lane.walk = {}
-        const r = await this.produce({ fill: this.fill, start: a, memory: new ArrayBuffer(n), walk })
+        if (sink === undefined) {
+          const r = await this.produce({ fill: this.fill, start: a, memory: new ArrayBuffer(n), walk })
+          lane.walk = r.walk
+          return Buffer.from(r.memory)
+        }
+        // buffers the socket has sent go back first; then one is lent to this chunk
+        while (lent.length > 0 && (lent[0] as { end: number }).end <= sink.sent()) giveBack((lent.shift() as { memory: SharedArrayBuffer }).memory)
+        const memory = borrow(this.chunkBytes)
+        const r = await this.produce({ fill: this.fill, start: a, memory, bytes: n, walk })
         lane.walk = r.walk
-        return Buffer.from(r.memory)
+        if (closed) { giveBack(memory); return Buffer.alloc(0) }
+        lent.push({ memory, end: a + n - start })
+        return Buffer.from(memory, 0, n)
       })
       // a reader that goes away leaves chunks in flight: they settle unobserved
       made.catch(() => {})

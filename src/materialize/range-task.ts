@@ -9,22 +9,27 @@ import { produceRange, type Walk } from './fill-range.js'
 export interface RangeTask {
   fill: Fill
   start: number
-  memory: ArrayBuffer
+  /** a new ArrayBuffer (zero, moved), or a shared buffer used again (its first `bytes` bytes are the chunk) */
+  memory: ArrayBuffer | SharedArrayBuffer
+  bytes?: number
   walk: Walk
 }
 
-export interface RangeResult { memory: ArrayBuffer, walk: Walk }
+export interface RangeResult { memory: ArrayBuffer | SharedArrayBuffer, walk: Walk }
 
-/** The buffers of a task or its result that are moved, not copied. */
-export function movedBuffers (r: { memory: ArrayBuffer, walk: Walk }): ArrayBuffer[] {
+/** The buffers of a task or its result that are moved, not copied (a shared buffer is shared as it is). */
+export function movedBuffers (r: { memory: ArrayBuffer | SharedArrayBuffer, walk: Walk }): ArrayBuffer[] {
+  const out = r.memory instanceof ArrayBuffer ? [r.memory] : []
   const kept = r.walk.trunc?.values.buffer
-  return kept instanceof ArrayBuffer && kept !== r.memory ? [r.memory, kept] : [r.memory]
+  if (kept instanceof ArrayBuffer && kept !== r.memory) out.push(kept)
+  return out
 }
 
 export function runRangeTask (task: RangeTask): RangeResult {
   const walk = { ...task.walk }
-  // a task's memory is new (zero) memory: lazy-arena.ts allocates each chunk
-  produceRange(task.fill, task.start, new Uint8Array(task.memory), { walk, zeroed: true })
+  const fresh = task.memory instanceof ArrayBuffer
+  // a new ArrayBuffer is zero; a shared buffer used again holds an earlier chunk
+  produceRange(task.fill, task.start, new Uint8Array(task.memory, 0, task.bytes ?? task.memory.byteLength), { walk, zeroed: fresh })
   return { memory: task.memory, walk }
 }
 

@@ -7,6 +7,7 @@ import { seededRandom } from '../seeded-random.js'
 import t, { type Test } from 'tap'
 import { connect } from 'node:net'
 import { once } from 'node:events'
+import { createHash } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { assertErrorBody, build, until } from '../helper.js'
@@ -199,4 +200,31 @@ t.test('a reader that stops holds a few chunks, given back when its connection g
   await until('the stalled read gives its reservation back', () => app.materializations.budget.used === 0)
   t.pass('given back')
   t.ok((await app.inject({ method: 'GET', url: '/healthz' })).statusCode === 200, 'the service is up')
+})
+
+t.test('chunk buffers used again once sent: slow, pausing and concurrent readers get every byte right', async (t) => {
+  const app = await build(t)
+  const base = await listen(app)
+  // 64 MiB of float32 weight: 8 chunks, so buffers come back and are lent again within one read
+  const { sid, mid } = await moduleOf(app, { class: 'Linear', args: [4096, 4096] })
+  const resident = await materialize(t, app, sid, mid, { init: 'default', seed: 4, device: 'worker' })
+  const lazy = await materialize(t, app, sid, mid, { init: 'default', seed: 4, lazy: true })
+  const hash = async (url: string, pauses: boolean): Promise<string> => {
+    const res = await fetch(url)
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const h = createHash('sha256')
+    const rand = seededRandom(7)
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      h.update(value)
+      // a reader that stops now and then: the socket's queue fills and drains while chunks are lent
+      if (pauses && rand(8) === 0) await new Promise((resolve) => setTimeout(resolve, 20 + rand(80)))
+    }
+    return h.digest('hex')
+  }
+  const path = (m: Record<string, unknown>): string => `${base}/v1/sessions/${sid}/materializations/${m.id as string}/safetensors`
+  const want = await hash(path(resident), false)
+  const got = await Promise.all([hash(path(lazy), true), hash(path(lazy), false), hash(path(lazy), true)])
+  t.same(got, [want, want, want], 'three readers at once, two of them pausing')
 })
