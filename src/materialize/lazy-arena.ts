@@ -41,6 +41,24 @@ function giveBack (memory: SharedArrayBuffer): void {
   if (spare.length < SPARE_CHUNKS) spare.push(memory)
 }
 
+/**
+ * Chunks of a constant repeated from byte `phase` of an element, shared by every read (only ever
+ * read); at most PATTERNS kept, so a process holds a bounded few whatever the tenants read.
+ */
+const patterns = new Map<string, Buffer>()
+const PATTERNS = 4
+function pattern (r: FillRange, phase: number, bytes: number): Buffer {
+  const key = `${r.dtype}:${r.value}:${phase}:${bytes}`
+  let p = patterns.get(key)
+  if (p === undefined) {
+    p = Buffer.allocUnsafe(bytes)
+    produceRange({ constants: [{ ...r, offset: -phase, nbytes: bytes + phase }] }, 0, p)
+    if (patterns.size >= PATTERNS) patterns.clear()
+    patterns.set(key, p)
+  }
+  return p
+}
+
 let zeros: Buffer | undefined
 /** A zero buffer of at least `n` bytes, shared by every read: it is only ever read. */
 function zeroChunk (n: number): Buffer {
@@ -162,25 +180,11 @@ export class LazyArena implements ArenaBytes {
       // +0.0 is all zero bits in every dtype (a range of `values` holds each element's own)
       if (under.every((r) => r.value === 0 && r.values === undefined)) return zeroChunk(this.chunkBytes).subarray(0, n)
       const r = under[0] as FillRange
-      if (under.length === 1 && r.values === undefined && r.offset <= a && r.offset + r.nbytes >= a + n) return this.pattern(r, (a - r.offset) % DTYPES[r.dtype].bytes).subarray(0, n)
+      if (under.length === 1 && r.values === undefined && r.offset <= a && r.offset + r.nbytes >= a + n) return pattern(r, (a - r.offset) % DTYPES[r.dtype].bytes, this.chunkBytes).subarray(0, n)
     }
     const chunk = Buffer.allocUnsafe(n)
     produceRange(this.fill, a, chunk)
     return chunk
-  }
-
-  private patterns = new Map<string, Buffer>()
-  /** A chunk of `r`'s value repeated from byte `phase` of an element; a few kept (only ever read). */
-  private pattern (r: FillRange, phase: number): Buffer {
-    const key = `${r.dtype}:${r.value}:${phase}`
-    let p = this.patterns.get(key)
-    if (p === undefined) {
-      p = Buffer.allocUnsafe(this.chunkBytes)
-      produceRange({ constants: [{ ...r, offset: -phase, nbytes: this.chunkBytes + phase }] }, 0, p)
-      if (this.patterns.size >= 4) this.patterns.clear()
-      this.patterns.set(key, p)
-    }
-    return p
   }
 
   private async produce (task: RangeTask): Promise<RangeResult> {
