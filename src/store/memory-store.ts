@@ -3,10 +3,17 @@
 // Listings are paged: each session and module carries a store-wide sequence number, and per-tenant
 // maps kept in insertion (so sequence) order let a page start after its cursor's number.
 import { decodeCursor, encodeCursor, pageLimit, type Page, type PageRequest } from './cursor.js'
-import { allPages, newHandle, type ExpiryListener, type ModuleRecord, type SessionRecord, type SessionStore } from './session-store.js'
+import {
+  allPages, newHandle, type ExpiryListener, type MaterializationEndListener, type MaterializationRecord, type MaterializationRecordStatus,
+  type ModuleRecord, type SessionRecord, type SessionStore
+} from './session-store.js'
 
 interface StoredModule { module: ModuleRecord, seq: number }
-interface Entry { session: SessionRecord, seq: number, modules: Map<string, StoredModule> }
+interface StoredMaterialization { record: MaterializationRecord, seq: number }
+interface Entry { session: SessionRecord, seq: number, modules: Map<string, StoredModule>, materializations: Map<string, StoredMaterialization> }
+
+/** Records are copied in and out, as a store that serializes them would: a caller's later edits never reach the store. */
+const copy = (r: MaterializationRecord): MaterializationRecord => structuredClone(r)
 
 export interface MemoryStoreOptions {
   sweepIntervalMs?: number
@@ -37,6 +44,9 @@ export class MemorySessionStore implements SessionStore {
   private readonly byTenant = new Map<string, Map<string, Entry>>()
   private seq = 0
   private readonly listeners: ExpiryListener[] = []
+  private readonly materializationListeners: MaterializationEndListener[] = []
+  /** replica → when its last heartbeat runs out (ms) */
+  private readonly heartbeats = new Map<string, number>()
   private readonly timer: NodeJS.Timeout
   private readonly now: () => number
 
@@ -51,7 +61,7 @@ export class MemorySessionStore implements SessionStore {
   async createSession (tenant: string, ttlSeconds: number): Promise<SessionRecord> {
     const now = this.now()
     const session: SessionRecord = { id: newHandle('ses'), tenant, createdAt: now, ttlSeconds, expiresAt: now + ttlSeconds * 1000 }
-    const e: Entry = { session, seq: ++this.seq, modules: new Map() }
+    const e: Entry = { session, seq: ++this.seq, modules: new Map(), materializations: new Map() }
     this.sessions.set(session.id, e)
     const own = this.byTenant.get(tenant)
     if (own !== undefined) own.set(session.id, e)
@@ -117,6 +127,57 @@ export class MemorySessionStore implements SessionStore {
 
   async deleteModule (sessionId: string, moduleId: string): Promise<boolean> {
     return this.live(sessionId)?.modules.delete(moduleId) ?? false
+  }
+
+  async putMaterialization (record: MaterializationRecord): Promise<boolean> {
+    const e = this.live(record.sessionId)
+    if (e === undefined) return false
+    e.materializations.set(record.id, { record: copy(record), seq: e.materializations.get(record.id)?.seq ?? ++this.seq })
+    return true
+  }
+
+  async getMaterialization (sessionId: string, id: string): Promise<MaterializationRecord | undefined> {
+    const r = this.live(sessionId)?.materializations.get(id)?.record
+    return r !== undefined ? copy(r) : undefined
+  }
+
+  async pageMaterializations (sessionId: string, req: PageRequest): Promise<Page<MaterializationRecord>> {
+    return pageAfter(this.live(sessionId)?.materializations.values() ?? [], req, (m) => copy(m.record))
+  }
+
+  async countMaterializations (sessionId: string): Promise<number> {
+    return this.live(sessionId)?.materializations.size ?? 0
+  }
+
+  async setMaterializationStatus (sessionId: string, id: string, from: MaterializationRecordStatus,
+    next: { status: MaterializationRecordStatus, error?: string }): Promise<{ record: MaterializationRecord, changed: boolean } | undefined> {
+    const stored = this.live(sessionId)?.materializations.get(id)
+    if (stored === undefined) return undefined
+    const changed = stored.record.status === from
+    if (changed) {
+      const { error: _old, ...rest } = stored.record
+      stored.record = { ...rest, status: next.status, ...(next.error !== undefined ? { error: next.error } : {}) }
+    }
+    return { record: copy(stored.record), changed }
+  }
+
+  async deleteMaterialization (sessionId: string, id: string): Promise<MaterializationRecord | undefined> {
+    const e = this.live(sessionId)
+    const stored = e?.materializations.get(id)
+    if (e === undefined || stored === undefined) return undefined
+    e.materializations.delete(id)
+    for (const l of this.materializationListeners) l({ sessionId, id })
+    return copy(stored.record)
+  }
+
+  onMaterializationEnd (listener: MaterializationEndListener): void { this.materializationListeners.push(listener) }
+
+  async heartbeat (replica: string, ttlMs: number): Promise<void> {
+    this.heartbeats.set(replica, this.now() + ttlMs)
+  }
+
+  async isReplicaAlive (replica: string): Promise<boolean> {
+    return (this.heartbeats.get(replica) ?? 0) > this.now()
   }
 
   onSessionEnd (listener: ExpiryListener): void { this.listeners.push(listener) }

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { decodeCursor, encodeCursor, pageLimit, type Page, type PageRequest } from './cursor.js'
-import { allPages, newHandle, StoreUnavailableError, type ExpiryListener, type ModuleRecord, type SessionRecord, type SessionStore } from './session-store.js'
+import { allPages, newHandle, StoreUnavailableError, type ExpiryListener, type MaterializationEndListener, type MaterializationRecord, type MaterializationRecordStatus, type ModuleRecord, type SessionRecord, type SessionStore } from './session-store.js'
 
 const script = (lua: string): { lua: string, sha: string } => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
 
@@ -258,6 +258,17 @@ export class RedisSessionStore implements SessionStore {
   async ping (): Promise<void> {
     await this.redis('ping', async () => { await this.client.ping() })
   }
+
+  // materialization records: the Redis implementation follows (these throw until it lands)
+  async putMaterialization (_record: MaterializationRecord): Promise<boolean> { throw new Error('putMaterialization: not implemented for Redis yet') }
+  async getMaterialization (_sessionId: string, _id: string): Promise<MaterializationRecord | undefined> { throw new Error('not implemented for Redis yet') }
+  async pageMaterializations (_sessionId: string, _req: PageRequest): Promise<Page<MaterializationRecord>> { throw new Error('not implemented for Redis yet') }
+  async countMaterializations (_sessionId: string): Promise<number> { throw new Error('not implemented for Redis yet') }
+  async setMaterializationStatus (_sessionId: string, _id: string, _from: MaterializationRecordStatus, _next: { status: MaterializationRecordStatus, error?: string }): Promise<{ record: MaterializationRecord, changed: boolean } | undefined> { throw new Error('not implemented for Redis yet') }
+  async deleteMaterialization (_sessionId: string, _id: string): Promise<MaterializationRecord | undefined> { throw new Error('not implemented for Redis yet') }
+  onMaterializationEnd (_listener: MaterializationEndListener): void {}
+  async heartbeat (_replica: string, _ttlMs: number): Promise<void> { throw new Error('not implemented for Redis yet') }
+  async isReplicaAlive (_replica: string): Promise<boolean> { throw new Error('not implemented for Redis yet') }
 
   async close (): Promise<void> {
     clearInterval(this.timer)

@@ -22,7 +22,37 @@ export interface ModuleRecord {
   body: Record<string, unknown> & { class: string }
 }
 
+/** The status of a materialization, as every replica sees it (schemas/vocabulary.ts MaterializationStatus). */
+export type MaterializationRecordStatus = 'pending' | 'ready' | 'failed'
+
+/**
+ * A materialization as the store keeps it, so that any replica can answer for it: what determines
+ * its bytes, its status and its ETag. The bytes themselves stay with the replica that holds them
+ * (`owner`); another replica serves reproducible ones lazily from `options`, and persisted
+ * checkpoints from `file` in the shared data directory.
+ */
+export interface MaterializationRecord {
+  id: string
+  sessionId: string
+  moduleId: string
+  createdAt: number
+  /** the replica that fills (or filled) it: while it is pending, that replica's liveness decides whether it still can finish */
+  owner: string
+  status: MaterializationRecordStatus
+  error?: string
+  /** the options it was started with, as JSON (device, init, overrides, seed, rng, dtype, checkpoint, identity) */
+  options: Record<string, unknown>
+  /** what its ETags derive from: its identity when its bytes are reproducible, else its id */
+  etag: string
+  lazy: boolean
+  nbytes: number
+  /** a checkpoint persisted in the data directory: file name, size and sha256 */
+  file?: { name: string, bytes: number, sha256: string }
+}
+
 export type ExpiryListener = (session: SessionRecord) => void
+/** Called on every replica once for each materialization deleted by any replica (not for those that end with their session). */
+export type MaterializationEndListener = (m: { sessionId: string, id: string }) => void
 
 export interface SessionStore {
   readonly kind: string
@@ -53,6 +83,29 @@ export interface SessionStore {
   pageModules (sessionId: string, page: PageRequest): Promise<Page<ModuleRecord>>
   countModules (sessionId: string): Promise<number>
   deleteModule (sessionId: string, moduleId: string): Promise<boolean>
+  /**
+   * Stores (or replaces) a materialization record; it lives as long as its session. Returns false
+   * when the session is gone.
+   */
+  putMaterialization (record: MaterializationRecord): Promise<boolean>
+  getMaterialization (sessionId: string, id: string): Promise<MaterializationRecord | undefined>
+  /** One page of the session's materializations in the order they were first put; cursor as for pageSessions. */
+  pageMaterializations (sessionId: string, page: PageRequest): Promise<Page<MaterializationRecord>>
+  countMaterializations (sessionId: string): Promise<number>
+  /**
+   * Compare-and-set of the status: applies `next` (status and error; error removed when absent)
+   * only when the stored status is `from`. Returns the record as stored afterwards and whether it
+   * changed, or undefined when there is no such record.
+   */
+  setMaterializationStatus (sessionId: string, id: string, from: MaterializationRecordStatus,
+    next: { status: MaterializationRecordStatus, error?: string }): Promise<{ record: MaterializationRecord, changed: boolean } | undefined>
+  /** Deletes the record and tells every replica (onMaterializationEnd); the record as it was, or undefined. */
+  deleteMaterialization (sessionId: string, id: string): Promise<MaterializationRecord | undefined>
+  onMaterializationEnd (listener: MaterializationEndListener): void
+  /** Marks `replica` alive for `ttlMs` (each replica calls it periodically). */
+  heartbeat (replica: string, ttlMs: number): Promise<void>
+  /** Whether `replica` has sent a heartbeat that has not run out. */
+  isReplicaAlive (replica: string): Promise<boolean>
   /** Called once for each session that expires or is deleted, so owners of its memory free it. */
   onSessionEnd (listener: ExpiryListener): void
   ping (): Promise<void>
