@@ -37,14 +37,17 @@ t.test('every key the store writes expires (nothing outlives its sessions in Red
   const s1 = await store.createSession('t1', 30)
   const s2 = await store.createSession('t1', 60)
   await store.putModule(s1.id, { id: 'mod_1', sessionId: s1.id, createdAt: 1, body: { class: 'torch.nn.Linear' } })
+  await store.putMaterialization({ id: 'mat_1', sessionId: s1.id, moduleId: 'mod_1', createdAt: 1, owner: 'r', status: 'pending', options: {}, etag: 'e', lazy: false, nbytes: 1 })
   await store.touchSession('t1', s2.id)
+  await store.heartbeat('replica-1', 60_000)
   const keys = await probe.keys(`${prefix}*`)
-  t.same(keys.map((k) => k.slice(prefix.length).replace(/ses_.*/, 'ID')).sort(), ['module-index:ID', 'modules:ID', 'session:ID', 'session:ID', 'tenant-expiry:t1', 'tenant-sessions:t1'])
+  t.same(keys.map((k) => k.slice(prefix.length).replace(/ses_[A-Za-z0-9_-]{24}/, 'ID')).sort(),
+    ['replica:replica-1', '{ID}:materialization-index', '{ID}:materializations', '{ID}:module-index', '{ID}:modules', '{ID}:session', '{ID}:session', '{tenant:t1}:expiry', '{tenant:t1}:sessions'])
   for (const k of keys) {
     const ttl = await probe.pttl(k)
     t.ok(ttl > 0 && ttl <= 60_000, `${k.slice(prefix.length)} expires (in ${ttl} ms)`)
   }
-  for (const k of ['tenant-sessions:t1', 'tenant-expiry:t1']) t.ok(await probe.pttl(`${prefix}${k}`) > 30_000, `${k} lives as long as its longest session`)
+  for (const k of ['{tenant:t1}:sessions', '{tenant:t1}:expiry']) t.ok(await probe.pttl(`${prefix}${k}`) > 30_000, `${k} lives as long as its longest session`)
   await probe.call('SCRIPT', 'FLUSH')
   t.equal((await store.touchSession('t1', s1.id))?.id, s1.id, 'a touch after SCRIPT FLUSH loads the script again')
   t.equal(await store.touchSession('t2', s1.id), undefined, 'the script checks the tenant')

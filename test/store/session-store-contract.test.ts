@@ -1,22 +1,46 @@
-// The SessionStore contract, run against both stores: the memory store and the Redis store on a
-// real redis-server (REDIS_URL, default redis://127.0.0.1:6379; .ci/run starts one on loopback).
+// The SessionStore contract, run against every store: the memory store, the Redis store on a real
+// redis-server (REDIS_URL, default redis://127.0.0.1:6379; .ci/run starts one on loopback), and the
+// Redis store on a real 3-master Redis Cluster this file starts on loopback (once, for every test).
 // Expiry uses real time with 1 s TTLs: the tests wait for it, they do not time it.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { MemorySessionStore } from '../../src/store/memory-store.js'
 import { RedisSessionStore } from '../../src/store/redis-store.js'
-import type { ModuleRecord, Page, PageRequest, SessionRecord, SessionStore } from '../../src/store/session-store.js'
-import { redisUrl } from '../helper.js'
+import type { MaterializationRecord, ModuleRecord, Page, PageRequest, SessionRecord, SessionStore } from '../../src/store/session-store.js'
+import { redisUrl, until } from '../helper.js'
+import { startCluster } from './redis-servers.js'
 
-const stores: Record<string, () => SessionStore> = {
-  memory: () => new MemorySessionStore({ sweepIntervalMs: 100 }),
-  // a prefix of its own per store: test files run in parallel on one Redis
-  redis: () => new RedisSessionStore(new Redis(redisUrl()), { prefix: `materia-test-${randomBytes(6).toString('hex')}:`, sweepIntervalMs: 100 })
+const cluster = await startCluster()
+t.teardown(async () => { await cluster.close() })
+
+/** Each kind makes a store on a key prefix; stores made on one prefix are replicas of one deployment (memory: none). */
+const kinds: Record<string, { kind: string, make: (prefix: string) => SessionStore, replicas: boolean }> = {
+  memory: { kind: 'memory', make: () => new MemorySessionStore({ sweepIntervalMs: 100 }), replicas: false },
+  redis: { kind: 'redis', make: (prefix) => new RedisSessionStore(new Redis(redisUrl()), { prefix, sweepIntervalMs: 100 }), replicas: true },
+  'redis-cluster': { kind: 'redis', make: (prefix) => new RedisSessionStore(new Cluster(cluster.nodes), { prefix, sweepIntervalMs: 100 }), replicas: true }
 }
+// a prefix of its own per store: test files run in parallel on one Redis
+const newPrefix = (): string => `materia-test-${randomBytes(6).toString('hex')}:`
+const stores: Record<string, () => SessionStore> = Object.fromEntries(Object.entries(kinds).map(([name, k]) => [name, () => k.make(newPrefix())]))
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 const mod = (sessionId: string, id: string, cls: string): ModuleRecord => ({ id, sessionId, createdAt: Date.now(), body: { class: cls, spec: { class: cls } } })
+
+/** A record whose options hold what a JSON round trip through Lua would spoil: doubles of 17 digits, an empty array, an empty object. */
+const mat = (sessionId: string, id: string, extra: Partial<MaterializationRecord> = {}): MaterializationRecord => ({
+  id,
+  sessionId,
+  moduleId: 'mod_1',
+  createdAt: Date.now(),
+  owner: 'replica-a',
+  status: 'pending',
+  options: { init: 'default', seed: 2 ** 53 - 1, overrides: [], rng: {}, std: 0.12345678901234568, dtype: 'float32', nested: { a: [1, 'b', null] } },
+  etag: 'e1',
+  lazy: false,
+  nbytes: 123_456_789_012,
+  ...extra
+})
 
 /** Walks every page with `limit`; `between` runs after each page (to insert or delete meanwhile). */
 async function walk<T> (page: (req: PageRequest) => Promise<Page<T>>, limit: number, between?: (pageNo: number) => Promise<void>): Promise<{ items: T[], pages: number }> {
@@ -39,7 +63,7 @@ for (const [kind, make] of Object.entries(stores)) {
   t.test(`${kind}: sessions, tenants and deletion`, async (t) => {
     const store = make()
     t.teardown(async () => { await store.close() })
-    t.equal(store.kind, kind)
+    t.equal(store.kind, kinds[kind]?.kind)
     await store.ping()
     const ended: string[] = []
     store.onSessionEnd((s) => ended.push(s.id))
@@ -93,6 +117,8 @@ for (const [kind, make] of Object.entries(stores)) {
     const kept = await store.createSession('public', 1)
     await store.putModule(short.id, mod(short.id, 'mod_1', 'torch.nn.Linear'))
     await store.putModule(kept.id, mod(kept.id, 'mod_2', 'torch.nn.Linear'))
+    t.ok(await store.putMaterialization(mat(short.id, 'mat_1')))
+    t.ok(await store.putMaterialization(mat(kept.id, 'mat_2')))
     for (let i = 0; i < 6; i++) {
       await sleep(300)
       t.ok(await store.touchSession('public', kept.id), `touched at ${(i + 1) * 300} ms`)
@@ -102,6 +128,10 @@ for (const [kind, make] of Object.entries(stores)) {
     t.equal(await store.touchSession('public', short.id), undefined)
     t.equal(await store.getModule(short.id, 'mod_1'), undefined, 'its modules are gone')
     t.ok(await store.getModule(kept.id, 'mod_2'), 'the touched session kept its module past the first TTL')
+    t.equal(await store.getMaterialization(short.id, 'mat_1'), undefined, 'its materialization records are gone')
+    t.equal(await store.countMaterializations(short.id), 0)
+    t.same(await store.pageMaterializations(short.id, {}), { items: [], nextCursor: null })
+    t.equal((await store.getMaterialization(kept.id, 'mat_2'))?.id, 'mat_2', 'the touched session kept its materialization record too')
     t.same((await store.listSessions('public')).map((s) => s.id), [kept.id])
   })
 }
@@ -174,5 +204,142 @@ for (const [kind, make] of Object.entries(stores)) {
     t.ok(ended.includes(short.id), 'the short session ended')
     t.equal(await store.countSessions('c'), 1, 'an expired session leaves the count')
     t.same((await store.pageSessions('c', {})).items.length, 1, 'and the listing')
+  })
+}
+
+for (const [kind, make] of Object.entries(stores)) {
+  t.test(`${kind}: materialization records round-trip, keep their place when put again and die with their session`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const s = await store.createSession('public', 60)
+    const other = await store.createSession('public', 60)
+    const b = mat(s.id, 'mat_b', { file: { name: 'f.safetensors', bytes: 10, sha256: 'ab'.repeat(32) } })
+    t.equal(await store.putMaterialization(b), true)
+    t.same(await store.getMaterialization(s.id, 'mat_b'), b, 'every field comes back as put')
+    t.equal(JSON.stringify(await store.getMaterialization(s.id, 'mat_b')), JSON.stringify(b), 'numbers, empty arrays and objects exactly')
+    t.ok(await store.putMaterialization(mat(s.id, 'mat_a', { status: 'failed', error: 'out of memory' })))
+    t.ok(await store.putMaterialization(mat(s.id, 'mat_c', { lazy: true })))
+    t.ok(await store.putMaterialization(mat(other.id, 'mat_x')))
+    t.same((await store.getMaterialization(s.id, 'mat_a'))?.error, 'out of memory')
+    const replaced = mat(s.id, 'mat_b', { status: 'ready', nbytes: 7 })
+    t.ok(await store.putMaterialization(replaced))
+    t.same(await store.getMaterialization(s.id, 'mat_b'), replaced, 'put again: replaced')
+    t.same((await walk(async (req) => await store.pageMaterializations(s.id, req), 2)).items.map((m) => m.id), ['mat_b', 'mat_a', 'mat_c'],
+      'in the order first put: the replaced one kept its place')
+    t.ok(await store.putMaterialization(mat(s.id, 'mat_a', { status: 'pending' })))
+    t.notOk('error' in (await store.getMaterialization(s.id, 'mat_a') ?? {}), 'put again without an error: none')
+    t.equal(await store.countMaterializations(s.id), 3)
+    t.equal(await store.countMaterializations(other.id), 1)
+    t.equal(await store.getMaterialization(s.id, 'mat_x'), undefined, 'another session\'s record is not found')
+    t.equal(await store.getMaterialization('ses_nothing', 'mat_b'), undefined)
+    const copy = await store.getMaterialization(s.id, 'mat_c') as MaterializationRecord
+    copy.options.init = 'changed'
+    t.equal((await store.getMaterialization(s.id, 'mat_c'))?.options.init, 'default', 'a caller\'s edit never reaches the store')
+    await store.deleteSession('public', s.id)
+    t.equal(await store.getMaterialization(s.id, 'mat_a'), undefined, 'gone with its session')
+    t.equal(await store.countMaterializations(s.id), 0)
+    t.same(await store.pageMaterializations(s.id, {}), { items: [], nextCursor: null })
+    t.equal(await store.putMaterialization(mat(s.id, 'mat_late')), false, 'a session that is gone takes no record')
+    t.equal(await store.countMaterializations(s.id), 0)
+    t.equal(await store.countMaterializations(other.id), 1, 'the other session keeps its record')
+  })
+
+  t.test(`${kind}: a status compare-and-set changes the record only from the expected status`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const s = await store.createSession('public', 60)
+    const m = mat(s.id, 'mat_1')
+    await store.putMaterialization(m)
+    const r1 = await store.setMaterializationStatus(s.id, 'mat_1', 'pending', { status: 'ready' })
+    t.same(r1, { record: { ...m, status: 'ready' }, changed: true }, 'pending → ready')
+    const r2 = await store.setMaterializationStatus(s.id, 'mat_1', 'pending', { status: 'failed', error: 'late' })
+    t.same(r2, { record: { ...m, status: 'ready' }, changed: false }, 'not pending any more: unchanged, the stored record returned')
+    const r3 = await store.setMaterializationStatus(s.id, 'mat_1', 'ready', { status: 'failed', error: 'owner gone' })
+    t.same(r3, { record: { ...m, status: 'failed', error: 'owner gone' }, changed: true })
+    t.same(await store.getMaterialization(s.id, 'mat_1'), { ...m, status: 'failed', error: 'owner gone' }, 'as stored')
+    const r4 = await store.setMaterializationStatus(s.id, 'mat_1', 'failed', { status: 'pending' })
+    t.equal(r4?.changed, true)
+    t.notOk('error' in (r4?.record ?? {}), 'no error in next: the error is removed')
+    t.same(await store.getMaterialization(s.id, 'mat_1'), m, 'back to the record as put')
+    t.equal(JSON.stringify((await store.getMaterialization(s.id, 'mat_1'))?.options), JSON.stringify(m.options), 'its options untouched')
+    t.equal(await store.setMaterializationStatus(s.id, 'mat_none', 'pending', { status: 'ready' }), undefined, 'absent record')
+    t.equal(await store.setMaterializationStatus('ses_nothing', 'mat_1', 'pending', { status: 'ready' }), undefined, 'absent session')
+  })
+
+  t.test(`${kind}: materialization pages keep the order they were put`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    const s = await store.createSession('public', 60)
+    const ids = Array.from({ length: 12 }, (_, i) => `mat_${String.fromCharCode(108 - i)}`) // not in id order
+    for (const id of ids) await store.putMaterialization(mat(s.id, id))
+    for (const limit of [1, 5, 12, 13]) {
+      const { items, pages } = await walk(async (req) => await store.pageMaterializations(s.id, req), limit)
+      t.same(items.map((m) => m.id), ids, `limit ${limit}`)
+      t.equal(pages, Math.ceil(12 / limit), `limit ${limit}: ${pages} pages`)
+    }
+    const added: string[] = []
+    const { items } = await walk(async (req) => await store.pageMaterializations(s.id, req), 5, async (n) => {
+      added.push(`mat_new${n}`)
+      await store.putMaterialization(mat(s.id, `mat_new${n}`))
+      await store.deleteMaterialization(s.id, ids[12 - n] as string) // one the walk has not reached yet
+    })
+    t.same(added, ['mat_new1', 'mat_new2'])
+    t.same(items.map((m) => m.id), [...ids.slice(0, 10), ...added], 'records put during the walk come last, deleted ones are skipped, none twice')
+    for (const c of invalidCursors) await t.rejects(store.pageMaterializations(s.id, { cursor: c }), { code: 'MATERIA_ERR_INVALID_CURSOR' })
+  })
+
+  t.test(`${kind}: a deleted record is heard once by every replica's listeners`, async (t) => {
+    const prefix = newPrefix()
+    const k = kinds[kind] as typeof kinds[string]
+    const a = k.make(prefix)
+    // the memory store has no replicas: its one instance hears its own deletes
+    const b = k.replicas ? k.make(prefix) : a
+    t.teardown(async () => { await a.close(); if (b !== a) await b.close() })
+    const heardA: string[] = []
+    const heardB: string[] = []
+    a.onMaterializationEnd((m) => heardA.push(`${m.sessionId}/${m.id}`))
+    if (b !== a) b.onMaterializationEnd((m) => heardB.push(`${m.sessionId}/${m.id}`))
+    const s = await a.createSession('public', 60)
+    for (const id of ['mat_1', 'mat_2', 'mat_3']) await a.putMaterialization(mat(s.id, id))
+    const deleted = await a.deleteMaterialization(s.id, 'mat_1')
+    t.same(deleted, mat(s.id, 'mat_1', { createdAt: deleted?.createdAt }), 'the record as it was')
+    t.same(heardA, [`${s.id}/mat_1`], 'the deleting replica\'s listeners ran before the delete returned')
+    t.equal(await a.deleteMaterialization(s.id, 'mat_1'), undefined, 'deleted once')
+    t.equal(await b.getMaterialization(s.id, 'mat_1'), undefined, 'gone for every replica')
+    t.equal(await b.countMaterializations(s.id), 2)
+    if (b === a) return
+    // b deletes the next one: messages on a channel arrive in order, so once both heard mat_2, any
+    // second delivery of mat_1 would have come already
+    t.equal((await b.deleteMaterialization(s.id, 'mat_2'))?.id, 'mat_2')
+    await until('A hears that B deleted mat_2', () => heardA.length === 2)
+    await until('B hears that A deleted mat_1', () => heardB.length === 2)
+    t.same(heardA, [`${s.id}/mat_1`, `${s.id}/mat_2`], 'A heard each delete once, its own and B\'s')
+    t.same(heardB, [`${s.id}/mat_1`, `${s.id}/mat_2`], 'B too')
+    await a.deleteSession('public', s.id)
+    t.equal(await b.getMaterialization(s.id, 'mat_3'), undefined)
+    // one more delete, heard after anything the session's end could have announced
+    const s2 = await b.createSession('public', 60)
+    await b.putMaterialization(mat(s2.id, 'mat_9'))
+    await b.deleteMaterialization(s2.id, 'mat_9')
+    await until('both hear mat_9', () => heardA.length === 3 && heardB.length === 3)
+    t.same([heardA[2], heardB[2]], [`${s2.id}/mat_9`, `${s2.id}/mat_9`], 'records that end with their session are not announced')
+  })
+
+  t.test(`${kind}: a heartbeat keeps a replica alive for its TTL`, async (t) => {
+    const store = make()
+    t.teardown(async () => { await store.close() })
+    t.equal(await store.isReplicaAlive('replica-1'), false, 'never heard of')
+    await store.heartbeat('replica-1', 60_000)
+    await store.heartbeat('replica-2', 300)
+    t.equal(await store.isReplicaAlive('replica-1'), true)
+    let alive = true
+    for (let i = 0; i < 100 && alive; i++) {
+      await sleep(50)
+      alive = await store.isReplicaAlive('replica-2')
+    }
+    t.equal(alive, false, 'dead once its TTL ran out')
+    t.equal(await store.isReplicaAlive('replica-1'), true, 'the other one is still alive')
+    await store.heartbeat('replica-2', 60_000)
+    t.equal(await store.isReplicaAlive('replica-2'), true, 'a new heartbeat brings it back')
   })
 }
