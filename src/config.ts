@@ -4,6 +4,7 @@ import { availableParallelism, totalmem } from 'node:os'
 import { getHeapStatistics } from 'node:v8'
 import { createHash } from 'node:crypto'
 import { readTenantsFile, TenantsFileError, type TenantSpec } from './tenants/tenants.js'
+import { isRedisUrl, parseRedisNodes, type RedisNode } from './store/redis-client.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 export type StoreKind = 'memory' | 'redis'
@@ -14,6 +15,8 @@ export interface Config {
   logLevel: LogLevel
   store: StoreKind
   redisUrl: string
+  /** seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES); empty: REDIS_URL says which Redis */
+  redisClusterNodes: RedisNode[]
   redisPrefix: string
   apiKeys: string[]
   memoryBudget: number
@@ -109,8 +112,10 @@ export const configVars = [
   v({ key: 'port', name: 'PORT', expected: 'an integer 0-65535', doc: 'TCP port to listen on.', default: () => '8080', parse: parseIntIn(0, 65535) }),
   v({ key: 'logLevel', name: 'LOG_LEVEL', expected: 'one of fatal, error, warn, info, debug, trace, silent', doc: 'pino log level. Logs are JSON lines; pretty-printed only when stdout is a terminal.', default: () => 'info', parse: oneOf<LogLevel>('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') }),
   v({ key: 'store', name: 'MATERIA_STORE', expected: 'memory or redis', doc: 'Session store: `memory` (one replica) or `redis` (several replicas share sessions).', default: () => 'memory', parse: oneOf<StoreKind>('memory', 'redis') }),
-  v({ key: 'redisUrl', name: 'REDIS_URL', expected: 'a redis:// or rediss:// URL', doc: 'Redis server used when MATERIA_STORE=redis.', default: () => 'redis://127.0.0.1:6379', parse: (t) => /^rediss?:\/\/\S+$/.test(t.trim()) ? t.trim() : undefined }),
-  v({ key: 'redisPrefix', name: 'MATERIA_REDIS_PREFIX', expected: 'a key prefix of 1-64 characters without spaces', doc: 'Prefix of every Redis key and channel the store uses, so several deployments can share one Redis.', default: () => 'materia:', parse: (t) => /^\S{1,64}$/.test(t) ? t : undefined }),
+  v({ key: 'redisUrl', name: 'REDIS_URL', expected: 'a redis:// or rediss:// URL, or redis+cluster://host:port,host:port', doc: 'Redis server used when MATERIA_STORE=redis; a Redis Cluster as redis+cluster://[user:password@]host:port,host:port (rediss+cluster:// for TLS), its seed nodes.', default: () => 'redis://127.0.0.1:6379', parse: (t) => isRedisUrl(t.trim()) ? t.trim() : undefined }),
+  v({ key: 'redisClusterNodes', name: 'REDIS_CLUSTER_NODES', expected: 'comma-separated host:port seed nodes', doc: 'Seed nodes of a Redis Cluster for MATERIA_STORE=redis (host:port,host:port); the store then uses the cluster, with the user, password and TLS of REDIS_URL. Unset: REDIS_URL.', default: () => '', parse: parseRedisNodes }),
+  // an empty hash tag ({}) would make Redis hash whole key names, and scatter one session's keys over the slots (docs/redis-store.md)
+  v({ key: 'redisPrefix', name: 'MATERIA_REDIS_PREFIX', expected: 'a key prefix of 1-64 characters without spaces or "{}"', doc: 'Prefix of every Redis key and channel the store uses, so several deployments can share one Redis.', default: () => 'materia:', parse: (t) => /^\S{1,64}$/.test(t) && !t.includes('{}') ? t : undefined }),
   v({ key: 'apiKeys', name: 'MATERIA_API_KEYS', expected: 'comma-separated keys', doc: 'Comma-separated API keys accepted as `Authorization: Bearer <key>` or `x-api-key`. Unset: the API is open (a warning is logged).', default: () => '', parse: (t) => t.split(',').map((k) => k.trim()).filter((k) => k.length > 0) }),
   v({ key: 'memoryBudget', name: 'MATERIA_MEMORY_BUDGET', expected: 'a byte size such as 8589934592, 8GiB or 512MB', doc: 'Bytes of tensor memory all materializations may hold together (default: half of RAM).', default: () => String(Math.floor(totalmem() / 2)), parse: parseByteSize }),
   v({ key: 'arenaCache', name: 'MATERIA_ARENA_CACHE', expected: 'a byte size such as 2GiB, or 0 to disable', doc: 'Freed arena memory kept for up to 30 s to back the next materialization of about its size (its pages are already mapped: no first-touch page faults). Counted in the memory budget and given back when a reservation needs it.', default: () => '2GiB', parse: (t) => t.trim() === '0' ? 0 : parseByteSize(t) }),

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { configVars, loadConfig, parseByteSize, ConfigError } from '../src/config.js'
+import { clusterTarget } from '../src/store/redis-client.js'
 
 t.test('defaults', async (t) => {
   const c = loadConfig({})
@@ -26,7 +27,8 @@ t.test('byte sizes', async (t) => {
 
 t.test('a bad value names the variable and what it expects', async (t) => {
   const cases: Array<[string, string]> = [['PORT', '70000'], ['PORT', 'http'], ['MATERIA_STORE', 'postgres'], ['LOG_LEVEL', 'loud'],
-    ['MATERIA_MEMORY_BUDGET', 'lots'], ['MATERIA_WORKERS', '0'], ['REDIS_URL', 'localhost:6379'], ['MATERIA_SESSION_TTL', '-5'], ['MATERIA_ARENA_CACHE', '-1'], ['MATERIA_ARENA_CACHE', 'all'], ['MATERIA_REDIS_PREFIX', 'two words']]
+    ['MATERIA_MEMORY_BUDGET', 'lots'], ['MATERIA_WORKERS', '0'], ['REDIS_URL', 'localhost:6379'], ['MATERIA_SESSION_TTL', '-5'], ['MATERIA_ARENA_CACHE', '-1'], ['MATERIA_ARENA_CACHE', 'all'], ['MATERIA_REDIS_PREFIX', 'two words'],
+    ['MATERIA_REDIS_PREFIX', 'a{}b:'], ['REDIS_URL', 'redis+cluster://'], ['REDIS_URL', 'redis+cluster://a:1,b'], ['REDIS_CLUSTER_NODES', 'a:1,b'], ['REDIS_CLUSTER_NODES', 'a:70000']]
   for (const [name, value] of cases) {
     const err = (() => { try { loadConfig({ [name]: value }) } catch (e) { return e } })()
     t.ok(err instanceof ConfigError, `${name}=${value} is rejected`)
@@ -34,6 +36,18 @@ t.test('a bad value names the variable and what it expects', async (t) => {
     t.match((err as ConfigError).message, new RegExp(`^Invalid ${name}=.*: expected `))
   }
   t.throws(() => loadConfig({ MATERIA_SESSION_TTL: '100', MATERIA_MAX_SESSION_TTL: '10' }), /MATERIA_SESSION_TTL/)
+})
+
+t.test('a Redis Cluster: by its seed nodes, or a redis+cluster:// URL with the credentials', async (t) => {
+  t.same(clusterTarget(loadConfig({}).redisUrl, loadConfig({}).redisClusterNodes), undefined, 'default: one Redis')
+  const byNodes = loadConfig({ REDIS_CLUSTER_NODES: ' 10.0.0.1:7000, redis-b:7001,[::1]:7002 ', REDIS_URL: 'rediss://u:p%40ss@ignored:1' })
+  t.same(clusterTarget(byNodes.redisUrl, byNodes.redisClusterNodes), {
+    nodes: [{ host: '10.0.0.1', port: 7000 }, { host: 'redis-b', port: 7001 }, { host: '::1', port: 7002 }], username: 'u', password: 'p@ss', tls: true
+  }, 'REDIS_URL gives the user, password and TLS')
+  const byUrl = loadConfig({ REDIS_URL: 'redis+cluster://:secret@h1:7000,h2:7001' })
+  t.same(clusterTarget(byUrl.redisUrl, byUrl.redisClusterNodes), { nodes: [{ host: 'h1', port: 7000 }, { host: 'h2', port: 7001 }], password: 'secret', tls: false })
+  const tls = loadConfig({ REDIS_URL: 'rediss+cluster://h1:7000/' })
+  t.same(clusterTarget(tls.redisUrl, tls.redisClusterNodes), { nodes: [{ host: 'h1', port: 7000 }], tls: true })
 })
 
 t.test('every variable is documented in README.md and .env.example', async (t) => {

@@ -1,7 +1,9 @@
 // Requests per minute per tenant (MATERIA_RATE_LIMIT, or a tenant's rateLimit in the tenants file),
 // with @fastify/rate-limit. Keyed by tenant, or by client address when the API is open (every
 // caller is then the one tenant "public"). With MATERIA_STORE=redis the counters live in the
-// store's Redis, so the limit holds across replicas. Operations routes are never limited.
+// store's Redis, so the limit holds across replicas. Each counter is one key, read and incremented
+// by a one-key script, so on a Redis Cluster (the same client) counters need no hash tag: they
+// spread over the masters. Operations routes are never limited.
 // Headers: draft-ietf-httpapi-ratelimit-headers (RateLimit-Limit/Remaining/Reset) plus Retry-After.
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'

@@ -2,17 +2,19 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { materiaError } from '../errors.js'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { Gauge } from 'prom-client'
+import type { Config } from '../config.js'
 import { MemorySessionStore } from '../store/memory-store.js'
-import { RedisSessionStore } from '../store/redis-store.js'
+import { clusterTarget } from '../store/redis-client.js'
+import { RedisSessionStore, type RedisClient } from '../store/redis-store.js'
 import { StoreUnavailableError, type SessionRecord, type SessionStore } from '../store/session-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     store: SessionStore
-    /** The store's Redis connection when MATERIA_STORE=redis (rate-limit counters share it), else undefined. */
-    redis: Redis | undefined
+    /** The store's Redis (or Redis Cluster) client when MATERIA_STORE=redis (rate-limit counters share it), else undefined. */
+    redis: RedisClient | undefined
     /** The caller's live session (TTL extended), or a 404 in the one error body. */
     requireSession: (request: FastifyRequest, sessionId: string) => Promise<SessionRecord>
   }
@@ -24,9 +26,18 @@ const redacted = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, '
 /** Seconds a client is told to wait (Retry-After) when the store's backend cannot be reached. */
 const STORE_RETRY_AFTER_S = 1
 
-async function connectRedis (url: string, prefix: string): Promise<{ store: SessionStore, client: Redis }> {
+async function connectRedis (config: Config): Promise<{ store: SessionStore, client: RedisClient }> {
   // no offline queue: while Redis is down, calls fail at once (503) instead of hanging the request
-  const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 })
+  const options = { maxRetriesPerRequest: 1, connectTimeout: 5000 }
+  const cluster = clusterTarget(config.redisUrl, config.redisClusterNodes)
+  const client = cluster !== undefined
+    ? new Cluster(cluster.nodes, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      redisOptions: { ...options, username: cluster.username, password: cluster.password, ...(cluster.tls ? { tls: {} } : {}) }
+    })
+    : new Redis(config.redisUrl, { ...options, lazyConnect: true, enableOfflineQueue: false })
+  const where = cluster !== undefined ? `the Redis Cluster at ${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}` : `Redis at ${redacted(config.redisUrl)}`
   let cause: Error | undefined
   client.on('error', (err: Error) => { cause = err }) // ioredis reconnects by itself; failed calls reach their callers as 503s
   try {
@@ -34,16 +45,16 @@ async function connectRedis (url: string, prefix: string): Promise<{ store: Sess
     await client.ping()
   } catch (err) {
     client.disconnect()
-    throw new Error(`MATERIA_STORE=redis: cannot reach Redis at ${redacted(url)} (${(cause ?? err as Error).message})`)
+    throw new Error(`MATERIA_STORE=redis: cannot reach ${where} (${(cause ?? err as Error).message})`)
   }
-  return { store: new RedisSessionStore(client, { prefix }), client }
+  return { store: new RedisSessionStore(client, { prefix: config.redisPrefix }), client }
 }
 
 async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
-  const redis = app.config.store === 'redis' ? await connectRedis(app.config.redisUrl, app.config.redisPrefix) : undefined
+  const redis = app.config.store === 'redis' ? await connectRedis(app.config) : undefined
   const store: SessionStore = redis?.store ?? new MemorySessionStore()
   app.decorate('store', store)
-  app.decorate('redis', redis?.client)
+  app.decorate<RedisClient | undefined>('redis', redis?.client)
   app.decorate('requireSession', async (request: FastifyRequest, sessionId: string) => {
     const s = await store.touchSession(request.tenant, sessionId)
     if (s === undefined) throw materiaError('sessionNotFound', { id: sessionId })

@@ -76,6 +76,8 @@ export async function startRedis (args: string[] = [], port?: number, dir?: stri
 export interface RedisCluster {
   /** the masters, as ioredis' Cluster takes its startup nodes */
   nodes: Array<{ host: string, port: number }>
+  /** the server of each master, by port (to stop one) */
+  servers: Map<number, RedisServer>
   close: () => Promise<void>
 }
 
@@ -99,5 +101,5 @@ export async function startCluster (): Promise<RedisCluster> {
     await close()
     throw err
   }
-  return { nodes: servers.map((s) => ({ host: '127.0.0.1', port: s.port })), close }
+  return { nodes: servers.map((s) => ({ host: '127.0.0.1', port: s.port })), servers: new Map(servers.map((s) => [s.port, s])), close }
 }
