@@ -23,8 +23,8 @@ export async function redisCli (port: number, ...args: string[]): Promise<string
   return (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args])).stdout
 }
 
-/** Polls `check` every 50 ms until it holds; throws after `ms`. */
-async function poll (what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+/** Polls `check` every 50 ms until it holds (a rejection counts as not yet); throws after `ms`. */
+export async function poll (what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms
   while (!await check().catch(() => false)) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
