@@ -2,13 +2,12 @@
 // served by another, a session deleted on one frees the memory another holds for it, an unreachable
 // Redis is a 503 (never a 500) and a clear message at boot.
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import { RedisSessionStore } from '../../src/store/redis-store.js'
 import { buildApp } from '../../src/app.js'
 import { assertErrorBody, build, redisUrl, testConfig } from '../helper.js'
+import { startRedis } from './redis-servers.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
@@ -65,19 +64,12 @@ t.test('an unreachable Redis answers 503 notReady from every call', async (t) =>
 
 t.test('Redis going away mid-service: requests answer 503 with Retry-After, /readyz 503, no crash', async (t) => {
   // a Redis of this test's own, to stop
-  const port = await new Promise<number>((resolve) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => { resolve(p) }) }) })
-  const server = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  t.teardown(() => { server.kill() })
-  const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => 50 })
-  probe.on('error', () => {})
-  await probe.connect().catch(() => {})
-  for (let i = 0; i < 100 && probe.status !== 'ready'; i++) await sleep(20)
-  probe.disconnect()
-  const app = await build(t, { MATERIA_STORE: 'redis', REDIS_URL: `redis://127.0.0.1:${port}` })
+  const redis = await startRedis(['--appendonly', 'no'])
+  t.teardown(async () => { await redis.close() })
+  const app = await build(t, { MATERIA_STORE: 'redis', REDIS_URL: redis.url })
   const sid = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: {} })).json().id as string
   t.equal((await app.inject(`/v1/sessions/${sid}`)).statusCode, 200)
-  server.kill()
-  await new Promise((resolve) => server.once('exit', resolve))
+  await redis.stop()
   await sleep(100)
   const res = await app.inject(`/v1/sessions/${sid}`)
   assertErrorBody(t, res, 503, 'MATERIA_ERR_NOT_READY')
