@@ -23,6 +23,10 @@
 // - delete removes the session, then its index entries; touch moves an entry's expiry only if the
 //   entry is there (ZADD XX GT), so a touch racing a delete cannot bring the entry back.
 // - ids of sessions gone without a delete leave the sets when a listing or a count meets them.
+// When only the second command fails (the call answers 503), the index lags until the next touch or
+// listing mends it: a deleted session's entry counts until its expiry score passes or a listing
+// meets it; a touched session whose entry kept its old expiry leaves the count and the listing at
+// that expiry if nothing touches it again, up to one TTL before the session itself.
 // A replica learns that a session ended (so it can free the memory it holds for it) from a pub/sub
 // message published by the script that deleted it, and from a sweep over the sessions it has seen
 // when Redis expires it; a deleted materialization record is announced the same way. PUBLISH reaches
