@@ -149,9 +149,43 @@ function nginxConfig (dir: string, proxyPort: number, replicaPorts: number[], up
   ].join('\n')
 }
 
+const ready = async (port: number): Promise<boolean> => (await send(port, 'GET', '/readyz')).status === 200
+
+/** src/server.ts in a process of its own on `port`, once /readyz answers 200. */
+async function serviceProcess (name: string, port: number, env: Record<string, string>): Promise<Proc> {
+  // through env(1): tap's process tracking hooks every spawn of node itself
+  const p = new Proc(`${name} (port ${port})`, 'env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, '--import', 'tsx', serverEntry], {
+    ...childEnv(),
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    MATERIA_WORKERS: '1',
+    MATERIA_MEMORY_BUDGET: '2GiB',
+    // two cores run every process here: a slow event loop is not overload
+    MATERIA_MAX_EVENT_LOOP_DELAY: '0',
+    ...env
+  })
+  try {
+    await p.until('/readyz 200', async () => await ready(port))
+  } catch (err) {
+    await p.kill('SIGKILL')
+    throw err
+  }
+  return p
+}
+
+export interface Service { port: number, stop: () => Promise<void>, log: () => string }
+
+/** One service process on loopback with the same settings as a topology's replicas (for a baseline beside it). */
+export async function startService (env: Record<string, string>): Promise<Service> {
+  const port = await freePort()
+  const p = await serviceProcess('service', port, env)
+  return { port, stop: async () => { await p.kill('SIGKILL') }, log: () => p.log() }
+}
+
 export async function startTopology (options: TopologyOptions = {}): Promise<Topology> {
-  for (const [bin, pkg] of [['nginx', 'nginx'], ['redis-server', 'redis-server']]) {
-    if (spawnSync(bin, ['-v']).error !== undefined) throw new Error(`${bin} not found: apt-get install -y ${pkg}`)
+  for (const bin of ['nginx', 'redis-server']) {
+    if (spawnSync(bin, ['-v']).error !== undefined) throw new Error(`${bin} not found (Debian: apt-get install -y ${bin})`)
   }
   const dir = mkdtempSync(join(tmpdir(), 'materia-topology-'))
   // nginx's workers drop to an unprivileged user when it runs as root: they read nothing here, but must reach the directory
@@ -176,29 +210,14 @@ export async function startTopology (options: TopologyOptions = {}): Promise<Top
     await p.until('PONG', async () => await redisPing(redisPort))
   }
 
-  const replicaEnv = (r: Replica): NodeJS.ProcessEnv => ({
-    ...childEnv(),
-    HOST: '127.0.0.1',
-    PORT: String(r.port),
-    LOG_LEVEL: 'warn',
-    MATERIA_STORE: 'redis',
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-    MATERIA_DATA_DIR: dataDir,
-    MATERIA_API_KEYS: apiKey,
-    MATERIA_WORKERS: '1',
-    MATERIA_MEMORY_BUDGET: '2GiB',
-    // two cores run every process here: a slow event loop is not overload
-    MATERIA_MAX_EVENT_LOOP_DELAY: '0',
-    ...options.env
-  })
-
-  const ready = async (port: number): Promise<boolean> => (await send(port, 'GET', '/readyz')).status === 200
-
   const startReplica = async (r: Replica): Promise<void> => {
-    // through env(1): tap's process tracking hooks every spawn of node itself
-    const p = new Proc(`replica-${r.index + 1} (port ${r.port})`, 'env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, '--import', 'tsx', serverEntry], replicaEnv(r))
-    procs.replicas[r.index] = p
-    await p.until('/readyz 200', async () => await ready(r.port))
+    procs.replicas[r.index] = await serviceProcess(`replica-${r.index + 1}`, r.port, {
+      MATERIA_STORE: 'redis',
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      MATERIA_DATA_DIR: dataDir,
+      MATERIA_API_KEYS: apiKey,
+      ...options.env
+    })
   }
 
   const all = (): Proc[] => [procs.nginx, ...procs.replicas, procs.redis].filter((p): p is Proc => p !== undefined)
