@@ -1,18 +1,20 @@
 // @bench quick: 1 1
 // Benchmark: the deployment of deploy/compose.yaml under concurrent load, as processes on loopback
 // (test/deploy/topology.ts: nginx round-robin over two replicas, Redis with AOF, a shared data
-// directory), beside one replica on the memory store (the baseline, same settings, same run), each
-// driven by autocannon (https://github.com/mcollina/autocannon) from this process with an API key:
+// directory), and one of those replicas asked directly (the Redis store without the proxy), beside
+// one replica on the memory store (the baseline, same settings, same run), each driven by autocannon
+// (https://github.com/mcollina/autocannon) from this process with an API key:
 //   - GET of a module's metadata (`GET /v1/sessions/{sid}/modules/{mid}`, a Linear(1024, 1024));
 //   - a 1 MiB Range of a tensor (`Range: bytes=1048576-2097151` of its 4 MiB weight, init `ones`,
 //     resident), through the proxy only when every replica serves the materialization (it was made on
-//     one of them); otherwise said, and measured on the baseline alone.
+//     one of them); otherwise said, and left out of the proxy's figures.
 // Requests/s, p50 and p99 of each, and their ratios to the baseline. Rounds alternate the order;
 // the best round of each counts (a shared machine's other jobs only slow a round down).
 //
 // Run: npx tsx bench/proxy-load.ts [seconds=10] [rounds=2] [connections=10]
 import autocannon from 'autocannon'
 import { send, startService, startTopology, type Service, type Topology } from '../test/deploy/topology.js'
+import { percentile } from './loopback.js'
 import { quick, report } from './report.js'
 
 const seconds = Number(process.argv[2] ?? (quick ? 1 : 10))
@@ -45,10 +47,18 @@ async function prepare (name: string, port: number, auth: Record<string, string>
 }
 
 async function load (target: Target, path: string, headers: Record<string, string>, duration: number): Promise<Result> {
-  const r = await autocannon({ url: `http://127.0.0.1:${target.port}`, connections, duration, requests: [{ method: 'GET', path, headers: { ...target.auth, ...headers } }] })
+  // each response's own time (autocannon's histogram counts whole milliseconds: a p50 under 1 ms reads 0)
+  const times: number[] = []
+  const r = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon({ url: `http://127.0.0.1:${target.port}`, connections, duration, requests: [{ method: 'GET', path, headers: { ...target.auth, ...headers } }] },
+      (err, result) => { if (err !== null && err !== undefined) reject(err); else resolve(result) })
+    instance.on('response', (_client, _status, _bytes, ms: number) => { times.push(ms) })
+  })
   if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) throw new Error(`${target.name} ${path}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`)
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 }
+  return { rps: r.requests.average, p50: round(percentile(times, 50)), p99: round(percentile(times, 99)) }
 }
+
+const round = (ms: number): number => Math.round(ms * 100) / 100
 
 async function main (): Promise<void> {
   let topo: Topology | undefined
@@ -57,13 +67,16 @@ async function main (): Promise<void> {
     topo = await startTopology({ env: ENV })
     single = await startService({ ...ENV, MATERIA_STORE: 'memory', MATERIA_API_KEYS: topo.apiKey })
     const proxy = await prepare('nginx, 2 replicas, Redis store', topo.proxyPort, topo.auth, topo.replicas.map((r) => r.port))
+    const r1 = topo.replicas[0]?.port ?? 0
+    // one of the replicas without nginx in between: what the proxy adds, apart from the Redis store
+    const direct = await prepare('replica-1 directly, Redis store', r1, topo.auth, [r1])
     const base = await prepare('one replica, memory store', single.port, topo.auth, [single.port])
     const loads: Array<{ name: string, path: (x: Target) => string | undefined, headers: Record<string, string> }> = [
       { name: 'GET module metadata', path: (x: Target) => x.modulePath, headers: {} },
       { name: 'GET 1 MiB tensor Range', path: (x: Target) => x.tensorPath, headers: { range: RANGE } }
     ]
     const best = new Map<string, Result>()
-    const runs = loads.flatMap((l) => [proxy, base].map((x) => ({ l, x, key: `${l.name} | ${x.name}` })))
+    const runs = loads.flatMap((l) => [proxy, direct, base].map((x) => ({ l, x, key: `${l.name} | ${x.name}` })))
     for (const { l, x } of runs) { const p = l.path(x); if (p !== undefined) await load(x, p, l.headers, 1) } // warm-up
     for (let round = 0; round < rounds; round++) {
       for (const { l, x, key } of round % 2 === 0 ? runs : [...runs].reverse()) {
@@ -77,18 +90,21 @@ async function main (): Promise<void> {
     console.log(`${connections} connections, ${seconds} s a round, ${rounds} round(s), best round of each (by req/s)`)
     for (const l of loads) {
       const b = best.get(`${l.name} | ${base.name}`)
-      const p = best.get(`${l.name} | ${proxy.name}`)
       if (b === undefined) continue
-      if (p === undefined) {
-        console.log(`${l.name}: baseline ${b.rps.toFixed(0)} req/s, p50 ${b.p50} ms, p99 ${b.p99} ms; through nginx: not measured (above)`)
-        continue
+      console.log(`${l.name}, ${base.name} (baseline): ${b.rps.toFixed(0)} req/s, p50 ${b.p50} ms, p99 ${b.p99} ms`)
+      for (const [x, label] of [[proxy, 'through nginx (2 replicas, Redis store)'], [direct, 'one replica of the two, Redis store, no proxy']] as const) {
+        const p = best.get(`${l.name} | ${x.name}`)
+        if (p === undefined) {
+          console.log(`${l.name}, ${x.name}: not measured (above)`)
+          continue
+        }
+        console.log(`${l.name}, ${x.name}: ${p.rps.toFixed(0)} req/s (${(p.rps / b.rps).toFixed(2)}× the baseline), p50 ${p.p50} ms (${(p.p50 / b.p50).toFixed(2)}×), p99 ${p.p99} ms (${(p.p99 / b.p99).toFixed(2)}×)`)
+        const baseline = (value: number): { name: string, value: number } => ({ name: 'one replica, memory store, no proxy', value })
+        const figure = `${l.name} ${label}, ${connections} connections`
+        report({ figure: `${figure}, requests/s`, value: Math.round(p.rps), unit: 'req/s', baseline: baseline(Math.round(b.rps)), better: 'higher' })
+        report({ figure: `${figure}, p50`, value: p.p50, unit: 'ms', baseline: baseline(b.p50), better: 'lower' })
+        report({ figure: `${figure}, p99`, value: p.p99, unit: 'ms', baseline: baseline(b.p99), better: 'lower' })
       }
-      console.log(`${l.name}: through nginx ${p.rps.toFixed(0)} req/s (${(p.rps / b.rps).toFixed(2)}× the baseline), p50 ${p.p50} ms (${(p.p50 / b.p50).toFixed(2)}×), p99 ${p.p99} ms (${(p.p99 / b.p99).toFixed(2)}×)`)
-      const baseline = (value: number): { name: string, value: number } => ({ name: 'one replica, memory store, no proxy', value })
-      const figure = `${l.name} through nginx (2 replicas, Redis store), ${connections} connections`
-      report({ figure: `${figure}, requests/s`, value: Math.round(p.rps), unit: 'req/s', baseline: baseline(Math.round(b.rps)), better: 'higher' })
-      report({ figure: `${figure}, p50`, value: p.p50, unit: 'ms', baseline: baseline(b.p50), better: 'lower' })
-      report({ figure: `${figure}, p99`, value: p.p99, unit: 'ms', baseline: baseline(b.p99), better: 'lower' })
     }
   } finally {
     await single?.stop()
