@@ -222,7 +222,15 @@ export async function startTopology (options: TopologyOptions = {}): Promise<Top
 
   const all = (): Proc[] => [procs.nginx, ...procs.replicas, procs.redis].filter((p): p is Proc => p !== undefined)
   const logs = (): string => all().map((p) => p.log()).join('\n')
+  // a test runner that ends this process (a timeout) must not leave servers behind: signals are all
+  // an exit handler can still send
+  const orphans = (): void => {
+    procs.nginx?.child.kill('SIGTERM')
+    for (const p of [...procs.replicas, procs.redis]) p?.child.kill('SIGKILL')
+  }
+  process.once('exit', orphans)
   const stop = async (): Promise<void> => {
+    process.removeListener('exit', orphans)
     // nginx's master ends its workers on SIGTERM; a SIGKILLed master would leave them running
     await procs.nginx?.kill('SIGTERM')
     await Promise.all(procs.replicas.map(async (p) => await p?.kill('SIGKILL')))
