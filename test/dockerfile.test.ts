@@ -19,6 +19,9 @@ t.test('multi-stage, Node 24, non-root, healthcheck, expose, exec-form CMD', asy
   t.match(pkg.engines.node, /^>=24(\.\d+){0,2}$/, 'engines: Node 24 on (Node 20 is past its end of life)')
   const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
   t.match(runtime, /^USER\s+(?!root)\S+/m, 'runtime stage drops root')
+  const user = /^USER\s+(\S+)/m.exec(runtime)?.[1] ?? ''
+  t.match(runtime, new RegExp(`mkdir -p /app/materia-data && chown ${user}:${user} /app/materia-data`),
+    'the default MATERIA_DATA_DIR (materia-data under WORKDIR /app) is made writable for the user the service runs as')
   t.match(runtime, /--omit=dev|npm prune/, 'runtime has production dependencies only')
   t.match(runtime, /^HEALTHCHECK [\s\S]*?\/healthz/m)
   t.match(runtime, /^EXPOSE\s+8080/m)
