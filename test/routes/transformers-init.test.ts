@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build } from '../helper.js'
+import { build, safetensorsTensors } from '../helper.js'
 import { buildModuleTree } from '../../src/nn/build.js'
 import { castTensors, planArena } from '../../src/materialize/plan.js'
 import { planInit } from '../../src/materialize/init-plan.js'
@@ -37,9 +37,19 @@ async function post (app: FastifyInstance, url: string, payload: object): Promis
 
 type Tensors = Array<{ name: string, dtype: string, shape: number[], href: string }>
 
-async function bytesOf (app: FastifyInstance, tensors: Tensors): Promise<Map<string, Buffer>> {
+/**
+ * name → bytes of every tensor: the state_dict from the materialization's safetensors file (a tied
+ * alias from the file's __metadata__), the non-persistent buffers (not in the file) one by one.
+ */
+async function bytesOf (app: FastifyInstance, sid: string, m: { id: string, tensors: Tensors }): Promise<Map<string, Buffer>> {
+  const file = (await app.inject(`/v1/sessions/${sid}/materializations/${m.id}/safetensors`)).rawPayload
+  const stored = safetensorsTensors(file)
+  const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString('utf8')) as { __metadata__?: Record<string, string> }
   const out = new Map<string, Buffer>()
-  for (const x of tensors) out.set(x.name, (await app.inject(x.href)).rawPayload)
+  for (const x of m.tensors) {
+    const kept = stored.get(x.name) ?? stored.get(header.__metadata__?.[x.name] ?? '')
+    out.set(x.name, kept ?? (await app.inject(x.href)).rawPayload)
+  }
   return out
 }
 
@@ -68,7 +78,7 @@ t.test('init default equals transformers, bit for bit, resident (cpu, worker) an
         const tensors = m.tensors as Tensors
         const problems: string[] = []
         if (tensors.map((x) => x.name).join() !== want.map((x) => x[0]).join()) problems.push('tensor names differ')
-        const got = await bytesOf(app, tensors)
+        const got = await bytesOf(app, sid, m as { id: string, tensors: Tensors })
         for (const [name, dtype, shape, sha, first] of want) {
           const info = tensors.find((x) => x.name === name)
           const bytes = got.get(name)
@@ -94,12 +104,12 @@ t.test('rng philox: same bytes resident and lazy, transformers\' constants, a fr
     const c = golden.cases.find((x) => x.id === id) as Case
     const mod = await post(app, `/v1/sessions/${sid}/modules`, c.spec)
     const mat = async (extra: object): Promise<Map<string, Buffer>> => {
-      const m = await post(app, `/v1/sessions/${sid}/modules/${mod.id as string}/materializations`, { init: 'default', seed: 5, rng: 'philox', ...extra })
-      return await bytesOf(app, m.tensors as Tensors)
+      const m = await post(app, `/v1/sessions/${sid}/modules/${mod.id as string}/materializations`, { init: 'default', seed: 5, ...extra })
+      return await bytesOf(app, sid, m as { id: string, tensors: Tensors })
     }
-    const resident = await mat({ device: 'worker' })
-    const lazy = await mat({ lazy: true })
-    const torchRng = await bytesOf(app, (await post(app, `/v1/sessions/${sid}/modules/${mod.id as string}/materializations`, { init: 'default', seed: 5 })).tensors as Tensors)
+    const resident = await mat({ rng: 'philox', device: 'worker' })
+    const lazy = await mat({ rng: 'philox', lazy: true })
+    const torchRng = await mat({ rng: 'torch' })
     for (const [name, bytes] of resident) {
       t.ok(bytes.equals(lazy.get(name) as Buffer), `${id} ${name}: lazy = resident`)
       const drawn = /(proj|embed_tokens|wte|wpe|lm_head|c_attn|c_fc|gate)\.weight$|experts\.(gate_up|down)_proj$/.test(name)
