@@ -83,6 +83,7 @@ def cases():
     add("llama-shorthand-bf16", shorthand("llama", "LlamaForCausalLM", "bfloat16", **SMALL, pad_token_id=0))
     add("llama-cast-bf16", cls_form("LlamaForCausalLM", "LlamaConfig", **SMALL), dtype="bfloat16")
     add("mistral-causal-lm", cls_form("MistralForCausalLM", "MistralConfig", **SMALL, num_key_value_heads=2, sliding_window=16))
+    add("mistral-shorthand-f16", shorthand("mistral", "MistralForCausalLM", "float16", **{**SMALL, "num_hidden_layers": 1}))
     add("qwen2-tied", cls_form("Qwen2ForCausalLM", "Qwen2Config", **SMALL, num_key_value_heads=2, tie_word_embeddings=True))
     add("qwen3-causal-lm", cls_form("Qwen3ForCausalLM", "Qwen3Config", **SMALL, head_dim=16, num_key_value_heads=1))
     add("qwen3-model-bf16", {"config": {**SMALL, "model_type": "qwen3", "architectures": ["Qwen3Model"], "dtype": "bfloat16"}})
