@@ -83,7 +83,7 @@ export function replayModule (root: ModuleNode, base: InitKind = 'default'): Mod
     const copyI = (m: Instance): Instance => {
       let c = memoI.get(m)
       if (c !== undefined) return c
-      c = new Instance(m.name, [], [])
+      c = new Instance(m.name, [], [], m.args)
       memoI.set(m, c)
       for (const s of m.tensors) c.tensors.push({ ...s, storage: copyS(s.storage) })
       for (const [n, ch] of m.children) c.children.push([n, ch === null ? null : copyI(ch)])
@@ -112,7 +112,7 @@ export function replayModule (root: ModuleNode, base: InitKind = 'default'): Mod
       if (ci === undefined) throw new Error(`internal: child ${n} (#${c.id}) of ${node.name} (#${id}) is constructed after it`)
       return [n, ci]
     })
-    const inst = new Instance(node.name, slots, children)
+    const inst = new Instance(node.name, slots, children, node.bound)
     instances.set(id, inst)
     if (base === 'default') {
       const init = node.def.init

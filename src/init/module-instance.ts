@@ -13,7 +13,9 @@ export class Instance {
     /** short class name, 'Linear' */
     readonly name: string,
     readonly tensors: Slot[],
-    readonly children: Array<[string, Instance | null]>
+    readonly children: Array<[string, Instance | null]>,
+    /** the arguments its build() saw (a transformers _init_weights reads e.g. an Embedding's padding_idx) */
+    readonly args: Readonly<Record<string, unknown>> = {}
   ) {}
 
   slot (name: string): Slot | undefined {

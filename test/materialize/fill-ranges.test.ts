@@ -2,7 +2,8 @@
 // for every golden init case and seed, the whole fill equals PyTorch's bytes and an arena assembled
 // from many ranges (random cuts, and ranges starting inside a normal_ 16-element block, inside
 // each tensor at any byte, tied and cast tensors among them) equals the whole fill. Also rng
-// "philox", and checkpoint copies from a random-access source against the streamed copy.
+// "philox", the transformers init goldens (test/fixtures/transformers-init), and checkpoint copies
+// from a random-access source against the streamed copy.
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { seededRandom } from '../seeded-random.js'
@@ -107,6 +108,33 @@ t.test('every golden case: ranges assemble the whole fill, which is PyTorch\'s',
   t.ok((seen.normalBlock ?? 0) > 100, `${seen.normalBlock} ranges start inside a normal_ 16-block`)
   t.ok((seen.tied ?? 0) > 10, `${seen.tied} ranges start inside a tied tensor`)
   t.ok((seen.cast ?? 0) > 10, `${seen.cast} ranges start inside a cast tensor`)
+})
+
+t.test('transformers golden cases: ranges (torch and philox) assemble the whole fill, which is transformers\' init', async (t) => {
+  const hf = JSON.parse(readFileSync(new URL('../fixtures/transformers-init/transformers-init.json', import.meta.url), 'utf8')) as
+    { seeds: number[], cases: Array<{ id: string, spec: object, dtype?: DType, results: Record<string, Array<[string, string, number[], string]>> }> }
+  let checked = 0
+  for (const h of hf.cases) {
+    for (const seed of hf.seeds) {
+      for (const rng of ['torch', 'philox'] as const) {
+        const c: Case = { id: h.id, spec: h.spec, ...(h.dtype !== undefined ? { dtype: h.dtype } : {}), results: {} }
+        const { plan, exec } = planCase(c, seed, rng)
+        const fill: Fill = { constants: exec.constants, init: exec }
+        const bytes = await whole(fill, plan.arenaSize)
+        const problems: string[] = []
+        for (const [name, , , sha256] of rng === 'torch' ? h.results[String(seed)] ?? [] : []) {
+          const p = plan.byName.get(name)
+          if (p === undefined) { problems.push(`${name}: not planned`); continue }
+          if (createHash('sha256').update(bytes.subarray(p.offset, p.offset + p.nbytes)).digest('hex') !== sha256) problems.push(`${name}: whole fill differs from transformers`)
+        }
+        const ranges = rangesOf(plan, exec, seededRandom(seed + checked), {})
+        problems.push(...check(fill, bytes, ranges).map((r) => `range ${r} differs from the whole fill`))
+        if (problems.length > 0) t.same(problems, [], `${h.id} seed ${seed} ${rng}`)
+        checked += ranges.length
+      }
+    }
+  }
+  t.ok(checked > 5000, `${checked} ranges`)
 })
 
 /** Reads the arena in order, chunk j by lane j % lanes, each lane carrying its walk: as a lazy stream reads it. */

@@ -3451,7 +3451,7 @@ export interface components {
         };
         /**
          * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm
-         * @description transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.zeros at construction.
          */
         "transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm": {
             /** @enum {string} */
@@ -3503,7 +3503,7 @@ export interface components {
         };
         /**
          * transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding
-         * @description transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding(num_embeddings, embedding_dim, padding_idx, embed_scale). An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) and a non-persistent 0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.
+         * @description transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding(num_embeddings, embedding_dim, padding_idx, embed_scale). An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) ~ N(0, 1), with the padding_idx row zeroed, and a non-persistent 0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.
          */
         "transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding": {
             /** @enum {string} */
@@ -3558,7 +3558,7 @@ export interface components {
         };
         /**
          * transformers.Gemma2Model
-         * @description transformers.Gemma2Model(config). The bare Gemma2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Gemma2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Gemma2Config.
+         * @description transformers.Gemma2Model(config). The bare Gemma2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Gemma2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Gemma2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones, then RMSNorm weights zeros.
          */
         "transformers.Gemma2Model": {
             /** @enum {string} */
@@ -3573,7 +3573,7 @@ export interface components {
         };
         /**
          * transformers.Gemma2ForCausalLM
-         * @description transformers.Gemma2ForCausalLM(config). Gemma2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Gemma2Config.
+         * @description transformers.Gemma2ForCausalLM(config). Gemma2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Gemma2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones, then RMSNorm weights zeros.
          */
         "transformers.Gemma2ForCausalLM": {
             /** @enum {string} */
@@ -3588,7 +3588,7 @@ export interface components {
         };
         /**
          * transformers.pytorch_utils.Conv1D
-         * @description transformers.pytorch_utils.Conv1D(nf, nx). A linear layer with its weight transposed (GPT-2): weight (nx, nf), bias (nf).
+         * @description transformers.pytorch_utils.Conv1D(nf, nx). A linear layer with its weight transposed (GPT-2): weight (nx, nf), bias (nf); weight N(0, 0.02), bias zeros.
          */
         "transformers.pytorch_utils.Conv1D": {
             /** @enum {string} */
@@ -3658,7 +3658,7 @@ export interface components {
         };
         /**
          * transformers.GPT2Model
-         * @description transformers.GPT2Model(config). The bare GPT-2: wte (vocab_size, n_embd), wpe (n_positions, n_embd), h (n_layer GPT2Blocks), ln_f. Takes a transformers.GPT2Config.
+         * @description transformers.GPT2Model(config). The bare GPT-2: wte (vocab_size, n_embd), wpe (n_positions, n_embd), h (n_layer GPT2Blocks), ln_f. Takes a transformers.GPT2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; Conv1D weights N(0, initializer_range), then each c_proj weight N(0, initializer_range / sqrt(2 * n_layer)).
          */
         "transformers.GPT2Model": {
             /** @enum {string} */
@@ -3673,7 +3673,7 @@ export interface components {
         };
         /**
          * transformers.GPT2LMHeadModel
-         * @description transformers.GPT2LMHeadModel(config). GPT2Model as transformer, plus lm_head (vocab_size, n_embd) without bias, tied to transformer.wte.weight by default (tie_word_embeddings). Takes a transformers.GPT2Config.
+         * @description transformers.GPT2LMHeadModel(config). GPT2Model as transformer, plus lm_head (vocab_size, n_embd) without bias, tied to transformer.wte.weight by default (tie_word_embeddings). Takes a transformers.GPT2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; Conv1D weights N(0, initializer_range), then each c_proj weight N(0, initializer_range / sqrt(2 * n_layer)).
          */
         "transformers.GPT2LMHeadModel": {
             /** @enum {string} */
@@ -3774,7 +3774,7 @@ export interface components {
         };
         /**
          * transformers.LlamaModel
-         * @description transformers.LlamaModel(config). The bare Llama decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers LlamaDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.LlamaConfig.
+         * @description transformers.LlamaModel(config). The bare Llama decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers LlamaDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.LlamaConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
          */
         "transformers.LlamaModel": {
             /** @enum {string} */
@@ -3789,7 +3789,7 @@ export interface components {
         };
         /**
          * transformers.LlamaForCausalLM
-         * @description transformers.LlamaForCausalLM(config). LlamaModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.LlamaConfig.
+         * @description transformers.LlamaForCausalLM(config). LlamaModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.LlamaConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
          */
         "transformers.LlamaForCausalLM": {
             /** @enum {string} */
@@ -3890,7 +3890,7 @@ export interface components {
         };
         /**
          * transformers.MistralModel
-         * @description transformers.MistralModel(config). The bare Mistral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MistralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MistralConfig.
+         * @description transformers.MistralModel(config). The bare Mistral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MistralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MistralConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
          */
         "transformers.MistralModel": {
             /** @enum {string} */
@@ -3905,7 +3905,7 @@ export interface components {
         };
         /**
          * transformers.MistralForCausalLM
-         * @description transformers.MistralForCausalLM(config). MistralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MistralConfig.
+         * @description transformers.MistralForCausalLM(config). MistralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MistralConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
          */
         "transformers.MistralForCausalLM": {
             /** @enum {string} */
@@ -3972,7 +3972,7 @@ export interface components {
         };
         /**
          * transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter
-         * @description transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter(config). Router: weight (num_local_experts, hidden_size).
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter(config). Router: weight (num_local_experts, hidden_size), torch.empty until the model's _init_weights.
          */
         "transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter": {
             /** @enum {string} */
@@ -3987,7 +3987,7 @@ export interface components {
         };
         /**
          * transformers.models.mixtral.modeling_mixtral.MixtralExperts
-         * @description transformers.models.mixtral.modeling_mixtral.MixtralExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_local_experts, 2 * intermediate_size, hidden_size), down_proj (num_local_experts, hidden_size, intermediate_size).
+         * @description transformers.models.mixtral.modeling_mixtral.MixtralExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_local_experts, 2 * intermediate_size, hidden_size), down_proj (num_local_experts, hidden_size, intermediate_size), torch.empty until the model's _init_weights.
          */
         "transformers.models.mixtral.modeling_mixtral.MixtralExperts": {
             /** @enum {string} */
@@ -4051,7 +4051,7 @@ export interface components {
         };
         /**
          * transformers.MixtralModel
-         * @description transformers.MixtralModel(config). The bare Mixtral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MixtralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MixtralConfig.
+         * @description transformers.MixtralModel(config). The bare Mixtral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MixtralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MixtralConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; expert and router weights N(0, initializer_range).
          */
         "transformers.MixtralModel": {
             /** @enum {string} */
@@ -4066,7 +4066,7 @@ export interface components {
         };
         /**
          * transformers.MixtralForCausalLM
-         * @description transformers.MixtralForCausalLM(config). MixtralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MixtralConfig.
+         * @description transformers.MixtralForCausalLM(config). MixtralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MixtralConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; expert and router weights N(0, initializer_range).
          */
         "transformers.MixtralForCausalLM": {
             /** @enum {string} */
@@ -4167,7 +4167,7 @@ export interface components {
         };
         /**
          * transformers.Phi3Model
-         * @description transformers.Phi3Model(config). The bare Phi3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Phi3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Phi3Config.
+         * @description transformers.Phi3Model(config). The bare Phi3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Phi3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Phi3Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
          */
         "transformers.Phi3Model": {
             /** @enum {string} */
@@ -4182,7 +4182,7 @@ export interface components {
         };
         /**
          * transformers.Phi3ForCausalLM
-         * @description transformers.Phi3ForCausalLM(config). Phi3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Phi3Config.
+         * @description transformers.Phi3ForCausalLM(config). Phi3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Phi3Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
          */
         "transformers.Phi3ForCausalLM": {
             /** @enum {string} */
@@ -4283,7 +4283,7 @@ export interface components {
         };
         /**
          * transformers.Qwen2Model
-         * @description transformers.Qwen2Model(config). The bare Qwen2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen2Config.
+         * @description transformers.Qwen2Model(config). The bare Qwen2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
          */
         "transformers.Qwen2Model": {
             /** @enum {string} */
@@ -4298,7 +4298,7 @@ export interface components {
         };
         /**
          * transformers.Qwen2ForCausalLM
-         * @description transformers.Qwen2ForCausalLM(config). Qwen2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen2Config.
+         * @description transformers.Qwen2ForCausalLM(config). Qwen2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
          */
         "transformers.Qwen2ForCausalLM": {
             /** @enum {string} */
@@ -4399,7 +4399,7 @@ export interface components {
         };
         /**
          * transformers.Qwen3Model
-         * @description transformers.Qwen3Model(config). The bare Qwen3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3Config.
+         * @description transformers.Qwen3Model(config). The bare Qwen3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
          */
         "transformers.Qwen3Model": {
             /** @enum {string} */
@@ -4414,7 +4414,7 @@ export interface components {
         };
         /**
          * transformers.Qwen3ForCausalLM
-         * @description transformers.Qwen3ForCausalLM(config). Qwen3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3Config.
+         * @description transformers.Qwen3ForCausalLM(config). Qwen3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
          */
         "transformers.Qwen3ForCausalLM": {
             /** @enum {string} */
@@ -4481,7 +4481,7 @@ export interface components {
         };
         /**
          * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter
-         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter(config). Router: weight (num_experts, hidden_size).
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter(config). Router: weight (num_experts, hidden_size), torch.empty until the model's _init_weights.
          */
         "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter": {
             /** @enum {string} */
@@ -4496,7 +4496,7 @@ export interface components {
         };
         /**
          * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts
-         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_experts, 2 * moe_intermediate_size, hidden_size), down_proj (num_experts, hidden_size, moe_intermediate_size).
+         * @description transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_experts, 2 * moe_intermediate_size, hidden_size), down_proj (num_experts, hidden_size, moe_intermediate_size), torch.empty until the model's _init_weights.
          */
         "transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts": {
             /** @enum {string} */
@@ -4560,7 +4560,7 @@ export interface components {
         };
         /**
          * transformers.Qwen3MoeModel
-         * @description transformers.Qwen3MoeModel(config). The bare Qwen3Moe decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3MoeDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3MoeConfig.
+         * @description transformers.Qwen3MoeModel(config). The bare Qwen3Moe decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3MoeDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3MoeConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; expert and router weights N(0, initializer_range).
          */
         "transformers.Qwen3MoeModel": {
             /** @enum {string} */
@@ -4575,7 +4575,7 @@ export interface components {
         };
         /**
          * transformers.Qwen3MoeForCausalLM
-         * @description transformers.Qwen3MoeForCausalLM(config). Qwen3MoeModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3MoeConfig.
+         * @description transformers.Qwen3MoeForCausalLM(config). Qwen3MoeModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3MoeConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; expert and router weights N(0, initializer_range).
          */
         "transformers.Qwen3MoeForCausalLM": {
             /** @enum {string} */

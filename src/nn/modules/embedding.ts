@@ -23,7 +23,7 @@ function noWeight (w: unknown): void {
 }
 
 /** Embedding/EmbeddingBag.reset_parameters(): normal_(weight), then weight[padding_idx].fill_(0). */
-const embeddingInit: ModuleInit<{ padding_idx: number | null }> = {
+export const embeddingInit: ModuleInit<{ padding_idx: number | null }> = {
   doc: 'N(0, 1), with the padding_idx row zeroed',
   reset (a, m, init) {
     const weight = m.tensor('weight')

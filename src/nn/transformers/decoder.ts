@@ -4,10 +4,12 @@
 // states only where it differs from Llama (biases, q/k norms, how head_dim is read).
 import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
 import { arg } from '../args.js'
-import { argError, type Coerce } from '../bind-args.js'
+import { argError, bindAndCoerce, type Coerce } from '../bind-args.js'
 import { type AnyModuleDef, type BuildContext, buffer, defineModule, type ModuleNode, parameter } from '../define.js'
 import { attr, type ConfigDef, type ConfigValue, intAttr, isConfigValue } from './config.js'
+import { constOf, INIT_WEIGHTS_DOC, initializerRange, type InitWeightsExtra, normalOf, pretrainedInit } from './init.js'
 import { invFreq } from './rope.js'
+import { embedding, embeddingInit } from '../modules/embedding.js'
 
 export interface DecoderFamily {
   /** class name prefix, 'Llama' */
@@ -93,9 +95,11 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     qualname: q(name('RMSNorm')),
     pyModule,
     acceptsDevice: false,
-    doc: 'Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.',
+    doc: (init) => `Root-mean-square layer norm. weight: (hidden_size,), ${init} at construction.`,
     signature: { hidden_size: arg.dim(), eps: arg.float(1e-6) },
-    build: (a, ctx) => ({ tensors: [{ ...parameter('weight', a.hidden_size, ctx.defaultDtype) }] })
+    build: (a, ctx) => ({ tensors: [{ ...parameter('weight', a.hidden_size, ctx.defaultDtype) }] }),
+    // Gemma's norm scales by 1 + weight: torch.zeros; the others torch.ones
+    init: { doc: f.gemma === true ? 'torch.zeros' : 'torch.ones', reset: (_a, m, init) => { init.constant(m.tensor('weight'), f.gemma === true ? 0 : 1) } }
   })
 
   const rotary = defineModule({
@@ -175,19 +179,23 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
   })
 
   const moeDefs = f.moe === undefined ? [] : moeFamily(f, f.moe, cfg, q, name)
+  const modelInit = pretrainedInit(initWeightsDoc(f), initWeightsExtra(f))
 
   const scaledEmbedding = defineModule({
     name: name('TextScaledWordEmbedding'),
     qualname: q(name('TextScaledWordEmbedding')),
     pyModule,
     acceptsDevice: false,
-    doc: 'An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) and a non-persistent ' +
-      '0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.',
+    doc: (init) => `An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) ~ ${init}, ` +
+      'and a non-persistent 0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.',
     signature: { num_embeddings: arg.dim(), embedding_dim: arg.dim(), padding_idx: arg.optional(arg.int()), embed_scale: arg.float(1) },
     build (a, ctx) {
-      const inner = ctx.make('Embedding', [a.num_embeddings, a.embedding_dim, a.padding_idx], factory(ctx))
-      return { tensors: [...inner.tensors, buffer('embed_scale', [], ctx.defaultDtype, a.embed_scale, { persistent: false })] }
-    }
+      // nn.Embedding.__init__ runs as this class's super().__init__: its checks and weight, one module
+      const args = bindAndCoerce(embedding.fn, embedding.signature, [a.num_embeddings, a.embedding_dim, a.padding_idx], factory(ctx))
+      const inner = embedding.build(args, ctx)
+      return { tensors: [...(inner.tensors ?? []), buffer('embed_scale', [], ctx.defaultDtype, a.embed_scale, { persistent: false })] }
+    },
+    init: embeddingInit
   })
 
   const layer = defineModule({
@@ -223,8 +231,9 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     qualname: `transformers.${name('Model')}`,
     pyModule,
     acceptsDevice: false,
-    doc: `The bare ${prefix} decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers ${name('DecoderLayer')}s, norm, ` +
-      `rotary_emb (non-persistent inv_freq). Takes a transformers.${f.config.name}.`,
+    doc: (init) => `The bare ${prefix} decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers ${name('DecoderLayer')}s, norm, ` +
+      `rotary_emb (non-persistent inv_freq). Takes a transformers.${f.config.name}. Init: ${init}.`,
+    init: modelInit,
     signature: { config: cfg(name('Model')) },
     build (a, ctx) {
       const c = a.config
@@ -253,8 +262,9 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     qualname: `transformers.${name('ForCausalLM')}`,
     pyModule,
     acceptsDevice: false,
-    doc: `${name('Model')} as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight ` +
-      `model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.${f.config.name}.`,
+    doc: (init) => `${name('Model')} as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight ` +
+      `model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.${f.config.name}. Init: ${init}.`,
+    init: modelInit,
     signature: { config: cfg(name('ForCausalLM')) },
     build (a, ctx) {
       const c = a.config
@@ -271,6 +281,39 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
   return [rmsNorm, rotary, mlp, ...moeDefs, ...(f.gemma === true ? [scaledEmbedding] : []), attention, layer, model, causalLm]
 }
 
+/** torch.empty in __init__: the values come from the model's _init_weights. */
+const EMPTY_UNTIL_INIT_WEIGHTS = { doc: 'torch.empty until the model\'s _init_weights', reset: () => {} }
+
+/** The model's _init_weights beyond PreTrainedModel's (modeling_<family>.py, <Prefix>PreTrainedModel._init_weights). */
+function initWeightsExtra (f: DecoderFamily): InitWeightsExtra | undefined {
+  if (f.moe !== undefined) {
+    // MixtralPreTrainedModel / Qwen3MoePreTrainedModel: std = self.config.initializer_range
+    const experts = `${f.prefix}Experts`
+    const router = `${f.prefix}TopKRouter`
+    return (m, c, init) => {
+      const std = initializerRange(c)
+      if (m.name === experts) {
+        normalOf(init, m.own('gate_up_proj'), std, `${m.name}.gate_up_proj`)
+        normalOf(init, m.own('down_proj'), std, `${m.name}.down_proj`)
+      } else if (m.name === router) normalOf(init, m.own('weight'), std, `${m.name}.weight`)
+    }
+  }
+  if (f.gemma === true) {
+    // Gemma2PreTrainedModel: its norms scale by 1 + weight, so zeros; embed_scale written again (the same value)
+    return (m, _c, init) => {
+      if (m.name.includes('RMSNorm')) constOf(init, m.own('weight'), 0)
+      else if (m.name.endsWith('TextScaledWordEmbedding')) constOf(init, m.own('embed_scale'), m.args.embed_scale as number)
+    }
+  }
+  return undefined
+}
+
+function initWeightsDoc (f: DecoderFamily): string {
+  if (f.moe !== undefined) return `${INIT_WEIGHTS_DOC}; expert and router weights N(0, initializer_range)`
+  if (f.gemma === true) return `${INIT_WEIGHTS_DOC}, then RMSNorm weights zeros`
+  return INIT_WEIGHTS_DOC
+}
+
 /** XTopKRouter (weight: experts × hidden), XExperts (gate_up_proj, down_proj: one 3-D tensor each), XSparseMoeBlock. */
 function moeFamily (f: DecoderFamily, moe: MoeShape, cfg: (cls: string) => ReturnType<typeof arg.custom<ConfigValue>>,
   q: (cls: string) => string, name: (suffix: string) => string): AnyModuleDef[] {
@@ -280,17 +323,19 @@ function moeFamily (f: DecoderFamily, moe: MoeShape, cfg: (cls: string) => Retur
     qualname: q(name('TopKRouter')),
     pyModule,
     acceptsDevice: false,
-    doc: `Router: weight (${moe.experts}, hidden_size).`,
+    doc: (init) => `Router: weight (${moe.experts}, hidden_size), ${init}.`,
     signature: { config: cfg(name('TopKRouter')) },
-    build: (a, ctx) => ({ tensors: [parameter('weight', [intAttr(a.config, moe.experts), intAttr(a.config, 'hidden_size')], ctx.defaultDtype)] })
+    build: (a, ctx) => ({ tensors: [parameter('weight', [intAttr(a.config, moe.experts), intAttr(a.config, 'hidden_size')], ctx.defaultDtype)] }),
+    init: EMPTY_UNTIL_INIT_WEIGHTS
   })
   const experts = defineModule({
     name: name('Experts'),
     qualname: q(name('Experts')),
     pyModule,
     acceptsDevice: false,
-    doc: `Every expert's weights fused in two tensors: gate_up_proj (${moe.experts}, 2 * ${moe.intermediate}, hidden_size), ` +
-      `down_proj (${moe.experts}, hidden_size, ${moe.intermediate}).`,
+    doc: (init) => `Every expert's weights fused in two tensors: gate_up_proj (${moe.experts}, 2 * ${moe.intermediate}, hidden_size), ` +
+      `down_proj (${moe.experts}, hidden_size, ${moe.intermediate}), ${init}.`,
+    init: EMPTY_UNTIL_INIT_WEIGHTS,
     signature: { config: cfg(name('Experts')) },
     build (a, ctx) {
       const e = intAttr(a.config, moe.experts)

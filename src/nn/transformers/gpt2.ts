@@ -5,6 +5,7 @@ import { argError } from '../bind-args.js'
 import { type AnyModuleDef, defineModule, type ModuleNode, parameter } from '../define.js'
 import { field, type ConfigDef, type ConfigValue, intAttr } from './config.js'
 import { configArg } from './decoder.js'
+import { constOf, INIT_WEIGHTS_DOC, initializerRange, type InitWeightsExtra, normalOf, pretrainedInit } from './init.js'
 
 const pyModule = 'transformers.models.gpt2.modeling_gpt2'
 
@@ -52,10 +53,37 @@ const conv1d = defineModule({
   qualname: 'transformers.pytorch_utils.Conv1D',
   pyModule: 'transformers.pytorch_utils',
   acceptsDevice: false,
-  doc: 'A linear layer with its weight transposed (GPT-2): weight (nx, nf), bias (nf).',
+  doc: (init) => `A linear layer with its weight transposed (GPT-2): weight (nx, nf), bias (nf); ${init}.`,
   signature: { nf: arg.dim(), nx: arg.dim() },
-  build: (a, ctx) => ({ tensors: [parameter('weight', [a.nx, a.nf], ctx.defaultDtype), parameter('bias', a.nf, ctx.defaultDtype)] })
+  build: (a, ctx) => ({ tensors: [parameter('weight', [a.nx, a.nf], ctx.defaultDtype), parameter('bias', a.nf, ctx.defaultDtype)] }),
+  // torch.empty weight then nn.init.normal_(std=0.02); bias torch.zeros
+  init: {
+    doc: 'weight N(0, 0.02), bias zeros',
+    reset (_a, m, init) {
+      init.normal(m.tensor('weight'), 0, 0.02, 'normal_(std=0.02) on Conv1D.weight')
+      init.constant(m.tensor('bias'), 0)
+    }
+  }
 })
+
+/**
+ * GPT2PreTrainedModel._init_weights beyond PreTrainedModel's: Conv1D weights N(0, initializer_range),
+ * biases zeros; then, on reaching an attention or MLP (after its children), c_proj.weight drawn again
+ * with initializer_range / sqrt(2 * n_layer) (the GPT-2 paper's scaled residual init).
+ */
+const initWeightsExtra: InitWeightsExtra = (m, c, init) => {
+  const std = initializerRange(c)
+  if (m.name === 'Conv1D') {
+    normalOf(init, m.own('weight'), std, 'Conv1D.weight')
+    constOf(init, m.own('bias'), 0)
+  } else if (m.name === 'GPT2Attention' || m.name === 'GPT2MLP') {
+    const scaled = std / Math.sqrt(2 * intAttr(c, 'n_layer'))
+    normalOf(init, m.child('c_proj')?.own('weight'), scaled, `${m.name}.c_proj.weight`)
+  }
+}
+
+const gpt2Init = pretrainedInit(`${INIT_WEIGHTS_DOC}; Conv1D weights N(0, initializer_range), then each c_proj weight ` +
+  'N(0, initializer_range / sqrt(2 * n_layer))', initWeightsExtra)
 
 const cfg = (cls: string) => configArg(gpt2Config.name, cls)
 const n = (c: ConfigValue): { h: number, layers: number } => ({ h: intAttr(c, 'n_embd'), layers: intAttr(c, 'n_layer') })
@@ -123,7 +151,8 @@ const model = defineModule({
   qualname: 'transformers.GPT2Model',
   pyModule,
   acceptsDevice: false,
-  doc: 'The bare GPT-2: wte (vocab_size, n_embd), wpe (n_positions, n_embd), h (n_layer GPT2Blocks), ln_f. Takes a transformers.GPT2Config.',
+  doc: (init) => `The bare GPT-2: wte (vocab_size, n_embd), wpe (n_positions, n_embd), h (n_layer GPT2Blocks), ln_f. Takes a transformers.GPT2Config. Init: ${init}.`,
+  init: gpt2Init,
   signature: { config: cfg('GPT2Model') },
   build (a, ctx) {
     const c = a.config
@@ -149,8 +178,9 @@ const lmHead = defineModule({
   qualname: 'transformers.GPT2LMHeadModel',
   pyModule,
   acceptsDevice: false,
-  doc: 'GPT2Model as transformer, plus lm_head (vocab_size, n_embd) without bias, tied to transformer.wte.weight by default ' +
-    '(tie_word_embeddings). Takes a transformers.GPT2Config.',
+  doc: (init) => 'GPT2Model as transformer, plus lm_head (vocab_size, n_embd) without bias, tied to transformer.wte.weight by default ' +
+    `(tie_word_embeddings). Takes a transformers.GPT2Config. Init: ${init}.`,
+  init: gpt2Init,
   signature: { config: cfg('GPT2LMHeadModel') },
   build (a, ctx) {
     const c = a.config

@@ -4548,7 +4548,7 @@ export type TorchNnTransformer = {
 /**
  * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm
  *
- * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
+ * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.zeros at construction.
  */
 export type TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm = {
     class: 'Gemma2RMSNorm' | 'transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm';
@@ -4616,7 +4616,7 @@ export type TransformersModelsGemma2ModelingGemma2Gemma2Mlp = {
 /**
  * transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding
  *
- * transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding(num_embeddings, embedding_dim, padding_idx, embed_scale). An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) and a non-persistent 0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.
+ * transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding(num_embeddings, embedding_dim, padding_idx, embed_scale). An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) ~ N(0, 1), with the padding_idx row zeroed, and a non-persistent 0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.
  */
 export type TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding = {
     class: 'Gemma2TextScaledWordEmbedding' | 'transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding';
@@ -4696,7 +4696,7 @@ export type TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer = {
 /**
  * transformers.Gemma2Model
  *
- * transformers.Gemma2Model(config). The bare Gemma2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Gemma2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Gemma2Config.
+ * transformers.Gemma2Model(config). The bare Gemma2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Gemma2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Gemma2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones, then RMSNorm weights zeros.
  */
 export type TransformersGemma2Model = {
     class: 'Gemma2Model' | 'transformers.Gemma2Model';
@@ -4716,7 +4716,7 @@ export type TransformersGemma2Model = {
 /**
  * transformers.Gemma2ForCausalLM
  *
- * transformers.Gemma2ForCausalLM(config). Gemma2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Gemma2Config.
+ * transformers.Gemma2ForCausalLM(config). Gemma2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Gemma2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones, then RMSNorm weights zeros.
  */
 export type TransformersGemma2ForCausalLm = {
     class: 'Gemma2ForCausalLM' | 'transformers.Gemma2ForCausalLM';
@@ -4736,7 +4736,7 @@ export type TransformersGemma2ForCausalLm = {
 /**
  * transformers.pytorch_utils.Conv1D
  *
- * transformers.pytorch_utils.Conv1D(nf, nx). A linear layer with its weight transposed (GPT-2): weight (nx, nf), bias (nf).
+ * transformers.pytorch_utils.Conv1D(nf, nx). A linear layer with its weight transposed (GPT-2): weight (nx, nf), bias (nf); weight N(0, 0.02), bias zeros.
  */
 export type TransformersPytorchUtilsConv1d = {
     class: 'Conv1D' | 'transformers.pytorch_utils.Conv1D';
@@ -4836,7 +4836,7 @@ export type TransformersModelsGpt2ModelingGpt2Gpt2Block = {
 /**
  * transformers.GPT2Model
  *
- * transformers.GPT2Model(config). The bare GPT-2: wte (vocab_size, n_embd), wpe (n_positions, n_embd), h (n_layer GPT2Blocks), ln_f. Takes a transformers.GPT2Config.
+ * transformers.GPT2Model(config). The bare GPT-2: wte (vocab_size, n_embd), wpe (n_positions, n_embd), h (n_layer GPT2Blocks), ln_f. Takes a transformers.GPT2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; Conv1D weights N(0, initializer_range), then each c_proj weight N(0, initializer_range / sqrt(2 * n_layer)).
  */
 export type TransformersGpt2Model = {
     class: 'GPT2Model' | 'transformers.GPT2Model';
@@ -4856,7 +4856,7 @@ export type TransformersGpt2Model = {
 /**
  * transformers.GPT2LMHeadModel
  *
- * transformers.GPT2LMHeadModel(config). GPT2Model as transformer, plus lm_head (vocab_size, n_embd) without bias, tied to transformer.wte.weight by default (tie_word_embeddings). Takes a transformers.GPT2Config.
+ * transformers.GPT2LMHeadModel(config). GPT2Model as transformer, plus lm_head (vocab_size, n_embd) without bias, tied to transformer.wte.weight by default (tie_word_embeddings). Takes a transformers.GPT2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; Conv1D weights N(0, initializer_range), then each c_proj weight N(0, initializer_range / sqrt(2 * n_layer)).
  */
 export type TransformersGpt2LmHeadModel = {
     class: 'GPT2LMHeadModel' | 'transformers.GPT2LMHeadModel';
@@ -4992,7 +4992,7 @@ export type TransformersModelsLlamaModelingLlamaLlamaDecoderLayer = {
 /**
  * transformers.LlamaModel
  *
- * transformers.LlamaModel(config). The bare Llama decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers LlamaDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.LlamaConfig.
+ * transformers.LlamaModel(config). The bare Llama decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers LlamaDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.LlamaConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
  */
 export type TransformersLlamaModel = {
     class: 'LlamaModel' | 'transformers.LlamaModel';
@@ -5012,7 +5012,7 @@ export type TransformersLlamaModel = {
 /**
  * transformers.LlamaForCausalLM
  *
- * transformers.LlamaForCausalLM(config). LlamaModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.LlamaConfig.
+ * transformers.LlamaForCausalLM(config). LlamaModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.LlamaConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
  */
 export type TransformersLlamaForCausalLm = {
     class: 'LlamaForCausalLM' | 'transformers.LlamaForCausalLM';
@@ -5148,7 +5148,7 @@ export type TransformersModelsMistralModelingMistralMistralDecoderLayer = {
 /**
  * transformers.MistralModel
  *
- * transformers.MistralModel(config). The bare Mistral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MistralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MistralConfig.
+ * transformers.MistralModel(config). The bare Mistral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MistralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MistralConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
  */
 export type TransformersMistralModel = {
     class: 'MistralModel' | 'transformers.MistralModel';
@@ -5168,7 +5168,7 @@ export type TransformersMistralModel = {
 /**
  * transformers.MistralForCausalLM
  *
- * transformers.MistralForCausalLM(config). MistralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MistralConfig.
+ * transformers.MistralForCausalLM(config). MistralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MistralConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
  */
 export type TransformersMistralForCausalLm = {
     class: 'MistralForCausalLM' | 'transformers.MistralForCausalLM';
@@ -5256,7 +5256,7 @@ export type TransformersModelsMixtralModelingMixtralMixtralMlp = {
 /**
  * transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter
  *
- * transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter(config). Router: weight (num_local_experts, hidden_size).
+ * transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter(config). Router: weight (num_local_experts, hidden_size), torch.empty until the model's _init_weights.
  */
 export type TransformersModelsMixtralModelingMixtralMixtralTopKRouter = {
     class: 'MixtralTopKRouter' | 'transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter';
@@ -5276,7 +5276,7 @@ export type TransformersModelsMixtralModelingMixtralMixtralTopKRouter = {
 /**
  * transformers.models.mixtral.modeling_mixtral.MixtralExperts
  *
- * transformers.models.mixtral.modeling_mixtral.MixtralExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_local_experts, 2 * intermediate_size, hidden_size), down_proj (num_local_experts, hidden_size, intermediate_size).
+ * transformers.models.mixtral.modeling_mixtral.MixtralExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_local_experts, 2 * intermediate_size, hidden_size), down_proj (num_local_experts, hidden_size, intermediate_size), torch.empty until the model's _init_weights.
  */
 export type TransformersModelsMixtralModelingMixtralMixtralExperts = {
     class: 'MixtralExperts' | 'transformers.models.mixtral.modeling_mixtral.MixtralExperts';
@@ -5364,7 +5364,7 @@ export type TransformersModelsMixtralModelingMixtralMixtralDecoderLayer = {
 /**
  * transformers.MixtralModel
  *
- * transformers.MixtralModel(config). The bare Mixtral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MixtralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MixtralConfig.
+ * transformers.MixtralModel(config). The bare Mixtral decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers MixtralDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.MixtralConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; expert and router weights N(0, initializer_range).
  */
 export type TransformersMixtralModel = {
     class: 'MixtralModel' | 'transformers.MixtralModel';
@@ -5384,7 +5384,7 @@ export type TransformersMixtralModel = {
 /**
  * transformers.MixtralForCausalLM
  *
- * transformers.MixtralForCausalLM(config). MixtralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MixtralConfig.
+ * transformers.MixtralForCausalLM(config). MixtralModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.MixtralConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; expert and router weights N(0, initializer_range).
  */
 export type TransformersMixtralForCausalLm = {
     class: 'MixtralForCausalLM' | 'transformers.MixtralForCausalLM';
@@ -5520,7 +5520,7 @@ export type TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer = {
 /**
  * transformers.Phi3Model
  *
- * transformers.Phi3Model(config). The bare Phi3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Phi3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Phi3Config.
+ * transformers.Phi3Model(config). The bare Phi3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Phi3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Phi3Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
  */
 export type TransformersPhi3Model = {
     class: 'Phi3Model' | 'transformers.Phi3Model';
@@ -5540,7 +5540,7 @@ export type TransformersPhi3Model = {
 /**
  * transformers.Phi3ForCausalLM
  *
- * transformers.Phi3ForCausalLM(config). Phi3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Phi3Config.
+ * transformers.Phi3ForCausalLM(config). Phi3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Phi3Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
  */
 export type TransformersPhi3ForCausalLm = {
     class: 'Phi3ForCausalLM' | 'transformers.Phi3ForCausalLM';
@@ -5676,7 +5676,7 @@ export type TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer = {
 /**
  * transformers.Qwen2Model
  *
- * transformers.Qwen2Model(config). The bare Qwen2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen2Config.
+ * transformers.Qwen2Model(config). The bare Qwen2 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen2DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
  */
 export type TransformersQwen2Model = {
     class: 'Qwen2Model' | 'transformers.Qwen2Model';
@@ -5696,7 +5696,7 @@ export type TransformersQwen2Model = {
 /**
  * transformers.Qwen2ForCausalLM
  *
- * transformers.Qwen2ForCausalLM(config). Qwen2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen2Config.
+ * transformers.Qwen2ForCausalLM(config). Qwen2Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
  */
 export type TransformersQwen2ForCausalLm = {
     class: 'Qwen2ForCausalLM' | 'transformers.Qwen2ForCausalLM';
@@ -5832,7 +5832,7 @@ export type TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer = {
 /**
  * transformers.Qwen3Model
  *
- * transformers.Qwen3Model(config). The bare Qwen3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3Config.
+ * transformers.Qwen3Model(config). The bare Qwen3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
  */
 export type TransformersQwen3Model = {
     class: 'Qwen3Model' | 'transformers.Qwen3Model';
@@ -5852,7 +5852,7 @@ export type TransformersQwen3Model = {
 /**
  * transformers.Qwen3ForCausalLM
  *
- * transformers.Qwen3ForCausalLM(config). Qwen3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3Config.
+ * transformers.Qwen3ForCausalLM(config). Qwen3Model as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
  */
 export type TransformersQwen3ForCausalLm = {
     class: 'Qwen3ForCausalLM' | 'transformers.Qwen3ForCausalLM';
@@ -5940,7 +5940,7 @@ export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp = {
 /**
  * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter
  *
- * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter(config). Router: weight (num_experts, hidden_size).
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter(config). Router: weight (num_experts, hidden_size), torch.empty until the model's _init_weights.
  */
 export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter = {
     class: 'Qwen3MoeTopKRouter' | 'transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter';
@@ -5960,7 +5960,7 @@ export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter = {
 /**
  * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts
  *
- * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_experts, 2 * moe_intermediate_size, hidden_size), down_proj (num_experts, hidden_size, moe_intermediate_size).
+ * transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts(config). Every expert's weights fused in two tensors: gate_up_proj (num_experts, 2 * moe_intermediate_size, hidden_size), down_proj (num_experts, hidden_size, moe_intermediate_size), torch.empty until the model's _init_weights.
  */
 export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts = {
     class: 'Qwen3MoeExperts' | 'transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts';
@@ -6048,7 +6048,7 @@ export type TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer = {
 /**
  * transformers.Qwen3MoeModel
  *
- * transformers.Qwen3MoeModel(config). The bare Qwen3Moe decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3MoeDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3MoeConfig.
+ * transformers.Qwen3MoeModel(config). The bare Qwen3Moe decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Qwen3MoeDecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Qwen3MoeConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; expert and router weights N(0, initializer_range).
  */
 export type TransformersQwen3MoeModel = {
     class: 'Qwen3MoeModel' | 'transformers.Qwen3MoeModel';
@@ -6068,7 +6068,7 @@ export type TransformersQwen3MoeModel = {
 /**
  * transformers.Qwen3MoeForCausalLM
  *
- * transformers.Qwen3MoeForCausalLM(config). Qwen3MoeModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3MoeConfig.
+ * transformers.Qwen3MoeForCausalLM(config). Qwen3MoeModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Qwen3MoeConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; expert and router weights N(0, initializer_range).
  */
 export type TransformersQwen3MoeForCausalLm = {
     class: 'Qwen3MoeForCausalLM' | 'transformers.Qwen3MoeForCausalLM';
