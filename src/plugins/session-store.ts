@@ -39,9 +39,9 @@ async function connectRedis (url: string, prefix: string): Promise<{ store: Sess
   return { store: new RedisSessionStore(client, { prefix }), client }
 }
 
-async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
-  const redis = app.config.store === 'redis' ? await connectRedis(app.config.redisUrl, app.config.redisPrefix) : undefined
-  const store: SessionStore = redis?.store ?? new MemorySessionStore()
+async function sessionStorePlugin (app: FastifyInstance, opts: { store?: SessionStore | undefined }): Promise<void> {
+  const redis = opts.store === undefined && app.config.store === 'redis' ? await connectRedis(app.config.redisUrl, app.config.redisPrefix) : undefined
+  const store: SessionStore = opts.store ?? redis?.store ?? new MemorySessionStore()
   app.decorate('store', store)
   app.decorate('redis', redis?.client)
   app.decorate('requireSession', async (request: FastifyRequest, sessionId: string) => {
@@ -61,7 +61,8 @@ async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
   })
   app.readiness.add('store', async () => { await store.ping() })
   store.onSessionEnd((s) => { app.log.info({ sessionId: s.id }, 'session ended') })
-  app.addHook('onClose', async () => { await store.close() })
+  // a store the caller gave is the caller's to close
+  if (opts.store === undefined) app.addHook('onClose', async () => { await store.close() })
 }
 
 export default fp(sessionStorePlugin, { name: 'session-store', fastify: '5.x', dependencies: ['health', 'auth', 'metrics'] })
