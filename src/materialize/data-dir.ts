@@ -8,7 +8,7 @@
 // alone, and a session's or materialization's files are found from its ids. A reservation is its
 // temporary file, created before any byte is written and counted by every replica from then on.
 import { constants } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
 import { materiaError } from '../errors.js'
@@ -107,7 +107,7 @@ export class DataDir {
    */
   async reserve (sessionId: string, id: string, bytes: number): Promise<Reservation> {
     const dir = this.sessionDir(sessionId)
-    if (bytes > this.budget) throw this.full(bytes, 0)
+    if (bytes > this.budget) throw this.full(bytes, await this.used())
     await mkdir(dir, { recursive: true })
     const temp = join(dir, `${checkHandle(id)}.${bytes}.tmp`)
     const fh = await open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644)
@@ -176,9 +176,10 @@ export class DataDir {
         await unlink(path).then(() => { removed.push(`${s}/${f}`) }, () => {})
       }
       if (names.length === 0) {
-        // an empty session directory is left by deletions; one still in use is recreated by reserve()
+        // an empty session directory is left by deletions and failed uploads (rmdir refuses one that
+        // is no longer empty; one removed under a reserve() is made again by its next one)
         const { mtimeMs } = await stat(dir).catch(() => ({ mtimeMs: now }))
-        if (now - mtimeMs > this.graceMs) await rm(dir, { recursive: false, force: true }).catch(() => {})
+        if (now - mtimeMs > this.graceMs) await rmdir(dir).then(() => { removed.push(`${s}/`) }, () => {})
       }
     }
     if (budget > 0) this.sweepAfter = '' // went round: the next sweep starts from the first
