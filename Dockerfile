@@ -21,8 +21,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY openapi.yaml ./
-# MATERIA_DATA_DIR's default (materia-data under the working directory) must be writable by the
-# user the service runs as; mount a shared volume there (or set MATERIA_DATA_DIR) for several replicas
+# MATERIA_DATA_DIR's default (materia-data under /app) must be writable by the service's user;
+# in production mount the volume the replicas share there, or point MATERIA_DATA_DIR at it
 RUN mkdir -p /app/materia-data && chown node:node /app/materia-data
 USER node
 EXPOSE 8080

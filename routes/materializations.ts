@@ -24,7 +24,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
   const lookupErrors = errorResponses('validation', 'sessionNotFound', 'materializationNotFound', 'unauthorized')
   const bytesResponses = {
     ...byteResponses,
-    ...errorResponses('validation', 'sessionNotFound', 'materializationNotFound', 'tensorNotFound', 'materializationNotReady', 'rangeNotSatisfiable', 'memoryBudget', 'unauthorized')
+    ...errorResponses('validation', 'sessionNotFound', 'materializationNotFound', 'tensorNotFound', 'materializationNotReady', 'rangeNotSatisfiable', 'memoryBudget', 'checkpointFile', 'unauthorized')
   }
 
   app.post('/v1/sessions/:sessionId/modules/:moduleId/materializations', {
@@ -38,7 +38,9 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
         '`application/octet-stream` holding a safetensors file materializes the module from that checkpoint instead, ' +
         'streamed in; keys and shapes are checked like load_state_dict(strict=True), floating tensors cast as param.copy_() does, or with `?strict=false` like ' +
         'load_state_dict(strict=False) with the missing keys filled by `init` (default: the module\'s seeded default init). ' +
-        'The query options apply to uploads only.',
+        'The materialization\'s own safetensors file (the bytes `…/safetensors` serves) is then persisted in MATERIA_DATA_DIR ' +
+        'before it is ready, so every replica sharing that directory serves it and it survives restarts; its space counts against ' +
+        'MATERIA_DATA_BUDGET (507 MATERIA_ERR_DATA_BUDGET when full). The query options apply to uploads only.',
       params: ModuleParams,
       querystring: CheckpointQuery,
       body: {
@@ -51,7 +53,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
         201: Type.Ref(Materialization, { description: 'Materialized.' }),
         202: Type.Ref(Materialization, { description: 'Accepted (wait: false); poll the Location for progress.' }),
         ...bodyErrorResponses('validation', 'materializationOptions', 'checkpointInvalid', 'checkpointMismatch', 'sessionNotFound', 'moduleNotFound',
-          'materializationNotReady', 'memoryBudget', 'tenantMemoryQuota', 'initUnavailable', 'unsupportedMediaType', 'requestTimeout', 'unauthorized')
+          'materializationNotReady', 'memoryBudget', 'tenantMemoryQuota', 'dataBudget', 'checkpointFile', 'initUnavailable', 'unsupportedMediaType', 'requestTimeout', 'unauthorized')
       }
     }
   }, async (request, reply) => {

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
 import type { Config } from './config.js'
+import type { SessionStore } from './store/session-store.js'
 import errorHandler, { frameworkErrors } from './plugins/error-handler.js'
 import swagger from './plugins/swagger.js'
 import metrics from './plugins/metrics.js'
@@ -15,6 +16,7 @@ import sessionStore from './plugins/session-store.js'
 import rateLimit from './plugins/rate-limit.js'
 import workerPool from './plugins/worker-pool.js'
 import materializations from './plugins/app/materializations.js'
+import dataDir from './plugins/app/data-dir.js'
 import moduleRecords from './plugins/app/module-records.js'
 import sessions from './plugins/app/sessions.js'
 import materializer from './plugins/app/materializer/materializer.js'
@@ -28,6 +30,11 @@ import web from './plugins/web.js'
 export interface AppOptions {
   config: Config
   logger?: FastifyServerOptions['logger']
+  /**
+   * A session store built by the caller instead of the one MATERIA_STORE names; the caller closes
+   * it. Several apps in one process given one store act as replicas sharing it.
+   */
+  store?: SessionStore
 }
 
 declare module 'fastify' {
@@ -70,12 +77,13 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // cheapest refusals first: shed load, then check the key, then count the tenant's rate
   await app.register(loadShedding)
   await app.register(auth)
-  await app.register(sessionStore)
+  await app.register(sessionStore, { store: opts.store })
   // before the routes: it hooks every route registered after it
   await app.register(rateLimit)
   await app.register(workerPool)
   // app services: what the routes call
   await app.register(materializations)
+  await app.register(dataDir)
   await app.register(moduleRecords)
   await app.register(sessions)
   await app.register(materializer)

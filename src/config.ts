@@ -3,6 +3,7 @@
 import { availableParallelism, totalmem } from 'node:os'
 import { getHeapStatistics } from 'node:v8'
 import { createHash } from 'node:crypto'
+import { resolve } from 'node:path'
 import { readTenantsFile, TenantsFileError, type TenantSpec } from './tenants/tenants.js'
 import { isRedisUrl, parseRedisNodes, type RedisNode } from './store/redis-client.js'
 
@@ -30,6 +31,10 @@ export interface Config {
   sendTimeout: number
   /** milliseconds an upload body may send nothing before it is answered 408 (0: never) */
   receiveTimeout: number
+  /** where uploaded checkpoints are persisted (docs/data-dir.md), resolved against the working directory */
+  dataDir: string
+  /** bytes the files of the data directory may take together, across every replica that shares it */
+  dataBudget: number
   tenantsFile: string
   tenantMaxSessions: number
   tenantMaxResidentBytes: number
@@ -126,6 +131,9 @@ export const configVars = [
   v({ key: 'shutdownTimeout', name: 'MATERIA_SHUTDOWN_TIMEOUT', expected: 'an integer number of milliseconds, 0-600000', doc: 'How long a SIGTERM waits for in-flight requests before closing them.', default: () => '10000', parse: parseIntIn(0, 600000) }),
   v({ key: 'sendTimeout', name: 'MATERIA_SEND_TIMEOUT', expected: 'a duration such as 30s, 500ms or 30000 (milliseconds), at most 1h; 0: off', doc: 'How long a byte response (tensor, safetensors file, shard) may make no progress, the client reading nothing, before its connection is closed and the memory it pins is released.', default: () => '30s', parse: parseDuration(3_600_000) }),
   v({ key: 'receiveTimeout', name: 'MATERIA_RECEIVE_TIMEOUT', expected: 'a duration such as 30s, 500ms or 30000 (milliseconds), at most 1h; 0: off', doc: 'How long a checkpoint upload may send no byte before it is answered 408 MATERIA_ERR_REQUEST_TIMEOUT and its memory reservation is released.', default: () => '30s', parse: parseDuration(3_600_000) }),
+  // persisted checkpoints (docs/data-dir.md)
+  v({ key: 'dataDir', name: 'MATERIA_DATA_DIR', expected: 'a directory path', doc: 'Directory where uploaded checkpoints are persisted as safetensors files, created at start if missing (default: materia-data under the working directory). With several replicas, a volume every replica mounts read-write (Kubernetes ReadWriteMany, NFS, EFS): any replica then serves any checkpoint, and they survive restarts.', default: () => 'materia-data', parse: (t) => t.trim() === '' ? undefined : resolve(t.trim()) }),
+  v({ key: 'dataBudget', name: 'MATERIA_DATA_BUDGET', expected: 'a byte size such as 107374182400, 100GiB or 500GB', doc: 'Bytes the persisted checkpoints may take together in MATERIA_DATA_DIR, counted across every replica sharing it; an upload that would pass it is a 507 MATERIA_ERR_DATA_BUDGET.', default: () => '100GiB', parse: parseByteSize }),
   // tenants and their limits (docs/tenants.md); a tenants-file entry overrides each default
   v({ key: 'tenantsFile', name: 'MATERIA_TENANTS_FILE', expected: 'a path to a JSON or YAML file', doc: 'Named tenants, each with SHA-256 digests of its keys and its own limits (format: docs/tenants.md). Checked at boot. Keys of MATERIA_API_KEYS are tenants too, with the default limits.', default: () => '', parse: (t) => t.trim() }),
   v({ key: 'tenantMaxSessions', name: 'MATERIA_TENANT_MAX_SESSIONS', expected: 'an integer 1-1000000', doc: 'Live sessions one tenant may hold; one more is a 429 MATERIA_ERR_TENANT_SESSION_QUOTA.', default: () => '1000', parse: parseIntIn(1, 1_000_000) }),

@@ -63,6 +63,8 @@ export const errorDefs = {
   checkpointMismatch: def('MATERIA_ERR_CHECKPOINT_MISMATCH', 400, 'The checkpoint does not fit the module as load_state_dict requires: missing or unexpected keys (strict), size-mismatched keys, or a non-floating tensor of another dtype.'),
   materializationOptions: def('MATERIA_ERR_MATERIALIZATION_OPTIONS', 400, 'The materialization options do not go together (for example seed or rng without init "default").'),
   initUnavailable: def('MATERIA_ERR_INIT_UNAVAILABLE', 501, 'This init is not available in this version of the service.'),
+  dataBudget: def('MATERIA_ERR_DATA_BUDGET', 507, 'The data directory cannot hold this checkpoint: the files persisted by every replica sharing it, with this one, would pass MATERIA_DATA_BUDGET (or its volume is full); the message gives the figures, and nothing of the upload is kept.'),
+  checkpointFile: def('MATERIA_ERR_CHECKPOINT_FILE', 500, 'The checkpoint file could not be written to the data directory (nothing of it is kept), or the persisted file of this checkpoint materialization is missing from the data directory or differs from its record (size, header or sha256): the directory is not the one the other replicas share, or the file was changed outside the service.'),
   reprUnavailable: def('MATERIA_ERR_REPR_UNAVAILABLE', 501, 'print(module) is checked against PyTorch for torch.nn modules only; a module holding other classes (transformers) has no repr in this version.')
 } as const satisfies Record<string, ErrorDef>
 
@@ -198,6 +200,14 @@ export const errorMessages = {
     "of its {max}-byte quota ({maxGiB}), {free} free (MATERIA_TENANT_MAX_RESIDENT_BYTES or the tenant's maxResidentBytes)"),
   checkpointExtraData: msg('checkpointInvalid', 'invalid safetensors file: {extra} bytes after the data section'),
   checkpointBodyEnded: msg('checkpointInvalid', 'invalid safetensors file: the body ended after {received} of {size} data bytes'),
+  // the data directory (src/materialize/data-dir.ts, checkpoint-file.ts)
+  dataBudget: msg('dataBudget', 'The checkpoint file needs {bytes} bytes ({bytesGiB}); the data budget is {limit} bytes ({limitGiB}) ' +
+    'with {used} in use by the replicas sharing the data directory and {free} free (MATERIA_DATA_BUDGET)'),
+  dataDirFull: msg('dataBudget', 'The checkpoint file needs {bytes} bytes and the volume of the data directory {dir} is full'),
+  checkpointFileMissing: msg('checkpointFile', 'The persisted checkpoint file {name} cannot be opened ({reason})'),
+  checkpointFileMismatch: msg('checkpointFile', 'The persisted checkpoint file {name} does not match its record: {what}'),
+  checkpointFileWrite: msg('checkpointFile', 'The checkpoint file could not be written to the data directory: {reason}'),
+  checkpointNotPersisted: msg('checkpointFile', 'Checkpoint materialization {id} has no persisted file{reason}'),
   // load_state_dict's own report (src/materialize/checkpoint.ts builds it, as PyTorch words it)
   checkpointMismatch: msg('checkpointMismatch', '{message}'),
   // a checkpoint that failed in a fill or the header's parse worker: the message it failed with (a template above)

@@ -1,14 +1,30 @@
 // Builds the app for a test with the embedded defaults plus overrides, and closes it on teardown.
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 
+/**
+ * The data directory of this test process's apps (persisted checkpoints, docs/data-dir.md): a
+ * directory of its own, removed when the process exits, so no test writes into the working tree.
+ */
+let dataDir: string | undefined
+function testDataDir (): string {
+  if (dataDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'materia-test-data-'))
+    process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
+    dataDir = dir
+  }
+  return dataDir
+}
+
 // Tests send thousands of requests a minute from one address, on a loaded machine: the rate limit
 // and event-loop shedding are off unless a test turns them on (test/rate-limit, test/load-shedding).
 export function testConfig (env: Record<string, string> = {}): Config {
-  return loadConfig({ MATERIA_WORKERS: '2', MATERIA_RATE_LIMIT: '0', MATERIA_MAX_EVENT_LOOP_DELAY: '0', ...env })
+  return loadConfig({ MATERIA_WORKERS: '2', MATERIA_RATE_LIMIT: '0', MATERIA_MAX_EVENT_LOOP_DELAY: '0', MATERIA_DATA_DIR: env.MATERIA_DATA_DIR ?? testDataDir(), ...env })
 }
 
 /** `extra` registers routes of a test's own (to exercise fastify's parsers and error paths). */

@@ -30,6 +30,17 @@ export class MemoryBudget {
     this.usedBytes += bytes
   }
 
+  /** Reserves `bytes` (or throws the 507) and returns the function that gives them back, once however often it is called. */
+  hold (bytes: number): () => void {
+    this.reserve(bytes)
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.release(bytes)
+    }
+  }
+
   release (bytes: number): void {
     this.usedBytes = Math.max(0, this.usedBytes - bytes)
   }

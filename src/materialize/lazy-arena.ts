@@ -94,14 +94,7 @@ export class LazyArena implements ArenaBytes {
    * function gives it back, once the response that read it has closed.
    */
   pin (): () => void {
-    const bytes = this.readBytes
-    this.budget.reserve(bytes)
-    let done = false
-    return () => {
-      if (done) return
-      done = true
-      this.budget.release(bytes)
-    }
+    return this.budget.hold(this.readBytes)
   }
 
   /**

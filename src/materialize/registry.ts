@@ -9,6 +9,7 @@ import { materiaError } from '../errors.js'
 import type { DType } from '../tensor/dtype.js'
 import { Arena } from './arena.js'
 import { LazyArena } from './lazy-arena.js'
+import type { FileArena } from './checkpoint-file.js'
 import { ArenaCache } from './arena-cache.js'
 import { collectGarbage } from './collect-garbage.js'
 import { gib, MemoryBudget } from './budget.js'
@@ -36,6 +37,18 @@ export interface MaterializationOptions {
   tenant?: { id: string, maxResidentBytes: number }
   /** what determines the bytes (identity.ts), for reproducible inits: their ETags derive from it */
   identity?: string
+  /** a checkpoint persisted in the data directory (docs/data-dir.md): its file name, size and sha256, set before the fill ends ready */
+  file?: { name: string, bytes: number, sha256: string }
+}
+
+/**
+ * What runs between a fill's last write and its end: `ready` (the arena complete, not yet served)
+ * decides whether the materialization ends ready (a throw fails it); `failed` runs, awaited, when
+ * the fill or `ready` failed or was cancelled. A checkpoint's persistence (checkpoint-load.ts).
+ */
+export interface FillEnd {
+  ready: (m: Materialization, arena: Arena, signal: AbortSignal) => Promise<void>
+  failed: () => Promise<void>
 }
 
 export interface Materialization extends MaterializationOptions {
@@ -46,8 +59,8 @@ export interface Materialization extends MaterializationOptions {
   status: MaterializationStatus
   error?: string
   plan: ArenaPlan
-  /** the resident arena, or the lazy one whose bytes are generated as they are read */
-  arena: Arena | LazyArena
+  /** the resident arena, the lazy one whose bytes are generated as they are read, or a persisted checkpoint's file */
+  arena: Arena | LazyArena | FileArena
   /** whether the bytes are generated as they are read (no resident arena) */
   lazy: boolean
   /** bytes of memory it holds on this replica: the arena's, 0 when lazy */
@@ -93,9 +106,10 @@ export class MaterializationRegistry {
 
   /**
    * Reserves memory, allocates (or recycles) the arena and starts writing `fill` into it
-   * (fill-runner.ts), the copies' bytes read from `source` as it streams in.
+   * (fill-runner.ts), the copies' bytes read from `source` as it streams in; `end` runs before it
+   * ends (FillEnd).
    */
-  start (id: string, opts: MaterializationOptions, plan: ArenaPlan, fill: Fill, source?: StreamedSource): Materialization {
+  start (id: string, opts: MaterializationOptions, plan: ArenaPlan, fill: Fill, source?: StreamedSource, end?: FillEnd): Materialization {
     // what a recycled arena would need zeroed; only worked out when the cache may hold one (a sort over every tensor)
     const zeros = this.cache.mayServe(plan.arenaSize) ? uncoveredZeros(plan.arenaSize, writtenSpans(fill)) : undefined
     const zeroBytes = zeros?.reduce((n, r) => n + r.nbytes, 0) ?? Infinity
@@ -146,9 +160,19 @@ export class MaterializationRegistry {
     const entry: Entry = { m, abort, released: false, capacity, tenantBytes }
     this.entries.set(id, entry)
     this.indexSession(opts.sessionId, id)
-    m.done = runFill(fill, arena.memory, { device: opts.device, pool: this.pool }, control, abort.signal, { clear, source }).then(() => {
+    m.done = runFill(fill, arena.memory, { device: opts.device, pool: this.pool }, control, abort.signal, { clear, source }).then(async () => {
+      if (end === undefined) return
+      // the arena stays pinned (counted, never recycled) while `ready` reads it, even if deleted meanwhile
+      const unpin = arena.pin()
+      try {
+        await end.ready(m, arena, abort.signal)
+      } finally {
+        unpin()
+      }
+    }).then(() => {
       m.status = 'ready'
-    }, (err: unknown) => {
+    }, async (err: unknown) => {
+      await end?.failed().catch(() => {})
       m.status = 'failed'
       m.error = abort.signal.aborted ? 'cancelled' : (err as Error).message
       this.release(entry)
@@ -161,15 +185,28 @@ export class MaterializationRegistry {
    * reserves the chunks it holds in flight, until its response closes (lazy-arena.ts).
    */
   startLazy (id: string, opts: MaterializationOptions, plan: ArenaPlan, fill: Fill): Materialization {
+    return this.holdNothing(id, Date.now(), opts, plan, new LazyArena(plan.arenaSize, fill, this.pool, this.budget))
+  }
+
+  /**
+   * A persisted checkpoint served from its file (checkpoint-file.ts) on a replica that did not fill
+   * it: ready at once, holding no memory but each read's chunks, while it lasts.
+   */
+  openFile (id: string, createdAt: number, opts: MaterializationOptions, plan: ArenaPlan, arena: FileArena): Materialization {
+    return this.holdNothing(id, createdAt, opts, plan, arena)
+  }
+
+  /** A ready materialization that holds no memory of its own: lazy, or read from a file. */
+  private holdNothing (id: string, createdAt: number, opts: MaterializationOptions, plan: ArenaPlan, arena: LazyArena | FileArena): Materialization {
     const m: Materialization = {
       ...opts,
       id,
-      createdAt: Date.now(),
+      createdAt,
       seq: ++this.lastSeq,
       status: 'ready',
       plan,
-      arena: new LazyArena(plan.arenaSize, fill, this.pool, this.budget),
-      lazy: true,
+      arena,
+      lazy: arena instanceof LazyArena,
       residentBytes: 0,
       bytesTotal: 0,
       bytesDone: () => 0,
@@ -269,7 +306,7 @@ export class MaterializationRegistry {
     if (e.released) return
     e.released = true
     const arena = e.m.arena
-    ;(e.m as { arena: Arena | LazyArena | undefined }).arena = undefined
+    ;(e.m as { arena: Materialization['arena'] | undefined }).arena = undefined
     // a lazy arena holds nothing of its own: each read gave back its reservation when its response closed
     if (!(arena instanceof Arena)) return
     // A response still reading the arena keeps its memory alive (views in a socket's queue): the

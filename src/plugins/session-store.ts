@@ -50,9 +50,9 @@ async function connectRedis (config: Config): Promise<{ store: SessionStore, cli
   return { store: new RedisSessionStore(client, { prefix: config.redisPrefix }), client }
 }
 
-async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
-  const redis = app.config.store === 'redis' ? await connectRedis(app.config) : undefined
-  const store: SessionStore = redis?.store ?? new MemorySessionStore()
+async function sessionStorePlugin (app: FastifyInstance, opts: { store?: SessionStore | undefined }): Promise<void> {
+  const redis = opts.store === undefined && app.config.store === 'redis' ? await connectRedis(app.config) : undefined
+  const store: SessionStore = opts.store ?? redis?.store ?? new MemorySessionStore()
   app.decorate('store', store)
   app.decorate<RedisClient | undefined>('redis', redis?.client)
   app.decorate('requireSession', async (request: FastifyRequest, sessionId: string) => {
@@ -72,7 +72,8 @@ async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
   })
   app.readiness.add('store', async () => { await store.ping() })
   store.onSessionEnd((s) => { app.log.info({ sessionId: s.id }, 'session ended') })
-  app.addHook('onClose', async () => { await store.close() })
+  // a store the caller gave is the caller's to close
+  if (opts.store === undefined) app.addHook('onClose', async () => { await store.close() })
 }
 
 export default fp(sessionStorePlugin, { name: 'session-store', fastify: '5.x', dependencies: ['health', 'auth', 'metrics'] })

@@ -275,7 +275,7 @@ export interface paths {
         put?: never;
         /**
          * Give a module real memory
-         * @description JSON options materialize empty (skip_init), zeros, ones, or PyTorch's seeded default init (optionally with per-tensor overrides), on `cpu` or `worker`. A body of type `application/octet-stream` holding a safetensors file materializes the module from that checkpoint instead, streamed in; keys and shapes are checked like load_state_dict(strict=True), floating tensors cast as param.copy_() does, or with `?strict=false` like load_state_dict(strict=False) with the missing keys filled by `init` (default: the module's seeded default init). The query options apply to uploads only.
+         * @description JSON options materialize empty (skip_init), zeros, ones, or PyTorch's seeded default init (optionally with per-tensor overrides), on `cpu` or `worker`. A body of type `application/octet-stream` holding a safetensors file materializes the module from that checkpoint instead, streamed in; keys and shapes are checked like load_state_dict(strict=True), floating tensors cast as param.copy_() does, or with `?strict=false` like load_state_dict(strict=False) with the missing keys filled by `init` (default: the module's seeded default init). The materialization's own safetensors file (the bytes `…/safetensors` serves) is then persisted in MATERIA_DATA_DIR before it is ready, so every replica sharing that directory serves it and it survives restarts; its space counts against MATERIA_DATA_BUDGET (507 MATERIA_ERR_DATA_BUDGET when full). The query options apply to uploads only.
          */
         post: operations["createMaterialization"];
         delete?: never;
@@ -423,7 +423,7 @@ export interface components {
              * @description Stable error code from the error registry; never reused.
              * @enum {string}
              */
-            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_URI_TOO_LONG" | "MATERIA_ERR_REQUEST_TIMEOUT" | "MATERIA_ERR_INVALID_CURSOR" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_NN_PYTHON_SYNTAX" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_RATE_LIMITED" | "MATERIA_ERR_OVERLOADED" | "MATERIA_ERR_TENANT_SESSION_QUOTA" | "MATERIA_ERR_TENANT_MEMORY_QUOTA" | "MATERIA_ERR_MODULE_TOO_LARGE" | "MATERIA_ERR_SESSION_MODULE_QUOTA" | "MATERIA_ERR_TENANT_MODULE_QUOTA" | "MATERIA_ERR_MODULE_BUDGET" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE" | "MATERIA_ERR_REPR_UNAVAILABLE";
+            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_URI_TOO_LONG" | "MATERIA_ERR_REQUEST_TIMEOUT" | "MATERIA_ERR_INVALID_CURSOR" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_NN_PYTHON_SYNTAX" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_RATE_LIMITED" | "MATERIA_ERR_OVERLOADED" | "MATERIA_ERR_TENANT_SESSION_QUOTA" | "MATERIA_ERR_TENANT_MEMORY_QUOTA" | "MATERIA_ERR_MODULE_TOO_LARGE" | "MATERIA_ERR_SESSION_MODULE_QUOTA" | "MATERIA_ERR_TENANT_MODULE_QUOTA" | "MATERIA_ERR_MODULE_BUDGET" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE" | "MATERIA_ERR_DATA_BUDGET" | "MATERIA_ERR_CHECKPOINT_FILE" | "MATERIA_ERR_REPR_UNAVAILABLE";
             /** @description HTTP reason phrase. */
             error: string;
             /** @description What went wrong, for a person. Constructor errors read like Python. */
@@ -5874,6 +5874,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Error: MATERIA_ERR_CHECKPOINT_FILE. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error: MATERIA_ERR_INIT_UNAVAILABLE. */
             501: {
                 headers: {
@@ -5892,7 +5901,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: MATERIA_ERR_MEMORY_BUDGET, MATERIA_ERR_TENANT_MEMORY_QUOTA. */
+            /** @description Error: MATERIA_ERR_MEMORY_BUDGET, MATERIA_ERR_TENANT_MEMORY_QUOTA, MATERIA_ERR_DATA_BUDGET. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -6227,6 +6236,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Error: MATERIA_ERR_CHECKPOINT_FILE. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
             503: {
                 headers: {
@@ -6333,6 +6351,15 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_RATE_LIMITED. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_CHECKPOINT_FILE. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6452,6 +6479,15 @@ export interface operations {
             };
             /** @description Error: MATERIA_ERR_RATE_LIMITED. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_CHECKPOINT_FILE. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

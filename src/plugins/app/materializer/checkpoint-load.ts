@@ -1,6 +1,8 @@
 // A materialization from an uploaded safetensors file: the options and the file's header checked
 // against the module, the keys the file leaves out filled (constants or the seeded default init),
-// the file's bytes copied in as they arrive.
+// the file's bytes copied in as they arrive; then the materialization's own safetensors file
+// persisted in the data directory before it is ready (docs/data-dir.md). Space for that file is
+// reserved before the fill starts; an upload that fails or is cancelled gives it back.
 import { errorDefs, MateriaError, materiaError } from '../../../errors.js'
 import type { BuiltModule, ModuleNode } from '../../../nn/index.js'
 import type { CheckpointQuery } from '../../../schemas/materializations.js'
@@ -8,7 +10,9 @@ import { newHandle } from '../../../store/session-store.js'
 import { constantFills, planArena } from '../../../materialize/plan.js'
 import type { FillRange } from '../../../materialize/constant-fill.js'
 import type { Materialization, MaterializationOptions } from '../../../materialize/registry.js'
+import type { Arena } from '../../../materialize/arena.js'
 import { checkCheckpoint, checkpointCopies, readCheckpointHeader } from '../../../materialize/checkpoint.js'
+import { persistedPieces } from '../../../materialize/checkpoint-file.js'
 import { planInit } from '../../../materialize/init-plan.js'
 import type { FillServices, MaterializationTenant } from './start.js'
 
@@ -27,12 +31,15 @@ export interface CheckpointLoad {
 
 export interface StartedLoad {
   m: Materialization
-  /** the receive timeout that failed the copy, if that is what failed it */
-  timedOut: () => MateriaError | undefined
+  /**
+   * What failed the load when it was not the file's content: the receive timeout (408), or writing
+   * the persisted file (507 when the volume is full, else 500); undefined otherwise.
+   */
+  failure: () => MateriaError | undefined
 }
 
 /** Checks the options and the file's header, plans the arena and starts the fill that copies the file in. */
-export async function startCheckpointLoad ({ registry }: FillServices, r: CheckpointLoad): Promise<StartedLoad> {
+export async function startCheckpointLoad ({ registry, dataDir }: FillServices, r: CheckpointLoad): Promise<StartedLoad> {
   const { sessionId, moduleId, built, tree, query, body, fileSize } = r
   const strict = query.strict ?? true
   const missingInit = query.init ?? 'default'
@@ -73,19 +80,38 @@ export async function startCheckpointLoad ({ registry }: FillServices, r: Checkp
     tenant: r.tenant,
     checkpoint: { strict, missingKeys: keys.missingKeys, unexpectedKeys: keys.unexpectedKeys, missingInit }
   }
-  let timedOut: MateriaError | undefined
+  let failure: MateriaError | undefined
   // the receive timeout is told apart from a bad file: it answers 408, not 400
   const data = {
     async next () {
       try {
         return await body.next()
       } catch (err) {
-        if (err instanceof MateriaError && err.code === errorDefs.requestTimeout.code) timedOut = err
+        if (err instanceof MateriaError && err.code === errorDefs.requestTimeout.code) failure = err
         throw err
       }
     }
   }
-  const m = registry.start(newHandle('mat'), opts, plan, { constants: fills, init: exec, copies: checkpointCopies(header, plan) },
-    { first: rest, body: data, size: header.dataSize })
-  return { m, timedOut: () => timedOut }
+  const id = newHandle('mat')
+  // the disk first: a full data directory refuses the upload before any memory is reserved
+  const reservation = await dataDir.reserve(sessionId, id, plan.layout.totalSize)
+  const persist = {
+    async ready (m: Materialization, arena: Arena, signal: AbortSignal) {
+      try {
+        m.file = await reservation.commit(persistedPieces(plan, arena), signal)
+      } catch (err) {
+        if (!signal.aborted) failure = err instanceof MateriaError ? err : materiaError('checkpointFileWrite', { reason: (err as Error).message })
+        throw err
+      }
+    },
+    failed: async () => { await reservation.abandon() }
+  }
+  try {
+    const m = registry.start(id, opts, plan, { constants: fills, init: exec, copies: checkpointCopies(header, plan) },
+      { first: rest, body: data, size: header.dataSize }, persist)
+    return { m, failure: () => failure }
+  } catch (err) {
+    await reservation.abandon()
+    throw err
+  }
 }

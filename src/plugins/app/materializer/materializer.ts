@@ -53,7 +53,7 @@ const failed = (m: Materialization): Error => materiaError('materializationFaile
 
 export function createMaterializer (app: FastifyInstance): Materializer {
   const registry = app.materializations
-  const services: FillServices = { registry }
+  const services: FillServices = { registry, dataDir: app.dataDir }
 
   /** Waits for the fill; a client that goes away first cancels it and frees the memory. */
   async function awaitFill (request: FastifyRequest, m: Materialization): Promise<void> {
@@ -105,12 +105,12 @@ export function createMaterializer (app: FastifyInstance): Materializer {
       const { root: tree, built } = await app.moduleRecords.rebuild(sessionId, moduleId)
       const fileSize = contentLength(request.headers)
       const body = uploadBody(request.body as Readable, app.config.receiveTimeout, fileSize)
-      const { m, timedOut } = await startCheckpointLoad(services, { sessionId, moduleId, built, tree, query, body, fileSize, tenant: tenantOf(request) })
+      const { m, failure } = await startCheckpointLoad(services, { sessionId, moduleId, built, tree, query, body, fileSize, tenant: tenantOf(request) })
       await awaitFill(request, m)
       if (m.status === 'failed' && m.error !== undefined && m.error !== 'cancelled') {
         // the reservation goes back with the failed materialization
         registry.delete(sessionId, m.id)
-        throw timedOut() ?? materiaError('checkpointFailed', { message: m.error })
+        throw failure() ?? materiaError('checkpointFailed', { message: m.error })
       }
       if (m.status === 'failed') throw failed(m)
       return m
@@ -138,4 +138,4 @@ export function createMaterializer (app: FastifyInstance): Materializer {
 
 export default fp(async function materializerPlugin (app: FastifyInstance): Promise<void> {
   app.decorate('materializer', createMaterializer(app))
-}, { name: 'materializer', fastify: '5.x', dependencies: ['auth', 'session-store', 'worker-pool', 'materializations', 'module-records'] })
+}, { name: 'materializer', fastify: '5.x', dependencies: ['auth', 'session-store', 'worker-pool', 'materializations', 'data-dir', 'module-records'] })

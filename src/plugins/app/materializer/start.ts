@@ -12,10 +12,15 @@ import { parseOverrides, type Override } from '../../../init/init-overrides.js'
 import { planInit } from '../../../materialize/init-plan.js'
 import { materializationIdentity } from '../../../materialize/identity.js'
 import type { Fill } from '../../../materialize/fill.js'
+import type { DataDir } from '../../../materialize/data-dir.js'
 
-/** What starting a fill needs: the registry that holds materializations (and runs their fills, on its pool for 'worker'). */
+/**
+ * What starting a fill needs: the registry that holds materializations (and runs their fills, on
+ * its pool for 'worker'), and the data directory where checkpoints are persisted.
+ */
 export interface FillServices {
   registry: MaterializationRegistry
+  dataDir: DataDir
 }
 
 /** The caller's tenant and its resident-bytes quota (docs/tenants.md). */
