@@ -57,3 +57,19 @@ for (const c of cases) {
     }
   })
 }
+
+// Refusals with no transformers answer to compare against: transformers builds these, materia does not
+t.test('classes materia does not build are refused by name', async (t) => {
+  const refused = (spec: unknown): string => {
+    try { buildModule(spec) } catch (e) { t.equal((e as MateriaError).code, errorDefs.constructorArgs.code); return (e as Error).message }
+    return t.fail('built') as unknown as string
+  }
+  t.match(refused({ config: { model_type: 'gemma3' } }), /Gemma3ForConditionalGeneration.*model_type 'gemma3_text'/, 'the image-and-text Gemma3Config')
+  t.match(refused({ config: { model_type: 't5' } }), /AutoModelForCausalLM\. Name the class in 'architectures' \(T5Model, T5ForConditionalGeneration, T5EncoderModel\)$/,
+    'T5 without architectures: AutoModelForCausalLM has no T5 class')
+  // transformers' text begins with the repr of the half-built layer
+  t.equal(refused({ class: 'transformers.BertModel', args: [{ class: 'transformers.BertConfig', kwargs: { add_cross_attention: true } }] }),
+    'BertLayer should be used as a decoder model if cross attention is added')
+  t.match(refused({ class: 'transformers.BertModel', args: [{ class: 'transformers.BertConfig', kwargs: { max_position_embeddings: 2 ** 21 } }] }),
+    /position_ids for at most 1048576 positions/)
+})
