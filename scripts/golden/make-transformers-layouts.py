@@ -42,6 +42,9 @@ if transformers.__version__ != TRANSFORMERS_VERSION:
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "test" / "fixtures" / "transformers-layouts.json"
+FIELDS_OUT = ROOT / "test" / "fixtures" / "transformers-config-fields.json"
+CONFIG_CLASSES = ["BertConfig", "Gemma2Config", "Gemma3TextConfig", "GPT2Config", "LlamaConfig", "MistralConfig", "MixtralConfig",
+                  "Phi3Config", "Qwen2Config", "Qwen3Config", "Qwen3MoeConfig", "T5Config"]
 TORCH_VERSION = torch.__version__.split("+")[0]
 
 warnings.filterwarnings("ignore")
@@ -270,7 +273,18 @@ def record(case_id, spec):
     return rec
 
 
+def config_fields():
+    """Each config class's dataclass fields in order, with their defaults (what GET /v1/modules lists)."""
+    import dataclasses
+    out = {}
+    for name in CONFIG_CLASSES:
+        fields = dataclasses.fields(getattr(transformers, name))
+        out[name] = [[f.name, None if f.default is dataclasses.MISSING else f.default] for f in fields]
+    return out
+
+
 def main():
+    FIELDS_OUT.write_text(json.dumps(config_fields(), indent=2) + "\n")
     records = [record(case_id, spec) for case_id, spec in cases()]
     OUT.write_text(json.dumps(records, indent=2) + "\n")
     print(f"wrote {len(records)} cases to {OUT.relative_to(ROOT)}")

@@ -8,6 +8,8 @@ import { buildModule } from '../../src/nn/index.js'
 import { MateriaError, errorDefs } from '../../src/errors.js'
 import type { TensorSpec } from '../../src/tensor/spec.js'
 import { valuesBytes } from '../../src/materialize/constant-fill.js'
+import { configFields } from '../../src/nn/transformers/config.js'
+import { CONFIG_DEFS } from '../../src/nn/transformers/index.js'
 
 interface GoldenCase {
   id: string
@@ -72,4 +74,11 @@ t.test('classes materia does not build are refused by name', async (t) => {
     'BertLayer should be used as a decoder model if cross attention is added')
   t.match(refused({ class: 'transformers.BertModel', args: [{ class: 'transformers.BertConfig', kwargs: { max_position_embeddings: 2 ** 21 } }] }),
     /position_ids for at most 1048576 positions/)
+})
+
+// The one definition per config class drives validation and GET /v1/modules: its fields and defaults must be transformers' own
+t.test('config classes: dataclass fields in order with their defaults', async (t) => {
+  const golden = JSON.parse(readFileSync(new URL('../fixtures/transformers-config-fields.json', import.meta.url), 'utf8')) as Record<string, Array<[string, unknown]>>
+  t.strictSame(CONFIG_DEFS.map((d) => d.name).sort(), Object.keys(golden).sort(), 'every config class is in the golden file')
+  for (const def of CONFIG_DEFS) t.strictSame(configFields(def).map(([n, f]) => [n, f.default]), golden[def.name], def.name)
 })

@@ -7,6 +7,7 @@ import { argError } from '../bind-args.js'
 import { type AnyModuleDef, buffer, type BuildContext, defineModule, type ModuleNode, parameter } from '../define.js'
 import { field, type ConfigDef, type ConfigValue, intAttr } from './config.js'
 import { configArg } from './decoder.js'
+import { registerModelFacts } from './model-facts.js'
 
 const pyModule = 'transformers.models.bert.modeling_bert'
 
@@ -240,7 +241,11 @@ const withMlmHead = (name: string, doc: string): AnyModuleDef => defineModule({
   }
 })
 
+const maskedLm = withMlmHead('BertForMaskedLM', 'BERT with a masked-language-modelling head:')
+const lmHeadModel = withMlmHead('BertLMHeadModel', 'BERT as a causal language model (is_decoder):')
+// BertModel's _no_split_modules; the head classes set None, and post_init() adds their bert's
+for (const m of [model, maskedLm, lmHeadModel]) registerModelFacts(m.qualname, { noSplitModules: [embeddings.name, layer.name] })
+
 export const defs: AnyModuleDef[] = [embeddings, selfAttention, crossAttention, selfOutput, intermediate, output, pooler, attention, layer,
   encoder, model, transform, predictionHead, mlmHead,
-  withMlmHead('BertForMaskedLM', 'BERT with a masked-language-modelling head:'),
-  withMlmHead('BertLMHeadModel', 'BERT as a causal language model (is_decoder):')]
+  maskedLm, lmHeadModel]

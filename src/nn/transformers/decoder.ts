@@ -7,6 +7,7 @@ import { arg } from '../args.js'
 import { argError, type Coerce } from '../bind-args.js'
 import { type AnyModuleDef, type BuildContext, buffer, defineModule, type ModuleNode, parameter } from '../define.js'
 import { attr, type ConfigDef, type ConfigValue, intAttr, isConfigValue } from './config.js'
+import { registerModelFacts } from './model-facts.js'
 import { invFreq } from './rope.js'
 import { pyStrRepr } from '../py-repr.js'
 
@@ -284,6 +285,12 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     }
   })
 
+  const facts = {
+    noSplitModules: [layer.name],
+    cache: (c: ConfigValue) => ({ layers: intAttr(c, 'num_hidden_layers'), kvHeads: intAttr(c, 'num_key_value_heads'), headDim: headDim(c, f.headDimOr === true) })
+  }
+  registerModelFacts(model.qualname, facts)
+  registerModelFacts(causalLm.qualname, facts)
   return [rmsNorm, rotary, mlp, ...moeDefs, ...(f.gemma === true ? [scaledEmbedding] : []), attention, layer, model, causalLm]
 }
 

@@ -6,6 +6,7 @@ import { arg } from '../args.js'
 import { type AnyModuleDef, type BuildContext, defineModule, type ModuleNode, parameter } from '../define.js'
 import { field, type ConfigDef, type ConfigValue, intAttr } from './config.js'
 import { configArg } from './decoder.js'
+import { registerModelFacts } from './model-facts.js'
 
 const pyModule = 'transformers.models.t5.modeling_t5'
 
@@ -209,7 +210,11 @@ const t5Model = (name: string, doc: string, parts: { decoder: boolean, lmHead: b
   }
 })
 
-export const defs: AnyModuleDef[] = [layerNorm, denseActDense, denseGated, layerFF, attention, selfAttentionLayer, crossAttentionLayer, block, stack,
+const models = [
   t5Model('T5Model', 'The bare T5 encoder-decoder: shared (vocab_size, d_model), encoder and decoder T5Stacks.', { decoder: true, lmHead: false }),
   t5Model('T5ForConditionalGeneration', 'T5Model plus lm_head (vocab_size, d_model), tied to shared.', { decoder: true, lmHead: true }),
-  t5Model('T5EncoderModel', 'shared and the encoder T5Stack only.', { decoder: false, lmHead: false })]
+  t5Model('T5EncoderModel', 'shared and the encoder T5Stack only.', { decoder: false, lmHead: false })
+]
+for (const m of models) registerModelFacts(m.qualname, { noSplitModules: [block.name] })
+
+export const defs: AnyModuleDef[] = [layerNorm, denseActDense, denseGated, layerFF, attention, selfAttentionLayer, crossAttentionLayer, block, stack, ...models]

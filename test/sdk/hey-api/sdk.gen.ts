@@ -78,7 +78,7 @@ export const getModuleClass = <ThrowOnError extends boolean = false>(options: Op
 /**
  * Estimate the memory of a module
  *
- * Builds the module on the meta device and reports what PyTorch would allocate: totals, per-dtype sizes, the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included. The spec is JSON or written as Python; the answer carries `python`, the canonical expression.
+ * Builds the module on the meta device and reports what PyTorch would allocate: totals, per-dtype sizes, the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included. The spec is JSON or written as Python; the answer carries `python`, the canonical expression. `calculator` is the table `accelerate estimate-memory` prints for it; a transformers decoder (from a class or `{"config": …}`) also gets `kvCache`, its key/value cache for `batchSize` sequences of `sequenceLength` tokens (docs/transformers.md).
  */
 export const estimateMemory = <ThrowOnError extends boolean = false>(options: Options<EstimateMemoryData, ThrowOnError>) => (options.client ?? client).post<EstimateMemoryResponses, EstimateMemoryErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'x-api-key', type: 'apiKey' }],
