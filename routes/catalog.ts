@@ -16,8 +16,10 @@ export default async function catalogRoutes (fastify: FastifyInstance): Promise<
     schema: {
       operationId: 'listModuleClasses',
       tags: ['catalog'],
-      summary: 'List the torch.nn classes materia can build',
-      description: 'Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc.',
+      summary: 'List the torch.nn and transformers classes materia can build',
+      description: 'Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc. transformers ' +
+        'models (`transformers.LlamaForCausalLM`, …) take a config; each config class (`transformers.LlamaConfig`, …) is listed too, its ' +
+        'fields as keyword parameters with transformers\' defaults (the same definition validates configs).',
       response: { 200: Type.Ref(ModuleClassList, { description: 'The catalog.' }), ...errorResponses('unauthorized') }
     }
   }, async () => ({ modules: listModuleClasses() }))

@@ -135,6 +135,21 @@ t.test('a seeded default init of a transformers model is refused, not drawn with
   t.match(assertErrorBody(t, res, 501, errorDefs.initUnavailable.code).message, /no default init rule for transformers\.models\.llama\.modeling_llama\.Llama/)
 })
 
+t.test('BERT, T5 and Gemma3: zeros, ones and init specs materialize; default is refused, not drawn with torch.nn rules', async (t) => {
+  const app = await build(t)
+  const sid = (await app.inject({ method: 'POST', url: '/v1/sessions' })).json().id as string
+  for (const id of ['bert-model', 'bert-masked-lm', 't5-conditional-generation', 'gemma3-causal-lm', 'gemma2-model']) {
+    const mid = (await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules`, payload: find(id).spec })).json().id as string
+    const url = `/v1/sessions/${sid}/modules/${mid}/materializations`
+    const refused = await app.inject({ method: 'POST', url, payload: { init: 'default', seed: 1 } })
+    t.match(assertErrorBody(t, refused, 501, errorDefs.initUnavailable.code).message, /no default init rule for transformers\.models\./, `${id}: default refused`)
+    for (const init of ['zeros', 'ones', { default: 'zeros', overrides: { '*.weight': { fn: 'ones_' } } }]) {
+      const m = await app.inject({ method: 'POST', url, payload: { init, wait: true } })
+      t.equal(m.statusCode, 201, `${id}: ${JSON.stringify(init)}`)
+    }
+  }
+})
+
 t.test('print(module) of a transformers model is a 501 that says so, not a guess', async (t) => {
   const app = await build(t)
   const sid = (await app.inject({ method: 'POST', url: '/v1/sessions' })).json().id as string

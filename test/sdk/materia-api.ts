@@ -108,8 +108,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List the torch.nn classes materia can build
-         * @description Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc.
+         * List the torch.nn and transformers classes materia can build
+         * @description Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc. transformers models (`transformers.LlamaForCausalLM`, …) take a config; each config class (`transformers.LlamaConfig`, …) is listed too, its fields as keyword parameters with transformers' defaults (the same definition validates configs).
          */
         get: operations["listModuleClasses"];
         put?: never;
@@ -3518,7 +3518,7 @@ export interface components {
         };
         /**
          * transformers.models.bert.modeling_bert.BertEmbeddings
-         * @description transformers.models.bert.modeling_bert.BertEmbeddings(config). word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings (type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros.
+         * @description transformers.models.bert.modeling_bert.BertEmbeddings(config). word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings (type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros. Default init: none yet (transformers' _init_weights is not replayed).
          */
         "transformers.models.bert.modeling_bert.BertEmbeddings": {
             /** @enum {string} */

@@ -4,7 +4,8 @@
 // decoder shares the word embeddings (and its bias the head's own bias).
 import { arg } from '../args.js'
 import { argError } from '../bind-args.js'
-import { type AnyModuleDef, buffer, type BuildContext, defineModule, type ModuleNode, parameter } from '../define.js'
+import { materiaError } from '../../errors.js'
+import { type AnyModuleDef, buffer, type BuildContext, defineModule, type ModuleInit, type ModuleNode, parameter } from '../define.js'
 import { field, type ConfigDef, type ConfigValue, intAttr } from './config.js'
 import { configArg } from './decoder.js'
 import { registerModelFacts } from './model-facts.js'
@@ -44,6 +45,16 @@ export const bertConfig: ConfigDef = {
 /** Positions whose position_ids values materia holds (real BERT-like models have at most 8192). */
 export const BERT_MAX_POSITION_VALUES = 1 << 20
 
+/**
+ * BERT's weights come from transformers' _init_weights (normal(0, initializer_range)), not the torch.nn
+ * rules of its Linear and Embedding children; until that is replayed, a default init is refused here
+ * (the only BERT module every BERT class holds) rather than drawn with the wrong rules.
+ */
+const noDefaultInit: ModuleInit<unknown> = {
+  doc: 'none yet (transformers\' _init_weights is not replayed)',
+  reset () { throw materiaError('initNoRule', { base: 'default', qualname: 'a BERT model', module: `${pyModule}.BertEmbeddings (transformers' _init_weights)` }) }
+}
+
 const cfg = (cls: string) => configArg(bertConfig.name, cls)
 const dt = (ctx: BuildContext) => ({ dtype: ctx.defaultDtype })
 const linear = (ctx: BuildContext, inF: unknown, outF: unknown): ModuleNode => ctx.make('Linear', [inF, outF], dt(ctx))
@@ -55,8 +66,10 @@ const embeddings = defineModule({
   qualname: `${pyModule}.BertEmbeddings`,
   pyModule,
   acceptsDevice: false,
-  doc: 'word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings ' +
-    '(type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros.',
+  doc: (init) => 'word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings ' +
+    '(type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros. ' +
+    `Default init: ${init}.`,
+  init: noDefaultInit,
   signature: { config: cfg('BertEmbeddings') },
   build (a, ctx) {
     const c = a.config

@@ -9,6 +9,7 @@ import { type AnyModuleDef, type BuildContext, buffer, defineModule, type Module
 import { attr, type ConfigDef, type ConfigValue, intAttr, isConfigValue } from './config.js'
 import { registerModelFacts } from './model-facts.js'
 import { invFreq } from './rope.js'
+import { checkPaddingIdx } from '../modules/embedding.js'
 import { pyStrRepr } from '../py-repr.js'
 
 export interface DecoderFamily {
@@ -201,8 +202,12 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
       '0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.',
     signature: { num_embeddings: arg.dim(), embedding_dim: arg.dim(), padding_idx: arg.optional(arg.int()), embed_scale: arg.float(1) },
     build (a, ctx) {
-      const inner = ctx.make('Embedding', [a.num_embeddings, a.embedding_dim, a.padding_idx], factory(ctx))
-      return { tensors: [...inner.tensors, buffer('embed_scale', [], ctx.defaultDtype, a.embed_scale, { persistent: false })] }
+      // nn.Embedding.__init__ runs on this module itself (a subclass), so no Embedding child is constructed
+      checkPaddingIdx(a.padding_idx, a.num_embeddings, 'Padding_idx')
+      return {
+        tensors: [parameter('weight', [a.num_embeddings, a.embedding_dim], ctx.defaultDtype),
+          buffer('embed_scale', [], ctx.defaultDtype, a.embed_scale, { persistent: false })]
+      }
     }
   })
 

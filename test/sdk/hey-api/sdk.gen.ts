@@ -54,9 +54,9 @@ export const getHealth = <ThrowOnError extends boolean = false>(options?: Option
 export const getReadiness = <ThrowOnError extends boolean = false>(options?: Options<GetReadinessData, ThrowOnError>) => (options?.client ?? client).get<GetReadinessResponses, GetReadinessErrors, ThrowOnError>({ url: '/readyz', ...options });
 
 /**
- * List the torch.nn classes materia can build
+ * List the torch.nn and transformers classes materia can build
  *
- * Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc.
+ * Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc. transformers models (`transformers.LlamaForCausalLM`, …) take a config; each config class (`transformers.LlamaConfig`, …) is listed too, its fields as keyword parameters with transformers' defaults (the same definition validates configs).
  */
 export const listModuleClasses = <ThrowOnError extends boolean = false>(options?: Options<ListModuleClassesData, ThrowOnError>) => (options?.client ?? client).get<ListModuleClassesResponses, ListModuleClassesErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'x-api-key', type: 'apiKey' }],

@@ -4665,7 +4665,7 @@ export type TorchNnTransformer = {
 /**
  * transformers.models.bert.modeling_bert.BertEmbeddings
  *
- * transformers.models.bert.modeling_bert.BertEmbeddings(config). word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings (type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros.
+ * transformers.models.bert.modeling_bert.BertEmbeddings(config). word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings (type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros. Default init: none yet (transformers' _init_weights is not replayed).
  */
 export type TransformersModelsBertModelingBertBertEmbeddings = {
     class: 'BertEmbeddings' | 'transformers.models.bert.modeling_bert.BertEmbeddings';
