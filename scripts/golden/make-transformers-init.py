@@ -100,6 +100,12 @@ def cases():
     add("gemma2-causal-lm", cls_form("Gemma2ForCausalLM", "Gemma2Config", **SMALL, num_key_value_heads=2, head_dim=16))
     add("gemma2-untied-bias", cls_form("Gemma2ForCausalLM", "Gemma2Config", **SMALL, tie_word_embeddings=False, attention_bias=True))
     add("gemma2-model-bf16", {"config": {**SMALL, "model_type": "gemma2", "architectures": ["Gemma2Model"], "torch_dtype": "bfloat16"}})
+    # Gemma3 (text): Gemma2's rules, plus q/k norms and a rotary pair per layer type copied again
+    g3 = {**SMALL, "num_hidden_layers": 3, "num_key_value_heads": 2, "head_dim": 16, "sliding_window_pattern": 2}
+    add("gemma3-causal-lm", cls_form("Gemma3ForCausalLM", "Gemma3TextConfig", **g3))
+    add("gemma3-untied-bias-rope-linear", cls_form("Gemma3ForCausalLM", "Gemma3TextConfig", **g3, tie_word_embeddings=False,
+                                                   attention_bias=True, rope_scaling={"rope_type": "linear", "factor": 8.0}))
+    add("gemma3-text-model-bf16", {"config": {**g3, "model_type": "gemma3_text", "architectures": ["Gemma3TextModel"], "torch_dtype": "bfloat16"}})
     # GPT-2: Conv1D drawn at construction, c_proj drawn again with initializer_range / sqrt(2 * n_layer)
     add("gpt2-lm-head", cls_form("GPT2LMHeadModel", "GPT2Config", **GPT))
     add("gpt2-model", cls_form("GPT2Model", "GPT2Config", **{**GPT, "n_layer": 3}, n_inner=80))

@@ -42,6 +42,9 @@ if transformers.__version__ != TRANSFORMERS_VERSION:
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "test" / "fixtures" / "transformers-layouts.json"
+FIELDS_OUT = ROOT / "test" / "fixtures" / "transformers-config-fields.json"
+CONFIG_CLASSES = ["BertConfig", "Gemma2Config", "Gemma3TextConfig", "GPT2Config", "LlamaConfig", "MistralConfig", "MixtralConfig",
+                  "Phi3Config", "Qwen2Config", "Qwen3Config", "Qwen3MoeConfig", "T5Config"]
 TORCH_VERSION = torch.__version__.split("+")[0]
 
 warnings.filterwarnings("ignore")
@@ -143,6 +146,52 @@ def cases():
                                           "num_attention_heads": 3, "max_position_embeddings": 16, "torch_dtype": "float16"}})
     add("err-gpt2-heads", cls_form("GPT2Model", "GPT2Config", **{**gpt, "n_embd": 66}))
     add("err-gpt2-hidden-size-type", cls_form("GPT2Model", "GPT2Config", hidden_size="x"))
+    # Gemma3 (text): q/k norms, one rotary pair of buffers per layer type (local and global bases)
+    g3 = {**SMALL, "num_hidden_layers": 7, "num_key_value_heads": 2, "head_dim": 32}
+    add("gemma3-causal-lm", cls_form("Gemma3ForCausalLM", "Gemma3TextConfig", **g3))
+    add("gemma3-text-model", cls_form("Gemma3TextModel", "Gemma3TextConfig", **g3, rope_local_base_freq=20000.0, rope_theta=500000.0))
+    add("gemma3-rope-linear", cls_form("Gemma3ForCausalLM", "Gemma3TextConfig", **g3, tie_word_embeddings=False, attention_bias=True,
+                                       rope_scaling={"rope_type": "linear", "factor": 8.0}))
+    add("gemma3-sliding-pattern", cls_form("Gemma3TextModel", "Gemma3TextConfig", **g3, sliding_window_pattern=3,
+                                           use_bidirectional_attention=True, sliding_window=512))
+    add("gemma3-all-sliding", cls_form("Gemma3TextModel", "Gemma3TextConfig", **{**g3, "num_hidden_layers": 2},
+                                       layer_types=["sliding_attention", "sliding_attention"]))
+    add("gemma3-rope-parameters", cls_form("Gemma3TextModel", "Gemma3TextConfig", **g3, rope_parameters={
+        "full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1000000.0},
+        "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}))
+    add("gemma3-shorthand-bf16", {"config": {**g3, "model_type": "gemma3_text", "architectures": ["Gemma3ForCausalLM"],
+                                             "torch_dtype": "bfloat16", "rope_scaling": {"rope_type": "linear", "factor": 8.0},
+                                             "rope_local_base_freq": 10000.0, "rope_theta": 1000000.0}})
+    add("gemma3-shorthand-no-arch", {"config": {**g3, "model_type": "gemma3_text"}})
+    add("err-gemma3-heads-divide", cls_form("Gemma3TextModel", "Gemma3TextConfig", **{**g3, "hidden_size": 66}))
+    add("err-gemma3-rope-missing-factor", cls_form("Gemma3TextModel", "Gemma3TextConfig", **g3,
+                                                   rope_scaling={"rope_type": "linear"}))
+    # BERT: learned positions and token types, int64 position_ids / token_type_ids buffers, pooler
+    bert = {"vocab_size": 96, "hidden_size": 64, "intermediate_size": 112, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "max_position_embeddings": 40}
+    add("bert-model", cls_form("BertModel", "BertConfig", **bert))
+    add("bert-type-vocab", cls_form("BertModel", "BertConfig", **bert, type_vocab_size=1, pad_token_id=None))
+    add("bert-decoder-cross-attention", cls_form("BertModel", "BertConfig", **bert, is_decoder=True, add_cross_attention=True))
+    add("bert-masked-lm", cls_form("BertForMaskedLM", "BertConfig", **bert))
+    add("bert-lm-head-untied", cls_form("BertLMHeadModel", "BertConfig", **bert, is_decoder=True, tie_word_embeddings=False))
+    add("bert-shorthand-fp16", {"config": {**bert, "model_type": "bert", "architectures": ["BertForMaskedLM"],
+                                           "torch_dtype": "float16", "position_embedding_type": "absolute"}})
+    add("bert-shorthand-model", {"config": {**bert, "model_type": "bert", "architectures": ["BertModel"]}})
+    add("bert-shorthand-no-arch", {"config": {**bert, "model_type": "bert"}})
+    add("err-bert-heads-divide", cls_form("BertModel", "BertConfig", **{**bert, "hidden_size": 66}))
+    add("err-bert-dropout-type", cls_form("BertModel", "BertConfig", hidden_dropout_prob="x"))
+    # T5: shared embedding tied into both stacks and lm_head, relative attention bias on block 0 only
+    t5 = {"vocab_size": 96, "d_model": 64, "d_kv": 16, "d_ff": 112, "num_layers": 2, "num_heads": 4}
+    add("t5-conditional-generation", cls_form("T5ForConditionalGeneration", "T5Config", **t5))
+    add("t5-model-decoder-layers", cls_form("T5Model", "T5Config", **t5, num_decoder_layers=3, relative_attention_num_buckets=16))
+    add("t5-encoder-model", cls_form("T5EncoderModel", "T5Config", **t5))
+    add("t5-gated-untied", cls_form("T5ForConditionalGeneration", "T5Config", **t5, feed_forward_proj="gated-gelu",
+                                    tie_word_embeddings=False))
+    add("t5-shorthand-bf16", {"config": {**t5, "model_type": "t5", "architectures": ["T5ForConditionalGeneration"],
+                                         "torch_dtype": "bfloat16", "n_positions": 512, "hidden_size": 64}})
+    add("t5-attribute-map", {"config": {"model_type": "t5", "architectures": ["T5EncoderModel"], "vocab_size": 96,
+                                        "hidden_size": 48, "num_hidden_layers": 1, "num_attention_heads": 3, "d_kv": 16}})
+    add("err-t5-feed-forward", cls_form("T5Model", "T5Config", **t5, feed_forward_proj="gated-gelu-x"))
     # inv_freq over the bases and head sizes of public checkpoints (and odd ones): whole 32-float
     # steps go through PyTorch's vectorized pow, the rest through libm's
     for theta in [10000.0, 500000.0, 1000000.0, 5000000.0, 75000.0, 123456.789]:
@@ -224,7 +273,18 @@ def record(case_id, spec):
     return rec
 
 
+def config_fields():
+    """Each config class's dataclass fields in order, with their defaults (what GET /v1/modules lists)."""
+    import dataclasses
+    out = {}
+    for name in CONFIG_CLASSES:
+        fields = dataclasses.fields(getattr(transformers, name))
+        out[name] = [[f.name, None if f.default is dataclasses.MISSING else f.default] for f in fields]
+    return out
+
+
 def main():
+    FIELDS_OUT.write_text(json.dumps(config_fields(), indent=2) + "\n")
     records = [record(case_id, spec) for case_id, spec in cases()]
     OUT.write_text(json.dumps(records, indent=2) + "\n")
     print(f"wrote {len(records)} cases to {OUT.relative_to(ROOT)}")

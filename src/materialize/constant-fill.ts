@@ -15,7 +15,7 @@ export interface FillRange {
   values?: readonly number[]
 }
 
-/** Floating `values` as little-endian `dtype` elements. */
+/** `values` as little-endian `dtype` elements (floating, or int64 such as BERT's position_ids). */
 export function valuesBytes (dtype: DType, values: readonly number[]): Uint8Array {
   const size = DTYPES[dtype].bytes
   const out = new Uint8Array(values.length * size)
@@ -24,6 +24,7 @@ export function valuesBytes (dtype: DType, values: readonly number[]): Uint8Arra
     case 'float64': new Float64Array(out.buffer).set(values); break
     case 'float16':
     case 'bfloat16': new Uint16Array(out.buffer).set(values.map((v) => encodeElement(dtype, v))); break
+    case 'int64': new BigInt64Array(out.buffer).set(values.map((v) => BigInt(v))); break
     default: throw new Error(`internal: element values of a ${dtype} buffer`)
   }
   return out

@@ -118,6 +118,12 @@ const DtypeEstimate = Type.Object({
   trainingAdam: Type.Integer({ minimum: 0, description: 'Bytes to train with torch.optim.Adam in this dtype: weights + gradients + two Adam states per trainable element, plus buffers.' })
 }, { additionalProperties: false })
 
+const CalculatorRow = (what: string) => Type.Object({
+  largestLayer: Type.Number({ minimum: 0, description: 'Bytes of the largest layer.' }),
+  totalSize: Type.Number({ minimum: 0, description: 'Bytes of the whole module.' }),
+  trainingAdam: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Bytes to train with Adam, or null where accelerate prints N/A.' })
+}, { description: what, additionalProperties: false })
+
 export const Estimate = Type.Object({
   class: Type.String(),
   python: pythonField(),
@@ -126,10 +132,52 @@ export const Estimate = Type.Object({
     float32: DtypeEstimate, float16: DtypeEstimate, bfloat16: DtypeEstimate, int8: DtypeEstimate
   }, { description: 'The same module cast to each dtype, like `accelerate estimate-memory`.', additionalProperties: false }),
   largestTensor: Type.Object({ name: Type.String(), nbytes: Type.Integer() }, { additionalProperties: false }),
-  training: Type.Object({ adam: Type.Integer({ description: 'Bytes to train as built with torch.optim.Adam: weights, gradients, exp_avg, exp_avg_sq, buffers.' }) }, { additionalProperties: false })
+  training: Type.Object({ adam: Type.Integer({ description: 'Bytes to train as built with torch.optim.Adam: weights, gradients, exp_avg, exp_avg_sq, buffers.' }) }, { additionalProperties: false }),
+  calculator: Type.Object({
+    float32: CalculatorRow('float32'),
+    float16: CalculatorRow('float16 or bfloat16 (half the float32 figures)'),
+    int8: CalculatorRow('int8 (a quarter of the float32 figures)'),
+    int4: CalculatorRow('int4 (an eighth of the float32 figures)'),
+    largestLayerNames: Type.Array(Type.String(), { description: 'The layers of the largest size (accelerate\'s layer names), in module order.' })
+  }, {
+    description: 'The table `accelerate estimate-memory` prints (the Hugging Face model memory calculator), by its rules: sizes of the module built in ' +
+      'float32 (integer buffers at their own size), divided for the smaller dtypes; a layer is a module without children or of a class in the ' +
+      'model\'s `_no_split_modules` (e.g. LlamaDecoderLayer); training with Adam is the largest of weights, gradients, optimizer states and step: ' +
+      '4 x the float32 size in float32, 2 x in float16 (mixed precision), not given for int8 and int4.',
+    additionalProperties: false
+  }),
+  kvCache: Type.Optional(Type.Object({
+    batchSize: Type.Integer({ minimum: 1 }),
+    sequenceLength: Type.Integer({ minimum: 1, description: 'Tokens per sequence (query `sequenceLength`, default the config\'s max_position_embeddings).' }),
+    layers: Type.Integer({ minimum: 0 }),
+    slidingLayers: Type.Integer({ minimum: 0, description: 'Layers with sliding-window attention, which keep at most slidingWindow - 1 tokens.' }),
+    slidingWindow: Type.Union([Type.Integer(), Type.Null()]),
+    kvHeads: Type.Integer({ minimum: 0 }),
+    headDim: Type.Integer({ minimum: 0 }),
+    tokensHeld: Type.Integer({ minimum: 0, description: 'Tokens cached, summed over layers (per sequence).' }),
+    dtype: Type.String({ description: 'The model\'s floating dtype as built, which the cache takes.' }),
+    nbytes: Type.Integer({ minimum: 0, description: 'Cache bytes in that dtype.' }),
+    byDtype: Type.Object({
+      float32: Type.Integer({ minimum: 0 }),
+      float16: Type.Integer({ minimum: 0 }),
+      bfloat16: Type.Integer({ minimum: 0 }),
+      int8: Type.Integer({ minimum: 0 }),
+      int4: Type.Integer({ minimum: 0, description: 'Half a byte an element, rounded up; a quantized cache\'s scales are not counted.' })
+    }, { additionalProperties: false })
+  }, {
+    description: 'A transformers decoder\'s key/value cache as DynamicCache(config=model.config) holds it after sequenceLength tokens of batchSize ' +
+      'sequences: 2 x batchSize x kvHeads x headDim x tokensHeld elements. Absent for torch.nn modules and for encoder and encoder-decoder models (BERT, T5).',
+    additionalProperties: false
+  }))
 }, { $id: 'Estimate', title: 'Estimate', description: 'Memory PyTorch would allocate for this module.', additionalProperties: false })
 
 export const nnSchemas = [DTypeName, ModuleSpec, PythonModuleSpec, AnyModuleSpec, TensorInfo, SignatureParam, ModuleClass, ModuleClassList, Estimate]
+
+/** Query parameters of POST /v1/estimate: the batch a decoder's key/value cache is sized for. */
+export const EstimateQuery = Type.Object({
+  batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576, description: 'Sequences in the batch (default 1).' })),
+  sequenceLength: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_073_741_824, description: 'Tokens per sequence (default the config\'s max_position_embeddings).' }))
+}, { additionalProperties: false })
 
 /** Path parameters of GET /v1/modules/{name}. */
 export const ModuleClassParams = Type.Object({ name: Type.String({ description: 'Class name.', maxLength: 200 }) })

@@ -8,6 +8,8 @@ import { buildModule } from '../../src/nn/index.js'
 import { MateriaError, errorDefs } from '../../src/errors.js'
 import type { TensorSpec } from '../../src/tensor/spec.js'
 import { valuesBytes } from '../../src/materialize/constant-fill.js'
+import { configFields } from '../../src/nn/transformers/config.js'
+import { CONFIG_DEFS } from '../../src/nn/transformers/index.js'
 
 interface GoldenCase {
   id: string
@@ -57,3 +59,26 @@ for (const c of cases) {
     }
   })
 }
+
+// Refusals with no transformers answer to compare against: transformers builds these, materia does not
+t.test('classes materia does not build are refused by name', async (t) => {
+  const refused = (spec: unknown): string => {
+    try { buildModule(spec) } catch (e) { t.equal((e as MateriaError).code, errorDefs.constructorArgs.code); return (e as Error).message }
+    return t.fail('built') as unknown as string
+  }
+  t.match(refused({ config: { model_type: 'gemma3' } }), /Gemma3ForConditionalGeneration.*model_type 'gemma3_text'/, 'the image-and-text Gemma3Config')
+  t.match(refused({ config: { model_type: 't5' } }), /AutoModelForCausalLM\. Name the class in 'architectures' \(T5Model, T5ForConditionalGeneration, T5EncoderModel\)$/,
+    'T5 without architectures: AutoModelForCausalLM has no T5 class')
+  // transformers' text begins with the repr of the half-built layer
+  t.equal(refused({ class: 'transformers.BertModel', args: [{ class: 'transformers.BertConfig', kwargs: { add_cross_attention: true } }] }),
+    'BertLayer should be used as a decoder model if cross attention is added')
+  t.match(refused({ class: 'transformers.BertModel', args: [{ class: 'transformers.BertConfig', kwargs: { max_position_embeddings: 2 ** 21 } }] }),
+    /position_ids for at most 1048576 positions/)
+})
+
+// The one definition per config class drives validation and GET /v1/modules: its fields and defaults must be transformers' own
+t.test('config classes: dataclass fields in order with their defaults', async (t) => {
+  const golden = JSON.parse(readFileSync(new URL('../fixtures/transformers-config-fields.json', import.meta.url), 'utf8')) as Record<string, Array<[string, unknown]>>
+  t.strictSame(CONFIG_DEFS.map((d) => d.name).sort(), Object.keys(golden).sort(), 'every config class is in the golden file')
+  for (const def of CONFIG_DEFS) t.strictSame(configFields(def).map(([n, f]) => [n, f.default]), golden[def.name], def.name)
+})

@@ -13,7 +13,7 @@ const find = (id: string): GoldenCase => golden.find((c) => c.id === id) as Gold
 t.test('a config.json becomes a module, materializes with transformers\' inv_freq, and rebuilds under its dtype', async (t) => {
   const app = await build(t)
   const sid = (await app.inject({ method: 'POST', url: '/v1/sessions' })).json().id as string
-  for (const id of ['llama-shorthand-bf16', 'qwen3-shorthand-bf16', 'llama-rope-llama3']) {
+  for (const id of ['llama-shorthand-bf16', 'qwen3-shorthand-bf16', 'llama-rope-llama3', 'bert-model', 't5-shorthand-bf16']) {
     const c = find(id)
     const res = await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules`, payload: c.spec })
     t.equal(res.statusCode, 201, id)
@@ -73,10 +73,40 @@ t.test('estimate from a config, and refusals', async (t) => {
   t.equal(both.statusCode, 400)
 })
 
+t.test('estimate: accelerate\'s table for any module, a decoder\'s KV cache for the batch asked', async (t) => {
+  const app = await build(t)
+  const spec = find('gemma3-shorthand-bf16').spec
+  const res = await app.inject({ method: 'POST', url: '/v1/estimate?batchSize=3&sequenceLength=100', payload: spec })
+  t.equal(res.statusCode, 200)
+  const e = res.json() as { calculator: { float32: { totalSize: number }, int4: { trainingAdam: unknown } }, kvCache: Record<string, unknown> }
+  t.equal(e.calculator.int4.trainingAdam, null, 'no Adam figure for int4, as accelerate prints N/A')
+  // 7 layers, every sixth full: 6 sliding layers keep sliding_window - 1 = 4095 >= 100 tokens, so all 100
+  t.match(e.kvCache, { batchSize: 3, sequenceLength: 100, layers: 7, slidingLayers: 6, slidingWindow: 4096, kvHeads: 2, headDim: 32, tokensHeld: 700, dtype: 'bfloat16' })
+  t.equal(e.kvCache.nbytes, 2 * 3 * 2 * 32 * 700 * 2)
+  const byDefault = (await app.inject({ method: 'POST', url: '/v1/estimate', payload: spec })).json() as { kvCache: { batchSize: number, sequenceLength: number } }
+  t.match(byDefault.kvCache, { batchSize: 1, sequenceLength: 131072 }, 'default: one sequence of max_position_embeddings tokens (Gemma3TextConfig: 131072)')
+  const bert = (await app.inject({ method: 'POST', url: '/v1/estimate?batchSize=2', payload: find('bert-model').spec })).json() as Record<string, unknown>
+  t.equal(bert.kvCache, undefined, 'an encoder has no decoder cache')
+  t.ok(bert.calculator !== undefined)
+  const lin = (await app.inject({ method: 'POST', url: '/v1/estimate', payload: { class: 'Linear', args: [4, 8] } })).json() as { calculator: { float32: { totalSize: number } } }
+  t.equal(lin.calculator.float32.totalSize, (4 * 8 + 8) * 4, 'torch.nn modules get the table too')
+  assertErrorBody(t, await app.inject({ method: 'POST', url: '/v1/estimate?batchSize=0', payload: spec }), 400, errorDefs.validation.code)
+  assertErrorBody(t, await app.inject({ method: 'POST', url: '/v1/estimate?sequenceLength=x', payload: spec }), 400, errorDefs.validation.code)
+  // products past 2^53 are refused rather than rounded
+  const huge = await app.inject({
+    method: 'POST',
+    url: '/v1/estimate?batchSize=1048576&sequenceLength=1073741824',
+    payload: { config: { model_type: 'llama', num_hidden_layers: 4 } }
+  })
+  t.match(assertErrorBody(t, huge, 400, errorDefs.specTooLarge.code).message, /KV cache/)
+})
+
 t.test('the catalog lists transformers classes and their config fields with defaults', async (t) => {
   const app = await build(t)
   const list = (await app.inject('/v1/modules')).json() as { modules: Array<{ qualname: string }> }
-  for (const q of ['transformers.LlamaForCausalLM', 'transformers.LlamaModel', 'transformers.Qwen3ForCausalLM', 'transformers.LlamaConfig', 'transformers.MistralConfig']) {
+  for (const q of ['transformers.LlamaForCausalLM', 'transformers.LlamaModel', 'transformers.Qwen3ForCausalLM', 'transformers.LlamaConfig', 'transformers.MistralConfig',
+    'transformers.BertModel', 'transformers.BertConfig', 'transformers.T5ForConditionalGeneration', 'transformers.T5Config', 'transformers.Gemma3ForCausalLM',
+    'transformers.Gemma3TextModel', 'transformers.Gemma3TextConfig']) {
     t.ok(list.modules.some((m) => m.qualname === q), q)
   }
   const cfg = (await app.inject('/v1/modules/transformers.Qwen3Config')).json() as { signature: Array<{ name: string, default?: unknown, type: string }> }
@@ -94,6 +124,21 @@ t.test('a config with more keys than any real one is refused before it is read',
   for (let i = 0; i < 1000; i++) config[`k${i}`] = i
   const res = await app.inject({ method: 'POST', url: '/v1/estimate', payload: { class: 'transformers.LlamaModel', args: [{ class: 'transformers.LlamaConfig', kwargs: config }] } })
   t.equal(assertErrorBody(t, res, 400, errorDefs.constructorArgs.code).message, 'LlamaConfig takes at most 1000 keys; got 1001')
+})
+
+t.test('BERT and T5: zeros, ones and init specs materialize; default is refused, not drawn with torch.nn rules', async (t) => {
+  const app = await build(t)
+  const sid = (await app.inject({ method: 'POST', url: '/v1/sessions' })).json().id as string
+  for (const id of ['bert-model', 'bert-masked-lm', 't5-conditional-generation']) {
+    const mid = (await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/modules`, payload: find(id).spec })).json().id as string
+    const url = `/v1/sessions/${sid}/modules/${mid}/materializations`
+    const refused = await app.inject({ method: 'POST', url, payload: { init: 'default', seed: 1 } })
+    t.match(assertErrorBody(t, refused, 501, errorDefs.initUnavailable.code).message, /no default init rule for transformers\.models\./, `${id}: default refused`)
+    for (const init of ['zeros', 'ones', { default: 'zeros', overrides: { '*.weight': { fn: 'ones_' } } }]) {
+      const m = await app.inject({ method: 'POST', url, payload: { init, wait: true } })
+      t.equal(m.statusCode, 201, `${id}: ${JSON.stringify(init)}`)
+    }
+  }
 })
 
 t.test('print(module) of a transformers model is a 501 that says so, not a guess', async (t) => {

@@ -108,8 +108,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List the torch.nn classes materia can build
-         * @description Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc.
+         * List the torch.nn and transformers classes materia can build
+         * @description Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc. transformers models (`transformers.LlamaForCausalLM`, …) take a config; each config class (`transformers.LlamaConfig`, …) is listed too, its fields as keyword parameters with transformers' defaults (the same definition validates configs).
          */
         get: operations["listModuleClasses"];
         put?: never;
@@ -151,7 +151,7 @@ export interface paths {
         put?: never;
         /**
          * Estimate the memory of a module
-         * @description Builds the module on the meta device and reports what PyTorch would allocate: totals, per-dtype sizes, the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included. The spec is JSON or written as Python; the answer carries `python`, the canonical expression.
+         * @description Builds the module on the meta device and reports what PyTorch would allocate: totals, per-dtype sizes, the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included. The spec is JSON or written as Python; the answer carries `python`, the canonical expression. `calculator` is the table `accelerate estimate-memory` prints for it; a transformers decoder (from a class or `{"config": …}`) also gets `kvCache`, its key/value cache for `batchSize` sequences of `sequenceLength` tokens (docs/transformers.md).
          */
         post: operations["estimateMemory"];
         delete?: never;
@@ -604,6 +604,73 @@ export interface components {
             training: {
                 /** @description Bytes to train as built with torch.optim.Adam: weights, gradients, exp_avg, exp_avg_sq, buffers. */
                 adam: number;
+            };
+            /** @description The table `accelerate estimate-memory` prints (the Hugging Face model memory calculator), by its rules: sizes of the module built in float32 (integer buffers at their own size), divided for the smaller dtypes; a layer is a module without children or of a class in the model's `_no_split_modules` (e.g. LlamaDecoderLayer); training with Adam is the largest of weights, gradients, optimizer states and step: 4 x the float32 size in float32, 2 x in float16 (mixed precision), not given for int8 and int4. */
+            calculator: {
+                /** @description float32 */
+                float32: {
+                    /** @description Bytes of the largest layer. */
+                    largestLayer: number;
+                    /** @description Bytes of the whole module. */
+                    totalSize: number;
+                    /** @description Bytes to train with Adam, or null where accelerate prints N/A. */
+                    trainingAdam: number | null;
+                };
+                /** @description float16 or bfloat16 (half the float32 figures) */
+                float16: {
+                    /** @description Bytes of the largest layer. */
+                    largestLayer: number;
+                    /** @description Bytes of the whole module. */
+                    totalSize: number;
+                    /** @description Bytes to train with Adam, or null where accelerate prints N/A. */
+                    trainingAdam: number | null;
+                };
+                /** @description int8 (a quarter of the float32 figures) */
+                int8: {
+                    /** @description Bytes of the largest layer. */
+                    largestLayer: number;
+                    /** @description Bytes of the whole module. */
+                    totalSize: number;
+                    /** @description Bytes to train with Adam, or null where accelerate prints N/A. */
+                    trainingAdam: number | null;
+                };
+                /** @description int4 (an eighth of the float32 figures) */
+                int4: {
+                    /** @description Bytes of the largest layer. */
+                    largestLayer: number;
+                    /** @description Bytes of the whole module. */
+                    totalSize: number;
+                    /** @description Bytes to train with Adam, or null where accelerate prints N/A. */
+                    trainingAdam: number | null;
+                };
+                /** @description The layers of the largest size (accelerate's layer names), in module order. */
+                largestLayerNames: string[];
+            };
+            /** @description A transformers decoder's key/value cache as DynamicCache(config=model.config) holds it after sequenceLength tokens of batchSize sequences: 2 x batchSize x kvHeads x headDim x tokensHeld elements. Absent for torch.nn modules and for encoder and encoder-decoder models (BERT, T5). */
+            kvCache?: {
+                batchSize: number;
+                /** @description Tokens per sequence (query `sequenceLength`, default the config's max_position_embeddings). */
+                sequenceLength: number;
+                layers: number;
+                /** @description Layers with sliding-window attention, which keep at most slidingWindow - 1 tokens. */
+                slidingLayers: number;
+                slidingWindow: number | null;
+                kvHeads: number;
+                headDim: number;
+                /** @description Tokens cached, summed over layers (per sequence). */
+                tokensHeld: number;
+                /** @description The model's floating dtype as built, which the cache takes. */
+                dtype: string;
+                /** @description Cache bytes in that dtype. */
+                nbytes: number;
+                byDtype: {
+                    float32: number;
+                    float16: number;
+                    bfloat16: number;
+                    int8: number;
+                    /** @description Half a byte an element, rounded up; a quantized cache's scales are not counted. */
+                    int4: number;
+                };
             };
         };
         /**
@@ -3450,6 +3517,264 @@ export interface components {
             ties?: string[][];
         };
         /**
+         * transformers.models.bert.modeling_bert.BertEmbeddings
+         * @description transformers.models.bert.modeling_bert.BertEmbeddings(config). word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings (type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros. Default init: none yet (transformers' _init_weights is not replayed).
+         */
+        "transformers.models.bert.modeling_bert.BertEmbeddings": {
+            /** @enum {string} */
+            class: "BertEmbeddings" | "transformers.models.bert.modeling_bert.BertEmbeddings";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertSelfAttention
+         * @description transformers.models.bert.modeling_bert.BertSelfAttention(config, is_causal, layer_idx). query, key and value: Linear(hidden_size, hidden_size) with bias.
+         */
+        "transformers.models.bert.modeling_bert.BertSelfAttention": {
+            /** @enum {string} */
+            class: "BertSelfAttention" | "transformers.models.bert.modeling_bert.BertSelfAttention";
+            /** @description Positional arguments, in order: config, is_causal, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+                /** @description is_causal: bool = false */
+                is_causal?: boolean;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertCrossAttention
+         * @description transformers.models.bert.modeling_bert.BertCrossAttention(config, is_causal, layer_idx). query, key and value: Linear(hidden_size, hidden_size) with bias.
+         */
+        "transformers.models.bert.modeling_bert.BertCrossAttention": {
+            /** @enum {string} */
+            class: "BertCrossAttention" | "transformers.models.bert.modeling_bert.BertCrossAttention";
+            /** @description Positional arguments, in order: config, is_causal, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+                /** @description is_causal: bool = false */
+                is_causal?: boolean;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertSelfOutput
+         * @description transformers.models.bert.modeling_bert.BertSelfOutput(config). dense (hidden, hidden), LayerNorm.
+         */
+        "transformers.models.bert.modeling_bert.BertSelfOutput": {
+            /** @enum {string} */
+            class: "BertSelfOutput" | "transformers.models.bert.modeling_bert.BertSelfOutput";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertIntermediate
+         * @description transformers.models.bert.modeling_bert.BertIntermediate(config). dense (intermediate_size, hidden_size).
+         */
+        "transformers.models.bert.modeling_bert.BertIntermediate": {
+            /** @enum {string} */
+            class: "BertIntermediate" | "transformers.models.bert.modeling_bert.BertIntermediate";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertOutput
+         * @description transformers.models.bert.modeling_bert.BertOutput(config). dense (hidden_size, intermediate_size), LayerNorm.
+         */
+        "transformers.models.bert.modeling_bert.BertOutput": {
+            /** @enum {string} */
+            class: "BertOutput" | "transformers.models.bert.modeling_bert.BertOutput";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertPooler
+         * @description transformers.models.bert.modeling_bert.BertPooler(config). dense (hidden, hidden), then tanh.
+         */
+        "transformers.models.bert.modeling_bert.BertPooler": {
+            /** @enum {string} */
+            class: "BertPooler" | "transformers.models.bert.modeling_bert.BertPooler";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertAttention
+         * @description transformers.models.bert.modeling_bert.BertAttention(config, is_causal, layer_idx, is_cross_attention). self (BertSelfAttention, or BertCrossAttention) and output (BertSelfOutput).
+         */
+        "transformers.models.bert.modeling_bert.BertAttention": {
+            /** @enum {string} */
+            class: "BertAttention" | "transformers.models.bert.modeling_bert.BertAttention";
+            /** @description Positional arguments, in order: config, is_causal, layer_idx, is_cross_attention. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+                /** @description is_causal: bool = false */
+                is_causal?: boolean;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+                /** @description is_cross_attention: bool = false */
+                is_cross_attention?: boolean;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertLayer
+         * @description transformers.models.bert.modeling_bert.BertLayer(config, layer_idx). attention, (crossattention with add_cross_attention, decoders only), intermediate, output.
+         */
+        "transformers.models.bert.modeling_bert.BertLayer": {
+            /** @enum {string} */
+            class: "BertLayer" | "transformers.models.bert.modeling_bert.BertLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertEncoder
+         * @description transformers.models.bert.modeling_bert.BertEncoder(config). layer: num_hidden_layers BertLayers.
+         */
+        "transformers.models.bert.modeling_bert.BertEncoder": {
+            /** @enum {string} */
+            class: "BertEncoder" | "transformers.models.bert.modeling_bert.BertEncoder";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.BertModel
+         * @description transformers.BertModel(config, add_pooling_layer). The bare BERT encoder: embeddings, encoder, pooler (add_pooling_layer). Takes a transformers.BertConfig.
+         */
+        "transformers.BertModel": {
+            /** @enum {string} */
+            class: "BertModel" | "transformers.BertModel";
+            /** @description Positional arguments, in order: config, add_pooling_layer. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+                /** @description add_pooling_layer: bool = true */
+                add_pooling_layer?: boolean;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertPredictionHeadTransform
+         * @description transformers.models.bert.modeling_bert.BertPredictionHeadTransform(config). dense (hidden, hidden), activation, LayerNorm.
+         */
+        "transformers.models.bert.modeling_bert.BertPredictionHeadTransform": {
+            /** @enum {string} */
+            class: "BertPredictionHeadTransform" | "transformers.models.bert.modeling_bert.BertPredictionHeadTransform";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertLMPredictionHead
+         * @description transformers.models.bert.modeling_bert.BertLMPredictionHead(config). bias (vocab_size), transform, decoder Linear(hidden_size, vocab_size).
+         */
+        "transformers.models.bert.modeling_bert.BertLMPredictionHead": {
+            /** @enum {string} */
+            class: "BertLMPredictionHead" | "transformers.models.bert.modeling_bert.BertLMPredictionHead";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.bert.modeling_bert.BertOnlyMLMHead
+         * @description transformers.models.bert.modeling_bert.BertOnlyMLMHead(config). predictions (BertLMPredictionHead).
+         */
+        "transformers.models.bert.modeling_bert.BertOnlyMLMHead": {
+            /** @enum {string} */
+            class: "BertOnlyMLMHead" | "transformers.models.bert.modeling_bert.BertOnlyMLMHead";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.BertForMaskedLM
+         * @description transformers.BertForMaskedLM(config). BERT with a masked-language-modelling head: BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig.
+         */
+        "transformers.BertForMaskedLM": {
+            /** @enum {string} */
+            class: "BertForMaskedLM" | "transformers.BertForMaskedLM";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.BertLMHeadModel
+         * @description transformers.BertLMHeadModel(config). BERT as a causal language model (is_decoder): BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig.
+         */
+        "transformers.BertLMHeadModel": {
+            /** @enum {string} */
+            class: "BertLMHeadModel" | "transformers.BertLMHeadModel";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: BertConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
          * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm
          * @description transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.zeros at construction.
          */
@@ -3582,6 +3907,143 @@ export interface components {
             args?: components["schemas"]["SpecArgument"][];
             kwargs?: {
                 /** @description config: Gemma2Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm
+         * @description transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.zeros at construction.
+         */
+        "transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm": {
+            /** @enum {string} */
+            class: "Gemma3RMSNorm" | "transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma3.modeling_gemma3.Gemma3RotaryEmbedding
+         * @description transformers.models.gemma3.modeling_gemma3.Gemma3RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+         */
+        "transformers.models.gemma3.modeling_gemma3.Gemma3RotaryEmbedding": {
+            /** @enum {string} */
+            class: "Gemma3RotaryEmbedding" | "transformers.models.gemma3.modeling_gemma3.Gemma3RotaryEmbedding";
+            /** @description Positional arguments, in order: config, device. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma3TextConfig */
+                config?: unknown;
+                /**
+                 * @description device: Optional[Union[str, torch.device]] = null
+                 * @enum {string|null}
+                 */
+                device?: "meta" | "cpu" | "worker" | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma3.modeling_gemma3.Gemma3MLP
+         * @description transformers.models.gemma3.modeling_gemma3.Gemma3MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+         */
+        "transformers.models.gemma3.modeling_gemma3.Gemma3MLP": {
+            /** @enum {string} */
+            class: "Gemma3MLP" | "transformers.models.gemma3.modeling_gemma3.Gemma3MLP";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma3TextConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma3.modeling_gemma3.Gemma3TextScaledWordEmbedding
+         * @description transformers.models.gemma3.modeling_gemma3.Gemma3TextScaledWordEmbedding(num_embeddings, embedding_dim, padding_idx, embed_scale). An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) ~ N(0, 1), with the padding_idx row zeroed, and a non-persistent 0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.
+         */
+        "transformers.models.gemma3.modeling_gemma3.Gemma3TextScaledWordEmbedding": {
+            /** @enum {string} */
+            class: "Gemma3TextScaledWordEmbedding" | "transformers.models.gemma3.modeling_gemma3.Gemma3TextScaledWordEmbedding";
+            /** @description Positional arguments, in order: num_embeddings, embedding_dim, padding_idx, embed_scale. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description num_embeddings: int */
+                num_embeddings?: number;
+                /** @description embedding_dim: int */
+                embedding_dim?: number;
+                /** @description padding_idx: Optional[int] = null */
+                padding_idx?: number | null;
+                /** @description embed_scale: float = 1 */
+                embed_scale?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma3.modeling_gemma3.Gemma3Attention
+         * @description transformers.models.gemma3.modeling_gemma3.Gemma3Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+         */
+        "transformers.models.gemma3.modeling_gemma3.Gemma3Attention": {
+            /** @enum {string} */
+            class: "Gemma3Attention" | "transformers.models.gemma3.modeling_gemma3.Gemma3Attention";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma3TextConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.gemma3.modeling_gemma3.Gemma3DecoderLayer
+         * @description transformers.models.gemma3.modeling_gemma3.Gemma3DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+         */
+        "transformers.models.gemma3.modeling_gemma3.Gemma3DecoderLayer": {
+            /** @enum {string} */
+            class: "Gemma3DecoderLayer" | "transformers.models.gemma3.modeling_gemma3.Gemma3DecoderLayer";
+            /** @description Positional arguments, in order: config, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma3TextConfig */
+                config?: unknown;
+                /** @description layer_idx: int */
+                layer_idx?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Gemma3TextModel
+         * @description transformers.Gemma3TextModel(config). The bare Gemma3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Gemma3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Gemma3TextConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones, then RMSNorm weights zeros.
+         */
+        "transformers.Gemma3TextModel": {
+            /** @enum {string} */
+            class: "Gemma3TextModel" | "transformers.Gemma3TextModel";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma3TextConfig */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.Gemma3ForCausalLM
+         * @description transformers.Gemma3ForCausalLM(config). Gemma3TextModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Gemma3TextConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones, then RMSNorm weights zeros.
+         */
+        "transformers.Gemma3ForCausalLM": {
+            /** @enum {string} */
+            class: "Gemma3ForCausalLM" | "transformers.Gemma3ForCausalLM";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: Gemma3TextConfig */
                 config?: unknown;
             };
             ties?: string[][];
@@ -4589,6 +5051,210 @@ export interface components {
             ties?: string[][];
         };
         /**
+         * transformers.models.t5.modeling_t5.T5LayerNorm
+         * @description transformers.models.t5.modeling_t5.T5LayerNorm(hidden_size, eps). RMS layer norm without mean or bias: weight (hidden_size,), torch.ones at construction.
+         */
+        "transformers.models.t5.modeling_t5.T5LayerNorm": {
+            /** @enum {string} */
+            class: "T5LayerNorm" | "transformers.models.t5.modeling_t5.T5LayerNorm";
+            /** @description Positional arguments, in order: hidden_size, eps. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description hidden_size: int */
+                hidden_size?: number;
+                /** @description eps: float = 0.000001 */
+                eps?: number;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.t5.modeling_t5.T5DenseActDense
+         * @description transformers.models.t5.modeling_t5.T5DenseActDense(config). wi (d_ff, d_model), wo (d_model, d_ff), no biases.
+         */
+        "transformers.models.t5.modeling_t5.T5DenseActDense": {
+            /** @enum {string} */
+            class: "T5DenseActDense" | "transformers.models.t5.modeling_t5.T5DenseActDense";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.t5.modeling_t5.T5DenseGatedActDense
+         * @description transformers.models.t5.modeling_t5.T5DenseGatedActDense(config). wi_0 and wi_1 (d_ff, d_model), wo (d_model, d_ff), no biases.
+         */
+        "transformers.models.t5.modeling_t5.T5DenseGatedActDense": {
+            /** @enum {string} */
+            class: "T5DenseGatedActDense" | "transformers.models.t5.modeling_t5.T5DenseGatedActDense";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.t5.modeling_t5.T5LayerFF
+         * @description transformers.models.t5.modeling_t5.T5LayerFF(config). DenseReluDense (gated with a gated feed_forward_proj), layer_norm.
+         */
+        "transformers.models.t5.modeling_t5.T5LayerFF": {
+            /** @enum {string} */
+            class: "T5LayerFF" | "transformers.models.t5.modeling_t5.T5LayerFF";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.t5.modeling_t5.T5Attention
+         * @description transformers.models.t5.modeling_t5.T5Attention(config, has_relative_attention_bias, layer_idx, is_causal). q, k, v (num_heads * d_kv, d_model) and o (d_model, num_heads * d_kv), no biases; relative_attention_bias (relative_attention_num_buckets, num_heads) with has_relative_attention_bias.
+         */
+        "transformers.models.t5.modeling_t5.T5Attention": {
+            /** @enum {string} */
+            class: "T5Attention" | "transformers.models.t5.modeling_t5.T5Attention";
+            /** @description Positional arguments, in order: config, has_relative_attention_bias, layer_idx, is_causal. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+                /** @description has_relative_attention_bias: bool = false */
+                has_relative_attention_bias?: boolean;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+                /** @description is_causal: bool = false */
+                is_causal?: boolean;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.t5.modeling_t5.T5LayerSelfAttention
+         * @description transformers.models.t5.modeling_t5.T5LayerSelfAttention(config, has_relative_attention_bias, layer_idx). SelfAttention (T5Attention), layer_norm.
+         */
+        "transformers.models.t5.modeling_t5.T5LayerSelfAttention": {
+            /** @enum {string} */
+            class: "T5LayerSelfAttention" | "transformers.models.t5.modeling_t5.T5LayerSelfAttention";
+            /** @description Positional arguments, in order: config, has_relative_attention_bias, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+                /** @description has_relative_attention_bias: bool = false */
+                has_relative_attention_bias?: boolean;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.t5.modeling_t5.T5LayerCrossAttention
+         * @description transformers.models.t5.modeling_t5.T5LayerCrossAttention(config, has_relative_attention_bias, layer_idx). EncDecAttention (T5Attention), layer_norm.
+         */
+        "transformers.models.t5.modeling_t5.T5LayerCrossAttention": {
+            /** @enum {string} */
+            class: "T5LayerCrossAttention" | "transformers.models.t5.modeling_t5.T5LayerCrossAttention";
+            /** @description Positional arguments, in order: config, has_relative_attention_bias, layer_idx. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+                /** @description has_relative_attention_bias: bool = false */
+                has_relative_attention_bias?: boolean;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.t5.modeling_t5.T5Block
+         * @description transformers.models.t5.modeling_t5.T5Block(config, has_relative_attention_bias, layer_idx, is_decoder). layer: T5LayerSelfAttention, (T5LayerCrossAttention in a decoder), T5LayerFF.
+         */
+        "transformers.models.t5.modeling_t5.T5Block": {
+            /** @enum {string} */
+            class: "T5Block" | "transformers.models.t5.modeling_t5.T5Block";
+            /** @description Positional arguments, in order: config, has_relative_attention_bias, layer_idx, is_decoder. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+                /** @description has_relative_attention_bias: bool = false */
+                has_relative_attention_bias?: boolean;
+                /** @description layer_idx: Optional[int] = null */
+                layer_idx?: number | null;
+                /** @description is_decoder: bool = false */
+                is_decoder?: boolean;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.models.t5.modeling_t5.T5Stack
+         * @description transformers.models.t5.modeling_t5.T5Stack(config, is_decoder). embed_tokens (vocab_size, d_model), block (num_layers T5Blocks; num_decoder_layers in the decoder), final_layer_norm.
+         */
+        "transformers.models.t5.modeling_t5.T5Stack": {
+            /** @enum {string} */
+            class: "T5Stack" | "transformers.models.t5.modeling_t5.T5Stack";
+            /** @description Positional arguments, in order: config, is_decoder. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+                /** @description is_decoder: bool = false */
+                is_decoder?: boolean;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.T5Model
+         * @description transformers.T5Model(config). The bare T5 encoder-decoder: shared (vocab_size, d_model), encoder and decoder T5Stacks. Takes a transformers.T5Config.
+         */
+        "transformers.T5Model": {
+            /** @enum {string} */
+            class: "T5Model" | "transformers.T5Model";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.T5ForConditionalGeneration
+         * @description transformers.T5ForConditionalGeneration(config). T5Model plus lm_head (vocab_size, d_model), tied to shared. Takes a transformers.T5Config.
+         */
+        "transformers.T5ForConditionalGeneration": {
+            /** @enum {string} */
+            class: "T5ForConditionalGeneration" | "transformers.T5ForConditionalGeneration";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
+         * transformers.T5EncoderModel
+         * @description transformers.T5EncoderModel(config). shared and the encoder T5Stack only. Takes a transformers.T5Config.
+         */
+        "transformers.T5EncoderModel": {
+            /** @enum {string} */
+            class: "T5EncoderModel" | "transformers.T5EncoderModel";
+            /** @description Positional arguments, in order: config. */
+            args?: components["schemas"]["SpecArgument"][];
+            kwargs?: {
+                /** @description config: T5Config */
+                config?: unknown;
+            };
+            ties?: string[][];
+        };
+        /**
          * Health
          * @description The process is alive.
          */
@@ -4661,14 +5327,14 @@ export interface components {
          * SpecArgument
          * @description A constructor argument as JSON: a number, string, boolean or null, a list or tuple (array), a dict (object), or, wherever PyTorch takes a module, a nested module spec (typed by its class's component).
          */
-        SpecArgument: (number | null) | string | boolean | components["schemas"]["SpecListItem"][] | components["schemas"]["torch.nn.Linear"] | components["schemas"]["torch.nn.modules.linear.NonDynamicallyQuantizableLinear"] | components["schemas"]["torch.nn.Bilinear"] | components["schemas"]["torch.nn.Identity"] | components["schemas"]["torch.nn.Conv1d"] | components["schemas"]["torch.nn.Conv2d"] | components["schemas"]["torch.nn.Conv3d"] | components["schemas"]["torch.nn.ConvTranspose1d"] | components["schemas"]["torch.nn.ConvTranspose2d"] | components["schemas"]["torch.nn.ConvTranspose3d"] | components["schemas"]["torch.nn.Embedding"] | components["schemas"]["torch.nn.EmbeddingBag"] | components["schemas"]["torch.nn.LayerNorm"] | components["schemas"]["torch.nn.GroupNorm"] | components["schemas"]["torch.nn.RMSNorm"] | components["schemas"]["torch.nn.LocalResponseNorm"] | components["schemas"]["torch.nn.CrossMapLRN2d"] | components["schemas"]["torch.nn.BatchNorm1d"] | components["schemas"]["torch.nn.BatchNorm2d"] | components["schemas"]["torch.nn.BatchNorm3d"] | components["schemas"]["torch.nn.SyncBatchNorm"] | components["schemas"]["torch.nn.InstanceNorm1d"] | components["schemas"]["torch.nn.InstanceNorm2d"] | components["schemas"]["torch.nn.InstanceNorm3d"] | components["schemas"]["torch.nn.ReLU"] | components["schemas"]["torch.nn.ReLU6"] | components["schemas"]["torch.nn.RReLU"] | components["schemas"]["torch.nn.Hardtanh"] | components["schemas"]["torch.nn.GELU"] | components["schemas"]["torch.nn.SiLU"] | components["schemas"]["torch.nn.Mish"] | components["schemas"]["torch.nn.Tanh"] | components["schemas"]["torch.nn.Sigmoid"] | components["schemas"]["torch.nn.Hardswish"] | components["schemas"]["torch.nn.Hardsigmoid"] | components["schemas"]["torch.nn.ELU"] | components["schemas"]["torch.nn.CELU"] | components["schemas"]["torch.nn.SELU"] | components["schemas"]["torch.nn.GLU"] | components["schemas"]["torch.nn.LeakyReLU"] | components["schemas"]["torch.nn.Softplus"] | components["schemas"]["torch.nn.Softsign"] | components["schemas"]["torch.nn.Softmax"] | components["schemas"]["torch.nn.LogSoftmax"] | components["schemas"]["torch.nn.Softmin"] | components["schemas"]["torch.nn.Softmax2d"] | components["schemas"]["torch.nn.Tanhshrink"] | components["schemas"]["torch.nn.Threshold"] | components["schemas"]["torch.nn.Hardshrink"] | components["schemas"]["torch.nn.Softshrink"] | components["schemas"]["torch.nn.LogSigmoid"] | components["schemas"]["torch.nn.PReLU"] | components["schemas"]["torch.nn.Dropout"] | components["schemas"]["torch.nn.Dropout1d"] | components["schemas"]["torch.nn.Dropout2d"] | components["schemas"]["torch.nn.Dropout3d"] | components["schemas"]["torch.nn.AlphaDropout"] | components["schemas"]["torch.nn.FeatureAlphaDropout"] | components["schemas"]["torch.nn.MaxPool1d"] | components["schemas"]["torch.nn.MaxPool2d"] | components["schemas"]["torch.nn.MaxPool3d"] | components["schemas"]["torch.nn.AvgPool1d"] | components["schemas"]["torch.nn.AvgPool2d"] | components["schemas"]["torch.nn.AvgPool3d"] | components["schemas"]["torch.nn.AdaptiveAvgPool1d"] | components["schemas"]["torch.nn.AdaptiveAvgPool2d"] | components["schemas"]["torch.nn.AdaptiveAvgPool3d"] | components["schemas"]["torch.nn.AdaptiveMaxPool1d"] | components["schemas"]["torch.nn.AdaptiveMaxPool2d"] | components["schemas"]["torch.nn.AdaptiveMaxPool3d"] | components["schemas"]["torch.nn.LPPool1d"] | components["schemas"]["torch.nn.LPPool2d"] | components["schemas"]["torch.nn.LPPool3d"] | components["schemas"]["torch.nn.FractionalMaxPool2d"] | components["schemas"]["torch.nn.FractionalMaxPool3d"] | components["schemas"]["torch.nn.MaxUnpool1d"] | components["schemas"]["torch.nn.MaxUnpool2d"] | components["schemas"]["torch.nn.MaxUnpool3d"] | components["schemas"]["torch.nn.ZeroPad1d"] | components["schemas"]["torch.nn.ZeroPad2d"] | components["schemas"]["torch.nn.ZeroPad3d"] | components["schemas"]["torch.nn.ConstantPad1d"] | components["schemas"]["torch.nn.ConstantPad2d"] | components["schemas"]["torch.nn.ConstantPad3d"] | components["schemas"]["torch.nn.ReflectionPad1d"] | components["schemas"]["torch.nn.ReflectionPad2d"] | components["schemas"]["torch.nn.ReflectionPad3d"] | components["schemas"]["torch.nn.ReplicationPad1d"] | components["schemas"]["torch.nn.ReplicationPad2d"] | components["schemas"]["torch.nn.ReplicationPad3d"] | components["schemas"]["torch.nn.CircularPad1d"] | components["schemas"]["torch.nn.CircularPad2d"] | components["schemas"]["torch.nn.CircularPad3d"] | components["schemas"]["torch.nn.Sequential"] | components["schemas"]["torch.nn.ModuleList"] | components["schemas"]["torch.nn.ModuleDict"] | components["schemas"]["torch.nn.Module"] | components["schemas"]["torch.nn.Flatten"] | components["schemas"]["torch.nn.Unflatten"] | components["schemas"]["torch.nn.Upsample"] | components["schemas"]["torch.nn.UpsamplingNearest2d"] | components["schemas"]["torch.nn.UpsamplingBilinear2d"] | components["schemas"]["torch.nn.PixelShuffle"] | components["schemas"]["torch.nn.PixelUnshuffle"] | components["schemas"]["torch.nn.ChannelShuffle"] | components["schemas"]["torch.nn.CosineSimilarity"] | components["schemas"]["torch.nn.PairwiseDistance"] | components["schemas"]["torch.nn.Fold"] | components["schemas"]["torch.nn.Unfold"] | components["schemas"]["torch.nn.RNN"] | components["schemas"]["torch.nn.LSTM"] | components["schemas"]["torch.nn.GRU"] | components["schemas"]["torch.nn.RNNCell"] | components["schemas"]["torch.nn.LSTMCell"] | components["schemas"]["torch.nn.GRUCell"] | components["schemas"]["torch.nn.MultiheadAttention"] | components["schemas"]["torch.nn.TransformerEncoderLayer"] | components["schemas"]["torch.nn.TransformerDecoderLayer"] | components["schemas"]["torch.nn.TransformerEncoder"] | components["schemas"]["torch.nn.TransformerDecoder"] | components["schemas"]["torch.nn.Transformer"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2MLP"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2Attention"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer"] | components["schemas"]["transformers.Gemma2Model"] | components["schemas"]["transformers.Gemma2ForCausalLM"] | components["schemas"]["transformers.pytorch_utils.Conv1D"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Attention"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2MLP"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Block"] | components["schemas"]["transformers.GPT2Model"] | components["schemas"]["transformers.GPT2LMHeadModel"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRMSNorm"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRotaryEmbedding"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaMLP"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaAttention"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaDecoderLayer"] | components["schemas"]["transformers.LlamaModel"] | components["schemas"]["transformers.LlamaForCausalLM"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRMSNorm"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralMLP"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralAttention"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralDecoderLayer"] | components["schemas"]["transformers.MistralModel"] | components["schemas"]["transformers.MistralForCausalLM"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralMLP"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralExperts"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralAttention"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer"] | components["schemas"]["transformers.MixtralModel"] | components["schemas"]["transformers.MixtralForCausalLM"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RMSNorm"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3MLP"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3Attention"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3DecoderLayer"] | components["schemas"]["transformers.Phi3Model"] | components["schemas"]["transformers.Phi3ForCausalLM"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2MLP"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2Attention"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer"] | components["schemas"]["transformers.Qwen2Model"] | components["schemas"]["transformers.Qwen2ForCausalLM"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3MLP"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3Attention"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer"] | components["schemas"]["transformers.Qwen3Model"] | components["schemas"]["transformers.Qwen3ForCausalLM"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer"] | components["schemas"]["transformers.Qwen3MoeModel"] | components["schemas"]["transformers.Qwen3MoeForCausalLM"] | {
+        SpecArgument: (number | null) | string | boolean | components["schemas"]["SpecListItem"][] | components["schemas"]["torch.nn.Linear"] | components["schemas"]["torch.nn.modules.linear.NonDynamicallyQuantizableLinear"] | components["schemas"]["torch.nn.Bilinear"] | components["schemas"]["torch.nn.Identity"] | components["schemas"]["torch.nn.Conv1d"] | components["schemas"]["torch.nn.Conv2d"] | components["schemas"]["torch.nn.Conv3d"] | components["schemas"]["torch.nn.ConvTranspose1d"] | components["schemas"]["torch.nn.ConvTranspose2d"] | components["schemas"]["torch.nn.ConvTranspose3d"] | components["schemas"]["torch.nn.Embedding"] | components["schemas"]["torch.nn.EmbeddingBag"] | components["schemas"]["torch.nn.LayerNorm"] | components["schemas"]["torch.nn.GroupNorm"] | components["schemas"]["torch.nn.RMSNorm"] | components["schemas"]["torch.nn.LocalResponseNorm"] | components["schemas"]["torch.nn.CrossMapLRN2d"] | components["schemas"]["torch.nn.BatchNorm1d"] | components["schemas"]["torch.nn.BatchNorm2d"] | components["schemas"]["torch.nn.BatchNorm3d"] | components["schemas"]["torch.nn.SyncBatchNorm"] | components["schemas"]["torch.nn.InstanceNorm1d"] | components["schemas"]["torch.nn.InstanceNorm2d"] | components["schemas"]["torch.nn.InstanceNorm3d"] | components["schemas"]["torch.nn.ReLU"] | components["schemas"]["torch.nn.ReLU6"] | components["schemas"]["torch.nn.RReLU"] | components["schemas"]["torch.nn.Hardtanh"] | components["schemas"]["torch.nn.GELU"] | components["schemas"]["torch.nn.SiLU"] | components["schemas"]["torch.nn.Mish"] | components["schemas"]["torch.nn.Tanh"] | components["schemas"]["torch.nn.Sigmoid"] | components["schemas"]["torch.nn.Hardswish"] | components["schemas"]["torch.nn.Hardsigmoid"] | components["schemas"]["torch.nn.ELU"] | components["schemas"]["torch.nn.CELU"] | components["schemas"]["torch.nn.SELU"] | components["schemas"]["torch.nn.GLU"] | components["schemas"]["torch.nn.LeakyReLU"] | components["schemas"]["torch.nn.Softplus"] | components["schemas"]["torch.nn.Softsign"] | components["schemas"]["torch.nn.Softmax"] | components["schemas"]["torch.nn.LogSoftmax"] | components["schemas"]["torch.nn.Softmin"] | components["schemas"]["torch.nn.Softmax2d"] | components["schemas"]["torch.nn.Tanhshrink"] | components["schemas"]["torch.nn.Threshold"] | components["schemas"]["torch.nn.Hardshrink"] | components["schemas"]["torch.nn.Softshrink"] | components["schemas"]["torch.nn.LogSigmoid"] | components["schemas"]["torch.nn.PReLU"] | components["schemas"]["torch.nn.Dropout"] | components["schemas"]["torch.nn.Dropout1d"] | components["schemas"]["torch.nn.Dropout2d"] | components["schemas"]["torch.nn.Dropout3d"] | components["schemas"]["torch.nn.AlphaDropout"] | components["schemas"]["torch.nn.FeatureAlphaDropout"] | components["schemas"]["torch.nn.MaxPool1d"] | components["schemas"]["torch.nn.MaxPool2d"] | components["schemas"]["torch.nn.MaxPool3d"] | components["schemas"]["torch.nn.AvgPool1d"] | components["schemas"]["torch.nn.AvgPool2d"] | components["schemas"]["torch.nn.AvgPool3d"] | components["schemas"]["torch.nn.AdaptiveAvgPool1d"] | components["schemas"]["torch.nn.AdaptiveAvgPool2d"] | components["schemas"]["torch.nn.AdaptiveAvgPool3d"] | components["schemas"]["torch.nn.AdaptiveMaxPool1d"] | components["schemas"]["torch.nn.AdaptiveMaxPool2d"] | components["schemas"]["torch.nn.AdaptiveMaxPool3d"] | components["schemas"]["torch.nn.LPPool1d"] | components["schemas"]["torch.nn.LPPool2d"] | components["schemas"]["torch.nn.LPPool3d"] | components["schemas"]["torch.nn.FractionalMaxPool2d"] | components["schemas"]["torch.nn.FractionalMaxPool3d"] | components["schemas"]["torch.nn.MaxUnpool1d"] | components["schemas"]["torch.nn.MaxUnpool2d"] | components["schemas"]["torch.nn.MaxUnpool3d"] | components["schemas"]["torch.nn.ZeroPad1d"] | components["schemas"]["torch.nn.ZeroPad2d"] | components["schemas"]["torch.nn.ZeroPad3d"] | components["schemas"]["torch.nn.ConstantPad1d"] | components["schemas"]["torch.nn.ConstantPad2d"] | components["schemas"]["torch.nn.ConstantPad3d"] | components["schemas"]["torch.nn.ReflectionPad1d"] | components["schemas"]["torch.nn.ReflectionPad2d"] | components["schemas"]["torch.nn.ReflectionPad3d"] | components["schemas"]["torch.nn.ReplicationPad1d"] | components["schemas"]["torch.nn.ReplicationPad2d"] | components["schemas"]["torch.nn.ReplicationPad3d"] | components["schemas"]["torch.nn.CircularPad1d"] | components["schemas"]["torch.nn.CircularPad2d"] | components["schemas"]["torch.nn.CircularPad3d"] | components["schemas"]["torch.nn.Sequential"] | components["schemas"]["torch.nn.ModuleList"] | components["schemas"]["torch.nn.ModuleDict"] | components["schemas"]["torch.nn.Module"] | components["schemas"]["torch.nn.Flatten"] | components["schemas"]["torch.nn.Unflatten"] | components["schemas"]["torch.nn.Upsample"] | components["schemas"]["torch.nn.UpsamplingNearest2d"] | components["schemas"]["torch.nn.UpsamplingBilinear2d"] | components["schemas"]["torch.nn.PixelShuffle"] | components["schemas"]["torch.nn.PixelUnshuffle"] | components["schemas"]["torch.nn.ChannelShuffle"] | components["schemas"]["torch.nn.CosineSimilarity"] | components["schemas"]["torch.nn.PairwiseDistance"] | components["schemas"]["torch.nn.Fold"] | components["schemas"]["torch.nn.Unfold"] | components["schemas"]["torch.nn.RNN"] | components["schemas"]["torch.nn.LSTM"] | components["schemas"]["torch.nn.GRU"] | components["schemas"]["torch.nn.RNNCell"] | components["schemas"]["torch.nn.LSTMCell"] | components["schemas"]["torch.nn.GRUCell"] | components["schemas"]["torch.nn.MultiheadAttention"] | components["schemas"]["torch.nn.TransformerEncoderLayer"] | components["schemas"]["torch.nn.TransformerDecoderLayer"] | components["schemas"]["torch.nn.TransformerEncoder"] | components["schemas"]["torch.nn.TransformerDecoder"] | components["schemas"]["torch.nn.Transformer"] | components["schemas"]["transformers.models.bert.modeling_bert.BertEmbeddings"] | components["schemas"]["transformers.models.bert.modeling_bert.BertSelfAttention"] | components["schemas"]["transformers.models.bert.modeling_bert.BertCrossAttention"] | components["schemas"]["transformers.models.bert.modeling_bert.BertSelfOutput"] | components["schemas"]["transformers.models.bert.modeling_bert.BertIntermediate"] | components["schemas"]["transformers.models.bert.modeling_bert.BertOutput"] | components["schemas"]["transformers.models.bert.modeling_bert.BertPooler"] | components["schemas"]["transformers.models.bert.modeling_bert.BertAttention"] | components["schemas"]["transformers.models.bert.modeling_bert.BertLayer"] | components["schemas"]["transformers.models.bert.modeling_bert.BertEncoder"] | components["schemas"]["transformers.BertModel"] | components["schemas"]["transformers.models.bert.modeling_bert.BertPredictionHeadTransform"] | components["schemas"]["transformers.models.bert.modeling_bert.BertLMPredictionHead"] | components["schemas"]["transformers.models.bert.modeling_bert.BertOnlyMLMHead"] | components["schemas"]["transformers.BertForMaskedLM"] | components["schemas"]["transformers.BertLMHeadModel"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2MLP"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2Attention"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer"] | components["schemas"]["transformers.Gemma2Model"] | components["schemas"]["transformers.Gemma2ForCausalLM"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3RotaryEmbedding"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3MLP"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3TextScaledWordEmbedding"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3Attention"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3DecoderLayer"] | components["schemas"]["transformers.Gemma3TextModel"] | components["schemas"]["transformers.Gemma3ForCausalLM"] | components["schemas"]["transformers.pytorch_utils.Conv1D"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Attention"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2MLP"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Block"] | components["schemas"]["transformers.GPT2Model"] | components["schemas"]["transformers.GPT2LMHeadModel"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRMSNorm"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRotaryEmbedding"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaMLP"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaAttention"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaDecoderLayer"] | components["schemas"]["transformers.LlamaModel"] | components["schemas"]["transformers.LlamaForCausalLM"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRMSNorm"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralMLP"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralAttention"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralDecoderLayer"] | components["schemas"]["transformers.MistralModel"] | components["schemas"]["transformers.MistralForCausalLM"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralMLP"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralExperts"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralAttention"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer"] | components["schemas"]["transformers.MixtralModel"] | components["schemas"]["transformers.MixtralForCausalLM"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RMSNorm"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3MLP"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3Attention"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3DecoderLayer"] | components["schemas"]["transformers.Phi3Model"] | components["schemas"]["transformers.Phi3ForCausalLM"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2MLP"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2Attention"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer"] | components["schemas"]["transformers.Qwen2Model"] | components["schemas"]["transformers.Qwen2ForCausalLM"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3MLP"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3Attention"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer"] | components["schemas"]["transformers.Qwen3Model"] | components["schemas"]["transformers.Qwen3ForCausalLM"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer"] | components["schemas"]["transformers.Qwen3MoeModel"] | components["schemas"]["transformers.Qwen3MoeForCausalLM"] | components["schemas"]["transformers.models.t5.modeling_t5.T5LayerNorm"] | components["schemas"]["transformers.models.t5.modeling_t5.T5DenseActDense"] | components["schemas"]["transformers.models.t5.modeling_t5.T5DenseGatedActDense"] | components["schemas"]["transformers.models.t5.modeling_t5.T5LayerFF"] | components["schemas"]["transformers.models.t5.modeling_t5.T5Attention"] | components["schemas"]["transformers.models.t5.modeling_t5.T5LayerSelfAttention"] | components["schemas"]["transformers.models.t5.modeling_t5.T5LayerCrossAttention"] | components["schemas"]["transformers.models.t5.modeling_t5.T5Block"] | components["schemas"]["transformers.models.t5.modeling_t5.T5Stack"] | components["schemas"]["transformers.T5Model"] | components["schemas"]["transformers.T5ForConditionalGeneration"] | components["schemas"]["transformers.T5EncoderModel"] | {
             [key: string]: components["schemas"]["SpecArgument"];
         };
         /**
          * SpecListItem
          * @description An item of a list or tuple argument: a SpecArgument whose own lists hold numbers, strings, booleans or nulls.
          */
-        SpecListItem: (number | null) | string | boolean | ((number | null) | string | boolean)[] | components["schemas"]["torch.nn.Linear"] | components["schemas"]["torch.nn.modules.linear.NonDynamicallyQuantizableLinear"] | components["schemas"]["torch.nn.Bilinear"] | components["schemas"]["torch.nn.Identity"] | components["schemas"]["torch.nn.Conv1d"] | components["schemas"]["torch.nn.Conv2d"] | components["schemas"]["torch.nn.Conv3d"] | components["schemas"]["torch.nn.ConvTranspose1d"] | components["schemas"]["torch.nn.ConvTranspose2d"] | components["schemas"]["torch.nn.ConvTranspose3d"] | components["schemas"]["torch.nn.Embedding"] | components["schemas"]["torch.nn.EmbeddingBag"] | components["schemas"]["torch.nn.LayerNorm"] | components["schemas"]["torch.nn.GroupNorm"] | components["schemas"]["torch.nn.RMSNorm"] | components["schemas"]["torch.nn.LocalResponseNorm"] | components["schemas"]["torch.nn.CrossMapLRN2d"] | components["schemas"]["torch.nn.BatchNorm1d"] | components["schemas"]["torch.nn.BatchNorm2d"] | components["schemas"]["torch.nn.BatchNorm3d"] | components["schemas"]["torch.nn.SyncBatchNorm"] | components["schemas"]["torch.nn.InstanceNorm1d"] | components["schemas"]["torch.nn.InstanceNorm2d"] | components["schemas"]["torch.nn.InstanceNorm3d"] | components["schemas"]["torch.nn.ReLU"] | components["schemas"]["torch.nn.ReLU6"] | components["schemas"]["torch.nn.RReLU"] | components["schemas"]["torch.nn.Hardtanh"] | components["schemas"]["torch.nn.GELU"] | components["schemas"]["torch.nn.SiLU"] | components["schemas"]["torch.nn.Mish"] | components["schemas"]["torch.nn.Tanh"] | components["schemas"]["torch.nn.Sigmoid"] | components["schemas"]["torch.nn.Hardswish"] | components["schemas"]["torch.nn.Hardsigmoid"] | components["schemas"]["torch.nn.ELU"] | components["schemas"]["torch.nn.CELU"] | components["schemas"]["torch.nn.SELU"] | components["schemas"]["torch.nn.GLU"] | components["schemas"]["torch.nn.LeakyReLU"] | components["schemas"]["torch.nn.Softplus"] | components["schemas"]["torch.nn.Softsign"] | components["schemas"]["torch.nn.Softmax"] | components["schemas"]["torch.nn.LogSoftmax"] | components["schemas"]["torch.nn.Softmin"] | components["schemas"]["torch.nn.Softmax2d"] | components["schemas"]["torch.nn.Tanhshrink"] | components["schemas"]["torch.nn.Threshold"] | components["schemas"]["torch.nn.Hardshrink"] | components["schemas"]["torch.nn.Softshrink"] | components["schemas"]["torch.nn.LogSigmoid"] | components["schemas"]["torch.nn.PReLU"] | components["schemas"]["torch.nn.Dropout"] | components["schemas"]["torch.nn.Dropout1d"] | components["schemas"]["torch.nn.Dropout2d"] | components["schemas"]["torch.nn.Dropout3d"] | components["schemas"]["torch.nn.AlphaDropout"] | components["schemas"]["torch.nn.FeatureAlphaDropout"] | components["schemas"]["torch.nn.MaxPool1d"] | components["schemas"]["torch.nn.MaxPool2d"] | components["schemas"]["torch.nn.MaxPool3d"] | components["schemas"]["torch.nn.AvgPool1d"] | components["schemas"]["torch.nn.AvgPool2d"] | components["schemas"]["torch.nn.AvgPool3d"] | components["schemas"]["torch.nn.AdaptiveAvgPool1d"] | components["schemas"]["torch.nn.AdaptiveAvgPool2d"] | components["schemas"]["torch.nn.AdaptiveAvgPool3d"] | components["schemas"]["torch.nn.AdaptiveMaxPool1d"] | components["schemas"]["torch.nn.AdaptiveMaxPool2d"] | components["schemas"]["torch.nn.AdaptiveMaxPool3d"] | components["schemas"]["torch.nn.LPPool1d"] | components["schemas"]["torch.nn.LPPool2d"] | components["schemas"]["torch.nn.LPPool3d"] | components["schemas"]["torch.nn.FractionalMaxPool2d"] | components["schemas"]["torch.nn.FractionalMaxPool3d"] | components["schemas"]["torch.nn.MaxUnpool1d"] | components["schemas"]["torch.nn.MaxUnpool2d"] | components["schemas"]["torch.nn.MaxUnpool3d"] | components["schemas"]["torch.nn.ZeroPad1d"] | components["schemas"]["torch.nn.ZeroPad2d"] | components["schemas"]["torch.nn.ZeroPad3d"] | components["schemas"]["torch.nn.ConstantPad1d"] | components["schemas"]["torch.nn.ConstantPad2d"] | components["schemas"]["torch.nn.ConstantPad3d"] | components["schemas"]["torch.nn.ReflectionPad1d"] | components["schemas"]["torch.nn.ReflectionPad2d"] | components["schemas"]["torch.nn.ReflectionPad3d"] | components["schemas"]["torch.nn.ReplicationPad1d"] | components["schemas"]["torch.nn.ReplicationPad2d"] | components["schemas"]["torch.nn.ReplicationPad3d"] | components["schemas"]["torch.nn.CircularPad1d"] | components["schemas"]["torch.nn.CircularPad2d"] | components["schemas"]["torch.nn.CircularPad3d"] | components["schemas"]["torch.nn.Sequential"] | components["schemas"]["torch.nn.ModuleList"] | components["schemas"]["torch.nn.ModuleDict"] | components["schemas"]["torch.nn.Module"] | components["schemas"]["torch.nn.Flatten"] | components["schemas"]["torch.nn.Unflatten"] | components["schemas"]["torch.nn.Upsample"] | components["schemas"]["torch.nn.UpsamplingNearest2d"] | components["schemas"]["torch.nn.UpsamplingBilinear2d"] | components["schemas"]["torch.nn.PixelShuffle"] | components["schemas"]["torch.nn.PixelUnshuffle"] | components["schemas"]["torch.nn.ChannelShuffle"] | components["schemas"]["torch.nn.CosineSimilarity"] | components["schemas"]["torch.nn.PairwiseDistance"] | components["schemas"]["torch.nn.Fold"] | components["schemas"]["torch.nn.Unfold"] | components["schemas"]["torch.nn.RNN"] | components["schemas"]["torch.nn.LSTM"] | components["schemas"]["torch.nn.GRU"] | components["schemas"]["torch.nn.RNNCell"] | components["schemas"]["torch.nn.LSTMCell"] | components["schemas"]["torch.nn.GRUCell"] | components["schemas"]["torch.nn.MultiheadAttention"] | components["schemas"]["torch.nn.TransformerEncoderLayer"] | components["schemas"]["torch.nn.TransformerDecoderLayer"] | components["schemas"]["torch.nn.TransformerEncoder"] | components["schemas"]["torch.nn.TransformerDecoder"] | components["schemas"]["torch.nn.Transformer"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2MLP"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2Attention"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer"] | components["schemas"]["transformers.Gemma2Model"] | components["schemas"]["transformers.Gemma2ForCausalLM"] | components["schemas"]["transformers.pytorch_utils.Conv1D"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Attention"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2MLP"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Block"] | components["schemas"]["transformers.GPT2Model"] | components["schemas"]["transformers.GPT2LMHeadModel"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRMSNorm"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRotaryEmbedding"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaMLP"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaAttention"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaDecoderLayer"] | components["schemas"]["transformers.LlamaModel"] | components["schemas"]["transformers.LlamaForCausalLM"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRMSNorm"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralMLP"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralAttention"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralDecoderLayer"] | components["schemas"]["transformers.MistralModel"] | components["schemas"]["transformers.MistralForCausalLM"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralMLP"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralExperts"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralAttention"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer"] | components["schemas"]["transformers.MixtralModel"] | components["schemas"]["transformers.MixtralForCausalLM"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RMSNorm"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3MLP"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3Attention"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3DecoderLayer"] | components["schemas"]["transformers.Phi3Model"] | components["schemas"]["transformers.Phi3ForCausalLM"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2MLP"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2Attention"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer"] | components["schemas"]["transformers.Qwen2Model"] | components["schemas"]["transformers.Qwen2ForCausalLM"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3MLP"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3Attention"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer"] | components["schemas"]["transformers.Qwen3Model"] | components["schemas"]["transformers.Qwen3ForCausalLM"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer"] | components["schemas"]["transformers.Qwen3MoeModel"] | components["schemas"]["transformers.Qwen3MoeForCausalLM"] | {
+        SpecListItem: (number | null) | string | boolean | ((number | null) | string | boolean)[] | components["schemas"]["torch.nn.Linear"] | components["schemas"]["torch.nn.modules.linear.NonDynamicallyQuantizableLinear"] | components["schemas"]["torch.nn.Bilinear"] | components["schemas"]["torch.nn.Identity"] | components["schemas"]["torch.nn.Conv1d"] | components["schemas"]["torch.nn.Conv2d"] | components["schemas"]["torch.nn.Conv3d"] | components["schemas"]["torch.nn.ConvTranspose1d"] | components["schemas"]["torch.nn.ConvTranspose2d"] | components["schemas"]["torch.nn.ConvTranspose3d"] | components["schemas"]["torch.nn.Embedding"] | components["schemas"]["torch.nn.EmbeddingBag"] | components["schemas"]["torch.nn.LayerNorm"] | components["schemas"]["torch.nn.GroupNorm"] | components["schemas"]["torch.nn.RMSNorm"] | components["schemas"]["torch.nn.LocalResponseNorm"] | components["schemas"]["torch.nn.CrossMapLRN2d"] | components["schemas"]["torch.nn.BatchNorm1d"] | components["schemas"]["torch.nn.BatchNorm2d"] | components["schemas"]["torch.nn.BatchNorm3d"] | components["schemas"]["torch.nn.SyncBatchNorm"] | components["schemas"]["torch.nn.InstanceNorm1d"] | components["schemas"]["torch.nn.InstanceNorm2d"] | components["schemas"]["torch.nn.InstanceNorm3d"] | components["schemas"]["torch.nn.ReLU"] | components["schemas"]["torch.nn.ReLU6"] | components["schemas"]["torch.nn.RReLU"] | components["schemas"]["torch.nn.Hardtanh"] | components["schemas"]["torch.nn.GELU"] | components["schemas"]["torch.nn.SiLU"] | components["schemas"]["torch.nn.Mish"] | components["schemas"]["torch.nn.Tanh"] | components["schemas"]["torch.nn.Sigmoid"] | components["schemas"]["torch.nn.Hardswish"] | components["schemas"]["torch.nn.Hardsigmoid"] | components["schemas"]["torch.nn.ELU"] | components["schemas"]["torch.nn.CELU"] | components["schemas"]["torch.nn.SELU"] | components["schemas"]["torch.nn.GLU"] | components["schemas"]["torch.nn.LeakyReLU"] | components["schemas"]["torch.nn.Softplus"] | components["schemas"]["torch.nn.Softsign"] | components["schemas"]["torch.nn.Softmax"] | components["schemas"]["torch.nn.LogSoftmax"] | components["schemas"]["torch.nn.Softmin"] | components["schemas"]["torch.nn.Softmax2d"] | components["schemas"]["torch.nn.Tanhshrink"] | components["schemas"]["torch.nn.Threshold"] | components["schemas"]["torch.nn.Hardshrink"] | components["schemas"]["torch.nn.Softshrink"] | components["schemas"]["torch.nn.LogSigmoid"] | components["schemas"]["torch.nn.PReLU"] | components["schemas"]["torch.nn.Dropout"] | components["schemas"]["torch.nn.Dropout1d"] | components["schemas"]["torch.nn.Dropout2d"] | components["schemas"]["torch.nn.Dropout3d"] | components["schemas"]["torch.nn.AlphaDropout"] | components["schemas"]["torch.nn.FeatureAlphaDropout"] | components["schemas"]["torch.nn.MaxPool1d"] | components["schemas"]["torch.nn.MaxPool2d"] | components["schemas"]["torch.nn.MaxPool3d"] | components["schemas"]["torch.nn.AvgPool1d"] | components["schemas"]["torch.nn.AvgPool2d"] | components["schemas"]["torch.nn.AvgPool3d"] | components["schemas"]["torch.nn.AdaptiveAvgPool1d"] | components["schemas"]["torch.nn.AdaptiveAvgPool2d"] | components["schemas"]["torch.nn.AdaptiveAvgPool3d"] | components["schemas"]["torch.nn.AdaptiveMaxPool1d"] | components["schemas"]["torch.nn.AdaptiveMaxPool2d"] | components["schemas"]["torch.nn.AdaptiveMaxPool3d"] | components["schemas"]["torch.nn.LPPool1d"] | components["schemas"]["torch.nn.LPPool2d"] | components["schemas"]["torch.nn.LPPool3d"] | components["schemas"]["torch.nn.FractionalMaxPool2d"] | components["schemas"]["torch.nn.FractionalMaxPool3d"] | components["schemas"]["torch.nn.MaxUnpool1d"] | components["schemas"]["torch.nn.MaxUnpool2d"] | components["schemas"]["torch.nn.MaxUnpool3d"] | components["schemas"]["torch.nn.ZeroPad1d"] | components["schemas"]["torch.nn.ZeroPad2d"] | components["schemas"]["torch.nn.ZeroPad3d"] | components["schemas"]["torch.nn.ConstantPad1d"] | components["schemas"]["torch.nn.ConstantPad2d"] | components["schemas"]["torch.nn.ConstantPad3d"] | components["schemas"]["torch.nn.ReflectionPad1d"] | components["schemas"]["torch.nn.ReflectionPad2d"] | components["schemas"]["torch.nn.ReflectionPad3d"] | components["schemas"]["torch.nn.ReplicationPad1d"] | components["schemas"]["torch.nn.ReplicationPad2d"] | components["schemas"]["torch.nn.ReplicationPad3d"] | components["schemas"]["torch.nn.CircularPad1d"] | components["schemas"]["torch.nn.CircularPad2d"] | components["schemas"]["torch.nn.CircularPad3d"] | components["schemas"]["torch.nn.Sequential"] | components["schemas"]["torch.nn.ModuleList"] | components["schemas"]["torch.nn.ModuleDict"] | components["schemas"]["torch.nn.Module"] | components["schemas"]["torch.nn.Flatten"] | components["schemas"]["torch.nn.Unflatten"] | components["schemas"]["torch.nn.Upsample"] | components["schemas"]["torch.nn.UpsamplingNearest2d"] | components["schemas"]["torch.nn.UpsamplingBilinear2d"] | components["schemas"]["torch.nn.PixelShuffle"] | components["schemas"]["torch.nn.PixelUnshuffle"] | components["schemas"]["torch.nn.ChannelShuffle"] | components["schemas"]["torch.nn.CosineSimilarity"] | components["schemas"]["torch.nn.PairwiseDistance"] | components["schemas"]["torch.nn.Fold"] | components["schemas"]["torch.nn.Unfold"] | components["schemas"]["torch.nn.RNN"] | components["schemas"]["torch.nn.LSTM"] | components["schemas"]["torch.nn.GRU"] | components["schemas"]["torch.nn.RNNCell"] | components["schemas"]["torch.nn.LSTMCell"] | components["schemas"]["torch.nn.GRUCell"] | components["schemas"]["torch.nn.MultiheadAttention"] | components["schemas"]["torch.nn.TransformerEncoderLayer"] | components["schemas"]["torch.nn.TransformerDecoderLayer"] | components["schemas"]["torch.nn.TransformerEncoder"] | components["schemas"]["torch.nn.TransformerDecoder"] | components["schemas"]["torch.nn.Transformer"] | components["schemas"]["transformers.models.bert.modeling_bert.BertEmbeddings"] | components["schemas"]["transformers.models.bert.modeling_bert.BertSelfAttention"] | components["schemas"]["transformers.models.bert.modeling_bert.BertCrossAttention"] | components["schemas"]["transformers.models.bert.modeling_bert.BertSelfOutput"] | components["schemas"]["transformers.models.bert.modeling_bert.BertIntermediate"] | components["schemas"]["transformers.models.bert.modeling_bert.BertOutput"] | components["schemas"]["transformers.models.bert.modeling_bert.BertPooler"] | components["schemas"]["transformers.models.bert.modeling_bert.BertAttention"] | components["schemas"]["transformers.models.bert.modeling_bert.BertLayer"] | components["schemas"]["transformers.models.bert.modeling_bert.BertEncoder"] | components["schemas"]["transformers.BertModel"] | components["schemas"]["transformers.models.bert.modeling_bert.BertPredictionHeadTransform"] | components["schemas"]["transformers.models.bert.modeling_bert.BertLMPredictionHead"] | components["schemas"]["transformers.models.bert.modeling_bert.BertOnlyMLMHead"] | components["schemas"]["transformers.BertForMaskedLM"] | components["schemas"]["transformers.BertLMHeadModel"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2RotaryEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2MLP"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2TextScaledWordEmbedding"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2Attention"] | components["schemas"]["transformers.models.gemma2.modeling_gemma2.Gemma2DecoderLayer"] | components["schemas"]["transformers.Gemma2Model"] | components["schemas"]["transformers.Gemma2ForCausalLM"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3RotaryEmbedding"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3MLP"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3TextScaledWordEmbedding"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3Attention"] | components["schemas"]["transformers.models.gemma3.modeling_gemma3.Gemma3DecoderLayer"] | components["schemas"]["transformers.Gemma3TextModel"] | components["schemas"]["transformers.Gemma3ForCausalLM"] | components["schemas"]["transformers.pytorch_utils.Conv1D"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Attention"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2MLP"] | components["schemas"]["transformers.models.gpt2.modeling_gpt2.GPT2Block"] | components["schemas"]["transformers.GPT2Model"] | components["schemas"]["transformers.GPT2LMHeadModel"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRMSNorm"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaRotaryEmbedding"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaMLP"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaAttention"] | components["schemas"]["transformers.models.llama.modeling_llama.LlamaDecoderLayer"] | components["schemas"]["transformers.LlamaModel"] | components["schemas"]["transformers.LlamaForCausalLM"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRMSNorm"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralRotaryEmbedding"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralMLP"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralAttention"] | components["schemas"]["transformers.models.mistral.modeling_mistral.MistralDecoderLayer"] | components["schemas"]["transformers.MistralModel"] | components["schemas"]["transformers.MistralForCausalLM"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRMSNorm"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralRotaryEmbedding"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralMLP"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralTopKRouter"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralExperts"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralSparseMoeBlock"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralAttention"] | components["schemas"]["transformers.models.mixtral.modeling_mixtral.MixtralDecoderLayer"] | components["schemas"]["transformers.MixtralModel"] | components["schemas"]["transformers.MixtralForCausalLM"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RMSNorm"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3RotaryEmbedding"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3MLP"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3Attention"] | components["schemas"]["transformers.models.phi3.modeling_phi3.Phi3DecoderLayer"] | components["schemas"]["transformers.Phi3Model"] | components["schemas"]["transformers.Phi3ForCausalLM"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2RotaryEmbedding"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2MLP"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2Attention"] | components["schemas"]["transformers.models.qwen2.modeling_qwen2.Qwen2DecoderLayer"] | components["schemas"]["transformers.Qwen2Model"] | components["schemas"]["transformers.Qwen2ForCausalLM"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3RotaryEmbedding"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3MLP"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3Attention"] | components["schemas"]["transformers.models.qwen3.modeling_qwen3.Qwen3DecoderLayer"] | components["schemas"]["transformers.Qwen3Model"] | components["schemas"]["transformers.Qwen3ForCausalLM"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRMSNorm"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeRotaryEmbedding"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeMLP"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeTopKRouter"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeExperts"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeSparseMoeBlock"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeAttention"] | components["schemas"]["transformers.models.qwen3_moe.modeling_qwen3_moe.Qwen3MoeDecoderLayer"] | components["schemas"]["transformers.Qwen3MoeModel"] | components["schemas"]["transformers.Qwen3MoeForCausalLM"] | components["schemas"]["transformers.models.t5.modeling_t5.T5LayerNorm"] | components["schemas"]["transformers.models.t5.modeling_t5.T5DenseActDense"] | components["schemas"]["transformers.models.t5.modeling_t5.T5DenseGatedActDense"] | components["schemas"]["transformers.models.t5.modeling_t5.T5LayerFF"] | components["schemas"]["transformers.models.t5.modeling_t5.T5Attention"] | components["schemas"]["transformers.models.t5.modeling_t5.T5LayerSelfAttention"] | components["schemas"]["transformers.models.t5.modeling_t5.T5LayerCrossAttention"] | components["schemas"]["transformers.models.t5.modeling_t5.T5Block"] | components["schemas"]["transformers.models.t5.modeling_t5.T5Stack"] | components["schemas"]["transformers.T5Model"] | components["schemas"]["transformers.T5ForConditionalGeneration"] | components["schemas"]["transformers.T5EncoderModel"] | {
             [key: string]: components["schemas"]["SpecArgument"];
         };
     };
@@ -4971,7 +5637,12 @@ export interface operations {
     };
     estimateMemory: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Sequences in the batch (default 1). */
+                batchSize?: number;
+                /** @description Tokens per sequence (default the config's max_position_embeddings). */
+                sequenceLength?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;

@@ -7,8 +7,8 @@ import { type AnyModuleDef, defineModule, type ModuleInit, parameter } from '../
 
 const pyModule = 'torch.nn.modules.sparse'
 
-/** Both classes check padding_idx the same way, with different capitalization. */
-function checkPaddingIdx (paddingIdx: number | null, num: number, what: string): void {
+/** Both classes check padding_idx the same way, with different capitalization (and transformers' scaled embeddings, subclasses of Embedding). */
+export function checkPaddingIdx (paddingIdx: number | null, num: number, what: string): void {
   if (paddingIdx === null) return
   if ((paddingIdx > 0 && paddingIdx >= num) || (paddingIdx < 0 && paddingIdx < -num)) {
     argError(`${what} must be within num_embeddings`)

@@ -107,12 +107,19 @@ export interface ConfigDef {
   readonly qualname: string
   /** config.json's model_type, 'llama' */
   readonly modelType: string
-  /** the class AutoModelForCausalLM maps the model type to (default: the prefix + 'ForCausalLM') */
-  readonly causalLm?: string
+  /** the class AutoModelForCausalLM maps the model type to (default: the prefix + 'ForCausalLM'); null: none (T5) */
+  readonly causalLm?: string | null
+  /** Python module of the config class, for transformers' texts ('transformers.models.t5.configuration_t5') */
+  readonly pyModule?: string
   /** rope_theta when the config gives none (RotaryEmbeddingConfigMixin.default_theta: 10000.0) */
   readonly defaultTheta?: number
   /** a class's own convert_rope_params_to_dict: keys it always sets, rope types it renames (Phi3) */
-  readonly rope?: { readonly always?: Readonly<Record<string, unknown>>, readonly renames?: Readonly<Record<string, string>> }
+  readonly rope?: {
+    readonly always?: Readonly<Record<string, unknown>>
+    readonly renames?: Readonly<Record<string, string>>
+    /** a class whose rope_parameters are nested by layer type (Gemma3): its convert_rope_params_to_dict */
+    readonly nested?: (c: ConfigValues, extra: ConfigValues) => void
+  }
   readonly doc: string
   /** the class's own fields after PreTrainedConfig's, in declaration order */
   readonly fields: Readonly<Record<string, ConfigField>>
@@ -153,7 +160,9 @@ export function isConfigValue (v: unknown): v is ConfigValue {
 
 /** The defaults a class fills in, its fields in order (PreTrainedConfig's first), as the catalog lists them. */
 export function configFields (def: ConfigDef): Array<[string, ConfigField]> {
-  return [...Object.entries(BASE_FIELDS), ...Object.entries(def.fields)]
+  // a field the class declares again (T5's is_encoder_decoder) keeps its place and takes the new default, as in a dataclass
+  const base = Object.entries(BASE_FIELDS).map(([n, f]): [string, ConfigField] => [n, def.fields[n] ?? f])
+  return [...base, ...Object.entries(def.fields).filter(([n]) => !Object.hasOwn(BASE_FIELDS, n))]
 }
 
 // keys PreTrainedConfig.__post_init__ pops rather than keeps

@@ -8,8 +8,10 @@ import { argError, bindAndCoerce, type Coerce } from '../bind-args.js'
 import { type AnyModuleDef, type BuildContext, buffer, defineModule, type ModuleNode, parameter } from '../define.js'
 import { attr, type ConfigDef, type ConfigValue, intAttr, isConfigValue } from './config.js'
 import { constOf, INIT_WEIGHTS_DOC, initializerRange, type InitWeightsExtra, normalOf, pretrainedInit } from './init.js'
+import { registerModelFacts } from './model-facts.js'
 import { invFreq } from './rope.js'
 import { embedding, embeddingInit } from '../modules/embedding.js'
+import { pyStrRepr } from '../py-repr.js'
 
 export interface DecoderFamily {
   /** class name prefix, 'Llama' */
@@ -31,6 +33,10 @@ export interface DecoderFamily {
   readonly fused?: { readonly dropout: string }
   /** Gemma2: embed_tokens scaled by sqrt(hidden_size) (an embed_scale buffer), norms around the MLP too */
   readonly gemma?: boolean
+  /** the bare model's class when it is not prefix + 'Model' (Gemma3TextModel) */
+  readonly modelName?: string
+  /** Gemma3: rope_parameters nested by layer type, one inv_freq pair per type ('sliding_attention_inv_freq') */
+  readonly ropeByLayerType?: boolean
 }
 
 /** Where a family's sparse MoE block differs. */
@@ -112,14 +118,24 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     signature: { config: cfg(name('RotaryEmbedding')), device: arg.device() },
     build (a) {
       const c = a.config
-      const values = invFreq({
-        params: c.values.rope_parameters as Record<string, unknown>,
+      const rope = (params: unknown) => invFreq({
+        params: params as Record<string, unknown>,
         headDim: headDim(c, true),
         maxPositionEmbeddings: intAttr(c, 'max_position_embeddings')
       })
       // torch.arange(..., dtype=torch.float): float32 whatever the default dtype
-      const make = (n: string) => ({ ...buffer(n, values.length, 'float32', undefined, { persistent: false }), values })
-      return { tensors: [make('inv_freq'), make('original_inv_freq')] }
+      const pair = (prefix: string, values: number[]) => ['inv_freq', 'original_inv_freq'].map((n) =>
+        ({ ...buffer(`${prefix}${n}`, values.length, 'float32', undefined, { persistent: false }), values }))
+      if (f.ropeByLayerType !== true) return { tensors: pair('', rope(c.values.rope_parameters)) }
+      // one pair per layer type, in sorted(set(config.layer_types)) order; a type set to None has none
+      const all = c.values.rope_parameters as Record<string, unknown>
+      const types = [...new Set((c.values.layer_types as unknown[]).map(String))].sort()
+      return {
+        tensors: types.flatMap((lt) => {
+          if (!Object.hasOwn(all, lt)) return argError(pyStrRepr(lt))
+          return all[lt] === null ? [] : pair(`${lt}_`, rope(all[lt]))
+        })
+      }
     }
   })
 
@@ -226,9 +242,10 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     }
   })
 
+  const modelName = f.modelName ?? name('Model')
   const model = defineModule({
-    name: name('Model'),
-    qualname: `transformers.${name('Model')}`,
+    name: modelName,
+    qualname: `transformers.${modelName}`,
     pyModule,
     acceptsDevice: false,
     doc: (init) => `The bare ${prefix} decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers ${name('DecoderLayer')}s, norm, ` +
@@ -262,7 +279,7 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     qualname: `transformers.${name('ForCausalLM')}`,
     pyModule,
     acceptsDevice: false,
-    doc: (init) => `${name('Model')} as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight ` +
+    doc: (init) => `${modelName} as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight ` +
       `model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.${f.config.name}. Init: ${init}.`,
     init: modelInit,
     signature: { config: cfg(name('ForCausalLM')) },
@@ -278,6 +295,12 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     }
   })
 
+  const facts = {
+    noSplitModules: [layer.name],
+    cache: (c: ConfigValue) => ({ layers: intAttr(c, 'num_hidden_layers'), kvHeads: intAttr(c, 'num_key_value_heads'), headDim: headDim(c, f.headDimOr === true) })
+  }
+  registerModelFacts(model.qualname, facts)
+  registerModelFacts(causalLm.qualname, facts)
   return [rmsNorm, rotary, mlp, ...moeDefs, ...(f.gemma === true ? [scaledEmbedding] : []), attention, layer, model, causalLm]
 }
 

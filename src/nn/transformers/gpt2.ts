@@ -6,6 +6,7 @@ import { type AnyModuleDef, defineModule, type ModuleNode, parameter } from '../
 import { field, type ConfigDef, type ConfigValue, intAttr } from './config.js'
 import { configArg } from './decoder.js'
 import { constOf, INIT_WEIGHTS_DOC, initializerRange, type InitWeightsExtra, normalOf, pretrainedInit } from './init.js'
+import { registerModelFacts } from './model-facts.js'
 
 const pyModule = 'transformers.models.gpt2.modeling_gpt2'
 
@@ -191,5 +192,10 @@ const lmHead = defineModule({
     }
   }
 })
+
+// GPT-2's attention keeps n_head heads of n_embd / n_head for keys and values
+const gpt2Facts = { noSplitModules: [block.name], cache: (c: ConfigValue) => ({ layers: n(c).layers, kvHeads: intAttr(c, 'n_head'), headDim: Math.trunc(n(c).h / intAttr(c, 'n_head')) }) }
+registerModelFacts(model.qualname, gpt2Facts)
+registerModelFacts(lmHead.qualname, gpt2Facts)
 
 export const defs: AnyModuleDef[] = [conv1d, attention, mlp, block, model, lmHead]

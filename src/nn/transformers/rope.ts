@@ -16,6 +16,15 @@ const f32 = Math.fround
 
 /** convert_rope_params_to_dict + standardize_rope_params, on a config's values and its extra kwargs. */
 export function standardizeRope (c: ConfigValues, extra: ConfigValues, def: Pick<ConfigDef, 'defaultTheta' | 'rope'>): void {
+  if (def.rope?.nested !== undefined) {
+    def.rope.nested(c, extra)
+    const params = c.rope_parameters as ConfigValues
+    for (const key of nestedRopeKeys(c)) {
+      const p = params[key]
+      if (p !== null && typeof p === 'object') standardizeOne(c, p as ConfigValues)
+    }
+    return
+  }
   const scaling = extra.rope_scaling
   const truthy = (v: unknown): boolean => typeof v === 'object' && v !== null && Object.keys(v).length > 0
   const params: ConfigValues = { ...(truthy(scaling) ? scaling as ConfigValues : truthy(c.rope_parameters) ? c.rope_parameters as ConfigValues : {}) }
@@ -24,15 +33,27 @@ export function standardizeRope (c: ConfigValues, extra: ConfigValues, def: Pick
   if (!Object.hasOwn(params, 'rope_theta')) setOwn(params, 'rope_theta', theta)
   if (partial !== undefined && partial !== null && !Object.hasOwn(params, 'partial_rotary_factor')) setOwn(params, 'partial_rotary_factor', partial)
   for (const [k, v] of Object.entries(def.rope?.always ?? {})) if (!Object.hasOwn(params, k)) setOwn(params, k, v)
+  standardizeOne(c, params)
+  const renamed = def.rope?.renames?.[String(params.rope_type)]
+  if (renamed !== undefined) params.rope_type = renamed
+  c.rope_parameters = params
+}
+
+/** standardize_rope_params on one dict of parameters (the whole config's, or one layer type's). */
+function standardizeOne (c: ConfigValues, params: ConfigValues): void {
   if (!Object.hasOwn(params, 'rope_type')) setOwn(params, 'rope_type', Object.hasOwn(params, 'type') ? params.type : 'default')
   if (['llama3', 'yarn', 'longrope'].includes(params.rope_type as string)) {
     // a config class with an original_max_position_embeddings field (Phi3) has it win
     if (Object.hasOwn(c, 'original_max_position_embeddings')) params.original_max_position_embeddings = c.original_max_position_embeddings
     else if (!Object.hasOwn(params, 'original_max_position_embeddings')) params.original_max_position_embeddings = c.max_position_embeddings
   }
-  const renamed = def.rope?.renames?.[String(params.rope_type)]
-  if (renamed !== undefined) params.rope_type = renamed
-  c.rope_parameters = params
+}
+
+/** nested_rope_parameter_keys: the keys of rope_parameters that are layer types the config declares. */
+export function nestedRopeKeys (c: ConfigValues): string[] {
+  const p = c.rope_parameters
+  const labels = Array.isArray(c.layer_types) ? new Set(c.layer_types) : new Set()
+  return typeof p === 'object' && p !== null ? Object.keys(p).filter((k) => labels.has(k)) : []
 }
 
 const REQUIRED: Readonly<Record<string, readonly string[]>> = {
@@ -47,22 +68,29 @@ const REQUIRED: Readonly<Record<string, readonly string[]>> = {
 /** The rope types materia computes inv_freq for. */
 export const ROPE_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope'] as const
 
-/** validate_rope: the required keys of the rope_type (a KeyError), and an even rotary dimension. */
+/** validate_rope: the required keys of each rope_type (a KeyError), and an even rotary dimension. */
 export function validateRope (c: ConfigValues): void {
-  const p = c.rope_parameters as ConfigValues
-  const type = String(p.rope_type)
-  const required = REQUIRED[type]
-  if (required !== undefined) {
-    const missing = required.filter((k) => !Object.hasOwn(p, k)).sort()
-    if (missing.length > 0) {
-      // str(KeyError(text)) is repr(text)
-      argError(pyStrRepr(`Missing required keys in \`rope_parameters\` for 'rope_type'='${type}': {${missing.map(pyStrRepr).join(', ')}}`))
+  const all = c.rope_parameters as ConfigValues
+  if (all === null || typeof all !== 'object' || Object.keys(all).length === 0) return
+  const nested = nestedRopeKeys(c)
+  const byType: Array<[string, unknown]> = nested.length > 0 ? nested.map((k) => [k, all[k]]) : [['full_attention', all]]
+  for (const [layerType, value] of byType) {
+    if (value === null || typeof value !== 'object') continue
+    const p = value as ConfigValues
+    const type = String(p.rope_type)
+    const required = REQUIRED[type]
+    if (required !== undefined) {
+      const missing = required.filter((k) => !Object.hasOwn(p, k)).sort()
+      if (missing.length > 0) {
+        // str(KeyError(text)) is repr(text)
+        argError(pyStrRepr(`Missing required keys in \`rope_parameters\` for 'rope_type'='${type}': {${missing.map(pyStrRepr).join(', ')}}`))
+      }
     }
-  }
-  const headDim = c.head_dim
-  const partial = typeof p.partial_rotary_factor === 'number' ? p.partial_rotary_factor : 1
-  if (typeof headDim === 'number' && headDim > 4 && headDim % 2 === 1 && Math.trunc(headDim * partial) === headDim) {
-    argError(`Class validation error for validator 'validate_rope':\n    ValueError: RoPE requires an even rotary dimension, but got \`head_dim\`=${headDim} with \`partial_rotary_factor\`=${pyValueRepr(partial)} for \`full_attention\`.`)
+    const headDim = c.head_dim
+    const partial = typeof p.partial_rotary_factor === 'number' ? p.partial_rotary_factor : 1
+    if (typeof headDim === 'number' && headDim > 4 && headDim % 2 === 1 && Math.trunc(headDim * partial) === headDim) {
+      argError(`Class validation error for validator 'validate_rope':\n    ValueError: RoPE requires an even rotary dimension, but got \`head_dim\`=${headDim} with \`partial_rotary_factor\`=${pyValueRepr(partial)} for \`${layerType}\`.`)
+    }
   }
 }
 

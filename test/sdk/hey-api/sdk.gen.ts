@@ -54,9 +54,9 @@ export const getHealth = <ThrowOnError extends boolean = false>(options?: Option
 export const getReadiness = <ThrowOnError extends boolean = false>(options?: Options<GetReadinessData, ThrowOnError>) => (options?.client ?? client).get<GetReadinessResponses, GetReadinessErrors, ThrowOnError>({ url: '/readyz', ...options });
 
 /**
- * List the torch.nn classes materia can build
+ * List the torch.nn and transformers classes materia can build
  *
- * Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc.
+ * Every class with its full constructor signature (PyTorch 2.x), whether it takes `device`, and its doc. transformers models (`transformers.LlamaForCausalLM`, …) take a config; each config class (`transformers.LlamaConfig`, …) is listed too, its fields as keyword parameters with transformers' defaults (the same definition validates configs).
  */
 export const listModuleClasses = <ThrowOnError extends boolean = false>(options?: Options<ListModuleClassesData, ThrowOnError>) => (options?.client ?? client).get<ListModuleClassesResponses, ListModuleClassesErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'x-api-key', type: 'apiKey' }],
@@ -78,7 +78,7 @@ export const getModuleClass = <ThrowOnError extends boolean = false>(options: Op
 /**
  * Estimate the memory of a module
  *
- * Builds the module on the meta device and reports what PyTorch would allocate: totals, per-dtype sizes, the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included. The spec is JSON or written as Python; the answer carries `python`, the canonical expression.
+ * Builds the module on the meta device and reports what PyTorch would allocate: totals, per-dtype sizes, the largest tensor, and training with Adam. Tied storage is counted once; buffers (also non-persistent) are included. The spec is JSON or written as Python; the answer carries `python`, the canonical expression. `calculator` is the table `accelerate estimate-memory` prints for it; a transformers decoder (from a class or `{"config": …}`) also gets `kvCache`, its key/value cache for `batchSize` sequences of `sequenceLength` tokens (docs/transformers.md).
  */
 export const estimateMemory = <ThrowOnError extends boolean = false>(options: Options<EstimateMemoryData, ThrowOnError>) => (options.client ?? client).post<EstimateMemoryResponses, EstimateMemoryErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'x-api-key', type: 'apiKey' }],

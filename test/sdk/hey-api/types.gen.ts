@@ -261,6 +261,123 @@ export type Estimate = {
          */
         adam: number;
     };
+    /**
+     * The table `accelerate estimate-memory` prints (the Hugging Face model memory calculator), by its rules: sizes of the module built in float32 (integer buffers at their own size), divided for the smaller dtypes; a layer is a module without children or of a class in the model's `_no_split_modules` (e.g. LlamaDecoderLayer); training with Adam is the largest of weights, gradients, optimizer states and step: 4 x the float32 size in float32, 2 x in float16 (mixed precision), not given for int8 and int4.
+     */
+    calculator: {
+        /**
+         * float32
+         */
+        float32: {
+            /**
+             * Bytes of the largest layer.
+             */
+            largestLayer: number;
+            /**
+             * Bytes of the whole module.
+             */
+            totalSize: number;
+            /**
+             * Bytes to train with Adam, or null where accelerate prints N/A.
+             */
+            trainingAdam: number | null;
+        };
+        /**
+         * float16 or bfloat16 (half the float32 figures)
+         */
+        float16: {
+            /**
+             * Bytes of the largest layer.
+             */
+            largestLayer: number;
+            /**
+             * Bytes of the whole module.
+             */
+            totalSize: number;
+            /**
+             * Bytes to train with Adam, or null where accelerate prints N/A.
+             */
+            trainingAdam: number | null;
+        };
+        /**
+         * int8 (a quarter of the float32 figures)
+         */
+        int8: {
+            /**
+             * Bytes of the largest layer.
+             */
+            largestLayer: number;
+            /**
+             * Bytes of the whole module.
+             */
+            totalSize: number;
+            /**
+             * Bytes to train with Adam, or null where accelerate prints N/A.
+             */
+            trainingAdam: number | null;
+        };
+        /**
+         * int4 (an eighth of the float32 figures)
+         */
+        int4: {
+            /**
+             * Bytes of the largest layer.
+             */
+            largestLayer: number;
+            /**
+             * Bytes of the whole module.
+             */
+            totalSize: number;
+            /**
+             * Bytes to train with Adam, or null where accelerate prints N/A.
+             */
+            trainingAdam: number | null;
+        };
+        /**
+         * The layers of the largest size (accelerate's layer names), in module order.
+         */
+        largestLayerNames: Array<string>;
+    };
+    /**
+     * A transformers decoder's key/value cache as DynamicCache(config=model.config) holds it after sequenceLength tokens of batchSize sequences: 2 x batchSize x kvHeads x headDim x tokensHeld elements. Absent for torch.nn modules and for encoder and encoder-decoder models (BERT, T5).
+     */
+    kvCache?: {
+        batchSize: number;
+        /**
+         * Tokens per sequence (query `sequenceLength`, default the config's max_position_embeddings).
+         */
+        sequenceLength: number;
+        layers: number;
+        /**
+         * Layers with sliding-window attention, which keep at most slidingWindow - 1 tokens.
+         */
+        slidingLayers: number;
+        slidingWindow: number | null;
+        kvHeads: number;
+        headDim: number;
+        /**
+         * Tokens cached, summed over layers (per sequence).
+         */
+        tokensHeld: number;
+        /**
+         * The model's floating dtype as built, which the cache takes.
+         */
+        dtype: string;
+        /**
+         * Cache bytes in that dtype.
+         */
+        nbytes: number;
+        byDtype: {
+            float32: number;
+            float16: number;
+            bfloat16: number;
+            int8: number;
+            /**
+             * Half a byte an element, rounded up; a quantized cache's scales are not counted.
+             */
+            int4: number;
+        };
+    };
 };
 
 /**
@@ -4546,6 +4663,362 @@ export type TorchNnTransformer = {
 };
 
 /**
+ * transformers.models.bert.modeling_bert.BertEmbeddings
+ *
+ * transformers.models.bert.modeling_bert.BertEmbeddings(config). word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings (type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros. Default init: none yet (transformers' _init_weights is not replayed).
+ */
+export type TransformersModelsBertModelingBertBertEmbeddings = {
+    class: 'BertEmbeddings' | 'transformers.models.bert.modeling_bert.BertEmbeddings';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertSelfAttention
+ *
+ * transformers.models.bert.modeling_bert.BertSelfAttention(config, is_causal, layer_idx). query, key and value: Linear(hidden_size, hidden_size) with bias.
+ */
+export type TransformersModelsBertModelingBertBertSelfAttention = {
+    class: 'BertSelfAttention' | 'transformers.models.bert.modeling_bert.BertSelfAttention';
+    /**
+     * Positional arguments, in order: config, is_causal, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+        /**
+         * is_causal: bool = false
+         */
+        is_causal?: boolean;
+        /**
+         * layer_idx: Optional[int] = null
+         */
+        layer_idx?: number | null;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertCrossAttention
+ *
+ * transformers.models.bert.modeling_bert.BertCrossAttention(config, is_causal, layer_idx). query, key and value: Linear(hidden_size, hidden_size) with bias.
+ */
+export type TransformersModelsBertModelingBertBertCrossAttention = {
+    class: 'BertCrossAttention' | 'transformers.models.bert.modeling_bert.BertCrossAttention';
+    /**
+     * Positional arguments, in order: config, is_causal, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+        /**
+         * is_causal: bool = false
+         */
+        is_causal?: boolean;
+        /**
+         * layer_idx: Optional[int] = null
+         */
+        layer_idx?: number | null;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertSelfOutput
+ *
+ * transformers.models.bert.modeling_bert.BertSelfOutput(config). dense (hidden, hidden), LayerNorm.
+ */
+export type TransformersModelsBertModelingBertBertSelfOutput = {
+    class: 'BertSelfOutput' | 'transformers.models.bert.modeling_bert.BertSelfOutput';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertIntermediate
+ *
+ * transformers.models.bert.modeling_bert.BertIntermediate(config). dense (intermediate_size, hidden_size).
+ */
+export type TransformersModelsBertModelingBertBertIntermediate = {
+    class: 'BertIntermediate' | 'transformers.models.bert.modeling_bert.BertIntermediate';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertOutput
+ *
+ * transformers.models.bert.modeling_bert.BertOutput(config). dense (hidden_size, intermediate_size), LayerNorm.
+ */
+export type TransformersModelsBertModelingBertBertOutput = {
+    class: 'BertOutput' | 'transformers.models.bert.modeling_bert.BertOutput';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertPooler
+ *
+ * transformers.models.bert.modeling_bert.BertPooler(config). dense (hidden, hidden), then tanh.
+ */
+export type TransformersModelsBertModelingBertBertPooler = {
+    class: 'BertPooler' | 'transformers.models.bert.modeling_bert.BertPooler';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertAttention
+ *
+ * transformers.models.bert.modeling_bert.BertAttention(config, is_causal, layer_idx, is_cross_attention). self (BertSelfAttention, or BertCrossAttention) and output (BertSelfOutput).
+ */
+export type TransformersModelsBertModelingBertBertAttention = {
+    class: 'BertAttention' | 'transformers.models.bert.modeling_bert.BertAttention';
+    /**
+     * Positional arguments, in order: config, is_causal, layer_idx, is_cross_attention.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+        /**
+         * is_causal: bool = false
+         */
+        is_causal?: boolean;
+        /**
+         * layer_idx: Optional[int] = null
+         */
+        layer_idx?: number | null;
+        /**
+         * is_cross_attention: bool = false
+         */
+        is_cross_attention?: boolean;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertLayer
+ *
+ * transformers.models.bert.modeling_bert.BertLayer(config, layer_idx). attention, (crossattention with add_cross_attention, decoders only), intermediate, output.
+ */
+export type TransformersModelsBertModelingBertBertLayer = {
+    class: 'BertLayer' | 'transformers.models.bert.modeling_bert.BertLayer';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: Optional[int] = null
+         */
+        layer_idx?: number | null;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertEncoder
+ *
+ * transformers.models.bert.modeling_bert.BertEncoder(config). layer: num_hidden_layers BertLayers.
+ */
+export type TransformersModelsBertModelingBertBertEncoder = {
+    class: 'BertEncoder' | 'transformers.models.bert.modeling_bert.BertEncoder';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.BertModel
+ *
+ * transformers.BertModel(config, add_pooling_layer). The bare BERT encoder: embeddings, encoder, pooler (add_pooling_layer). Takes a transformers.BertConfig.
+ */
+export type TransformersBertModel = {
+    class: 'BertModel' | 'transformers.BertModel';
+    /**
+     * Positional arguments, in order: config, add_pooling_layer.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+        /**
+         * add_pooling_layer: bool = true
+         */
+        add_pooling_layer?: boolean;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertPredictionHeadTransform
+ *
+ * transformers.models.bert.modeling_bert.BertPredictionHeadTransform(config). dense (hidden, hidden), activation, LayerNorm.
+ */
+export type TransformersModelsBertModelingBertBertPredictionHeadTransform = {
+    class: 'BertPredictionHeadTransform' | 'transformers.models.bert.modeling_bert.BertPredictionHeadTransform';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertLMPredictionHead
+ *
+ * transformers.models.bert.modeling_bert.BertLMPredictionHead(config). bias (vocab_size), transform, decoder Linear(hidden_size, vocab_size).
+ */
+export type TransformersModelsBertModelingBertBertLmPredictionHead = {
+    class: 'BertLMPredictionHead' | 'transformers.models.bert.modeling_bert.BertLMPredictionHead';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.bert.modeling_bert.BertOnlyMLMHead
+ *
+ * transformers.models.bert.modeling_bert.BertOnlyMLMHead(config). predictions (BertLMPredictionHead).
+ */
+export type TransformersModelsBertModelingBertBertOnlyMlmHead = {
+    class: 'BertOnlyMLMHead' | 'transformers.models.bert.modeling_bert.BertOnlyMLMHead';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.BertForMaskedLM
+ *
+ * transformers.BertForMaskedLM(config). BERT with a masked-language-modelling head: BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig.
+ */
+export type TransformersBertForMaskedLm = {
+    class: 'BertForMaskedLM' | 'transformers.BertForMaskedLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.BertLMHeadModel
+ *
+ * transformers.BertLMHeadModel(config). BERT as a causal language model (is_decoder): BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig.
+ */
+export type TransformersBertLmHeadModel = {
+    class: 'BertLMHeadModel' | 'transformers.BertLMHeadModel';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: BertConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
  * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm
  *
  * transformers.models.gemma2.modeling_gemma2.Gemma2RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.zeros at construction.
@@ -4727,6 +5200,194 @@ export type TransformersGemma2ForCausalLm = {
     kwargs?: {
         /**
          * config: Gemma2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm
+ *
+ * transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.zeros at construction.
+ */
+export type TransformersModelsGemma3ModelingGemma3Gemma3RmsNorm = {
+    class: 'Gemma3RMSNorm' | 'transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm';
+    /**
+     * Positional arguments, in order: hidden_size, eps.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * hidden_size: int
+         */
+        hidden_size?: number;
+        /**
+         * eps: float = 0.000001
+         */
+        eps?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma3.modeling_gemma3.Gemma3RotaryEmbedding
+ *
+ * transformers.models.gemma3.modeling_gemma3.Gemma3RotaryEmbedding(config, device). Rotary position embedding: non-persistent float32 buffers inv_freq and original_inv_freq (head_dim * partial_rotary_factor // 2,), computed from rope_parameters (default, linear, dynamic, llama3, yarn).
+ */
+export type TransformersModelsGemma3ModelingGemma3Gemma3RotaryEmbedding = {
+    class: 'Gemma3RotaryEmbedding' | 'transformers.models.gemma3.modeling_gemma3.Gemma3RotaryEmbedding';
+    /**
+     * Positional arguments, in order: config, device.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma3TextConfig
+         */
+        config?: unknown;
+        /**
+         * device: Optional[Union[str, torch.device]] = null
+         */
+        device?: 'meta' | 'cpu' | 'worker';
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma3.modeling_gemma3.Gemma3MLP
+ *
+ * transformers.models.gemma3.modeling_gemma3.Gemma3MLP(config). SwiGLU feed-forward: gate_proj and up_proj (intermediate_size, hidden_size), down_proj (hidden_size, intermediate_size).
+ */
+export type TransformersModelsGemma3ModelingGemma3Gemma3Mlp = {
+    class: 'Gemma3MLP' | 'transformers.models.gemma3.modeling_gemma3.Gemma3MLP';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma3TextConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma3.modeling_gemma3.Gemma3TextScaledWordEmbedding
+ *
+ * transformers.models.gemma3.modeling_gemma3.Gemma3TextScaledWordEmbedding(num_embeddings, embedding_dim, padding_idx, embed_scale). An nn.Embedding whose output is multiplied by embed_scale: weight (num_embeddings, embedding_dim) ~ N(0, 1), with the padding_idx row zeroed, and a non-persistent 0-d buffer embed_scale = torch.tensor(embed_scale) in the default dtype.
+ */
+export type TransformersModelsGemma3ModelingGemma3Gemma3TextScaledWordEmbedding = {
+    class: 'Gemma3TextScaledWordEmbedding' | 'transformers.models.gemma3.modeling_gemma3.Gemma3TextScaledWordEmbedding';
+    /**
+     * Positional arguments, in order: num_embeddings, embedding_dim, padding_idx, embed_scale.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * num_embeddings: int
+         */
+        num_embeddings?: number;
+        /**
+         * embedding_dim: int
+         */
+        embedding_dim?: number;
+        /**
+         * padding_idx: Optional[int] = null
+         */
+        padding_idx?: number | null;
+        /**
+         * embed_scale: float = 1
+         */
+        embed_scale?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma3.modeling_gemma3.Gemma3Attention
+ *
+ * transformers.models.gemma3.modeling_gemma3.Gemma3Attention(config, layer_idx). Grouped-query attention: q_proj (heads * head_dim, hidden), k_proj and v_proj (kv_heads * head_dim, hidden), o_proj (hidden, heads * head_dim).
+ */
+export type TransformersModelsGemma3ModelingGemma3Gemma3Attention = {
+    class: 'Gemma3Attention' | 'transformers.models.gemma3.modeling_gemma3.Gemma3Attention';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma3TextConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.gemma3.modeling_gemma3.Gemma3DecoderLayer
+ *
+ * transformers.models.gemma3.modeling_gemma3.Gemma3DecoderLayer(config, layer_idx). One decoder block: self_attn, mlp, input_layernorm and post_attention_layernorm.
+ */
+export type TransformersModelsGemma3ModelingGemma3Gemma3DecoderLayer = {
+    class: 'Gemma3DecoderLayer' | 'transformers.models.gemma3.modeling_gemma3.Gemma3DecoderLayer';
+    /**
+     * Positional arguments, in order: config, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma3TextConfig
+         */
+        config?: unknown;
+        /**
+         * layer_idx: int
+         */
+        layer_idx?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Gemma3TextModel
+ *
+ * transformers.Gemma3TextModel(config). The bare Gemma3 decoder: embed_tokens (vocab_size, hidden_size), num_hidden_layers Gemma3DecoderLayers, norm, rotary_emb (non-persistent inv_freq). Takes a transformers.Gemma3TextConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones, then RMSNorm weights zeros.
+ */
+export type TransformersGemma3TextModel = {
+    class: 'Gemma3TextModel' | 'transformers.Gemma3TextModel';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma3TextConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Gemma3ForCausalLM
+ *
+ * transformers.Gemma3ForCausalLM(config). Gemma3TextModel as model, plus lm_head (vocab_size, hidden_size) without bias; tie_word_embeddings makes lm_head.weight model.embed_tokens.weight (_tied_weights_keys). Takes a transformers.Gemma3TextConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones, then RMSNorm weights zeros.
+ */
+export type TransformersGemma3ForCausalLm = {
+    class: 'Gemma3ForCausalLM' | 'transformers.Gemma3ForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma3TextConfig
          */
         config?: unknown;
     };
@@ -6086,6 +6747,294 @@ export type TransformersQwen3MoeForCausalLm = {
 };
 
 /**
+ * transformers.models.t5.modeling_t5.T5LayerNorm
+ *
+ * transformers.models.t5.modeling_t5.T5LayerNorm(hidden_size, eps). RMS layer norm without mean or bias: weight (hidden_size,), torch.ones at construction.
+ */
+export type TransformersModelsT5ModelingT5T5LayerNorm = {
+    class: 'T5LayerNorm' | 'transformers.models.t5.modeling_t5.T5LayerNorm';
+    /**
+     * Positional arguments, in order: hidden_size, eps.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * hidden_size: int
+         */
+        hidden_size?: number;
+        /**
+         * eps: float = 0.000001
+         */
+        eps?: number;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.t5.modeling_t5.T5DenseActDense
+ *
+ * transformers.models.t5.modeling_t5.T5DenseActDense(config). wi (d_ff, d_model), wo (d_model, d_ff), no biases.
+ */
+export type TransformersModelsT5ModelingT5T5DenseActDense = {
+    class: 'T5DenseActDense' | 'transformers.models.t5.modeling_t5.T5DenseActDense';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.t5.modeling_t5.T5DenseGatedActDense
+ *
+ * transformers.models.t5.modeling_t5.T5DenseGatedActDense(config). wi_0 and wi_1 (d_ff, d_model), wo (d_model, d_ff), no biases.
+ */
+export type TransformersModelsT5ModelingT5T5DenseGatedActDense = {
+    class: 'T5DenseGatedActDense' | 'transformers.models.t5.modeling_t5.T5DenseGatedActDense';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.t5.modeling_t5.T5LayerFF
+ *
+ * transformers.models.t5.modeling_t5.T5LayerFF(config). DenseReluDense (gated with a gated feed_forward_proj), layer_norm.
+ */
+export type TransformersModelsT5ModelingT5T5LayerFf = {
+    class: 'T5LayerFF' | 'transformers.models.t5.modeling_t5.T5LayerFF';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.t5.modeling_t5.T5Attention
+ *
+ * transformers.models.t5.modeling_t5.T5Attention(config, has_relative_attention_bias, layer_idx, is_causal). q, k, v (num_heads * d_kv, d_model) and o (d_model, num_heads * d_kv), no biases; relative_attention_bias (relative_attention_num_buckets, num_heads) with has_relative_attention_bias.
+ */
+export type TransformersModelsT5ModelingT5T5Attention = {
+    class: 'T5Attention' | 'transformers.models.t5.modeling_t5.T5Attention';
+    /**
+     * Positional arguments, in order: config, has_relative_attention_bias, layer_idx, is_causal.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+        /**
+         * has_relative_attention_bias: bool = false
+         */
+        has_relative_attention_bias?: boolean;
+        /**
+         * layer_idx: Optional[int] = null
+         */
+        layer_idx?: number | null;
+        /**
+         * is_causal: bool = false
+         */
+        is_causal?: boolean;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.t5.modeling_t5.T5LayerSelfAttention
+ *
+ * transformers.models.t5.modeling_t5.T5LayerSelfAttention(config, has_relative_attention_bias, layer_idx). SelfAttention (T5Attention), layer_norm.
+ */
+export type TransformersModelsT5ModelingT5T5LayerSelfAttention = {
+    class: 'T5LayerSelfAttention' | 'transformers.models.t5.modeling_t5.T5LayerSelfAttention';
+    /**
+     * Positional arguments, in order: config, has_relative_attention_bias, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+        /**
+         * has_relative_attention_bias: bool = false
+         */
+        has_relative_attention_bias?: boolean;
+        /**
+         * layer_idx: Optional[int] = null
+         */
+        layer_idx?: number | null;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.t5.modeling_t5.T5LayerCrossAttention
+ *
+ * transformers.models.t5.modeling_t5.T5LayerCrossAttention(config, has_relative_attention_bias, layer_idx). EncDecAttention (T5Attention), layer_norm.
+ */
+export type TransformersModelsT5ModelingT5T5LayerCrossAttention = {
+    class: 'T5LayerCrossAttention' | 'transformers.models.t5.modeling_t5.T5LayerCrossAttention';
+    /**
+     * Positional arguments, in order: config, has_relative_attention_bias, layer_idx.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+        /**
+         * has_relative_attention_bias: bool = false
+         */
+        has_relative_attention_bias?: boolean;
+        /**
+         * layer_idx: Optional[int] = null
+         */
+        layer_idx?: number | null;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.t5.modeling_t5.T5Block
+ *
+ * transformers.models.t5.modeling_t5.T5Block(config, has_relative_attention_bias, layer_idx, is_decoder). layer: T5LayerSelfAttention, (T5LayerCrossAttention in a decoder), T5LayerFF.
+ */
+export type TransformersModelsT5ModelingT5T5Block = {
+    class: 'T5Block' | 'transformers.models.t5.modeling_t5.T5Block';
+    /**
+     * Positional arguments, in order: config, has_relative_attention_bias, layer_idx, is_decoder.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+        /**
+         * has_relative_attention_bias: bool = false
+         */
+        has_relative_attention_bias?: boolean;
+        /**
+         * layer_idx: Optional[int] = null
+         */
+        layer_idx?: number | null;
+        /**
+         * is_decoder: bool = false
+         */
+        is_decoder?: boolean;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.models.t5.modeling_t5.T5Stack
+ *
+ * transformers.models.t5.modeling_t5.T5Stack(config, is_decoder). embed_tokens (vocab_size, d_model), block (num_layers T5Blocks; num_decoder_layers in the decoder), final_layer_norm.
+ */
+export type TransformersModelsT5ModelingT5T5Stack = {
+    class: 'T5Stack' | 'transformers.models.t5.modeling_t5.T5Stack';
+    /**
+     * Positional arguments, in order: config, is_decoder.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+        /**
+         * is_decoder: bool = false
+         */
+        is_decoder?: boolean;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.T5Model
+ *
+ * transformers.T5Model(config). The bare T5 encoder-decoder: shared (vocab_size, d_model), encoder and decoder T5Stacks. Takes a transformers.T5Config.
+ */
+export type TransformersT5Model = {
+    class: 'T5Model' | 'transformers.T5Model';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.T5ForConditionalGeneration
+ *
+ * transformers.T5ForConditionalGeneration(config). T5Model plus lm_head (vocab_size, d_model), tied to shared. Takes a transformers.T5Config.
+ */
+export type TransformersT5ForConditionalGeneration = {
+    class: 'T5ForConditionalGeneration' | 'transformers.T5ForConditionalGeneration';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.T5EncoderModel
+ *
+ * transformers.T5EncoderModel(config). shared and the encoder T5Stack only. Takes a transformers.T5Config.
+ */
+export type TransformersT5EncoderModel = {
+    class: 'T5EncoderModel' | 'transformers.T5EncoderModel';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: T5Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
  * Health
  *
  * The process is alive.
@@ -6191,7 +7140,7 @@ export type SkipInitResult = {
  *
  * A constructor argument as JSON: a number, string, boolean or null, a list or tuple (array), a dict (object), or, wherever PyTorch takes a module, a nested module spec (typed by its class's component).
  */
-export type SpecArgument = number | null | string | boolean | Array<SpecListItem> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm | TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Mlp | TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Attention | TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer | TransformersGemma2Model | TransformersGemma2ForCausalLm | TransformersPytorchUtilsConv1d | TransformersModelsGpt2ModelingGpt2Gpt2Attention | TransformersModelsGpt2ModelingGpt2Gpt2Mlp | TransformersModelsGpt2ModelingGpt2Gpt2Block | TransformersGpt2Model | TransformersGpt2LmHeadModel | TransformersModelsLlamaModelingLlamaLlamaRmsNorm | TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding | TransformersModelsLlamaModelingLlamaLlamaMlp | TransformersModelsLlamaModelingLlamaLlamaAttention | TransformersModelsLlamaModelingLlamaLlamaDecoderLayer | TransformersLlamaModel | TransformersLlamaForCausalLm | TransformersModelsMistralModelingMistralMistralRmsNorm | TransformersModelsMistralModelingMistralMistralRotaryEmbedding | TransformersModelsMistralModelingMistralMistralMlp | TransformersModelsMistralModelingMistralMistralAttention | TransformersModelsMistralModelingMistralMistralDecoderLayer | TransformersMistralModel | TransformersMistralForCausalLm | TransformersModelsMixtralModelingMixtralMixtralRmsNorm | TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding | TransformersModelsMixtralModelingMixtralMixtralMlp | TransformersModelsMixtralModelingMixtralMixtralTopKRouter | TransformersModelsMixtralModelingMixtralMixtralExperts | TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock | TransformersModelsMixtralModelingMixtralMixtralAttention | TransformersModelsMixtralModelingMixtralMixtralDecoderLayer | TransformersMixtralModel | TransformersMixtralForCausalLm | TransformersModelsPhi3ModelingPhi3Phi3RmsNorm | TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding | TransformersModelsPhi3ModelingPhi3Phi3Mlp | TransformersModelsPhi3ModelingPhi3Phi3Attention | TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer | TransformersPhi3Model | TransformersPhi3ForCausalLm | TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm | TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding | TransformersModelsQwen2ModelingQwen2Qwen2Mlp | TransformersModelsQwen2ModelingQwen2Qwen2Attention | TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer | TransformersQwen2Model | TransformersQwen2ForCausalLm | TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm | TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding | TransformersModelsQwen3ModelingQwen3Qwen3Mlp | TransformersModelsQwen3ModelingQwen3Qwen3Attention | TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer | TransformersQwen3Model | TransformersQwen3ForCausalLm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer | TransformersQwen3MoeModel | TransformersQwen3MoeForCausalLm | {
+export type SpecArgument = number | null | string | boolean | Array<SpecListItem> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | TransformersModelsBertModelingBertBertEmbeddings | TransformersModelsBertModelingBertBertSelfAttention | TransformersModelsBertModelingBertBertCrossAttention | TransformersModelsBertModelingBertBertSelfOutput | TransformersModelsBertModelingBertBertIntermediate | TransformersModelsBertModelingBertBertOutput | TransformersModelsBertModelingBertBertPooler | TransformersModelsBertModelingBertBertAttention | TransformersModelsBertModelingBertBertLayer | TransformersModelsBertModelingBertBertEncoder | TransformersBertModel | TransformersModelsBertModelingBertBertPredictionHeadTransform | TransformersModelsBertModelingBertBertLmPredictionHead | TransformersModelsBertModelingBertBertOnlyMlmHead | TransformersBertForMaskedLm | TransformersBertLmHeadModel | TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm | TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Mlp | TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Attention | TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer | TransformersGemma2Model | TransformersGemma2ForCausalLm | TransformersModelsGemma3ModelingGemma3Gemma3RmsNorm | TransformersModelsGemma3ModelingGemma3Gemma3RotaryEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Mlp | TransformersModelsGemma3ModelingGemma3Gemma3TextScaledWordEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Attention | TransformersModelsGemma3ModelingGemma3Gemma3DecoderLayer | TransformersGemma3TextModel | TransformersGemma3ForCausalLm | TransformersPytorchUtilsConv1d | TransformersModelsGpt2ModelingGpt2Gpt2Attention | TransformersModelsGpt2ModelingGpt2Gpt2Mlp | TransformersModelsGpt2ModelingGpt2Gpt2Block | TransformersGpt2Model | TransformersGpt2LmHeadModel | TransformersModelsLlamaModelingLlamaLlamaRmsNorm | TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding | TransformersModelsLlamaModelingLlamaLlamaMlp | TransformersModelsLlamaModelingLlamaLlamaAttention | TransformersModelsLlamaModelingLlamaLlamaDecoderLayer | TransformersLlamaModel | TransformersLlamaForCausalLm | TransformersModelsMistralModelingMistralMistralRmsNorm | TransformersModelsMistralModelingMistralMistralRotaryEmbedding | TransformersModelsMistralModelingMistralMistralMlp | TransformersModelsMistralModelingMistralMistralAttention | TransformersModelsMistralModelingMistralMistralDecoderLayer | TransformersMistralModel | TransformersMistralForCausalLm | TransformersModelsMixtralModelingMixtralMixtralRmsNorm | TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding | TransformersModelsMixtralModelingMixtralMixtralMlp | TransformersModelsMixtralModelingMixtralMixtralTopKRouter | TransformersModelsMixtralModelingMixtralMixtralExperts | TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock | TransformersModelsMixtralModelingMixtralMixtralAttention | TransformersModelsMixtralModelingMixtralMixtralDecoderLayer | TransformersMixtralModel | TransformersMixtralForCausalLm | TransformersModelsPhi3ModelingPhi3Phi3RmsNorm | TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding | TransformersModelsPhi3ModelingPhi3Phi3Mlp | TransformersModelsPhi3ModelingPhi3Phi3Attention | TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer | TransformersPhi3Model | TransformersPhi3ForCausalLm | TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm | TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding | TransformersModelsQwen2ModelingQwen2Qwen2Mlp | TransformersModelsQwen2ModelingQwen2Qwen2Attention | TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer | TransformersQwen2Model | TransformersQwen2ForCausalLm | TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm | TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding | TransformersModelsQwen3ModelingQwen3Qwen3Mlp | TransformersModelsQwen3ModelingQwen3Qwen3Attention | TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer | TransformersQwen3Model | TransformersQwen3ForCausalLm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer | TransformersQwen3MoeModel | TransformersQwen3MoeForCausalLm | TransformersModelsT5ModelingT5T5LayerNorm | TransformersModelsT5ModelingT5T5DenseActDense | TransformersModelsT5ModelingT5T5DenseGatedActDense | TransformersModelsT5ModelingT5T5LayerFf | TransformersModelsT5ModelingT5T5Attention | TransformersModelsT5ModelingT5T5LayerSelfAttention | TransformersModelsT5ModelingT5T5LayerCrossAttention | TransformersModelsT5ModelingT5T5Block | TransformersModelsT5ModelingT5T5Stack | TransformersT5Model | TransformersT5ForConditionalGeneration | TransformersT5EncoderModel | {
     [key: string]: SpecArgument;
 };
 
@@ -6200,7 +7149,7 @@ export type SpecArgument = number | null | string | boolean | Array<SpecListItem
  *
  * An item of a list or tuple argument: a SpecArgument whose own lists hold numbers, strings, booleans or nulls.
  */
-export type SpecListItem = number | null | string | boolean | Array<number | null | string | boolean> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm | TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Mlp | TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Attention | TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer | TransformersGemma2Model | TransformersGemma2ForCausalLm | TransformersPytorchUtilsConv1d | TransformersModelsGpt2ModelingGpt2Gpt2Attention | TransformersModelsGpt2ModelingGpt2Gpt2Mlp | TransformersModelsGpt2ModelingGpt2Gpt2Block | TransformersGpt2Model | TransformersGpt2LmHeadModel | TransformersModelsLlamaModelingLlamaLlamaRmsNorm | TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding | TransformersModelsLlamaModelingLlamaLlamaMlp | TransformersModelsLlamaModelingLlamaLlamaAttention | TransformersModelsLlamaModelingLlamaLlamaDecoderLayer | TransformersLlamaModel | TransformersLlamaForCausalLm | TransformersModelsMistralModelingMistralMistralRmsNorm | TransformersModelsMistralModelingMistralMistralRotaryEmbedding | TransformersModelsMistralModelingMistralMistralMlp | TransformersModelsMistralModelingMistralMistralAttention | TransformersModelsMistralModelingMistralMistralDecoderLayer | TransformersMistralModel | TransformersMistralForCausalLm | TransformersModelsMixtralModelingMixtralMixtralRmsNorm | TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding | TransformersModelsMixtralModelingMixtralMixtralMlp | TransformersModelsMixtralModelingMixtralMixtralTopKRouter | TransformersModelsMixtralModelingMixtralMixtralExperts | TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock | TransformersModelsMixtralModelingMixtralMixtralAttention | TransformersModelsMixtralModelingMixtralMixtralDecoderLayer | TransformersMixtralModel | TransformersMixtralForCausalLm | TransformersModelsPhi3ModelingPhi3Phi3RmsNorm | TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding | TransformersModelsPhi3ModelingPhi3Phi3Mlp | TransformersModelsPhi3ModelingPhi3Phi3Attention | TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer | TransformersPhi3Model | TransformersPhi3ForCausalLm | TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm | TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding | TransformersModelsQwen2ModelingQwen2Qwen2Mlp | TransformersModelsQwen2ModelingQwen2Qwen2Attention | TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer | TransformersQwen2Model | TransformersQwen2ForCausalLm | TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm | TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding | TransformersModelsQwen3ModelingQwen3Qwen3Mlp | TransformersModelsQwen3ModelingQwen3Qwen3Attention | TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer | TransformersQwen3Model | TransformersQwen3ForCausalLm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer | TransformersQwen3MoeModel | TransformersQwen3MoeForCausalLm | {
+export type SpecListItem = number | null | string | boolean | Array<number | null | string | boolean> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | TransformersModelsBertModelingBertBertEmbeddings | TransformersModelsBertModelingBertBertSelfAttention | TransformersModelsBertModelingBertBertCrossAttention | TransformersModelsBertModelingBertBertSelfOutput | TransformersModelsBertModelingBertBertIntermediate | TransformersModelsBertModelingBertBertOutput | TransformersModelsBertModelingBertBertPooler | TransformersModelsBertModelingBertBertAttention | TransformersModelsBertModelingBertBertLayer | TransformersModelsBertModelingBertBertEncoder | TransformersBertModel | TransformersModelsBertModelingBertBertPredictionHeadTransform | TransformersModelsBertModelingBertBertLmPredictionHead | TransformersModelsBertModelingBertBertOnlyMlmHead | TransformersBertForMaskedLm | TransformersBertLmHeadModel | TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm | TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Mlp | TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Attention | TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer | TransformersGemma2Model | TransformersGemma2ForCausalLm | TransformersModelsGemma3ModelingGemma3Gemma3RmsNorm | TransformersModelsGemma3ModelingGemma3Gemma3RotaryEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Mlp | TransformersModelsGemma3ModelingGemma3Gemma3TextScaledWordEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Attention | TransformersModelsGemma3ModelingGemma3Gemma3DecoderLayer | TransformersGemma3TextModel | TransformersGemma3ForCausalLm | TransformersPytorchUtilsConv1d | TransformersModelsGpt2ModelingGpt2Gpt2Attention | TransformersModelsGpt2ModelingGpt2Gpt2Mlp | TransformersModelsGpt2ModelingGpt2Gpt2Block | TransformersGpt2Model | TransformersGpt2LmHeadModel | TransformersModelsLlamaModelingLlamaLlamaRmsNorm | TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding | TransformersModelsLlamaModelingLlamaLlamaMlp | TransformersModelsLlamaModelingLlamaLlamaAttention | TransformersModelsLlamaModelingLlamaLlamaDecoderLayer | TransformersLlamaModel | TransformersLlamaForCausalLm | TransformersModelsMistralModelingMistralMistralRmsNorm | TransformersModelsMistralModelingMistralMistralRotaryEmbedding | TransformersModelsMistralModelingMistralMistralMlp | TransformersModelsMistralModelingMistralMistralAttention | TransformersModelsMistralModelingMistralMistralDecoderLayer | TransformersMistralModel | TransformersMistralForCausalLm | TransformersModelsMixtralModelingMixtralMixtralRmsNorm | TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding | TransformersModelsMixtralModelingMixtralMixtralMlp | TransformersModelsMixtralModelingMixtralMixtralTopKRouter | TransformersModelsMixtralModelingMixtralMixtralExperts | TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock | TransformersModelsMixtralModelingMixtralMixtralAttention | TransformersModelsMixtralModelingMixtralMixtralDecoderLayer | TransformersMixtralModel | TransformersMixtralForCausalLm | TransformersModelsPhi3ModelingPhi3Phi3RmsNorm | TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding | TransformersModelsPhi3ModelingPhi3Phi3Mlp | TransformersModelsPhi3ModelingPhi3Phi3Attention | TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer | TransformersPhi3Model | TransformersPhi3ForCausalLm | TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm | TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding | TransformersModelsQwen2ModelingQwen2Qwen2Mlp | TransformersModelsQwen2ModelingQwen2Qwen2Attention | TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer | TransformersQwen2Model | TransformersQwen2ForCausalLm | TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm | TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding | TransformersModelsQwen3ModelingQwen3Qwen3Mlp | TransformersModelsQwen3ModelingQwen3Qwen3Attention | TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer | TransformersQwen3Model | TransformersQwen3ForCausalLm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer | TransformersQwen3MoeModel | TransformersQwen3MoeForCausalLm | TransformersModelsT5ModelingT5T5LayerNorm | TransformersModelsT5ModelingT5T5DenseActDense | TransformersModelsT5ModelingT5T5DenseGatedActDense | TransformersModelsT5ModelingT5T5LayerFf | TransformersModelsT5ModelingT5T5Attention | TransformersModelsT5ModelingT5T5LayerSelfAttention | TransformersModelsT5ModelingT5T5LayerCrossAttention | TransformersModelsT5ModelingT5T5Block | TransformersModelsT5ModelingT5T5Stack | TransformersT5Model | TransformersT5ForConditionalGeneration | TransformersT5EncoderModel | {
     [key: string]: SpecArgument;
 };
 
@@ -6425,7 +7374,16 @@ export type GetModuleClassResponse = GetModuleClassResponses[keyof GetModuleClas
 export type EstimateMemoryData = {
     body: AnyModuleSpec;
     path?: never;
-    query?: never;
+    query?: {
+        /**
+         * Sequences in the batch (default 1).
+         */
+        batchSize?: number;
+        /**
+         * Tokens per sequence (default the config's max_position_embeddings).
+         */
+        sequenceLength?: number;
+    };
     url: '/v1/estimate';
 };
 
