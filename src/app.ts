@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
 import type { Config } from './config.js'
+import type { SessionStore } from './store/session-store.js'
 import errorHandler, { frameworkErrors } from './plugins/error-handler.js'
 import swagger from './plugins/swagger.js'
 import metrics from './plugins/metrics.js'
@@ -17,6 +18,7 @@ import workerPool from './plugins/worker-pool.js'
 import materializations from './plugins/app/materializations.js'
 import moduleRecords from './plugins/app/module-records.js'
 import sessions from './plugins/app/sessions.js'
+import replica from './plugins/app/replica.js'
 import materializer from './plugins/app/materializer/materializer.js'
 import catalogRoutes from '../routes/catalog.js'
 import sessionRoutes from '../routes/sessions.js'
@@ -28,6 +30,11 @@ import web from './plugins/web.js'
 export interface AppOptions {
   config: Config
   logger?: FastifyServerOptions['logger']
+  /**
+   * A session store the caller made and closes, instead of the one the config names (the app does
+   * not close it): several apps in one process sharing one store act as replicas sharing one Redis.
+   */
+  store?: SessionStore
 }
 
 declare module 'fastify' {
@@ -70,7 +77,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // cheapest refusals first: shed load, then check the key, then count the tenant's rate
   await app.register(loadShedding)
   await app.register(auth)
-  await app.register(sessionStore)
+  await app.register(sessionStore, { store: opts.store })
   // before the routes: it hooks every route registered after it
   await app.register(rateLimit)
   await app.register(workerPool)
@@ -78,6 +85,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(materializations)
   await app.register(moduleRecords)
   await app.register(sessions)
+  await app.register(replica)
   await app.register(materializer)
   await app.register(catalogRoutes)
   await app.register(sessionRoutes)

@@ -174,6 +174,7 @@ export const errorMessages = {
   materializationNotFound: msg('materializationNotFound', "Materialization '{id}' not found"),
   materializationNotReady: msg('materializationNotReady', "Materialization '{id}' is {status}{reason}; bytes are served once it is ready"),
   materializationFailed: msg('materializationNotReady', 'Materialization failed: {reason}'),
+  checkpointElsewhere: msg('materializationNotFound', "Materialization '{id}' was loaded from a checkpoint upload that only the replica it was uploaded to holds; this replica cannot serve it"),
   tensorNotFound: msg('tensorNotFound', "Materialization '{id}' has no tensor '{name}'"),
   shardFileNotFound: msg('tensorNotFound', "No file '{file}' in this export; the index lists {files}"),
   rangeNotSatisfiable: msg('rangeNotSatisfiable', 'Range {range} is not satisfiable for {size} bytes'),

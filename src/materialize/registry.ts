@@ -36,6 +36,8 @@ export interface MaterializationOptions {
   tenant?: { id: string, maxResidentBytes: number }
   /** what determines the bytes (identity.ts), for reproducible inits: their ETags derive from it */
   identity?: string
+  /** for init 'checkpoint': the uploaded file as persisted in the data directory (set before its fill ends) */
+  file?: { name: string, bytes: number, sha256: string }
 }
 
 export interface Materialization extends MaterializationOptions {

@@ -39,9 +39,13 @@ async function connectRedis (url: string, prefix: string): Promise<{ store: Sess
   return { store: new RedisSessionStore(client, { prefix }), client }
 }
 
-async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
-  const redis = app.config.store === 'redis' ? await connectRedis(app.config.redisUrl, app.config.redisPrefix) : undefined
-  const store: SessionStore = redis?.store ?? new MemorySessionStore()
+/** `store`: one the caller made and closes (buildApp's `store`), instead of the one the config names. */
+export interface SessionStorePluginOptions { store?: SessionStore | undefined }
+
+async function sessionStorePlugin (app: FastifyInstance, opts: SessionStorePluginOptions): Promise<void> {
+  const given = opts.store
+  const redis = given === undefined && app.config.store === 'redis' ? await connectRedis(app.config.redisUrl, app.config.redisPrefix) : undefined
+  const store: SessionStore = given ?? redis?.store ?? new MemorySessionStore()
   app.decorate('store', store)
   app.decorate('redis', redis?.client)
   app.decorate('requireSession', async (request: FastifyRequest, sessionId: string) => {
@@ -61,7 +65,7 @@ async function sessionStorePlugin (app: FastifyInstance): Promise<void> {
   })
   app.readiness.add('store', async () => { await store.ping() })
   store.onSessionEnd((s) => { app.log.info({ sessionId: s.id }, 'session ended') })
-  app.addHook('onClose', async () => { await store.close() })
+  if (given === undefined) app.addHook('onClose', async () => { await store.close() })
 }
 
 export default fp(sessionStorePlugin, { name: 'session-store', fastify: '5.x', dependencies: ['health', 'auth', 'metrics'] })
