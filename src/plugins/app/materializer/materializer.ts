@@ -24,6 +24,7 @@ import { planMaterialization, planOf, startMaterialization, type FillServices, t
 import { startCheckpointLoad } from './checkpoint-load.js'
 import { openCheckpointRecord } from './checkpoint-file.js'
 import { optionsOf, recordOf } from './record.js'
+import { HEARTBEAT_INTERVAL_MS } from '../replica.js'
 import { materializationHref, materializationView, type MaterializationView } from './view.js'
 import { shardFile, type ShardFile } from './shard-files.js'
 
@@ -123,7 +124,15 @@ export function createMaterializer (app: FastifyInstance): Materializer {
     }
     if (m.lazy) return
     filling.add(m)
-    void m.done.then(async () => { await settle(m) }).catch(logged('materialization status not written', m)).finally(() => { filling.delete(m) })
+    void m.done.then(() => { settleUntilWritten(m) })
+  }
+
+  /** Writes the end of a fill; while the store cannot take it, again at each heartbeat interval (else the record would stay pending). */
+  function settleUntilWritten (m: Materialization): void {
+    settle(m).then(() => { filling.delete(m) }, (err: unknown) => {
+      logged('materialization status not written: trying again', m)(err)
+      setTimeout(() => { settleUntilWritten(m) }, HEARTBEAT_INTERVAL_MS).unref()
+    })
   }
 
   /** Writes the status a fill ended with (and the checkpoint's file), unless the store already says otherwise. */
@@ -255,7 +264,9 @@ export function createMaterializer (app: FastifyInstance): Materializer {
     // a clean stop: the fills this replica runs will not finish; the others learn it now, not from missing heartbeats
     closing = true
     await Promise.all([...filling].map(async (m) => {
-      await store.setMaterializationStatus(m.sessionId, m.id, 'pending', { status: 'failed', error: OWNER_STOPPED }).catch(logged('stopped fill not marked failed', m))
+      // a fill that ended but whose status is not written yet: ready stays ready (other replicas can serve a reproducible one)
+      const next = m.status === 'ready' ? { status: m.status } : { status: 'failed' as const, error: OWNER_STOPPED }
+      await store.setMaterializationStatus(m.sessionId, m.id, 'pending', next).catch(logged('stopped fill\'s status not written', m))
     }))
   })
 
