@@ -10,13 +10,12 @@ import {
 } from '../src/schemas/materializations.js'
 import { ModuleParams, SessionParams } from '../src/schemas/sessions.js'
 import type { Materialization as Mat } from '../src/materialize/registry.js'
-import { pageInOrder } from '../src/store/cursor.js'
 import { sendBytes } from '../src/http/byte-response.js'
 import { lingeringClose } from '../src/http/lingering-close.js'
 
 export default async function materializationRoutes (fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { materializations: registry, materializer } = app
+  const { materializer } = app
 
   // checkpoint uploads arrive as a stream: no buffering, no body limit beyond the module's own size
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => { done(null, payload) })
@@ -70,7 +69,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       // no body (and no content type): every option at its default, as POST /v1/sessions takes it
       const body = (request.body ?? {}) as typeof CreateMaterialization.static
       const { root: tree, built } = await app.moduleRecords.rebuild(session.id, moduleId)
-      m = materializer.start(request, { sessionId: session.id, moduleId, built, tree, device: body.device ?? 'cpu', init: body.init ?? 'empty', seed: body.seed, rng: body.rng, dtype: body.dtype, lazy: body.lazy })
+      m = await materializer.start(request, { sessionId: session.id, moduleId, built, tree, device: body.device ?? 'cpu', init: body.init ?? 'empty', seed: body.seed, rng: body.rng, dtype: body.dtype, lazy: body.lazy })
       // a lazy materialization is ready at once: 201 whatever wait says
       if (body.wait === false && !m.lazy) {
         return await reply.code(202).header('location', materializer.href(m)).send(materializer.view(m))
@@ -91,10 +90,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       response: { 200: Type.Ref(MaterializationList, { description: 'Materializations, oldest first.' }), ...errorResponses('validation', 'invalidCursor', 'sessionNotFound', 'unauthorized') }
     }
   }, async (request) => {
-    const session = await app.requireSession(request, request.params.sessionId)
-    // the registry keeps a session's materializations in start order: a page is O(the session's own)
-    const page = pageInOrder(registry.list(session.id), request.query, (m) => m)
-    return { materializations: page.items.map(materializer.view), nextCursor: page.nextCursor }
+    return await materializer.list(request, request.params.sessionId, request.query)
   })
 
   app.get('/v1/sessions/:sessionId/materializations/:materializationId', {
@@ -116,8 +112,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       response: { 204: Type.Null({ description: 'Deleted; its memory is returned.' }), ...bodyErrorResponses('validation', 'sessionNotFound', 'materializationNotFound', 'unauthorized') }
     }
   }, async (request, reply) => {
-    const m = await materializer.find(request, request.params.sessionId, request.params.materializationId)
-    registry.delete(m.sessionId, m.id)
+    await materializer.delete(request, request.params.sessionId, request.params.materializationId)
     return await reply.code(204).send(null)
   })
 
@@ -132,10 +127,10 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       response: bytesResponses
     }
   }, async (request, reply) => {
-    const m = await materializer.find(request, request.params.sessionId, request.params.materializationId)
-    const t = m.plan.byName.get(request.params.name)
-    if (t === undefined) throw materiaError('tensorNotFound', { id: m.id, name: request.params.name })
-    materializer.requireReady(m)
+    const found = await materializer.find(request, request.params.sessionId, request.params.materializationId)
+    const t = found.plan.byName.get(request.params.name)
+    if (t === undefined) throw materiaError('tensorNotFound', { id: found.id, name: request.params.name })
+    const m = materializer.requireReady(found)
     return sendBytes(request, reply, [{ arena: m.arena, offset: t.offset, length: t.nbytes }], materializer.etag(m, `tensor:${t.name}`),
       { 'x-tensor-dtype': t.dtype, 'x-tensor-shape': t.shape.join(',') })
   })
@@ -152,8 +147,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       response: bytesResponses
     }
   }, async (request, reply) => {
-    const m = await materializer.find(request, request.params.sessionId, request.params.materializationId)
-    materializer.requireReady(m)
+    const m = materializer.requireReady(await materializer.find(request, request.params.sessionId, request.params.materializationId))
     const { layout } = m.plan
     void reply.header('content-disposition', 'attachment; filename="model.safetensors"')
     return sendBytes(request, reply, [{ buffer: layout.header }, { arena: m.arena, offset: 0, length: layout.dataSize }], materializer.etag(m, 'safetensors'), {})
@@ -181,8 +175,7 @@ export default async function materializationRoutes (fastify: FastifyInstance): 
       }
     }
   }, async (request, reply) => {
-    const m = await materializer.find(request, request.params.sessionId, request.params.materializationId)
-    materializer.requireReady(m)
+    const m = materializer.requireReady(await materializer.find(request, request.params.sessionId, request.params.materializationId))
     const { file } = request.params
     const tag = `shards:${request.query.maxShardBytes ?? 'default'}`
     const f = materializer.shardFile(m, file, request.query.maxShardBytes)

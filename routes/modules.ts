@@ -95,7 +95,7 @@ export default async function moduleRoutes (fastify: FastifyInstance): Promise<v
   }, async (request, reply) => {
     const session = await app.requireSession(request, request.params.sessionId)
     await moduleRecords.delete(session.id, request.params.moduleId)
-    app.materializations.deleteOfSession(session.id, request.params.moduleId)
+    await app.materializer.deleteOfModule(session.id, request.params.moduleId)
     return await reply.code(204).send(null)
   })
 }

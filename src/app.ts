@@ -19,6 +19,7 @@ import materializations from './plugins/app/materializations.js'
 import dataDir from './plugins/app/data-dir.js'
 import moduleRecords from './plugins/app/module-records.js'
 import sessions from './plugins/app/sessions.js'
+import replica from './plugins/app/replica.js'
 import materializer from './plugins/app/materializer/materializer.js'
 import catalogRoutes from '../routes/catalog.js'
 import sessionRoutes from '../routes/sessions.js'
@@ -86,6 +87,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(dataDir)
   await app.register(moduleRecords)
   await app.register(sessions)
+  await app.register(replica)
   await app.register(materializer)
   await app.register(catalogRoutes)
   await app.register(sessionRoutes)

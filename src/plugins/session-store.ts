@@ -50,9 +50,13 @@ async function connectRedis (config: Config): Promise<{ store: SessionStore, cli
   return { store: new RedisSessionStore(client, { prefix: config.redisPrefix }), client }
 }
 
-async function sessionStorePlugin (app: FastifyInstance, opts: { store?: SessionStore | undefined }): Promise<void> {
-  const redis = opts.store === undefined && app.config.store === 'redis' ? await connectRedis(app.config) : undefined
-  const store: SessionStore = opts.store ?? redis?.store ?? new MemorySessionStore()
+/** `store`: one the caller made and closes (buildApp's `store`), instead of the one the config names. */
+export interface SessionStorePluginOptions { store?: SessionStore | undefined }
+
+async function sessionStorePlugin (app: FastifyInstance, opts: SessionStorePluginOptions): Promise<void> {
+  const given = opts.store
+  const redis = given === undefined && app.config.store === 'redis' ? await connectRedis(app.config) : undefined
+  const store: SessionStore = given ?? redis?.store ?? new MemorySessionStore()
   app.decorate('store', store)
   app.decorate<RedisClient | undefined>('redis', redis?.client)
   app.decorate('requireSession', async (request: FastifyRequest, sessionId: string) => {
@@ -73,7 +77,7 @@ async function sessionStorePlugin (app: FastifyInstance, opts: { store?: Session
   app.readiness.add('store', async () => { await store.ping() })
   store.onSessionEnd((s) => { app.log.info({ sessionId: s.id }, 'session ended') })
   // a store the caller gave is the caller's to close
-  if (opts.store === undefined) app.addHook('onClose', async () => { await store.close() })
+  if (given === undefined) app.addHook('onClose', async () => { await store.close() })
 }
 
 export default fp(sessionStorePlugin, { name: 'session-store', fastify: '5.x', dependencies: ['health', 'auth', 'metrics'] })

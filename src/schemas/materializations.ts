@@ -51,7 +51,9 @@ export const InitSpec = Type.Object({
 export const CreateMaterialization = Type.Object({
   device: Type.Optional(described(Device, { description: '`cpu`: memory of the service process, filled on the main thread between requests. `worker`: a SharedArrayBuffer filled by the worker pool. Same bytes either way. Default `cpu`.' })),
   init: Type.Optional(Type.Union([InitKind, Type.Ref(InitSpec)], {
-    description: '`empty` is skip_init: no pass over parameter bytes, buffers get their constructor values. ' +
+    description: '`empty` is skip_init: no pass over parameter bytes, buffers get their constructor values. PyTorch leaves such ' +
+    'bytes undefined; here they are zeros, on every replica (the replica that holds it gives fresh memory, which is zero; another ' +
+    'serves zeros lazily), and its ETags are its own (derived from its id), since the API promises no values for them. ' +
     '`zeros` / `ones`: every parameter. `default`: what `torch.manual_seed(seed); torch.nn.X(*args, **kwargs)` gives (the module\'s own ' +
     'reset_parameters() in PyTorch\'s RNG order, bit for bit as PyTorch 2.x on a Linux x86-64 CPU with AVX2 kernels; float64 normal_ values ' +
     'only to within 2 ulp in about 0.16% of elements, where glibc\'s log/sin/cos round differently). With `dtype`, values are computed in the ' +
@@ -64,8 +66,8 @@ export const CreateMaterialization = Type.Object({
   lazy: Type.Optional(Type.Boolean({
     description: 'true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket ' +
     'and bounded by its backpressure), the same bytes a resident materialization holds, so a model larger than the memory budget streams. ' +
-    'Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: its bytes are not ' +
-    'defined). Default false.'
+    'Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: it promises no ' +
+    'values, so there is nothing to generate; ask for `zeros`). Default false.'
   }))
 }, { $id: 'CreateMaterialization', title: 'CreateMaterialization', description: 'How to give a module real memory. `dtype` (a DType) casts every floating tensor to it, `torch.` prefix accepted.', additionalProperties: false })
 
@@ -100,16 +102,29 @@ export const Materialization = Type.Object({
   dtype: Type.Union([Type.String(), Type.Null()], { description: 'The cast applied to floating tensors, or null.' }),
   status: MaterializationStatus,
   error: Type.Optional(Type.String({ description: 'Why the materialization failed (for example `cancelled`).' })),
-  progress: Type.Object({ bytesDone: Type.Integer(), bytesTotal: Type.Integer() }, { additionalProperties: false, description: 'Bytes filled so far of the bytes that need a pass (an empty materialization has almost none).' }),
+  progress: Type.Object({ bytesDone: Type.Integer(), bytesTotal: Type.Integer() }, {
+    additionalProperties: false,
+    description: 'Bytes filled so far of the bytes that need a pass (an empty materialization has almost none; a lazy one none). ' +
+      'Ready: `bytesDone` equals `bytesTotal`. While pending, only the replica filling it counts `bytesDone`; another replica shows 0.'
+  }),
   nbytes: Type.Integer({ description: 'Bytes of its tensors (the safetensors data section).' }),
   lazy: Type.Boolean({ description: 'Whether its bytes are generated as they are read instead of held.' }),
-  residentBytes: Type.Integer({ description: 'Bytes of memory it holds on this replica: `nbytes` when resident, 0 when lazy.' }),
+  residentBytes: Type.Integer({
+    description: 'Bytes of memory it holds on the replica that made it: `nbytes` when resident, 0 when lazy. The same on every ' +
+      'replica (one that does not hold its bytes serves them lazily, holding none).'
+  }),
   tensors: Type.Array(Type.Ref(MaterializedTensor)),
   safetensors: Type.String({ description: 'The state dict as one safetensors file.' })
-}, { $id: 'Materialization', title: 'Materialization', description: 'A module given real memory.', additionalProperties: false })
+}, {
+  $id: 'Materialization',
+  title: 'Materialization',
+  description: 'A module given real memory. Any replica answers for it alike: a ready one shows the same view, bytes and ETags ' +
+    'whichever replica answers; a pending one whose replica stopped (its heartbeats ran out) is `failed`.',
+  additionalProperties: false
+})
 
 export const MaterializationList = Type.Object({ materializations: Type.Array(Type.Ref(Materialization)), nextCursor },
-  { $id: 'MaterializationList', title: 'MaterializationList', description: 'A page of the materializations of a session (this replica\'s), oldest first.', additionalProperties: false })
+  { $id: 'MaterializationList', title: 'MaterializationList', description: 'A page of the materializations of a session (made by any replica), oldest first.', additionalProperties: false })
 
 export const SafetensorsIndex = Type.Object({
   metadata: Type.Object({

@@ -16,8 +16,8 @@ export const Session = Type.Object({
   expiresAt: Type.String({ format: 'date-time', description: 'Moves forward on every use of the session.' }),
   ttlSeconds: Type.Integer(),
   modules: Type.Integer({ description: 'Modules in this session.' }),
-  materializations: Type.Integer({ description: 'Materializations in this session.' }),
-  residentBytes: Type.Integer({ description: 'Tensor bytes this session holds in memory.' })
+  materializations: Type.Integer({ description: 'Materializations in this session, whichever replica made them.' }),
+  residentBytes: Type.Integer({ description: 'Tensor bytes this session\'s materializations hold in the memory of the replica that answers (another replica holds its own, and serves the rest lazily, holding none).' })
 }, { $id: 'Session', title: 'Session', description: 'A session: a namespace of modules and materializations with a sliding TTL.', additionalProperties: false })
 
 export const SessionList = Type.Object({ sessions: Type.Array(Type.Ref(Session)), nextCursor },

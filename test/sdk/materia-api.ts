@@ -698,9 +698,9 @@ export interface components {
             ttlSeconds: number;
             /** @description Modules in this session. */
             modules: number;
-            /** @description Materializations in this session. */
+            /** @description Materializations in this session, whichever replica made them. */
             materializations: number;
-            /** @description Tensor bytes this session holds in memory. */
+            /** @description Tensor bytes this session's materializations hold in the memory of the replica that answers (another replica holds its own, and serves the rest lazily, holding none). */
             residentBytes: number;
         };
         /**
@@ -842,7 +842,7 @@ export interface components {
         CreateMaterialization: {
             /** @description `cpu`: memory of the service process, filled on the main thread between requests. `worker`: a SharedArrayBuffer filled by the worker pool. Same bytes either way. Default `cpu`. */
             device?: "cpu" | "worker";
-            /** @description `empty` is skip_init: no pass over parameter bytes, buffers get their constructor values. `zeros` / `ones`: every parameter. `default`: what `torch.manual_seed(seed); torch.nn.X(*args, **kwargs)` gives (the module's own reset_parameters() in PyTorch's RNG order, bit for bit as PyTorch 2.x on a Linux x86-64 CPU with AVX2 kernels; float64 normal_ values only to within 2 ulp in about 0.16% of elements, where glibc's log/sin/cos round differently). With `dtype`, values are computed in the module's own dtype and then cast, as `m.to(dtype)`. An object (InitSpec) adds per-tensor overrides. Default `empty`. */
+            /** @description `empty` is skip_init: no pass over parameter bytes, buffers get their constructor values. PyTorch leaves such bytes undefined; here they are zeros, on every replica (the replica that holds it gives fresh memory, which is zero; another serves zeros lazily), and its ETags are its own (derived from its id), since the API promises no values for them. `zeros` / `ones`: every parameter. `default`: what `torch.manual_seed(seed); torch.nn.X(*args, **kwargs)` gives (the module's own reset_parameters() in PyTorch's RNG order, bit for bit as PyTorch 2.x on a Linux x86-64 CPU with AVX2 kernels; float64 normal_ values only to within 2 ulp in about 0.16% of elements, where glibc's log/sin/cos round differently). With `dtype`, values are computed in the module's own dtype and then cast, as `m.to(dtype)`. An object (InitSpec) adds per-tensor overrides. Default `empty`. */
             init?: ("empty" | "zeros" | "ones" | "default") | components["schemas"]["InitSpec"];
             /** @description Seed for init `default` and overrides: `torch.manual_seed(seed)` (rng `torch` uses its low 32 bits, as torch does). Default 0. */
             seed?: number;
@@ -851,7 +851,7 @@ export interface components {
             dtype?: components["schemas"]["DType"];
             /** @description true (default): answer 201 when filled. false: answer 202 with Location at once; poll the materialization for progress (a lazy one is ready at once: 201). */
             wait?: boolean;
-            /** @description true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket and bounded by its backpressure), the same bytes a resident materialization holds, so a model larger than the memory budget streams. Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: its bytes are not defined). Default false. */
+            /** @description true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket and bounded by its backpressure), the same bytes a resident materialization holds, so a model larger than the memory budget streams. Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: it promises no values, so there is nothing to generate; ask for `zeros`). Default false. */
             lazy?: boolean;
         };
         /**
@@ -864,7 +864,7 @@ export interface components {
         };
         /**
          * Materialization
-         * @description A module given real memory.
+         * @description A module given real memory. Any replica answers for it alike: a ready one shows the same view, bytes and ETags whichever replica answers; a pending one whose replica stopped (its heartbeats ran out) is `failed`.
          */
         Materialization: {
             id: string;
@@ -894,7 +894,7 @@ export interface components {
             status: "ready" | "pending" | "failed";
             /** @description Why the materialization failed (for example `cancelled`). */
             error?: string;
-            /** @description Bytes filled so far of the bytes that need a pass (an empty materialization has almost none). */
+            /** @description Bytes filled so far of the bytes that need a pass (an empty materialization has almost none; a lazy one none). Ready: `bytesDone` equals `bytesTotal`. While pending, only the replica filling it counts `bytesDone`; another replica shows 0. */
             progress: {
                 bytesDone: number;
                 bytesTotal: number;
@@ -903,7 +903,7 @@ export interface components {
             nbytes: number;
             /** @description Whether its bytes are generated as they are read instead of held. */
             lazy: boolean;
-            /** @description Bytes of memory it holds on this replica: `nbytes` when resident, 0 when lazy. */
+            /** @description Bytes of memory it holds on the replica that made it: `nbytes` when resident, 0 when lazy. The same on every replica (one that does not hold its bytes serves them lazily, holding none). */
             residentBytes: number;
             tensors: components["schemas"]["MaterializedTensor"][];
             /** @description The state dict as one safetensors file. */
@@ -911,7 +911,7 @@ export interface components {
         };
         /**
          * MaterializationList
-         * @description A page of the materializations of a session (this replica's), oldest first.
+         * @description A page of the materializations of a session (made by any replica), oldest first.
          */
         MaterializationList: {
             materializations: components["schemas"]["Materialization"][];
@@ -5307,7 +5307,7 @@ export interface components {
             status: "ready" | "pending" | "failed";
             /** @description Why the materialization failed (for example `cancelled`). */
             error?: string;
-            /** @description Bytes filled so far of the bytes that need a pass (an empty materialization has almost none). */
+            /** @description Bytes filled so far of the bytes that need a pass (an empty materialization has almost none; a lazy one none). Ready: `bytesDone` equals `bytesTotal`. While pending, only the replica filling it counts `bytesDone`; another replica shows 0. */
             progress: {
                 bytesDone: number;
                 bytesTotal: number;
@@ -5316,7 +5316,7 @@ export interface components {
             nbytes: number;
             /** @description Whether its bytes are generated as they are read instead of held. */
             lazy: boolean;
-            /** @description Bytes of memory it holds on this replica: `nbytes` when resident, 0 when lazy. */
+            /** @description Bytes of memory it holds on the replica that made it: `nbytes` when resident, 0 when lazy. The same on every replica (one that does not hold its bytes serves them lazily, holding none). */
             residentBytes: number;
             tensors: components["schemas"]["MaterializedTensor"][];
             /** @description The state dict as one safetensors file. */

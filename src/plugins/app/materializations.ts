@@ -12,13 +12,15 @@ declare module 'fastify' {
 async function materializationsPlugin (app: FastifyInstance): Promise<void> {
   const registry = new MaterializationRegistry(app.config.memoryBudget, app.pool, app.config.arenaCache)
   app.decorate('materializations', registry)
+  // what a session's end or a deletion on any replica frees here, copies opened from records included
   app.store.onSessionEnd((s) => { registry.deleteOfSession(s.id) })
+  app.store.onMaterializationEnd((m) => { registry.delete(m.sessionId, m.id) })
   const registers = [app.metrics.registry]
   void new Gauge({ name: 'materia_resident_bytes', help: 'Tensor bytes held by materializations.', registers, collect () { this.set(registry.residentBytes) } })
   void new Gauge({ name: 'materia_memory_budget_bytes', help: 'MATERIA_MEMORY_BUDGET.', registers, collect () { this.set(registry.budget.limit) } })
   void new Gauge({ name: 'materia_arena_cache_bytes', help: 'Freed arena memory held for reuse (MATERIA_ARENA_CACHE); counted in the budget.', registers, collect () { this.set(registry.cache.bytes) } })
   void new Counter({ name: 'materia_arena_cache_reuses_total', help: 'Materializations backed by recycled arena memory.', registers, collect () { this.reset(); this.inc(registry.cache.reused) } })
-  void new Gauge({ name: 'materia_materializations', help: 'Materializations held by this process.', registers, collect () { this.set(registry.count) } })
+  void new Gauge({ name: 'materia_materializations', help: 'Materializations held by this process (its own, and copies it opened to serve other replicas\' materializations).', registers, collect () { this.set(registry.count) } })
   app.addHook('onClose', async () => { await registry.close() })
 }
 

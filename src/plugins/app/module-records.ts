@@ -44,6 +44,9 @@ export function moduleBody (id: string, sessionId: string, built: BuiltModule, t
   }
 }
 
+/** A stored module built again from its spec: its tree (for inits that replay construction) and its tensor table. */
+export interface RebuiltModule { root: ModuleNode, built: BuiltModule }
+
 export interface ModuleRecords {
   readonly ledger: ModuleLedger
   /** Admits, builds and stores a module of the session (429, 413, 507 before its tensor table is built). */
@@ -51,7 +54,7 @@ export interface ModuleRecords {
   /** The API's view of a module of the session, or a 404. */
   get: (sessionId: string, moduleId: string) => Promise<typeof Module.static>
   /** Rebuilds a stored module from its spec (cheap, and the store keeps JSON only): tree and tensor table; a 404 if it is gone. */
-  rebuild: (sessionId: string, moduleId: string) => Promise<{ root: ModuleNode, built: BuiltModule }>
+  rebuild: (sessionId: string, moduleId: string) => Promise<RebuiltModule>
   /** What print(module) prints in PyTorch, or a 404. */
   repr: (sessionId: string, moduleId: string) => Promise<string>
   /** Deletes a module's record and forgets its bytes, or a 404 (its materializations are the caller's to delete). */

@@ -1,5 +1,5 @@
 // Sessions as an app service: created within the tenant's quota and the TTL bounds, and the API's
-// view of one (what it holds, counted in the store and in this replica's registry).
+// view of one (what it holds: modules and materializations counted in the store, memory in this replica's registry).
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { materiaError } from '../../errors.js'
@@ -41,7 +41,8 @@ export function createSessions (app: FastifyInstance): Sessions {
         expiresAt: new Date(s.expiresAt).toISOString(),
         ttlSeconds: s.ttlSeconds,
         modules: await store.countModules(s.id),
-        materializations: materializations.list(s.id).length,
+        // every replica's (the store's records); the bytes held are this replica's own
+        materializations: await store.countMaterializations(s.id),
         residentBytes: materializations.residentBytesOf(s.id)
       }
     },

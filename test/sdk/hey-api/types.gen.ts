@@ -410,11 +410,11 @@ export type Session = {
      */
     modules: number;
     /**
-     * Materializations in this session.
+     * Materializations in this session, whichever replica made them.
      */
     materializations: number;
     /**
-     * Tensor bytes this session holds in memory.
+     * Tensor bytes this session's materializations hold in the memory of the replica that answers (another replica holds its own, and serves the rest lazily, holding none).
      */
     residentBytes: number;
 };
@@ -591,7 +591,7 @@ export type CreateMaterialization = {
      */
     device?: 'cpu' | 'worker';
     /**
-     * `empty` is skip_init: no pass over parameter bytes, buffers get their constructor values. `zeros` / `ones`: every parameter. `default`: what `torch.manual_seed(seed); torch.nn.X(*args, **kwargs)` gives (the module's own reset_parameters() in PyTorch's RNG order, bit for bit as PyTorch 2.x on a Linux x86-64 CPU with AVX2 kernels; float64 normal_ values only to within 2 ulp in about 0.16% of elements, where glibc's log/sin/cos round differently). With `dtype`, values are computed in the module's own dtype and then cast, as `m.to(dtype)`. An object (InitSpec) adds per-tensor overrides. Default `empty`.
+     * `empty` is skip_init: no pass over parameter bytes, buffers get their constructor values. PyTorch leaves such bytes undefined; here they are zeros, on every replica (the replica that holds it gives fresh memory, which is zero; another serves zeros lazily), and its ETags are its own (derived from its id), since the API promises no values for them. `zeros` / `ones`: every parameter. `default`: what `torch.manual_seed(seed); torch.nn.X(*args, **kwargs)` gives (the module's own reset_parameters() in PyTorch's RNG order, bit for bit as PyTorch 2.x on a Linux x86-64 CPU with AVX2 kernels; float64 normal_ values only to within 2 ulp in about 0.16% of elements, where glibc's log/sin/cos round differently). With `dtype`, values are computed in the module's own dtype and then cast, as `m.to(dtype)`. An object (InitSpec) adds per-tensor overrides. Default `empty`.
      */
     init?: 'empty' | 'zeros' | 'ones' | 'default' | InitSpec;
     /**
@@ -608,7 +608,7 @@ export type CreateMaterialization = {
      */
     wait?: boolean;
     /**
-     * true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket and bounded by its backpressure), the same bytes a resident materialization holds, so a model larger than the memory budget streams. Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: its bytes are not defined). Default false.
+     * true: hold no memory; every byte route generates the bytes as they are read (in chunks, by the worker pool, ahead of the socket and bounded by its backpressure), the same bytes a resident materialization holds, so a model larger than the memory budget streams. Answers 201 at once, status `ready`, `residentBytes` 0. For init `zeros`, `ones`, `default` and InitSpec (not `empty`: it promises no values, so there is nothing to generate; ask for `zeros`). Default false.
      */
     lazy?: boolean;
 };
@@ -628,7 +628,7 @@ export type MaterializedTensor = TensorInfo & {
 /**
  * Materialization
  *
- * A module given real memory.
+ * A module given real memory. Any replica answers for it alike: a ready one shows the same view, bytes and ETags whichever replica answers; a pending one whose replica stopped (its heartbeats ran out) is `failed`.
  */
 export type Materialization = {
     id: string;
@@ -675,7 +675,7 @@ export type Materialization = {
      */
     error?: string;
     /**
-     * Bytes filled so far of the bytes that need a pass (an empty materialization has almost none).
+     * Bytes filled so far of the bytes that need a pass (an empty materialization has almost none; a lazy one none). Ready: `bytesDone` equals `bytesTotal`. While pending, only the replica filling it counts `bytesDone`; another replica shows 0.
      */
     progress: {
         bytesDone: number;
@@ -690,7 +690,7 @@ export type Materialization = {
      */
     lazy: boolean;
     /**
-     * Bytes of memory it holds on this replica: `nbytes` when resident, 0 when lazy.
+     * Bytes of memory it holds on the replica that made it: `nbytes` when resident, 0 when lazy. The same on every replica (one that does not hold its bytes serves them lazily, holding none).
      */
     residentBytes: number;
     tensors: Array<MaterializedTensor>;
@@ -703,7 +703,7 @@ export type Materialization = {
 /**
  * MaterializationList
  *
- * A page of the materializations of a session (this replica's), oldest first.
+ * A page of the materializations of a session (made by any replica), oldest first.
  */
 export type MaterializationList = {
     materializations: Array<Materialization>;
@@ -7109,7 +7109,7 @@ export type SkipInitResult = {
      */
     error?: string;
     /**
-     * Bytes filled so far of the bytes that need a pass (an empty materialization has almost none).
+     * Bytes filled so far of the bytes that need a pass (an empty materialization has almost none; a lazy one none). Ready: `bytesDone` equals `bytesTotal`. While pending, only the replica filling it counts `bytesDone`; another replica shows 0.
      */
     progress: {
         bytesDone: number;
@@ -7124,7 +7124,7 @@ export type SkipInitResult = {
      */
     lazy: boolean;
     /**
-     * Bytes of memory it holds on this replica: `nbytes` when resident, 0 when lazy.
+     * Bytes of memory it holds on the replica that made it: `nbytes` when resident, 0 when lazy. The same on every replica (one that does not hold its bytes serves them lazily, holding none).
      */
     residentBytes: number;
     tensors: Array<MaterializedTensor>;

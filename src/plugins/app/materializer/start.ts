@@ -5,7 +5,7 @@ import { DTYPES } from '../../../tensor/dtype.js'
 import { parseDType, type BuiltModule, type DType, type ModuleNode } from '../../../nn/index.js'
 import type { InitSpec } from '../../../schemas/materializations.js'
 import { newHandle } from '../../../store/session-store.js'
-import { castTensors, constantFills, planArena } from '../../../materialize/plan.js'
+import { castTensors, constantFills, planArena, type ArenaPlan } from '../../../materialize/plan.js'
 import type { Device, InitKind, Rng } from '../../../schemas/vocabulary.js'
 import type { Materialization, MaterializationOptions, MaterializationRegistry } from '../../../materialize/registry.js'
 import { parseOverrides, type Override } from '../../../init/init-overrides.js'
@@ -52,8 +52,16 @@ function parseInit (init: StartRequest['init']): { base: InitKind, overrides: Ov
   return { base: init.default ?? 'default', overrides: parseOverrides(init.overrides ?? {}) }
 }
 
-/** Validates the options, plans the arena and starts the fill. */
-export function startMaterialization ({ registry }: FillServices, r: StartRequest): Materialization {
+/** The arena of a module whose floating tensors are cast to `dtype` (null: as built). */
+export function planOf (built: BuiltModule, dtype: DType | null): ArenaPlan {
+  return planArena(castTensors(built.tensors, dtype ?? undefined))
+}
+
+/** What a materialization is before it starts: its options, its arena's plan and the fill that writes it. */
+export interface PlannedMaterialization { opts: MaterializationOptions, plan: ArenaPlan, fill: Fill }
+
+/** Validates the options and plans the arena and its fill (nothing is allocated). */
+export function planMaterialization (r: StartRequest): PlannedMaterialization {
   let dtype: DType | undefined
   if (r.dtype !== undefined) {
     dtype = parseDType(r.dtype)
@@ -67,7 +75,7 @@ export function startMaterialization ({ registry }: FillServices, r: StartReques
     throw materiaError('seedWithoutDraws', { init: base })
   }
   if (r.lazy === true && base === 'empty' && !draws) throw materiaError('lazyEmpty', {})
-  const plan = planArena(castTensors(r.built.tensors, dtype))
+  const plan = planOf(r.built, dtype ?? null)
   const opts: MaterializationOptions = {
     sessionId: r.sessionId,
     moduleId: r.moduleId,
@@ -79,12 +87,9 @@ export function startMaterialization ({ registry }: FillServices, r: StartReques
     dtype: dtype ?? null,
     tenant: r.tenant
   }
-  // empty leaves the memory's bytes: not a function of the request
+  // empty promises no values (its zeros are this service's choice, README): its ETags are its own
   if (base !== 'empty' || draws) opts.identity = materializationIdentity(r.built, opts)
-  const begin = (fill: Fill): Materialization => r.lazy === true
-    ? registry.startLazy(newHandle('mat'), opts, plan, fill)
-    : registry.start(newHandle('mat'), opts, plan, fill)
-  if (!draws) return begin({ constants: constantFills(plan, base) })
+  if (!draws) return { opts, plan, fill: { constants: constantFills(plan, base) } }
   if (r.tree === undefined) throw new Error('internal: init with random draws needs the module tree')
   if (opts.rng === 'philox') {
     if (overrides.some((o) => o.fn === 'trunc_normal_')) {
@@ -93,5 +98,13 @@ export function startMaterialization ({ registry }: FillServices, r: StartReques
   }
   // a refused init or override is a MateriaError with its code (init/module-init.ts, init-overrides.ts)
   const exec = planInit(r.tree, plan, { base, overrides, rng: opts.rng ?? 'torch', seed: opts.seed ?? 0 })
-  return begin({ constants: exec.constants, init: exec })
+  return { opts, plan, fill: { constants: exec.constants, init: exec } }
+}
+
+/** Validates the options, plans the arena and starts the fill. */
+export function startMaterialization ({ registry }: FillServices, r: StartRequest): Materialization {
+  const { opts, plan, fill } = planMaterialization(r)
+  return r.lazy === true
+    ? registry.startLazy(newHandle('mat'), opts, plan, fill)
+    : registry.start(newHandle('mat'), opts, plan, fill)
 }
