@@ -63,7 +63,10 @@ export const errorDefs = {
   checkpointMismatch: def('MATERIA_ERR_CHECKPOINT_MISMATCH', 400, 'The checkpoint does not fit the module as load_state_dict requires: missing or unexpected keys (strict), size-mismatched keys, or a non-floating tensor of another dtype.'),
   materializationOptions: def('MATERIA_ERR_MATERIALIZATION_OPTIONS', 400, 'The materialization options do not go together (for example seed or rng without init "default").'),
   initUnavailable: def('MATERIA_ERR_INIT_UNAVAILABLE', 501, 'This init is not available in this version of the service.'),
-  reprUnavailable: def('MATERIA_ERR_REPR_UNAVAILABLE', 501, 'print(module) is checked against PyTorch for torch.nn modules only; a module holding other classes (transformers) has no repr in this version.')
+  reprUnavailable: def('MATERIA_ERR_REPR_UNAVAILABLE', 501, 'print(module) is checked against PyTorch for torch.nn modules only; a module holding other classes (transformers) has no repr in this version.'),
+  pretrainedUnavailable: def('MATERIA_ERR_PRETRAINED_UNAVAILABLE', 501, 'The save_pretrained files (and the /hub repository) exist for transformers models only, and not yet for mixtures of experts, whose fused expert tensors transformers 5 saves under per-expert names.'),
+  // the /hub model repositories (docs/hub.md)
+  revisionNotFound: def('MATERIA_ERR_REVISION_NOT_FOUND', 404, 'A /hub repository has one revision: `main`, or its commit sha.')
 } as const satisfies Record<string, ErrorDef>
 
 export type ErrorName = keyof typeof errorDefs
@@ -180,6 +183,10 @@ export const errorMessages = {
   skipInitNoDeviceArg: msg('noDeviceArg', "Module must support a 'device' arg to skip initialization"),
   skipInitDevice: msg('constructorArgs', "skip_init materializes on 'cpu' or 'worker', got device {device}"),
   dtypeNotFloating: msg('materializationOptions', "dtype must be a floating dtype (float32, float64, float16, bfloat16), got '{dtype}'"),
+  pretrainedNotTransformers: msg('pretrainedUnavailable', 'save_pretrained files exist for transformers models; this materialization holds {qualname}'),
+  pretrainedMoe: msg('pretrainedUnavailable', '{qualname}: transformers 5 saves fused expert tensors under per-expert names, which this version does not write'),
+  pretrainedFileNotFound: msg('tensorNotFound', "No file '{file}' in this model; it has {files}"),
+  hubRevisionNotFound: msg('revisionNotFound', "Revision '{revision}' not found; this repository has 'main' = {sha}"),
   reprNotTorchNn: msg('reprUnavailable', 'print(module) of {qualname} is not available: repr is checked against PyTorch for torch.nn classes only'),
   seedWithoutDraws: msg('materializationOptions', "seed and rng apply to init 'default' or overrides only (init is '{init}')"),
   lazyEmpty: msg('materializationOptions', "lazy: true needs bytes that are a function of the request (init zeros, ones, default or overrides); init 'empty' leaves whatever the memory held, so there is nothing to generate"),

@@ -17,6 +17,7 @@ import { startMaterialization, type FillServices, type MaterializationTenant, ty
 import { startCheckpointLoad } from './checkpoint-load.js'
 import { materializationHref, materializationView, type MaterializationView } from './view.js'
 import { shardFile, type ShardFile } from './shard-files.js'
+import { pretrainedFiles, type PretrainedFiles } from './pretrained-files.js'
 
 declare module 'fastify' {
   interface FastifyInstance { materializer: Materializer }
@@ -44,6 +45,8 @@ export interface Materializer {
   /** The ETag of the part `what` of its bytes: from what determines them when they are reproducible (identity.ts), else from its id. */
   etag: (m: Materialization, what: string) => string
   shardFile: (m: Materialization, file: string, maxShardBytes: number | undefined) => ShardFile
+  /** The files save_pretrained writes for a ready materialization of a transformers model (pretrained-files.ts); a 501 for other modules. */
+  pretrained: (m: Materialization, maxShardBytes?: number) => Promise<PretrainedFiles>
 }
 
 /** The tenant part of a start, from the request's tenant and limits. */
@@ -51,9 +54,14 @@ const tenantOf = (request: FastifyRequest): MaterializationTenant => ({ id: requ
 
 const failed = (m: Materialization): Error => materiaError('materializationFailed', { reason: m.error ?? 'unknown' })
 
+/** Shard sizes whose file lists one materialization keeps (a client asks for one or two). */
+const PRETRAINED_CACHED = 4
+
 export function createMaterializer (app: FastifyInstance): Materializer {
   const registry = app.materializations
   const services: FillServices = { registry }
+  // the file lists of a materialization, by shard size: a download asks for each file twice (HEAD, GET)
+  const pretrainedCache = new WeakMap<Materialization, Map<number | undefined, PretrainedFiles>>()
 
   /** Waits for the fill; a client that goes away first cancels it and frees the memory. */
   async function awaitFill (request: FastifyRequest, m: Materialization): Promise<void> {
@@ -132,7 +140,20 @@ export function createMaterializer (app: FastifyInstance): Materializer {
     view: materializationView,
     href: materializationHref,
     etag: (m, what) => etagOf(m.identity ?? m.id, what),
-    shardFile
+    shardFile,
+
+    async pretrained (m, maxShardBytes) {
+      const cached = pretrainedCache.get(m) ?? new Map<number | undefined, PretrainedFiles>()
+      let files = cached.get(maxShardBytes)
+      if (files === undefined) {
+        const { root } = await app.moduleRecords.rebuild(m.sessionId, m.moduleId)
+        files = pretrainedFiles(m, root, maxShardBytes)
+        if (cached.size >= PRETRAINED_CACHED) cached.clear()
+        cached.set(maxShardBytes, files)
+        pretrainedCache.set(m, cached)
+      }
+      return files
+    }
   }
 }
 
