@@ -7,6 +7,7 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
+import { newHandle } from '../../src/store/session-store.js'
 import { assertErrorBody, build } from '../helper.js'
 
 const dir = new URL('../fixtures/pretrained/', import.meta.url)
@@ -116,4 +117,15 @@ t.test('a lazy materialization serves its files without becoming resident, the s
   t.equal(app.materializations.get(sid, lazy)?.residentBytes, 0)
   const infos = await Promise.all([lazy, resident].map(async (m) => (await app.inject({ url: `/hub/api/models/${sid}/${m}`, headers: auth(KEY) })).json<{ sha: string }>().sha))
   t.equal(infos[0], infos[1], 'the same request is the same commit, lazy or not')
+})
+
+t.test('every handle makes a repository id huggingface_hub accepts', async (t) => {
+  // huggingface_hub utils/_validators.py validate_repo_id: word characters at both ends of each part, no `--` or `..`
+  const part = /^\b[\w\-.]{1,96}\b$/
+  let bad = 0
+  for (let i = 0; i < 5000; i++) {
+    const id = `${newHandle('ses')}/${newHandle('mat')}`
+    if (!id.split('/').every((p) => part.test(p)) || id.includes('--') || id.includes('..')) bad++
+  }
+  t.equal(bad, 0, 'with `-` in the alphabet, about 5% of ids would end with one or hold `--`')
 })
