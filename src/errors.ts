@@ -64,7 +64,7 @@ export const errorDefs = {
   materializationOptions: def('MATERIA_ERR_MATERIALIZATION_OPTIONS', 400, 'The materialization options do not go together (for example seed or rng without init "default").'),
   initUnavailable: def('MATERIA_ERR_INIT_UNAVAILABLE', 501, 'This init is not available in this version of the service.'),
   reprUnavailable: def('MATERIA_ERR_REPR_UNAVAILABLE', 501, 'print(module) is checked against PyTorch for torch.nn modules only; a module holding other classes (transformers) has no repr in this version.'),
-  pretrainedUnavailable: def('MATERIA_ERR_PRETRAINED_UNAVAILABLE', 501, 'The save_pretrained files (and the /hub repository) exist for transformers models only, and not yet for mixtures of experts, whose fused expert tensors transformers 5 saves under per-expert names.'),
+  pretrainedUnavailable: def('MATERIA_ERR_PRETRAINED_UNAVAILABLE', 501, 'The save_pretrained files (and the /hub repository) exist for transformers models only.'),
   // the /hub model repositories (docs/hub.md)
   revisionNotFound: def('MATERIA_ERR_REVISION_NOT_FOUND', 404, 'A /hub repository has one revision: `main`, or its commit sha.')
 } as const satisfies Record<string, ErrorDef>
@@ -184,7 +184,6 @@ export const errorMessages = {
   skipInitDevice: msg('constructorArgs', "skip_init materializes on 'cpu' or 'worker', got device {device}"),
   dtypeNotFloating: msg('materializationOptions', "dtype must be a floating dtype (float32, float64, float16, bfloat16), got '{dtype}'"),
   pretrainedNotTransformers: msg('pretrainedUnavailable', 'save_pretrained files exist for transformers models; this materialization holds {qualname}'),
-  pretrainedMoe: msg('pretrainedUnavailable', '{qualname}: transformers 5 saves fused expert tensors under per-expert names, which this version does not write'),
   pretrainedFileNotFound: msg('tensorNotFound', "No file '{file}' in this model; it has {files}"),
   hubRevisionNotFound: msg('revisionNotFound', "Revision '{revision}' not found; this repository has 'main' = {sha}"),
   reprNotTorchNn: msg('reprUnavailable', 'print(module) of {qualname} is not available: repr is checked against PyTorch for torch.nn classes only'),

@@ -6,7 +6,9 @@ make-transformers-layouts.py), then model.save_pretrained(dir) at the default ma
 for cases with maxShardSize, save_pretrained(dir, max_shard_size=maxShardSize) too. Writes
 test/fixtures/pretrained/cases.json and, per case, <id>.safetensors (the default save's
 model.safetensors, which test/routes/pretrained.test.ts uploads as the materialization's
-checkpoint before comparing every file the service writes with these).
+checkpoint before comparing every file the service writes with these). A model that saves its
+tensors under other names than its state_dict's (a mixture of experts, split per expert) also gets
+<id>.state_dict.safetensors, its state_dict as save_file writes it, named in the record's `upload`.
 
 A record is {id, spec, directories: [{maxShardSize, files: {name: {size, sha256}}, json: {name: text}}]}:
 maxShardSize null is save_pretrained's default ("50GB" in transformers 5.18); `json` holds the
@@ -28,6 +30,8 @@ from pathlib import Path
 
 import torch
 import transformers
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 TRANSFORMERS_VERSION = "5.18.0"
 if transformers.__version__ != TRANSFORMERS_VERSION:
@@ -68,6 +72,12 @@ def cases():
         ("phi3-causal-lm", cls_form("Phi3ForCausalLM", "Phi3Config", **TINY, pad_token_id=0, num_key_value_heads=2), []),
         ("gpt2-lm-head", cls_form("GPT2LMHeadModel", "GPT2Config", n_embd=16, n_layer=2, n_head=4, vocab_size=32,
                                   n_positions=16, bos_token_id=0, eos_token_id=0), [1200]),
+        # mixtures of experts: save_pretrained writes the fused experts per expert, in dot_natural_key order
+        # (11 layers, so layers.10 sorts after layers.9)
+        ("mixtral-11-layers", cls_form("MixtralForCausalLM", "MixtralConfig", **{**TINY, "num_hidden_layers": 11},
+                                       num_local_experts=3, num_key_value_heads=2), [3000]),
+        ("qwen3-moe-dense-layer", cls_form("Qwen3MoeForCausalLM", "Qwen3MoeConfig", **TINY, num_experts=3,
+                                           moe_intermediate_size=8, head_dim=4, mlp_only_layers=[1]), [2000]),
     ]
 
 
@@ -92,6 +102,11 @@ def directory(model, max_shard_size):
         return {"maxShardSize": max_shard_size, "files": files, "json": texts}, weights
 
 
+def safe_open_keys(path):
+    with safe_open(str(path), "pt") as f:
+        return list(f.keys())
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     records = []
@@ -101,7 +116,13 @@ def main():
         default, weights = directory(model, None)
         (OUT / f"{case_id}.safetensors").write_bytes(weights)
         dirs = [default] + [directory(model, n)[0] for n in shard_sizes]
-        records.append({"id": case_id, "spec": spec, "directories": dirs})
+        record = {"id": case_id, "spec": spec, "directories": dirs}
+        names = set(safe_open_keys(OUT / f"{case_id}.safetensors"))
+        if not names <= set(model.state_dict()):
+            # saved under other names than the state_dict's (experts split): upload the state_dict itself
+            record["upload"] = f"{case_id}.state_dict.safetensors"
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(OUT / record["upload"]))
+        records.append(record)
     (OUT / "cases.json").write_text(json.dumps({"transformers": transformers.__version__, "torch": torch.__version__.split("+")[0],
                                                "cases": records}, indent=2) + "\n")
     print(f"wrote {len(records)} cases to {OUT.relative_to(ROOT)}")

@@ -45,6 +45,12 @@ export interface ShardOptions extends LayoutOptions {
   readonly maxShardSize?: number
   /** Written as metadata.total_parameters when given (transformers: model.num_parameters()). */
   readonly totalParameters?: number
+  /**
+   * Tensors that are non-overlapping views of one storage (the per-expert slices save_pretrained cuts
+   * from a fused expert tensor): huggingface_hub counts the storage's whole size at the first of them
+   * and puts the others in that one's shard, each still written as a tensor of its own.
+   */
+  readonly storageOf?: ReadonlyMap<string, { readonly id: string, readonly nbytes: number }>
 }
 
 export interface Shard {
@@ -101,9 +107,21 @@ export function planShards (entries: readonly LayoutInput[], options: ShardOptio
   let current: LayoutInput[] = []
   let currentSize = 0
   let totalSize = 0
+  const storageLeader = new Map<string, string>()
+  const viewsOf = new Map<string, LayoutInput[]>()
   for (const e of entries) {
     if (keptAs.has(e.name)) continue
-    const size = e.nbytes
+    const storage = options.storageOf?.get(e.name)
+    if (storage !== undefined) {
+      const leader = storageLeader.get(storage.id)
+      if (leader !== undefined) {
+        viewsOf.get(leader)?.push(e)
+        continue
+      }
+      storageLeader.set(storage.id, e.name)
+      viewsOf.set(e.name, [])
+    }
+    const size = storage?.nbytes ?? e.nbytes
     if (size > max) {
       totalSize += size
       shardList.push([e])
@@ -119,6 +137,7 @@ export function planShards (entries: readonly LayoutInput[], options: ShardOptio
     totalSize += size
   }
   if (current.length > 0 || shardList.length === 0) shardList.push(current)
+  for (const list of shardList) list.push(...list.flatMap((e) => viewsOf.get(e.name) ?? []))
   const count = shardList.length
 
   // aliases follow their kept tensor, so tiedAliasesInMetadata can record them in that shard

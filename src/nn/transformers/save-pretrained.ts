@@ -10,6 +10,7 @@
 import { materiaError } from '../../errors.js'
 import { PyFloat, PyIntKeyed, pyJsonDumps, type PyJson } from '../../serialize/python-json.js'
 import type { ModuleNode } from '../define.js'
+import type { DType } from '../../tensor/dtype.js'
 import { BASE_FIELDS, configFields, constructConfig, isConfigValue, type ConfigDef, type ConfigField, type ConfigValue, type ConfigValues } from './config.js'
 
 /** The transformers release whose files these are (config.json's transformers_version). */
@@ -63,9 +64,90 @@ export function pretrainedModel (root: ModuleNode): PretrainedModel {
   if (!root.qualname.startsWith('transformers.') || !isConfigValue(config)) {
     throw materiaError('pretrainedNotTransformers', { qualname: root.qualname })
   }
-  // transformers 5 saves fused expert tensors under their per-expert 4.x names (revert_weight_conversion)
-  if (root.qualname.includes('Mixtral') || root.qualname.includes('Moe')) throw materiaError('pretrainedMoe', { qualname: root.qualname })
   return { className: root.name, config, canGenerate: /(?:ForCausalLM|LMHeadModel)$/.test(root.name) }
+}
+
+/** A tensor as save_pretrained writes it: its name in the file, and where its bytes are in a state_dict tensor. */
+export interface SavedTensor {
+  readonly name: string
+  readonly dtype: DType
+  readonly shape: readonly number[]
+  readonly nbytes: number
+  /** the state_dict tensor holding the bytes, and the first of them */
+  readonly source: string
+  readonly byteOffset: number
+  /**
+   * The storage it is a view of, when save_pretrained's tensors share one: the E slices of a fused
+   * `down_proj` share its storage, and the `gate` and the `up` halves of `gate_up_proj` each share one
+   * of their own (they land in shards apart in transformers' output).
+   */
+  readonly storage?: string
+}
+
+// transformers' conversion_mapping.py: the models whose fused expert tensors save_pretrained splits
+// back into the per-expert tensors of their checkpoints (revert_weight_conversion), and the names
+// (gate half, up half, down) each family gives an expert's weights
+const EXPERT_NAMES: Readonly<Record<string, { block: string, gate: string, up: string, down: string }>> = {
+  mixtral: { block: 'block_sparse_moe', gate: 'w1', up: 'w3', down: 'w2' },
+  qwen3_moe: { block: 'mlp', gate: 'gate_proj', up: 'up_proj', down: 'down_proj' }
+}
+
+// core_model_loading.dot_natural_key: dot-separated parts, numbers before words, a word's trailing digits as a number
+type NaturalPart = readonly [0, number] | readonly [1, string, number?]
+function naturalKey (name: string): NaturalPart[] {
+  return name.split('.').map((part) => {
+    if (/^[0-9]+$/.test(part)) return [0, Number(part)] as const
+    const text = part.replace(/[0-9]+$/, '')
+    return text.length < part.length ? [1, text, Number(part.slice(text.length))] as const : [1, text] as const
+  })
+}
+
+// Python's ordering of those lists of tuples (a tuple that is a prefix of another sorts first)
+function compareNatural (a: readonly NaturalPart[], b: readonly NaturalPart[]): number {
+  const cmp = (x: unknown, y: unknown): number => x === y ? 0 : x === undefined ? -1 : y === undefined ? 1 : (x as number | string) < (y as number | string) ? -1 : 1
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const [x, y] = [a[i] as NaturalPart, b[i] as NaturalPart]
+    for (let j = 0; j < Math.max(x.length, y.length); j++) {
+      const c = cmp(x[j], y[j])
+      if (c !== 0) return c
+    }
+  }
+  return a.length - b.length
+}
+
+/**
+ * The tensors save_pretrained writes, in its order, from the state_dict tensors it writes (tied aliases
+ * already left out). Most models write them as they are. A mixture of experts goes through
+ * revert_weight_conversion: every name in dot_natural_key order, `experts.down_proj` (E, h, i) split
+ * into E `down` tensors, `experts.gate_up_proj` (E, 2i, h) into E `gate` halves then E `up` halves
+ * (each a contiguous run of the fused tensor's bytes), and Mixtral's `.mlp.` renamed `.block_sparse_moe.`.
+ */
+export function savedTensors (model: PretrainedModel, tensors: ReadonlyArray<{ name: string, dtype: DType, shape: readonly number[], nbytes: number }>): SavedTensor[] {
+  const experts = EXPERT_NAMES[model.config.def.modelType]
+  if (experts === undefined) return tensors.map((t) => ({ ...t, source: t.name, byteOffset: 0 }))
+  const keyed = tensors.map((t) => ({ t, key: naturalKey(t.name) })).sort((a, b) => compareNatural(a.key, b.key))
+  const out: SavedTensor[] = []
+  for (const { t } of keyed) {
+    const fused = /^(.*\.)mlp\.experts\.(down_proj|gate_up_proj)$/.exec(t.name)
+    if (fused === null) {
+      out.push({ ...t, name: experts.block === 'mlp' ? t.name : t.name.replaceAll('.mlp.', `.${experts.block}.`), source: t.name, byteOffset: 0 })
+      continue
+    }
+    const [, base, which] = fused as unknown as [string, string, string]
+    const [e, rows, cols] = t.shape as [number, number, number]
+    const each = t.nbytes / e
+    const named = (i: number, w: string): string => `${base}${experts.block}.experts.${i}.${w}.weight`
+    if (which === 'down_proj') {
+      for (let i = 0; i < e; i++) out.push({ name: named(i, experts.down), dtype: t.dtype, shape: [rows, cols], nbytes: each, source: t.name, byteOffset: i * each, storage: t.name })
+    } else {
+      for (const [half, w] of [[0, experts.gate], [1, experts.up]] as const) {
+        for (let i = 0; i < e; i++) {
+          out.push({ name: named(i, w), dtype: t.dtype, shape: [rows / 2, cols], nbytes: each / 2, source: t.name, byteOffset: i * each + half * (each / 2), storage: `${t.name}:${w}` })
+        }
+      }
+    }
+  }
+  return out
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -106,15 +188,24 @@ const classDefaults = new WeakMap<ConfigDef, Readonly<ConfigValues>>()
 function defaultsOf (def: ConfigDef): Readonly<ConfigValues> {
   let d = classDefaults.get(def)
   if (d === undefined) {
-    d = constructConfig(def, {}).values
+    const renames = STORED_AS[def.modelType] ?? {}
+    d = Object.fromEntries(Object.entries(constructConfig(def, {}).values).map(([k, v]) => [renames[k] ?? k, v]))
     classDefaults.set(def, d)
   }
   return d
 }
 
+// A class whose attribute_map names one of its own dataclass fields: setattr stores the field under the
+// mapped name, so to_dict writes that name (Qwen3MoeConfig.attribute_map = {"num_experts": "num_local_experts"})
+const STORED_AS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  qwen3_moe: { num_experts: 'num_local_experts' }
+}
+
 /** config.to_dict() after save_pretrained set architectures and dtype: every attribute. */
 function configDict (model: PretrainedModel, dtype: string): ConfigValues {
-  const { def, values } = model.config
+  const { def } = model.config
+  const renames = STORED_AS[def.modelType] ?? {}
+  const values = Object.fromEntries(Object.entries(model.config.values).map(([k, v]) => [renames[k] ?? k, v]))
   return {
     output_attentions: false,
     ...values,

@@ -8,7 +8,7 @@ import { materiaError } from '../../../errors.js'
 import type { Segment } from '../../../http/byte-response.js'
 import type { Materialization } from '../../../materialize/registry.js'
 import type { ModuleNode } from '../../../nn/index.js'
-import { configJson, generationConfigJson, pretrainedModel } from '../../../nn/transformers/save-pretrained.js'
+import { configJson, generationConfigJson, pretrainedModel, savedTensors } from '../../../nn/transformers/save-pretrained.js'
 import { DTYPES, type DType } from '../../../tensor/dtype.js'
 import { INDEX_FILE_NAME, planShards, TRANSFORMERS_MAX_SHARD_SIZE } from '../../../serialize/sharding.js'
 import { MATERIA_TO_SAFETENSORS } from '../../../serialize/dtypes.js'
@@ -67,10 +67,16 @@ export function pretrainedFiles (m: Materialization, root: ModuleNode, maxShardB
     parameters[st] = (parameters[st] ?? 0) + t.numel
     if (t.kind === 'parameter') numParameters += t.numel
   }
-  const plan = planShards(written.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, nbytes: t.nbytes })),
-    { maxShardSize: maxShardBytes, totalParameters: numParameters })
+  const saved = savedTensors(model, written)
+  const bytesOf = new Map(saved.map((t) => [t.name, { offset: (m.plan.byName.get(t.source)?.offset ?? 0) + t.byteOffset }]))
+  // views of one storage, which huggingface_hub's split keeps in one shard
+  const storageBytes = new Map<string, number>()
+  for (const t of saved) if (t.storage !== undefined) storageBytes.set(t.storage, (storageBytes.get(t.storage) ?? 0) + t.nbytes)
+  const storageOf = new Map(saved.flatMap((t) => t.storage !== undefined ? [[t.name, { id: t.storage, nbytes: storageBytes.get(t.storage) as number }] as const] : []))
+  const plan = planShards(saved.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, nbytes: t.nbytes })),
+    { maxShardSize: maxShardBytes, totalParameters: numParameters, storageOf })
   for (const shard of plan.shards) {
-    files.push({ name: shard.file, size: shard.layout.totalSize, contentType: 'application/octet-stream', segments: fileSegments(m, shard.layout) })
+    files.push({ name: shard.file, size: shard.layout.totalSize, contentType: 'application/octet-stream', segments: fileSegments(m, shard.layout, (name) => bytesOf.get(name)) })
   }
   // transformers writes an index only for more than one shard
   if (plan.sharded) files.push(jsonFile(INDEX_FILE_NAME, plan.indexJson))

@@ -22,11 +22,15 @@ export function shardFile (m: Materialization, file: string, maxShardBytes: numb
   return { segments: fileSegments(m, shard.layout) }
 }
 
-/** The pieces of a safetensors file of `layout` over the materialization's bytes: its header, then each tensor's bytes in file order. */
-export function fileSegments (m: Materialization, layout: SafetensorsLayout): Segment[] {
+/**
+ * The pieces of a safetensors file of `layout` over the materialization's bytes: its header, then each
+ * tensor's bytes in file order, found by `at` (default: the state_dict tensor of that name).
+ */
+export function fileSegments (m: Materialization, layout: SafetensorsLayout,
+  at: (name: string) => { offset: number } | undefined = (name) => m.plan.byName.get(name)): Segment[] {
   const segments: Segment[] = [{ buffer: layout.header }]
   for (const t of layout.tensors) {
-    const p = m.plan.byName.get(t.name)
+    const p = at(t.name)
     if (p !== undefined) segments.push({ arena: m.arena, offset: p.offset, length: t.nbytes })
   }
   return segments
