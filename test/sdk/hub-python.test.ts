@@ -14,6 +14,7 @@ const script = fileURLToPath(new URL('hub_snapshot.py', import.meta.url))
 const python = process.env.MATERIA_TEST_PYTHON
 
 const SMALL_LLAMA = { model_type: 'llama', architectures: ['LlamaForCausalLM'], torch_dtype: 'bfloat16', tie_word_embeddings: true, vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 }
+const MIXTRAL = { model_type: 'mixtral', architectures: ['MixtralForCausalLM'], vocab_size: 64, hidden_size: 32, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, num_local_experts: 3 }
 // Llama-3-70B's shape: 141 GB of bfloat16, three shards at save_pretrained's 50 GB default
 const LLAMA_70B = { model_type: 'llama', architectures: ['LlamaForCausalLM'], torch_dtype: 'bfloat16', vocab_size: 128256, hidden_size: 8192, intermediate_size: 28672, num_hidden_layers: 80, num_attention_heads: 64, num_key_value_heads: 8, rope_theta: 500000.0 }
 
@@ -35,10 +36,14 @@ t.test('snapshot_download + from_pretrained + get_safetensors_metadata through /
     { init: { default: 'zeros', overrides: { '*': { fn: 'normal_', std: 0.5 } } }, seed: 3 }, key)).id
   const big = (await post<{ id: string }>(app, `/v1/sessions/${sid}/modules`, { config: LLAMA_70B }, key)).id
   const lazy = (await post<{ id: string, residentBytes: number }>(app, `/v1/sessions/${sid}/modules/${big}/materializations`, { init: 'zeros', lazy: true }, key))
+  // a mixture of experts: its files hold the experts one by one, which from_pretrained fuses again
+  const mixtral = (await post<{ id: string }>(app, `/v1/sessions/${sid}/modules`, { config: MIXTRAL }, key)).id
+  const moe = (await post<{ id: string }>(app, `/v1/sessions/${sid}/modules/${mixtral}/materializations`,
+    { init: { default: 'zeros', overrides: { '*': { fn: 'normal_' } } }, seed: 4 }, key)).id
   const listing = await app.inject({ url: `/v1/sessions/${sid}/materializations/${mat}/pretrained`, headers: { authorization: `Bearer ${key}` } })
   const files = listing.json<{ files: Array<{ name: string }> }>().files.map((f) => f.name).sort()
 
-  const child = spawn(python as string, [script, sid, mat, lazy.id], {
+  const child = spawn(python as string, [script, sid, mat, lazy.id, moe], {
     env: { ...process.env, MATERIA_URL: url, HF_TOKEN: key, HF_HUB_OFFLINE: '0', PYTHONDONTWRITEBYTECODE: '1', TRANSFORMERS_VERBOSITY: 'error' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -50,6 +55,7 @@ t.test('snapshot_download + from_pretrained + get_safetensors_metadata through /
   if (code !== 0) return
   const out = JSON.parse(stdout.trim().split('\n').at(-1) as string) as {
     files: string[],
+    moe: { files: string[], compared: number, differ: string[] },
     again: boolean,
     dtype: string,
     tied: boolean,
@@ -68,6 +74,10 @@ t.test('snapshot_download + from_pretrained + get_safetensors_metadata through /
   // 2 layers × 9 tensors, the embedding, the final norm and lm_head
   t.equal(out.compared, 21, 'every state_dict tensor compared')
   t.same(out.differ, [], 'from_pretrained holds the bytes the service serves')
+  t.same(out.moe.files, ['config.json', 'generation_config.json', 'model.safetensors'])
+  // embedding, norm, lm_head, and per layer 4 attention projections, 2 norms, the router and the 2 fused expert tensors
+  t.equal(out.moe.compared, 3 + 2 * 9, 'every Mixtral tensor compared')
+  t.same(out.moe.differ, [], 'from_pretrained fused the per-expert tensors back into the bytes the service serves')
   t.match(out.info.sha, /^[0-9a-f]{40}$/)
   t.same(out.info.siblings, files)
   const smallParams = 64 * 32 + 2 * (32 * 32 * 2 + 16 * 32 * 2 + 3 * 32 * 48 + 2 * 32) + 32
