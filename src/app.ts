@@ -26,6 +26,8 @@ import sessionRoutes from '../routes/sessions.js'
 import moduleRoutes from '../routes/modules.js'
 import materializationRoutes from '../routes/materializations.js'
 import skipInitRoutes from '../routes/skip-init.js'
+import pretrainedRoutes from '../routes/pretrained.js'
+import hubRoutes from '../routes/hub.js'
 import web from './plugins/web.js'
 
 export interface AppOptions {
@@ -94,6 +96,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(moduleRoutes)
   await app.register(materializationRoutes)
   await app.register(skipInitRoutes)
+  await app.register(pretrainedRoutes)
+  await app.register(hubRoutes)
   // the explorer at `/`: static files, open like /docs
   await app.register(web)
   return app

@@ -65,7 +65,10 @@ export const errorDefs = {
   initUnavailable: def('MATERIA_ERR_INIT_UNAVAILABLE', 501, 'This init is not available in this version of the service.'),
   dataBudget: def('MATERIA_ERR_DATA_BUDGET', 507, 'The data directory cannot hold this checkpoint: the files persisted by every replica sharing it, with this one, would pass MATERIA_DATA_BUDGET (or its volume is full); the message gives the figures, and nothing of the upload is kept.'),
   checkpointFile: def('MATERIA_ERR_CHECKPOINT_FILE', 500, 'The checkpoint file could not be written to the data directory (nothing of it is kept), or the persisted file of this checkpoint materialization is missing from the data directory or differs from its record (size, header or sha256): the directory is not the one the other replicas share, or the file was changed outside the service.'),
-  reprUnavailable: def('MATERIA_ERR_REPR_UNAVAILABLE', 501, 'print(module) is checked against PyTorch for torch.nn modules only; a module holding other classes (transformers) has no repr in this version.')
+  reprUnavailable: def('MATERIA_ERR_REPR_UNAVAILABLE', 501, 'print(module) is checked against PyTorch for torch.nn modules only; a module holding other classes (transformers) has no repr in this version.'),
+  pretrainedUnavailable: def('MATERIA_ERR_PRETRAINED_UNAVAILABLE', 501, 'The save_pretrained files (and the /hub repository) exist for transformers models only.'),
+  // the /hub model repositories (docs/hub.md)
+  revisionNotFound: def('MATERIA_ERR_REVISION_NOT_FOUND', 404, 'A /hub repository has one revision: `main`, or its commit sha.')
 } as const satisfies Record<string, ErrorDef>
 
 export type ErrorName = keyof typeof errorDefs
@@ -182,6 +185,9 @@ export const errorMessages = {
   skipInitNoDeviceArg: msg('noDeviceArg', "Module must support a 'device' arg to skip initialization"),
   skipInitDevice: msg('constructorArgs', "skip_init materializes on 'cpu' or 'worker', got device {device}"),
   dtypeNotFloating: msg('materializationOptions', "dtype must be a floating dtype (float32, float64, float16, bfloat16), got '{dtype}'"),
+  pretrainedNotTransformers: msg('pretrainedUnavailable', 'save_pretrained files exist for transformers models; this materialization holds {qualname}'),
+  pretrainedFileNotFound: msg('tensorNotFound', "No file '{file}' in this model; it has {files}"),
+  hubRevisionNotFound: msg('revisionNotFound', "Revision '{revision}' not found; this repository has 'main' = {sha}"),
   reprNotTorchNn: msg('reprUnavailable', 'print(module) of {qualname} is not available: repr is checked against PyTorch for torch.nn classes only'),
   seedWithoutDraws: msg('materializationOptions', "seed and rng apply to init 'default' or overrides only (init is '{init}')"),
   lazyEmpty: msg('materializationOptions', "lazy: true needs bytes that are a function of the request (init zeros, ones, default or overrides); init 'empty' leaves whatever the memory held, so there is nothing to generate"),

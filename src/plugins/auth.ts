@@ -41,10 +41,10 @@ export function credentialQueryParam (query: unknown): string | undefined {
   return Object.keys(query).find((name) => credentialName.test(name.toLowerCase().replace(/[^a-z0-9]/g, '')))
 }
 
-/** Whether a request must present a key: every /v1 route, and every request that matched no route. */
+/** Whether a request must present a key: every /v1 and /hub route (HF_TOKEN is the key there), and every request that matched no route. */
 export function needsKey (request: FastifyRequest): boolean {
   const route = request.routeOptions.url
-  return route === undefined || route.startsWith('/v1/') || route === '/v1'
+  return route === undefined || route.startsWith('/v1/') || route === '/v1' || route.startsWith('/hub/')
 }
 
 async function authPlugin (app: FastifyInstance): Promise<void> {

@@ -25,7 +25,8 @@ export const apiTags = [
   { name: 'catalog', description: 'The torch.nn classes materia can build, and memory estimates.' },
   { name: 'sessions', description: 'Sessions hold modules and materializations, with a sliding TTL.' },
   { name: 'modules', description: 'Modules built on the meta device: shapes and dtypes only.' },
-  { name: 'materializations', description: 'Modules given real memory, and their bytes: raw tensors, safetensors files, sharded exports.' }
+  { name: 'materializations', description: 'Modules given real memory, and their bytes: raw tensors, safetensors files, sharded exports, save_pretrained files.' },
+  { name: 'hub', description: 'Materializations of transformers models as Hugging Face model repositories: endpoint `/hub`, repository id `SESSION_ID/MATERIALIZATION_ID`, HF_TOKEN = the API key (docs/hub.md).' }
 ]
 
 async function swaggerPlugin (app: FastifyInstance): Promise<void> {

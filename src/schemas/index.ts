@@ -4,5 +4,6 @@ import { nnSchemas } from './nn.js'
 import { sessionSchemas } from './sessions.js'
 import { materializationSchemas } from './materializations.js'
 import { moduleClassSchemas } from './module-classes.js'
+import { hubSchemas } from './hub.js'
 
-export const allSchemas = [...sharedSchemas, ...nnSchemas, ...sessionSchemas, ...materializationSchemas, ...moduleClassSchemas]
+export const allSchemas = [...sharedSchemas, ...nnSchemas, ...sessionSchemas, ...materializationSchemas, ...moduleClassSchemas, ...hubSchemas]

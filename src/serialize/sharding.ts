@@ -27,13 +27,16 @@
 // exact transformers directory listing omits the index when `sharded` is false. A state dict with no
 // tensors yields one empty `model.safetensors` (header only), as `save_file({})` would write.
 import { materiaError } from '../errors.js'
+import { pyJsonDumps, type PyJson } from './python-json.js'
 import {
-  computeSafetensorsLayout, compareUtf8,
+  computeSafetensorsLayout,
   type LayoutInput, type LayoutOptions, type OmittedAlias, type SafetensorsLayout
 } from './safetensors-layout.js'
 
 /** huggingface_hub MAX_SHARD_SIZE (5 GB, decimal). */
 export const DEFAULT_MAX_SHARD_SIZE = 5_000_000_000
+/** transformers 5 save_pretrained's default max_shard_size, "50GB" (decimal, huggingface_hub parse_size_to_int). */
+export const TRANSFORMERS_MAX_SHARD_SIZE = 50_000_000_000
 export const SINGLE_FILE_NAME = 'model.safetensors'
 export const INDEX_FILE_NAME = 'model.safetensors.index.json'
 
@@ -42,6 +45,12 @@ export interface ShardOptions extends LayoutOptions {
   readonly maxShardSize?: number
   /** Written as metadata.total_parameters when given (transformers: model.num_parameters()). */
   readonly totalParameters?: number
+  /**
+   * Tensors that are non-overlapping views of one storage (the per-expert slices save_pretrained cuts
+   * from a fused expert tensor): huggingface_hub counts the storage's whole size at the first of them
+   * and puts the others in that one's shard, each still written as a tensor of its own.
+   */
+  readonly storageOf?: ReadonlyMap<string, { readonly id: string, readonly nbytes: number }>
 }
 
 export interface Shard {
@@ -98,9 +107,21 @@ export function planShards (entries: readonly LayoutInput[], options: ShardOptio
   let current: LayoutInput[] = []
   let currentSize = 0
   let totalSize = 0
+  const storageLeader = new Map<string, string>()
+  const viewsOf = new Map<string, LayoutInput[]>()
   for (const e of entries) {
     if (keptAs.has(e.name)) continue
-    const size = e.nbytes
+    const storage = options.storageOf?.get(e.name)
+    if (storage !== undefined) {
+      const leader = storageLeader.get(storage.id)
+      if (leader !== undefined) {
+        viewsOf.get(leader)?.push(e)
+        continue
+      }
+      storageLeader.set(storage.id, e.name)
+      viewsOf.set(e.name, [])
+    }
+    const size = storage?.nbytes ?? e.nbytes
     if (size > max) {
       totalSize += size
       shardList.push([e])
@@ -116,6 +137,7 @@ export function planShards (entries: readonly LayoutInput[], options: ShardOptio
     totalSize += size
   }
   if (current.length > 0 || shardList.length === 0) shardList.push(current)
+  for (const list of shardList) list.push(...list.flatMap((e) => viewsOf.get(e.name) ?? []))
   const count = shardList.length
 
   // aliases follow their kept tensor, so tiedAliasesInMetadata can record them in that shard
@@ -160,53 +182,9 @@ export function planShards (entries: readonly LayoutInput[], options: ShardOptio
   }
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Python json.dumps(value, indent=2, sort_keys=True) (ensure_ascii=True, separators (',', ': '))
-
-/** A Python `json.dumps` string literal with ensure_ascii=True. */
-export function pythonJsonString (s: string): string {
-  let out = '"'
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c === 0x22) out += '\\"'
-    else if (c === 0x5c) out += '\\\\'
-    else if (c >= 0x20 && c <= 0x7e) out += s[i]
-    else if (c === 0x0a) out += '\\n'
-    else if (c === 0x0d) out += '\\r'
-    else if (c === 0x09) out += '\\t'
-    else if (c === 0x08) out += '\\b'
-    else if (c === 0x0c) out += '\\f'
-    // everything else (controls, DEL, non-ASCII) as \uxxxx; astral characters as their UTF-16
-    // surrogate pair, which is what iterating UTF-16 code units yields
-    else out += '\\u' + c.toString(16).padStart(4, '0')
-  }
-  return out + '"'
-}
-
-type PyJson = string | number | boolean | null | readonly PyJson[] | { readonly [k: string]: PyJson | undefined }
-
-function dump (v: PyJson, level: number): string {
-  if (v === null) return 'null'
-  if (v === true) return 'true'
-  if (v === false) return 'false'
-  if (typeof v === 'string') return pythonJsonString(v)
-  if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) throw new TypeError(`formatIndexJson: only integers are supported, got ${v}`)
-    return String(v)
-  }
-  const inner = '  '.repeat(level + 1)
-  const outer = '  '.repeat(level)
-  if (Array.isArray(v)) {
-    if (v.length === 0) return '[]'
-    return '[\n' + v.map(x => inner + dump(x, level + 1)).join(',\n') + '\n' + outer + ']'
-  }
-  const obj = v as { readonly [k: string]: PyJson | undefined }
-  const keys = Object.keys(obj).filter(k => obj[k] !== undefined).sort(compareUtf8)
-  if (keys.length === 0) return '{}'
-  return '{\n' + keys.map(k => inner + pythonJsonString(k) + ': ' + dump(obj[k]!, level + 1)).join(',\n') + '\n' + outer + '}'
-}
-
 /** `json.dumps(index, indent=2, sort_keys=True) + "\n"`, byte for byte. */
 export function formatIndexJson (index: SafetensorsIndex): string {
-  return dump(index as unknown as PyJson, 0) + '\n'
+  return pyJsonDumps(index as unknown as PyJson)
 }
+
+export { pythonJsonString } from './python-json.js'

@@ -136,7 +136,11 @@ export async function allPages<T> (page: (req: PageRequest) => Promise<Page<T>>)
   }
 }
 
-/** Opaque, unguessable handle with a type prefix: 144 random bits, base64url. */
+/**
+ * Opaque, unguessable handle with a type prefix: 24 characters of base64url from 144 random bits, with
+ * `-` written as `_` (over 143 bits left), so `SESSION_ID/MATERIALIZATION_ID` is a repository id
+ * huggingface_hub accepts: its validate_repo_id refuses a part that ends with `-` or holds `--` (docs/hub.md).
+ */
 export function newHandle (prefix: 'ses' | 'mod' | 'mat'): string {
-  return `${prefix}_${randomBytes(18).toString('base64url')}`
+  return `${prefix}_${randomBytes(18).toString('base64url').replaceAll('-', '_')}`
 }

@@ -402,6 +402,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{sessionId}/materializations/{materializationId}/pretrained": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The files model.save_pretrained(dir) writes
+         * @description For a materialization of a transformers model: config.json (as config.to_json_string() writes it), generation_config.json when the model can generate, and model.safetensors or the shards and model.safetensors.index.json at max_shard_size = maxShardBytes (default "50GB"), tied weights left out as transformers leaves them out. Byte-identical to transformers 5.18 (docs/hub.md).
+         */
+        get: operations["listPretrainedFiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/materializations/{materializationId}/pretrained/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One file of the save_pretrained directory
+         * @description config.json, generation_config.json, model.safetensors, a shard or model.safetensors.index.json, byte for byte as save_pretrained(max_shard_size=maxShardBytes) writes it; pass the same maxShardBytes as the listing. HEAD, Range and ETag.
+         */
+        get: operations["getPretrainedFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hub/api/models/{sessionId}/{materializationId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model info of a materialization as a Hub repository
+         * @description What huggingface_hub's HfApi.model_info / repo_info read: the commit `sha`, `siblings` (the save_pretrained files) and `safetensors` (elements per dtype). The repository id is `SESSION_ID/MATERIALIZATION_ID`; query options of the Hub API are ignored.
+         */
+        get: operations["getHubModelInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hub/api/models/{sessionId}/{materializationId}/revision/{revision}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model info at a revision (main or the commit sha)
+         * @description What huggingface_hub's HfApi.model_info / repo_info read: the commit `sha`, `siblings` (the save_pretrained files) and `safetensors` (elements per dtype). The repository id is `SESSION_ID/MATERIALIZATION_ID`; query options of the Hub API are ignored.
+         */
+        get: operations["getHubModelInfoAtRevision"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hub/api/models/{sessionId}/{materializationId}/tree/{revision}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The files of a Hub repository (HfApi.list_repo_tree)
+         * @description One page, no folders: the save_pretrained files with their sizes.
+         */
+        get: operations["getHubTree"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hub/{sessionId}/{materializationId}/resolve/{revision}/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One file of a Hub repository (hf_hub_download)
+         * @description The file as save_pretrained writes it, served directly (no redirect), with ETag, Content-Length, X-Repo-Commit, HEAD and Range, as huggingface_hub's get_hf_file_metadata and http_get read them. A lazy materialization's bytes are generated as they are read.
+         */
+        get: operations["resolveHubFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -423,7 +543,7 @@ export interface components {
              * @description Stable error code from the error registry; never reused.
              * @enum {string}
              */
-            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_URI_TOO_LONG" | "MATERIA_ERR_REQUEST_TIMEOUT" | "MATERIA_ERR_INVALID_CURSOR" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_NN_PYTHON_SYNTAX" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_RATE_LIMITED" | "MATERIA_ERR_OVERLOADED" | "MATERIA_ERR_TENANT_SESSION_QUOTA" | "MATERIA_ERR_TENANT_MEMORY_QUOTA" | "MATERIA_ERR_MODULE_TOO_LARGE" | "MATERIA_ERR_SESSION_MODULE_QUOTA" | "MATERIA_ERR_TENANT_MODULE_QUOTA" | "MATERIA_ERR_MODULE_BUDGET" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE" | "MATERIA_ERR_DATA_BUDGET" | "MATERIA_ERR_CHECKPOINT_FILE" | "MATERIA_ERR_REPR_UNAVAILABLE";
+            code: "MATERIA_ERR_BAD_REQUEST" | "MATERIA_ERR_VALIDATION" | "MATERIA_ERR_BODY_TOO_LARGE" | "MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE" | "MATERIA_ERR_ROUTE_NOT_FOUND" | "MATERIA_ERR_URI_TOO_LONG" | "MATERIA_ERR_REQUEST_TIMEOUT" | "MATERIA_ERR_INVALID_CURSOR" | "MATERIA_ERR_NN_UNKNOWN_CLASS" | "MATERIA_ERR_NN_ARGS" | "MATERIA_ERR_NN_NOT_A_MODULE" | "MATERIA_ERR_NN_NO_DEVICE_ARG" | "MATERIA_ERR_NN_BAD_TIE" | "MATERIA_ERR_NN_SPEC_TOO_LARGE" | "MATERIA_ERR_NN_PYTHON_SYNTAX" | "MATERIA_ERR_SESSION_NOT_FOUND" | "MATERIA_ERR_MODULE_NOT_FOUND" | "MATERIA_ERR_UNAUTHORIZED" | "MATERIA_ERR_NOT_READY" | "MATERIA_ERR_INTERNAL" | "MATERIA_ERR_CREDENTIAL_IN_QUERY" | "MATERIA_ERR_RATE_LIMITED" | "MATERIA_ERR_OVERLOADED" | "MATERIA_ERR_TENANT_SESSION_QUOTA" | "MATERIA_ERR_TENANT_MEMORY_QUOTA" | "MATERIA_ERR_MODULE_TOO_LARGE" | "MATERIA_ERR_SESSION_MODULE_QUOTA" | "MATERIA_ERR_TENANT_MODULE_QUOTA" | "MATERIA_ERR_MODULE_BUDGET" | "MATERIA_ERR_CHECKPOINT_INVALID" | "MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE" | "MATERIA_ERR_RANGE_NOT_SATISFIABLE" | "MATERIA_ERR_MATERIALIZATION_NOT_FOUND" | "MATERIA_ERR_TENSOR_NOT_FOUND" | "MATERIA_ERR_MATERIALIZATION_NOT_READY" | "MATERIA_ERR_MEMORY_BUDGET" | "MATERIA_ERR_CHECKPOINT_MISMATCH" | "MATERIA_ERR_MATERIALIZATION_OPTIONS" | "MATERIA_ERR_INIT_UNAVAILABLE" | "MATERIA_ERR_DATA_BUDGET" | "MATERIA_ERR_CHECKPOINT_FILE" | "MATERIA_ERR_REPR_UNAVAILABLE" | "MATERIA_ERR_PRETRAINED_UNAVAILABLE" | "MATERIA_ERR_REVISION_NOT_FOUND";
             /** @description HTTP reason phrase. */
             error: string;
             /** @description What went wrong, for a person. Constructor errors read like Python. */
@@ -5255,6 +5375,96 @@ export interface components {
             ties?: string[][];
         };
         /**
+         * PretrainedFileInfo
+         * @description One file of the save_pretrained directory.
+         */
+        PretrainedFileInfo: {
+            /** @description File name, as save_pretrained names it. */
+            name: string;
+            /** @description Bytes. */
+            size: number;
+            /** @description Where to GET it (with the same maxShardBytes). */
+            href: string;
+        };
+        /**
+         * PretrainedListing
+         * @description The directory model.save_pretrained(dir, max_shard_size=maxShardBytes) writes (transformers 5.18).
+         * @example {
+         *       "files": [
+         *         {
+         *           "name": "config.json",
+         *           "size": 712,
+         *           "href": "/v1/sessions/ses_1/materializations/mat_1/pretrained/config.json"
+         *         }
+         *       ]
+         *     }
+         */
+        PretrainedListing: {
+            /** @description config.json, generation_config.json when the model can generate, then the weights files and the index when there are shards. */
+            files: components["schemas"]["PretrainedFileInfo"][];
+        };
+        /**
+         * HubModelInfo
+         * @description The model info the Hugging Face Hub API answers (huggingface_hub HfApi.model_info reads it as ModelInfo).
+         */
+        HubModelInfo: {
+            /** @description The repository id, `SESSION_ID/MATERIALIZATION_ID`. */
+            id: string;
+            /** @description Same as id. */
+            modelId: string;
+            /** @description The commit of the one revision, 40 hex digits; it changes only with the bytes. */
+            sha: string;
+            /** @description Always true: a repository is its tenant's. */
+            private: boolean;
+            /**
+             * Format: date-time
+             * @description When the materialization was made.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description Same as createdAt: the files never change.
+             */
+            lastModified: string;
+            /** @enum {string} */
+            library_name: "transformers";
+            /** @description `text-generation` for a model that can generate. */
+            pipeline_tag?: string;
+            tags: string[];
+            /** @description From config.json. */
+            config: {
+                architectures: string[];
+                model_type: string;
+            };
+            /** @description The files, as save_pretrained writes them at its default max_shard_size. */
+            siblings: {
+                /** @description File name in the repository. */
+                rfilename: string;
+                /** @description Bytes. */
+                size: number;
+            }[];
+            safetensors: {
+                /** @description Elements per safetensors dtype (F32, BF16 …) in the weights files. */
+                parameters: {
+                    [key: string]: number;
+                };
+                /** @description Their sum. */
+                total: number;
+            };
+        };
+        /**
+         * HubTreeEntry
+         * @description One file of a repository tree (huggingface_hub RepoFile).
+         */
+        HubTreeEntry: {
+            /** @enum {string} */
+            type: "file";
+            path: string;
+            size: number;
+            /** @description git blob id of a JSON file; for a weights file, an id derived from what determines its bytes (it is not hashed). */
+            oid: string;
+        };
+        /**
          * Health
          * @description The process is alive.
          */
@@ -7284,6 +7494,629 @@ export interface operations {
                 };
             };
             /** @description Error: MATERIA_ERR_TENANT_MODULE_QUOTA, MATERIA_ERR_MODULE_BUDGET, MATERIA_ERR_MEMORY_BUDGET, MATERIA_ERR_TENANT_MEMORY_QUOTA. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listPretrainedFiles: {
+        parameters: {
+            query?: {
+                /** @description save_pretrained(max_shard_size=…) in bytes; default 50000000000 ("50GB", transformers 5's default). */
+                maxShardBytes?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A session handle (`ses_…`). */
+                sessionId: string;
+                /** @description A materialization handle (`mat_…`). */
+                materializationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The files, in the order save_pretrained writes them. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PretrainedListing"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_MATERIALIZATION_NOT_READY. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getPretrainedFile: {
+        parameters: {
+            query?: {
+                /** @description save_pretrained(max_shard_size=…) in bytes; default 50000000000 ("50GB", transformers 5's default). */
+                maxShardBytes?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A session handle (`ses_…`). */
+                sessionId: string;
+                /** @description A materialization handle (`mat_…`). */
+                materializationId: string;
+                /** @description A file name from the listing. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file: JSON text or safetensors bytes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The requested byte range. */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "application/json": string;
+                };
+            };
+            /** @description Not modified (If-None-Match). */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND, MATERIA_ERR_TENSOR_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_MATERIALIZATION_NOT_READY. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_RANGE_NOT_SATISFIABLE. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_MEMORY_BUDGET. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getHubModelInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session handle (`ses_…`). */
+                sessionId: string;
+                /** @description A materialization handle (`mat_…`). */
+                materializationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model info. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HubModelInfo"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_MATERIALIZATION_NOT_READY. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getHubModelInfoAtRevision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session handle (`ses_…`). */
+                sessionId: string;
+                /** @description A materialization handle (`mat_…`). */
+                materializationId: string;
+                /** @description `main` or the commit sha. */
+                revision: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model info. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HubModelInfo"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND, MATERIA_ERR_REVISION_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_MATERIALIZATION_NOT_READY. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getHubTree: {
+        parameters: {
+            query?: {
+                /** @description Accepted and ignored: the tree has no folders. */
+                recursive?: boolean | string;
+                /** @description Accepted and ignored. */
+                expand?: boolean | string;
+                /** @description Accepted and ignored: one page holds the tree. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A session handle (`ses_…`). */
+                sessionId: string;
+                /** @description A materialization handle (`mat_…`). */
+                materializationId: string;
+                /** @description `main` or the commit sha. */
+                revision: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The files. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HubTreeEntry"][];
+                };
+            };
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND, MATERIA_ERR_REVISION_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_MATERIALIZATION_NOT_READY. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resolveHubFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session handle (`ses_…`). */
+                sessionId: string;
+                /** @description A materialization handle (`mat_…`). */
+                materializationId: string;
+                /** @description `main` or the commit sha. */
+                revision: string;
+                /** @description A file name from the repository. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file: JSON text or safetensors bytes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The requested byte range. */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "application/json": string;
+                };
+            };
+            /** @description Not modified (If-None-Match). */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_UNAUTHORIZED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND, MATERIA_ERR_REVISION_NOT_FOUND, MATERIA_ERR_TENSOR_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_MATERIALIZATION_NOT_READY. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_RANGE_NOT_SATISFIABLE. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: MATERIA_ERR_MEMORY_BUDGET. */
             507: {
                 headers: {
                     [name: string]: unknown;

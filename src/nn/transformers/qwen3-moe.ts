@@ -9,6 +9,9 @@ export const qwen3MoeConfig: ConfigDef = {
   name: 'Qwen3MoeConfig',
   qualname: 'transformers.Qwen3MoeConfig',
   modelType: 'qwen3_moe',
+  // transformers' attribute_map stores num_experts as num_local_experts, the key its config.json
+  // carries (save-pretrained.ts): read back, that key sets num_experts
+  attributeMap: { num_local_experts: 'num_experts' },
   doc: 'Configuration of a Qwen3-MoE model (defaults: Qwen3-15B-A2B): num_experts experts of moe_intermediate_size; ' +
     'dense layers (mlp_only_layers, or off the decoder_sparse_step) use intermediate_size. No head_dim field: a head_dim key is kept and used.',
   fields: {

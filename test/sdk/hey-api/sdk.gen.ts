@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CreateMaterializationData, CreateMaterializationErrors, CreateMaterializationResponses, CreateModuleData, CreateModuleErrors, CreateModuleResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, DeleteMaterializationData, DeleteMaterializationErrors, DeleteMaterializationResponses, DeleteModuleData, DeleteModuleErrors, DeleteModuleResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, EstimateMemoryData, EstimateMemoryErrors, EstimateMemoryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetMaterializationData, GetMaterializationErrors, GetMaterializationResponses, GetMetricsData, GetMetricsErrors, GetMetricsResponses, GetModuleClassData, GetModuleClassErrors, GetModuleClassResponses, GetModuleData, GetModuleErrors, GetModuleReprData, GetModuleReprErrors, GetModuleReprResponses, GetModuleResponses, GetOpenApiJsonData, GetOpenApiJsonErrors, GetOpenApiJsonResponses, GetOpenApiYamlData, GetOpenApiYamlErrors, GetOpenApiYamlResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetSafetensorsData, GetSafetensorsErrors, GetSafetensorsResponses, GetSafetensorsShardData, GetSafetensorsShardErrors, GetSafetensorsShardResponses, GetSessionData, GetSessionErrors, GetSessionResponses, GetTensorBytesData, GetTensorBytesErrors, GetTensorBytesResponses, ListMaterializationsData, ListMaterializationsErrors, ListMaterializationsResponses, ListModuleClassesData, ListModuleClassesErrors, ListModuleClassesResponses, ListModulesData, ListModulesErrors, ListModulesResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, SkipInitData, SkipInitErrors, SkipInitResponses } from './types.gen.js';
+import type { CreateMaterializationData, CreateMaterializationErrors, CreateMaterializationResponses, CreateModuleData, CreateModuleErrors, CreateModuleResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, DeleteMaterializationData, DeleteMaterializationErrors, DeleteMaterializationResponses, DeleteModuleData, DeleteModuleErrors, DeleteModuleResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, EstimateMemoryData, EstimateMemoryErrors, EstimateMemoryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetHubModelInfoAtRevisionData, GetHubModelInfoAtRevisionErrors, GetHubModelInfoAtRevisionResponses, GetHubModelInfoData, GetHubModelInfoErrors, GetHubModelInfoResponses, GetHubTreeData, GetHubTreeErrors, GetHubTreeResponses, GetMaterializationData, GetMaterializationErrors, GetMaterializationResponses, GetMetricsData, GetMetricsErrors, GetMetricsResponses, GetModuleClassData, GetModuleClassErrors, GetModuleClassResponses, GetModuleData, GetModuleErrors, GetModuleReprData, GetModuleReprErrors, GetModuleReprResponses, GetModuleResponses, GetOpenApiJsonData, GetOpenApiJsonErrors, GetOpenApiJsonResponses, GetOpenApiYamlData, GetOpenApiYamlErrors, GetOpenApiYamlResponses, GetPretrainedFileData, GetPretrainedFileErrors, GetPretrainedFileResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetSafetensorsData, GetSafetensorsErrors, GetSafetensorsResponses, GetSafetensorsShardData, GetSafetensorsShardErrors, GetSafetensorsShardResponses, GetSessionData, GetSessionErrors, GetSessionResponses, GetTensorBytesData, GetTensorBytesErrors, GetTensorBytesResponses, ListMaterializationsData, ListMaterializationsErrors, ListMaterializationsResponses, ListModuleClassesData, ListModuleClassesErrors, ListModuleClassesResponses, ListModulesData, ListModulesErrors, ListModulesResponses, ListPretrainedFilesData, ListPretrainedFilesErrors, ListPretrainedFilesResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, ResolveHubFileData, ResolveHubFileErrors, ResolveHubFileResponses, SkipInitData, SkipInitErrors, SkipInitResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -279,4 +279,70 @@ export const skipInit = <ThrowOnError extends boolean = false>(options: Options<
         'Content-Type': 'application/json',
         ...options.headers
     }
+});
+
+/**
+ * The files model.save_pretrained(dir) writes
+ *
+ * For a materialization of a transformers model: config.json (as config.to_json_string() writes it), generation_config.json when the model can generate, and model.safetensors or the shards and model.safetensors.index.json at max_shard_size = maxShardBytes (default "50GB"), tied weights left out as transformers leaves them out. Byte-identical to transformers 5.18 (docs/hub.md).
+ */
+export const listPretrainedFiles = <ThrowOnError extends boolean = false>(options: Options<ListPretrainedFilesData, ThrowOnError>) => (options.client ?? client).get<ListPretrainedFilesResponses, ListPretrainedFilesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'x-api-key', type: 'apiKey' }],
+    url: '/v1/sessions/{sessionId}/materializations/{materializationId}/pretrained',
+    ...options
+});
+
+/**
+ * One file of the save_pretrained directory
+ *
+ * config.json, generation_config.json, model.safetensors, a shard or model.safetensors.index.json, byte for byte as save_pretrained(max_shard_size=maxShardBytes) writes it; pass the same maxShardBytes as the listing. HEAD, Range and ETag.
+ */
+export const getPretrainedFile = <ThrowOnError extends boolean = false>(options: Options<GetPretrainedFileData, ThrowOnError>) => (options.client ?? client).get<GetPretrainedFileResponses, GetPretrainedFileErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'x-api-key', type: 'apiKey' }],
+    url: '/v1/sessions/{sessionId}/materializations/{materializationId}/pretrained/{file}',
+    ...options
+});
+
+/**
+ * Model info of a materialization as a Hub repository
+ *
+ * What huggingface_hub's HfApi.model_info / repo_info read: the commit `sha`, `siblings` (the save_pretrained files) and `safetensors` (elements per dtype). The repository id is `SESSION_ID/MATERIALIZATION_ID`; query options of the Hub API are ignored.
+ */
+export const getHubModelInfo = <ThrowOnError extends boolean = false>(options: Options<GetHubModelInfoData, ThrowOnError>) => (options.client ?? client).get<GetHubModelInfoResponses, GetHubModelInfoErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'x-api-key', type: 'apiKey' }],
+    url: '/hub/api/models/{sessionId}/{materializationId}',
+    ...options
+});
+
+/**
+ * Model info at a revision (main or the commit sha)
+ *
+ * What huggingface_hub's HfApi.model_info / repo_info read: the commit `sha`, `siblings` (the save_pretrained files) and `safetensors` (elements per dtype). The repository id is `SESSION_ID/MATERIALIZATION_ID`; query options of the Hub API are ignored.
+ */
+export const getHubModelInfoAtRevision = <ThrowOnError extends boolean = false>(options: Options<GetHubModelInfoAtRevisionData, ThrowOnError>) => (options.client ?? client).get<GetHubModelInfoAtRevisionResponses, GetHubModelInfoAtRevisionErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'x-api-key', type: 'apiKey' }],
+    url: '/hub/api/models/{sessionId}/{materializationId}/revision/{revision}',
+    ...options
+});
+
+/**
+ * The files of a Hub repository (HfApi.list_repo_tree)
+ *
+ * One page, no folders: the save_pretrained files with their sizes.
+ */
+export const getHubTree = <ThrowOnError extends boolean = false>(options: Options<GetHubTreeData, ThrowOnError>) => (options.client ?? client).get<GetHubTreeResponses, GetHubTreeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'x-api-key', type: 'apiKey' }],
+    url: '/hub/api/models/{sessionId}/{materializationId}/tree/{revision}',
+    ...options
+});
+
+/**
+ * One file of a Hub repository (hf_hub_download)
+ *
+ * The file as save_pretrained writes it, served directly (no redirect), with ETag, Content-Length, X-Repo-Commit, HEAD and Range, as huggingface_hub's get_hf_file_metadata and http_get read them. A lazy materialization's bytes are generated as they are read.
+ */
+export const resolveHubFile = <ThrowOnError extends boolean = false>(options: Options<ResolveHubFileData, ThrowOnError>) => (options.client ?? client).get<ResolveHubFileResponses, ResolveHubFileErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'x-api-key', type: 'apiKey' }],
+    url: '/hub/{sessionId}/{materializationId}/resolve/{revision}/{file}',
+    ...options
 });

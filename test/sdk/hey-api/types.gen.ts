@@ -17,7 +17,7 @@ export type ErrorBody = {
     /**
      * Stable error code from the error registry; never reused.
      */
-    code: 'MATERIA_ERR_BAD_REQUEST' | 'MATERIA_ERR_VALIDATION' | 'MATERIA_ERR_BODY_TOO_LARGE' | 'MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE' | 'MATERIA_ERR_ROUTE_NOT_FOUND' | 'MATERIA_ERR_URI_TOO_LONG' | 'MATERIA_ERR_REQUEST_TIMEOUT' | 'MATERIA_ERR_INVALID_CURSOR' | 'MATERIA_ERR_NN_UNKNOWN_CLASS' | 'MATERIA_ERR_NN_ARGS' | 'MATERIA_ERR_NN_NOT_A_MODULE' | 'MATERIA_ERR_NN_NO_DEVICE_ARG' | 'MATERIA_ERR_NN_BAD_TIE' | 'MATERIA_ERR_NN_SPEC_TOO_LARGE' | 'MATERIA_ERR_NN_PYTHON_SYNTAX' | 'MATERIA_ERR_SESSION_NOT_FOUND' | 'MATERIA_ERR_MODULE_NOT_FOUND' | 'MATERIA_ERR_UNAUTHORIZED' | 'MATERIA_ERR_NOT_READY' | 'MATERIA_ERR_INTERNAL' | 'MATERIA_ERR_CREDENTIAL_IN_QUERY' | 'MATERIA_ERR_RATE_LIMITED' | 'MATERIA_ERR_OVERLOADED' | 'MATERIA_ERR_TENANT_SESSION_QUOTA' | 'MATERIA_ERR_TENANT_MEMORY_QUOTA' | 'MATERIA_ERR_MODULE_TOO_LARGE' | 'MATERIA_ERR_SESSION_MODULE_QUOTA' | 'MATERIA_ERR_TENANT_MODULE_QUOTA' | 'MATERIA_ERR_MODULE_BUDGET' | 'MATERIA_ERR_CHECKPOINT_INVALID' | 'MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE' | 'MATERIA_ERR_RANGE_NOT_SATISFIABLE' | 'MATERIA_ERR_MATERIALIZATION_NOT_FOUND' | 'MATERIA_ERR_TENSOR_NOT_FOUND' | 'MATERIA_ERR_MATERIALIZATION_NOT_READY' | 'MATERIA_ERR_MEMORY_BUDGET' | 'MATERIA_ERR_CHECKPOINT_MISMATCH' | 'MATERIA_ERR_MATERIALIZATION_OPTIONS' | 'MATERIA_ERR_INIT_UNAVAILABLE' | 'MATERIA_ERR_DATA_BUDGET' | 'MATERIA_ERR_CHECKPOINT_FILE' | 'MATERIA_ERR_REPR_UNAVAILABLE';
+    code: 'MATERIA_ERR_BAD_REQUEST' | 'MATERIA_ERR_VALIDATION' | 'MATERIA_ERR_BODY_TOO_LARGE' | 'MATERIA_ERR_UNSUPPORTED_MEDIA_TYPE' | 'MATERIA_ERR_ROUTE_NOT_FOUND' | 'MATERIA_ERR_URI_TOO_LONG' | 'MATERIA_ERR_REQUEST_TIMEOUT' | 'MATERIA_ERR_INVALID_CURSOR' | 'MATERIA_ERR_NN_UNKNOWN_CLASS' | 'MATERIA_ERR_NN_ARGS' | 'MATERIA_ERR_NN_NOT_A_MODULE' | 'MATERIA_ERR_NN_NO_DEVICE_ARG' | 'MATERIA_ERR_NN_BAD_TIE' | 'MATERIA_ERR_NN_SPEC_TOO_LARGE' | 'MATERIA_ERR_NN_PYTHON_SYNTAX' | 'MATERIA_ERR_SESSION_NOT_FOUND' | 'MATERIA_ERR_MODULE_NOT_FOUND' | 'MATERIA_ERR_UNAUTHORIZED' | 'MATERIA_ERR_NOT_READY' | 'MATERIA_ERR_INTERNAL' | 'MATERIA_ERR_CREDENTIAL_IN_QUERY' | 'MATERIA_ERR_RATE_LIMITED' | 'MATERIA_ERR_OVERLOADED' | 'MATERIA_ERR_TENANT_SESSION_QUOTA' | 'MATERIA_ERR_TENANT_MEMORY_QUOTA' | 'MATERIA_ERR_MODULE_TOO_LARGE' | 'MATERIA_ERR_SESSION_MODULE_QUOTA' | 'MATERIA_ERR_TENANT_MODULE_QUOTA' | 'MATERIA_ERR_MODULE_BUDGET' | 'MATERIA_ERR_CHECKPOINT_INVALID' | 'MATERIA_ERR_CHECKPOINT_UNSERIALIZABLE' | 'MATERIA_ERR_RANGE_NOT_SATISFIABLE' | 'MATERIA_ERR_MATERIALIZATION_NOT_FOUND' | 'MATERIA_ERR_TENSOR_NOT_FOUND' | 'MATERIA_ERR_MATERIALIZATION_NOT_READY' | 'MATERIA_ERR_MEMORY_BUDGET' | 'MATERIA_ERR_CHECKPOINT_MISMATCH' | 'MATERIA_ERR_MATERIALIZATION_OPTIONS' | 'MATERIA_ERR_INIT_UNAVAILABLE' | 'MATERIA_ERR_DATA_BUDGET' | 'MATERIA_ERR_CHECKPOINT_FILE' | 'MATERIA_ERR_REPR_UNAVAILABLE' | 'MATERIA_ERR_PRETRAINED_UNAVAILABLE' | 'MATERIA_ERR_REVISION_NOT_FOUND';
     /**
      * HTTP reason phrase.
      */
@@ -7035,6 +7035,123 @@ export type TransformersT5EncoderModel = {
 };
 
 /**
+ * PretrainedFileInfo
+ *
+ * One file of the save_pretrained directory.
+ */
+export type PretrainedFileInfo = {
+    /**
+     * File name, as save_pretrained names it.
+     */
+    name: string;
+    /**
+     * Bytes.
+     */
+    size: number;
+    /**
+     * Where to GET it (with the same maxShardBytes).
+     */
+    href: string;
+};
+
+/**
+ * PretrainedListing
+ *
+ * The directory model.save_pretrained(dir, max_shard_size=maxShardBytes) writes (transformers 5.18).
+ */
+export type PretrainedListing = {
+    /**
+     * config.json, generation_config.json when the model can generate, then the weights files and the index when there are shards.
+     */
+    files: Array<PretrainedFileInfo>;
+};
+
+/**
+ * HubModelInfo
+ *
+ * The model info the Hugging Face Hub API answers (huggingface_hub HfApi.model_info reads it as ModelInfo).
+ */
+export type HubModelInfo = {
+    /**
+     * The repository id, `SESSION_ID/MATERIALIZATION_ID`.
+     */
+    id: string;
+    /**
+     * Same as id.
+     */
+    modelId: string;
+    /**
+     * The commit of the one revision, 40 hex digits; it changes only with the bytes.
+     */
+    sha: string;
+    /**
+     * Always true: a repository is its tenant's.
+     */
+    private: boolean;
+    /**
+     * When the materialization was made.
+     */
+    createdAt: string;
+    /**
+     * Same as createdAt: the files never change.
+     */
+    lastModified: string;
+    library_name: 'transformers';
+    /**
+     * `text-generation` for a model that can generate.
+     */
+    pipeline_tag?: string;
+    tags: Array<string>;
+    /**
+     * From config.json.
+     */
+    config: {
+        architectures: Array<string>;
+        model_type: string;
+    };
+    /**
+     * The files, as save_pretrained writes them at its default max_shard_size.
+     */
+    siblings: Array<{
+        /**
+         * File name in the repository.
+         */
+        rfilename: string;
+        /**
+         * Bytes.
+         */
+        size: number;
+    }>;
+    safetensors: {
+        /**
+         * Elements per safetensors dtype (F32, BF16 …) in the weights files.
+         */
+        parameters: {
+            [key: string]: number;
+        };
+        /**
+         * Their sum.
+         */
+        total: number;
+    };
+};
+
+/**
+ * HubTreeEntry
+ *
+ * One file of a repository tree (huggingface_hub RepoFile).
+ */
+export type HubTreeEntry = {
+    type: 'file';
+    path: string;
+    size: number;
+    /**
+     * git blob id of a JSON file; for a weights file, an id derived from what determines its bytes (it is not hashed).
+     */
+    oid: string;
+};
+
+/**
  * Health
  *
  * The process is alive.
@@ -8445,3 +8562,418 @@ export type SkipInitResponses = {
 };
 
 export type SkipInitResponse = SkipInitResponses[keyof SkipInitResponses];
+
+export type ListPretrainedFilesData = {
+    body?: never;
+    path: {
+        /**
+         * A session handle (`ses_…`).
+         */
+        sessionId: string;
+        /**
+         * A materialization handle (`mat_…`).
+         */
+        materializationId: string;
+    };
+    query?: {
+        /**
+         * save_pretrained(max_shard_size=…) in bytes; default 50000000000 ("50GB", transformers 5's default).
+         */
+        maxShardBytes?: number;
+    };
+    url: '/v1/sessions/{sessionId}/materializations/{materializationId}/pretrained';
+};
+
+export type ListPretrainedFilesErrors = {
+    /**
+     * Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY.
+     */
+    400: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_UNAUTHORIZED.
+     */
+    401: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND.
+     */
+    404: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_MATERIALIZATION_NOT_READY.
+     */
+    409: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_RATE_LIMITED.
+     */
+    429: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE.
+     */
+    501: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED.
+     */
+    503: ErrorBody;
+};
+
+export type ListPretrainedFilesError = ListPretrainedFilesErrors[keyof ListPretrainedFilesErrors];
+
+export type ListPretrainedFilesResponses = {
+    /**
+     * The files, in the order save_pretrained writes them.
+     */
+    200: PretrainedListing;
+};
+
+export type ListPretrainedFilesResponse = ListPretrainedFilesResponses[keyof ListPretrainedFilesResponses];
+
+export type GetPretrainedFileData = {
+    body?: never;
+    path: {
+        /**
+         * A session handle (`ses_…`).
+         */
+        sessionId: string;
+        /**
+         * A materialization handle (`mat_…`).
+         */
+        materializationId: string;
+        /**
+         * A file name from the listing.
+         */
+        file: string;
+    };
+    query?: {
+        /**
+         * save_pretrained(max_shard_size=…) in bytes; default 50000000000 ("50GB", transformers 5's default).
+         */
+        maxShardBytes?: number;
+    };
+    url: '/v1/sessions/{sessionId}/materializations/{materializationId}/pretrained/{file}';
+};
+
+export type GetPretrainedFileErrors = {
+    /**
+     * Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY.
+     */
+    400: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_UNAUTHORIZED.
+     */
+    401: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND, MATERIA_ERR_TENSOR_NOT_FOUND.
+     */
+    404: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_MATERIALIZATION_NOT_READY.
+     */
+    409: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_RANGE_NOT_SATISFIABLE.
+     */
+    416: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_RATE_LIMITED.
+     */
+    429: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE.
+     */
+    501: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED.
+     */
+    503: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_MEMORY_BUDGET.
+     */
+    507: ErrorBody;
+};
+
+export type GetPretrainedFileError = GetPretrainedFileErrors[keyof GetPretrainedFileErrors];
+
+export type GetPretrainedFileResponses = {
+    /**
+     * The file: JSON text or safetensors bytes.
+     */
+    200: string;
+    /**
+     * The requested byte range.
+     */
+    206: Blob | File;
+};
+
+export type GetPretrainedFileResponse = GetPretrainedFileResponses[keyof GetPretrainedFileResponses];
+
+export type GetHubModelInfoData = {
+    body?: never;
+    path: {
+        /**
+         * A session handle (`ses_…`).
+         */
+        sessionId: string;
+        /**
+         * A materialization handle (`mat_…`).
+         */
+        materializationId: string;
+    };
+    query?: never;
+    url: '/hub/api/models/{sessionId}/{materializationId}';
+};
+
+export type GetHubModelInfoErrors = {
+    /**
+     * Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY.
+     */
+    400: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_UNAUTHORIZED.
+     */
+    401: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND.
+     */
+    404: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_MATERIALIZATION_NOT_READY.
+     */
+    409: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_RATE_LIMITED.
+     */
+    429: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE.
+     */
+    501: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED.
+     */
+    503: ErrorBody;
+};
+
+export type GetHubModelInfoError = GetHubModelInfoErrors[keyof GetHubModelInfoErrors];
+
+export type GetHubModelInfoResponses = {
+    /**
+     * The model info.
+     */
+    200: HubModelInfo;
+};
+
+export type GetHubModelInfoResponse = GetHubModelInfoResponses[keyof GetHubModelInfoResponses];
+
+export type GetHubModelInfoAtRevisionData = {
+    body?: never;
+    path: {
+        /**
+         * A session handle (`ses_…`).
+         */
+        sessionId: string;
+        /**
+         * A materialization handle (`mat_…`).
+         */
+        materializationId: string;
+        /**
+         * `main` or the commit sha.
+         */
+        revision: string;
+    };
+    query?: never;
+    url: '/hub/api/models/{sessionId}/{materializationId}/revision/{revision}';
+};
+
+export type GetHubModelInfoAtRevisionErrors = {
+    /**
+     * Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY.
+     */
+    400: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_UNAUTHORIZED.
+     */
+    401: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND, MATERIA_ERR_REVISION_NOT_FOUND.
+     */
+    404: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_MATERIALIZATION_NOT_READY.
+     */
+    409: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_RATE_LIMITED.
+     */
+    429: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE.
+     */
+    501: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED.
+     */
+    503: ErrorBody;
+};
+
+export type GetHubModelInfoAtRevisionError = GetHubModelInfoAtRevisionErrors[keyof GetHubModelInfoAtRevisionErrors];
+
+export type GetHubModelInfoAtRevisionResponses = {
+    /**
+     * The model info.
+     */
+    200: HubModelInfo;
+};
+
+export type GetHubModelInfoAtRevisionResponse = GetHubModelInfoAtRevisionResponses[keyof GetHubModelInfoAtRevisionResponses];
+
+export type GetHubTreeData = {
+    body?: never;
+    path: {
+        /**
+         * A session handle (`ses_…`).
+         */
+        sessionId: string;
+        /**
+         * A materialization handle (`mat_…`).
+         */
+        materializationId: string;
+        /**
+         * `main` or the commit sha.
+         */
+        revision: string;
+    };
+    query?: {
+        /**
+         * Accepted and ignored: the tree has no folders.
+         */
+        recursive?: boolean | string;
+        /**
+         * Accepted and ignored.
+         */
+        expand?: boolean | string;
+        /**
+         * Accepted and ignored: one page holds the tree.
+         */
+        cursor?: string;
+    };
+    url: '/hub/api/models/{sessionId}/{materializationId}/tree/{revision}';
+};
+
+export type GetHubTreeErrors = {
+    /**
+     * Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY.
+     */
+    400: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_UNAUTHORIZED.
+     */
+    401: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND, MATERIA_ERR_REVISION_NOT_FOUND.
+     */
+    404: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_MATERIALIZATION_NOT_READY.
+     */
+    409: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_RATE_LIMITED.
+     */
+    429: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE.
+     */
+    501: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED.
+     */
+    503: ErrorBody;
+};
+
+export type GetHubTreeError = GetHubTreeErrors[keyof GetHubTreeErrors];
+
+export type GetHubTreeResponses = {
+    /**
+     * The files.
+     */
+    200: Array<HubTreeEntry>;
+};
+
+export type GetHubTreeResponse = GetHubTreeResponses[keyof GetHubTreeResponses];
+
+export type ResolveHubFileData = {
+    body?: never;
+    path: {
+        /**
+         * A session handle (`ses_…`).
+         */
+        sessionId: string;
+        /**
+         * A materialization handle (`mat_…`).
+         */
+        materializationId: string;
+        /**
+         * `main` or the commit sha.
+         */
+        revision: string;
+        /**
+         * A file name from the repository.
+         */
+        file: string;
+    };
+    query?: never;
+    url: '/hub/{sessionId}/{materializationId}/resolve/{revision}/{file}';
+};
+
+export type ResolveHubFileErrors = {
+    /**
+     * Error: MATERIA_ERR_VALIDATION, MATERIA_ERR_CREDENTIAL_IN_QUERY.
+     */
+    400: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_UNAUTHORIZED.
+     */
+    401: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_SESSION_NOT_FOUND, MATERIA_ERR_MATERIALIZATION_NOT_FOUND, MATERIA_ERR_MODULE_NOT_FOUND, MATERIA_ERR_REVISION_NOT_FOUND, MATERIA_ERR_TENSOR_NOT_FOUND.
+     */
+    404: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_MATERIALIZATION_NOT_READY.
+     */
+    409: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_RANGE_NOT_SATISFIABLE.
+     */
+    416: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_RATE_LIMITED.
+     */
+    429: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_PRETRAINED_UNAVAILABLE.
+     */
+    501: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_NOT_READY, MATERIA_ERR_OVERLOADED.
+     */
+    503: ErrorBody;
+    /**
+     * Error: MATERIA_ERR_MEMORY_BUDGET.
+     */
+    507: ErrorBody;
+};
+
+export type ResolveHubFileError = ResolveHubFileErrors[keyof ResolveHubFileErrors];
+
+export type ResolveHubFileResponses = {
+    /**
+     * The file: JSON text or safetensors bytes.
+     */
+    200: string;
+    /**
+     * The requested byte range.
+     */
+    206: Blob | File;
+};
+
+export type ResolveHubFileResponse = ResolveHubFileResponses[keyof ResolveHubFileResponses];

@@ -27,6 +27,7 @@ import { optionsOf, recordOf } from './record.js'
 import { HEARTBEAT_INTERVAL_MS } from '../replica.js'
 import { materializationHref, materializationView, type MaterializationView } from './view.js'
 import { shardFile, type ShardFile } from './shard-files.js'
+import { pretrainedFiles, type PretrainedFiles } from './pretrained-files.js'
 
 declare module 'fastify' {
   interface FastifyInstance { materializer: Materializer }
@@ -73,6 +74,8 @@ export interface Materializer {
   /** The ETag of the part `what` of its bytes: from what determines them when they are reproducible (identity.ts), else from its id. */
   etag: (m: Materialization, what: string) => string
   shardFile: (m: Materialization, file: string, maxShardBytes: number | undefined) => ShardFile
+  /** The files save_pretrained writes for a ready materialization of a transformers model (pretrained-files.ts); a 501 for other modules. */
+  pretrained: (m: Materialization, maxShardBytes?: number) => Promise<PretrainedFiles>
 }
 
 /** The error of a materialization whose replica stopped (a crash, kill -9, a shutdown) before its fill ended. */
@@ -87,9 +90,14 @@ const notFound = (id: string): Error => materiaError('materializationNotFound', 
 
 const isRecorded = (m: FoundMaterialization): m is RecordedMaterialization => 'record' in m
 
+/** Shard sizes whose file lists one materialization keeps (a client asks for one or two). */
+const PRETRAINED_CACHED = 4
+
 export function createMaterializer (app: FastifyInstance): Materializer {
   const registry = app.materializations
   const services: FillServices = { registry, dataDir: app.dataDir }
+  // the file lists of a materialization, by shard size: a download asks for each file twice (HEAD, GET)
+  const pretrainedCache = new WeakMap<Materialization, Map<number | undefined, PretrainedFiles>>()
   const { store, replica } = app
   /** copies opened here from another replica's record → that record (their view and status are the record's) */
   const opened = new WeakMap<Materialization, MaterializationRecord>()
@@ -370,7 +378,20 @@ export function createMaterializer (app: FastifyInstance): Materializer {
     view,
     href: materializationHref,
     etag: (m, what) => etagOf(m.identity ?? m.id, what),
-    shardFile
+    shardFile,
+
+    async pretrained (m, maxShardBytes) {
+      const cached = pretrainedCache.get(m) ?? new Map<number | undefined, PretrainedFiles>()
+      let files = cached.get(maxShardBytes)
+      if (files === undefined) {
+        const { root } = await app.moduleRecords.rebuild(m.sessionId, m.moduleId)
+        files = pretrainedFiles(m, root, maxShardBytes)
+        if (cached.size >= PRETRAINED_CACHED) cached.clear()
+        cached.set(maxShardBytes, files)
+        pretrainedCache.set(m, cached)
+      }
+      return files
+    }
   }
 }
 

@@ -3,6 +3,7 @@ import { materiaError } from '../../../errors.js'
 import type { Materialization } from '../../../materialize/registry.js'
 import { planShards, INDEX_FILE_NAME } from '../../../serialize/sharding.js'
 import type { Segment } from '../../../http/byte-response.js'
+import type { SafetensorsLayout } from '../../../serialize/safetensors-layout.js'
 
 /** A file of the export: the index (JSON) or the pieces of one shard. */
 export type ShardFile = { index: Buffer } | { segments: Segment[] }
@@ -18,10 +19,19 @@ export function shardFile (m: Materialization, file: string, maxShardBytes: numb
   if (shard === undefined) {
     throw materiaError('shardFileNotFound', { file, files: plan.shards.map((s) => s.file).join(', ') })
   }
-  const segments: Segment[] = [{ buffer: shard.layout.header }]
-  for (const t of shard.layout.tensors) {
-    const p = m.plan.byName.get(t.name)
+  return { segments: fileSegments(m, shard.layout) }
+}
+
+/**
+ * The pieces of a safetensors file of `layout` over the materialization's bytes: its header, then each
+ * tensor's bytes in file order, found by `at` (default: the state_dict tensor of that name).
+ */
+export function fileSegments (m: Materialization, layout: SafetensorsLayout,
+  at: (name: string) => { offset: number } | undefined = (name) => m.plan.byName.get(name)): Segment[] {
+  const segments: Segment[] = [{ buffer: layout.header }]
+  for (const t of layout.tensors) {
+    const p = at(t.name)
     if (p !== undefined) segments.push({ arena: m.arena, offset: p.offset, length: t.nbytes })
   }
-  return { segments }
+  return segments
 }
