@@ -36,6 +36,9 @@ t.test('a tenant over its rate gets 429 with the headers; another tenant and ops
     t.equal(res.headers['ratelimit-limit'], undefined, `${url} is not counted`)
   }
   t.equal((await app.inject({ url: '/v1/modules' })).statusCode, 401, 'a keyless request is refused by auth, not counted')
+  // the /hub repositories are the API too (HF_TOKEN is the key): counted like /v1
+  const hub = await app.inject({ url: '/hub/api/models/ses_x/mat_y', headers: { authorization: 'Bearer alpha' } })
+  assertErrorBody(t, hub, 429, errorDefs.rateLimited.code)
 })
 
 t.test('per-tenant rates from the tenants file; 0 is unlimited', async (t) => {

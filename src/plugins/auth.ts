@@ -41,10 +41,15 @@ export function credentialQueryParam (query: unknown): string | undefined {
   return Object.keys(query).find((name) => credentialName.test(name.toLowerCase().replace(/[^a-z0-9]/g, '')))
 }
 
-/** Whether a request must present a key: every /v1 and /hub route (HF_TOKEN is the key there), and every request that matched no route. */
-export function needsKey (request: FastifyRequest): boolean {
+/** Whether the matched route is one of the API's: /v1 and the /hub repositories (whose HF_TOKEN is the API key). */
+export function isApiRoute (request: FastifyRequest): boolean {
   const route = request.routeOptions.url
-  return route === undefined || route.startsWith('/v1/') || route === '/v1' || route.startsWith('/hub/')
+  return route !== undefined && (route.startsWith('/v1/') || route === '/v1' || route.startsWith('/hub/'))
+}
+
+/** Whether a request must present a key: every API route, and every request that matched no route. */
+export function needsKey (request: FastifyRequest): boolean {
+  return request.routeOptions.url === undefined || isApiRoute(request)
 }
 
 async function authPlugin (app: FastifyInstance): Promise<void> {

@@ -1,6 +1,6 @@
 // Load shedding with @fastify/under-pressure: while the event loop lags more than
 // MATERIA_MAX_EVENT_LOOP_DELAY, or the V8 heap or the RSS is over MATERIA_MAX_HEAP_BYTES /
-// MATERIA_MAX_RSS_BYTES, new /v1 requests answer 503 MATERIA_ERR_OVERLOADED with Retry-After, so
+// MATERIA_MAX_RSS_BYTES, new API requests (/v1, /hub) answer 503 MATERIA_ERR_OVERLOADED with Retry-After, so
 // the replica finishes what it holds instead of queueing work it cannot do. Operations routes
 // (health, readiness, metrics, docs) always answer: probes must see the replica as it is.
 // Registered before auth, so a shed request costs no key check.
@@ -8,6 +8,7 @@ import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { materiaError } from '../errors.js'
+import { isApiRoute } from './auth.js'
 
 /** How often under-pressure samples the process; a shed client retries after two samples. */
 const SAMPLE_MS = 1000
@@ -30,7 +31,7 @@ async function loadSheddingPlugin (app: FastifyInstance): Promise<void> {
     sampleInterval: SAMPLE_MS,
     // called only while a threshold is crossed; resolving lets the request through
     pressureHandler: async (request: FastifyRequest, _reply: unknown, type: string, value: number | undefined) => {
-      if (request.routeOptions.url?.startsWith('/v1/') !== true) return
+      if (!isApiRoute(request)) return
       // under-pressure reads a sample with no event-loop tick in it (a stall that covered the whole
       // interval, e.g. while the app boots) as an infinite delay; the stalled tick lands in the next
       // sample, which sheds if the stall was real, so an empty sample alone sheds nothing

@@ -9,12 +9,12 @@ import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { materiaError } from '../errors.js'
+import { isApiRoute } from './auth.js'
 
 const WINDOW_MS = 60_000
 
-/** Whether a request counts against its tenant's rate: only matched /v1 routes of a tenant with a limit. */
-const exempt = (request: FastifyRequest): boolean =>
-  request.routeOptions.url?.startsWith('/v1/') !== true || request.limits.rateLimit === 0
+/** Whether a request counts against its tenant's rate: only matched API routes (/v1, /hub) of a tenant with a limit. */
+const exempt = (request: FastifyRequest): boolean => !isApiRoute(request) || request.limits.rateLimit === 0
 
 async function rateLimitPlugin (app: FastifyInstance): Promise<void> {
   const { tenants } = app
