@@ -130,13 +130,13 @@ function aboveMidpoint (x: number, a: number, b: number): boolean {
 /**
  * Python's `x ** -0.5` for a positive double: glibc's pow, which returns the correctly rounded
  * value for all but a few inputs in a thousand, so this rounds correctly (exact midpoint tests).
- * V8's `**` is off by one unit in the last place for about 8% of integers. The std then reaches
+ * Node 20's `**` is one unit in the last place off for about 8% of integers (Node 24's is not). The std then reaches
  * normal_ as torch receives it. (T5's factor-scaled normals, modeling_t5.py _init_weights.)
  */
 export function rsqrt (x: number): number {
   let y = x ** -0.5
   if (!(x > 0) || !Number.isFinite(x)) return y
-  // V8's value is within one unit of the exact root; step towards it while a midpoint is crossed
+  // the engine's value is within one unit of the exact root; step towards it while a midpoint is crossed
   for (let i = 0; i < 2; i++) {
     const lo = nextDouble(y, false)
     const hi = nextDouble(y, true)
