@@ -113,6 +113,21 @@ def cases():
                                                 add_cross_attention=True, initializer_range=0.1))
     add("gpt2-shorthand-bf16", {"config": {"model_type": "gpt2", "vocab_size": 96, "hidden_size": 48, "num_hidden_layers": 1,
                                            "num_attention_heads": 3, "max_position_embeddings": 16, "torch_dtype": "bfloat16"}})
+    # BERT: LayerNorms with biases, the MLM head's own bias, the decoder tied to the word embeddings
+    bert = {**SMALL, "max_position_embeddings": 24, "type_vocab_size": 3}
+    add("bert-model", cls_form("BertModel", "BertConfig", **bert))
+    add("bert-masked-lm", cls_form("BertForMaskedLM", "BertConfig", **bert, pad_token_id=5, initializer_range=0.1))
+    add("bert-lm-head-untied-cross", cls_form("BertLMHeadModel", "BertConfig", **bert, is_decoder=True, add_cross_attention=True,
+                                              tie_word_embeddings=False))
+    add("bert-shorthand-bf16", {"config": {**bert, "model_type": "bert", "architectures": ["BertForMaskedLM"], "torch_dtype": "bfloat16"}})
+    # T5: each stack is a PreTrainedModel of its own; factor-scaled normals per module, shared drawn last
+    t5 = {"vocab_size": 96, "d_model": 64, "d_kv": 16, "d_ff": 112, "num_layers": 2, "num_heads": 4}
+    add("t5-conditional-generation", cls_form("T5ForConditionalGeneration", "T5Config", **t5, num_decoder_layers=3))
+    add("t5-untied-gated-factor", cls_form("T5ForConditionalGeneration", "T5Config", **t5, tie_word_embeddings=False,
+                                           feed_forward_proj="gated-gelu", initializer_factor=0.5))
+    add("t5-model-range", cls_form("T5Model", "T5Config", **t5, relative_attention_num_buckets=16, initializer_range=0.05))
+    add("t5-encoder-model", cls_form("T5EncoderModel", "T5Config", **t5))
+    add("t5-shorthand-bf16", {"config": {**t5, "model_type": "t5", "architectures": ["T5ForConditionalGeneration"], "torch_dtype": "bfloat16"}})
     return out
 
 

@@ -3638,7 +3638,7 @@ export interface components {
         };
         /**
          * transformers.models.bert.modeling_bert.BertEmbeddings
-         * @description transformers.models.bert.modeling_bert.BertEmbeddings(config). word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings (type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros. Default init: none yet (transformers' _init_weights is not replayed).
+         * @description transformers.models.bert.modeling_bert.BertEmbeddings(config). word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings (type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros.
          */
         "transformers.models.bert.modeling_bert.BertEmbeddings": {
             /** @enum {string} */
@@ -3804,7 +3804,7 @@ export interface components {
         };
         /**
          * transformers.BertModel
-         * @description transformers.BertModel(config, add_pooling_layer). The bare BERT encoder: embeddings, encoder, pooler (add_pooling_layer). Takes a transformers.BertConfig.
+         * @description transformers.BertModel(config, add_pooling_layer). The bare BERT encoder: embeddings, encoder, pooler (add_pooling_layer). Takes a transformers.BertConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; the prediction head's bias zeros.
          */
         "transformers.BertModel": {
             /** @enum {string} */
@@ -3836,7 +3836,7 @@ export interface components {
         };
         /**
          * transformers.models.bert.modeling_bert.BertLMPredictionHead
-         * @description transformers.models.bert.modeling_bert.BertLMPredictionHead(config). bias (vocab_size), transform, decoder Linear(hidden_size, vocab_size).
+         * @description transformers.models.bert.modeling_bert.BertLMPredictionHead(config). bias (vocab_size), torch.zeros at construction; transform, decoder Linear(hidden_size, vocab_size).
          */
         "transformers.models.bert.modeling_bert.BertLMPredictionHead": {
             /** @enum {string} */
@@ -3866,7 +3866,7 @@ export interface components {
         };
         /**
          * transformers.BertForMaskedLM
-         * @description transformers.BertForMaskedLM(config). BERT with a masked-language-modelling head: BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig.
+         * @description transformers.BertForMaskedLM(config). BERT with a masked-language-modelling head: BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; the prediction head's bias zeros.
          */
         "transformers.BertForMaskedLM": {
             /** @enum {string} */
@@ -3881,7 +3881,7 @@ export interface components {
         };
         /**
          * transformers.BertLMHeadModel
-         * @description transformers.BertLMHeadModel(config). BERT as a causal language model (is_decoder): BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig.
+         * @description transformers.BertLMHeadModel(config). BERT as a causal language model (is_decoder): BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; the prediction head's bias zeros.
          */
         "transformers.BertLMHeadModel": {
             /** @enum {string} */
@@ -5314,7 +5314,7 @@ export interface components {
         };
         /**
          * transformers.models.t5.modeling_t5.T5Stack
-         * @description transformers.models.t5.modeling_t5.T5Stack(config, is_decoder). embed_tokens (vocab_size, d_model), block (num_layers T5Blocks; num_decoder_layers in the decoder), final_layer_norm.
+         * @description transformers.models.t5.modeling_t5.T5Stack(config, is_decoder). embed_tokens (vocab_size, d_model), block (num_layers T5Blocks; num_decoder_layers in the decoder), final_layer_norm. A PreTrainedModel of its own: its post_init initializes it when built. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones (std initializer_factor); then norms initializer_factor, shared N(0, factor), and per module factor-scaled normals (q: factor / sqrt(d_model * d_kv), k, v, wi, relative_attention_bias: factor / sqrt(d_model), o: factor / sqrt(num_heads * d_kv), wo: factor / sqrt(d_ff)).
          */
         "transformers.models.t5.modeling_t5.T5Stack": {
             /** @enum {string} */
@@ -5331,7 +5331,7 @@ export interface components {
         };
         /**
          * transformers.T5Model
-         * @description transformers.T5Model(config). The bare T5 encoder-decoder: shared (vocab_size, d_model), encoder and decoder T5Stacks. Takes a transformers.T5Config.
+         * @description transformers.T5Model(config). The bare T5 encoder-decoder: shared (vocab_size, d_model), encoder and decoder T5Stacks. Takes a transformers.T5Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones (std initializer_factor); then norms initializer_factor, shared N(0, factor), and per module factor-scaled normals (q: factor / sqrt(d_model * d_kv), k, v, wi, relative_attention_bias: factor / sqrt(d_model), o: factor / sqrt(num_heads * d_kv), wo: factor / sqrt(d_ff)).
          */
         "transformers.T5Model": {
             /** @enum {string} */
@@ -5346,7 +5346,7 @@ export interface components {
         };
         /**
          * transformers.T5ForConditionalGeneration
-         * @description transformers.T5ForConditionalGeneration(config). T5Model plus lm_head (vocab_size, d_model), tied to shared. Takes a transformers.T5Config.
+         * @description transformers.T5ForConditionalGeneration(config). T5Model plus lm_head (vocab_size, d_model), tied to shared. Takes a transformers.T5Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones (std initializer_factor); then norms initializer_factor, shared N(0, factor), and per module factor-scaled normals (q: factor / sqrt(d_model * d_kv), k, v, wi, relative_attention_bias: factor / sqrt(d_model), o: factor / sqrt(num_heads * d_kv), wo: factor / sqrt(d_ff)).
          */
         "transformers.T5ForConditionalGeneration": {
             /** @enum {string} */
@@ -5361,7 +5361,7 @@ export interface components {
         };
         /**
          * transformers.T5EncoderModel
-         * @description transformers.T5EncoderModel(config). shared and the encoder T5Stack only. Takes a transformers.T5Config.
+         * @description transformers.T5EncoderModel(config). shared and the encoder T5Stack only. Takes a transformers.T5Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones (std initializer_factor); then norms initializer_factor, shared N(0, factor), and per module factor-scaled normals (q: factor / sqrt(d_model * d_kv), k, v, wi, relative_attention_bias: factor / sqrt(d_model), o: factor / sqrt(num_heads * d_kv), wo: factor / sqrt(d_ff)).
          */
         "transformers.T5EncoderModel": {
             /** @enum {string} */

@@ -4,10 +4,10 @@
 // decoder shares the word embeddings (and its bias the head's own bias).
 import { arg } from '../args.js'
 import { argError } from '../bind-args.js'
-import { materiaError } from '../../errors.js'
-import { type AnyModuleDef, buffer, type BuildContext, defineModule, type ModuleInit, type ModuleNode, parameter } from '../define.js'
+import { type AnyModuleDef, buffer, type BuildContext, defineModule, type ModuleNode, parameter } from '../define.js'
 import { field, type ConfigDef, type ConfigValue, intAttr } from './config.js'
 import { configArg } from './decoder.js'
+import { constOf, INIT_WEIGHTS_DOC, type InitWeightsExtra, pretrainedInit } from './init.js'
 import { registerModelFacts } from './model-facts.js'
 
 const pyModule = 'transformers.models.bert.modeling_bert'
@@ -46,14 +46,14 @@ export const bertConfig: ConfigDef = {
 export const BERT_MAX_POSITION_VALUES = 1 << 20
 
 /**
- * BERT's weights come from transformers' _init_weights (normal(0, initializer_range)), not the torch.nn
- * rules of its Linear and Embedding children; until that is replayed, a default init is refused here
- * (the only BERT module every BERT class holds) rather than drawn with the wrong rules.
+ * BertPreTrainedModel._init_weights beyond PreTrainedModel's: the MLM head's own bias zeros. (It also
+ * writes BertEmbeddings' position_ids and token_type_ids again, with the values their constructor
+ * gave them, which the buffers already hold.)
  */
-const noDefaultInit: ModuleInit<unknown> = {
-  doc: 'none yet (transformers\' _init_weights is not replayed)',
-  reset () { throw materiaError('initNoRule', { base: 'default', qualname: 'a BERT model', module: `${pyModule}.BertEmbeddings (transformers' _init_weights)` }) }
+const initWeightsExtra: InitWeightsExtra = (m, _c, init) => {
+  if (m.name === 'BertLMPredictionHead') constOf(init, m.own('bias'), 0)
 }
+const bertInit = pretrainedInit(`${INIT_WEIGHTS_DOC}; the prediction head's bias zeros`, initWeightsExtra)
 
 const cfg = (cls: string) => configArg(bertConfig.name, cls)
 const dt = (ctx: BuildContext) => ({ dtype: ctx.defaultDtype })
@@ -66,10 +66,8 @@ const embeddings = defineModule({
   qualname: `${pyModule}.BertEmbeddings`,
   pyModule,
   acceptsDevice: false,
-  doc: (init) => 'word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings ' +
-    '(type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros. ' +
-    `Default init: ${init}.`,
-  init: noDefaultInit,
+  doc: 'word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings ' +
+    '(type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros.',
   signature: { config: cfg('BertEmbeddings') },
   build (a, ctx) {
     const c = a.config
@@ -189,7 +187,8 @@ const model = defineModule({
   qualname: 'transformers.BertModel',
   pyModule,
   acceptsDevice: false,
-  doc: 'The bare BERT encoder: embeddings, encoder, pooler (add_pooling_layer). Takes a transformers.BertConfig.',
+  doc: (init) => `The bare BERT encoder: embeddings, encoder, pooler (add_pooling_layer). Takes a transformers.BertConfig. Init: ${init}.`,
+  init: bertInit,
   signature: { config: cfg('BertModel'), add_pooling_layer: arg.bool(true) },
   build (a, ctx) {
     const children: Array<[string, ModuleNode]> = [['embeddings', ctx.make(embeddings.name, [a.config])], ['encoder', ctx.make(encoder.name, [a.config])]]
@@ -213,7 +212,9 @@ const predictionHead = defineModule({
   qualname: `${pyModule}.BertLMPredictionHead`,
   pyModule,
   acceptsDevice: false,
-  doc: 'bias (vocab_size), transform, decoder Linear(hidden_size, vocab_size).',
+  doc: (init) => `bias (vocab_size), ${init} at construction; transform, decoder Linear(hidden_size, vocab_size).`,
+  // nn.Parameter(torch.zeros(config.vocab_size))
+  init: { doc: 'torch.zeros', reset: (_a, m, init) => { init.constant(m.tensor('bias'), 0) } },
   signature: { config: cfg('BertLMPredictionHead') },
   build (a, ctx) {
     const c = a.config
@@ -239,8 +240,9 @@ const withMlmHead = (name: string, doc: string): AnyModuleDef => defineModule({
   qualname: `transformers.${name}`,
   pyModule,
   acceptsDevice: false,
-  doc: `${doc} BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is ` +
-    'bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig.',
+  doc: (init) => `${doc} BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is ` +
+    `bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig. Init: ${init}.`,
+  init: bertInit,
   signature: { config: cfg(name) },
   build (a, ctx) {
     const c = a.config

@@ -6,6 +6,7 @@ import { arg } from '../args.js'
 import { type AnyModuleDef, type BuildContext, defineModule, type ModuleNode, parameter } from '../define.js'
 import { field, type ConfigDef, type ConfigValue, intAttr } from './config.js'
 import { configArg } from './decoder.js'
+import { constOf, INIT_WEIGHTS_DOC, type InitWeightsExtra, normalOf, pretrainedInit, rsqrt } from './init.js'
 import { registerModelFacts } from './model-facts.js'
 
 const pyModule = 'transformers.models.t5.modeling_t5'
@@ -63,6 +64,35 @@ export const t5Config: ConfigDef = {
   }
 }
 
+/**
+ * T5PreTrainedModel._init_weights beyond PreTrainedModel's (whose std is initializer_factor here,
+ * T5Config having no initializer_range): with factor = initializer_factor, norms factor, shared
+ * N(0, factor) (lm_head is always tied), feed-forward wi N(0, factor / sqrt(d_model)) and wo
+ * N(0, factor / sqrt(d_ff)), attention q N(0, factor / sqrt(d_model · d_kv)), k and v
+ * N(0, factor / sqrt(d_model)), o N(0, factor / sqrt(num_heads · d_kv)), relative_attention_bias
+ * N(0, factor / sqrt(d_model)). The projections have no biases.
+ */
+const initWeightsExtra: InitWeightsExtra = (m, c, init) => {
+  const factor = c.values.initializer_factor as number
+  const scaled = (n: number): number => factor * rsqrt(n)
+  const weight = (child: string, std: number): void => normalOf(init, m.child(child)?.own('weight'), std, `${m.name}.${child}.weight`)
+  const dModel = intAttr(c, 'd_model')
+  switch (m.name) {
+    case 'T5LayerNorm': constOf(init, m.own('weight'), factor); break
+    case 'T5Model': case 'T5ForConditionalGeneration': case 'T5EncoderModel': weight('shared', factor); break
+    case 'T5DenseActDense': weight('wi', scaled(dModel)); weight('wo', scaled(intAttr(c, 'd_ff'))); break
+    case 'T5DenseGatedActDense': weight('wi_0', scaled(dModel)); weight('wi_1', scaled(dModel)); weight('wo', scaled(intAttr(c, 'd_ff'))); break
+    case 'T5Attention': {
+      const kv = intAttr(c, 'd_kv')
+      weight('q', scaled(dModel * kv)); weight('k', scaled(dModel)); weight('v', scaled(dModel))
+      weight('o', scaled(intAttr(c, 'num_heads') * kv)); weight('relative_attention_bias', scaled(dModel))
+    }
+  }
+}
+const t5Init = pretrainedInit(`${INIT_WEIGHTS_DOC} (std initializer_factor); then norms initializer_factor, shared ` +
+  'N(0, factor), and per module factor-scaled normals (q: factor / sqrt(d_model * d_kv), k, v, wi, relative_attention_bias: ' +
+  'factor / sqrt(d_model), o: factor / sqrt(num_heads * d_kv), wo: factor / sqrt(d_ff))', initWeightsExtra)
+
 const cfg = (cls: string) => configArg(t5Config.name, cls)
 const dt = (ctx: BuildContext) => ({ dtype: ctx.defaultDtype })
 const linear = (ctx: BuildContext, inF: unknown, outF: unknown): ModuleNode => ctx.make('Linear', [inF, outF], { bias: false, ...dt(ctx) })
@@ -73,8 +103,9 @@ const layerNorm = defineModule({
   qualname: `${pyModule}.T5LayerNorm`,
   pyModule,
   acceptsDevice: false,
-  doc: 'RMS layer norm without mean or bias: weight (hidden_size,), torch.ones at construction.',
+  doc: (init) => `RMS layer norm without mean or bias: weight (hidden_size,), ${init} at construction.`,
   signature: { hidden_size: arg.dim(), eps: arg.float(1e-6) },
+  init: { doc: 'torch.ones', reset: (_a, m, init) => { init.constant(m.tensor('weight'), 1) } },
   build: (a, ctx) => ({ tensors: [parameter('weight', a.hidden_size, ctx.defaultDtype)] })
 })
 const norm = (ctx: BuildContext, c: ConfigValue): ModuleNode => ctx.make(layerNorm.name, [c.values.d_model], { eps: c.values.layer_norm_epsilon })
@@ -176,7 +207,9 @@ const stack = defineModule({
   qualname: `${pyModule}.T5Stack`,
   pyModule,
   acceptsDevice: false,
-  doc: 'embed_tokens (vocab_size, d_model), block (num_layers T5Blocks; num_decoder_layers in the decoder), final_layer_norm.',
+  doc: (init) => 'embed_tokens (vocab_size, d_model), block (num_layers T5Blocks; num_decoder_layers in the decoder), final_layer_norm. ' +
+    `A PreTrainedModel of its own: its post_init initializes it when built. Init: ${init}.`,
+  init: t5Init,
   signature: { config: cfg('T5Stack'), is_decoder: arg.bool(false) },
   build (a, ctx) {
     const c = a.config
@@ -196,7 +229,8 @@ const t5Model = (name: string, doc: string, parts: { decoder: boolean, lmHead: b
   qualname: `transformers.${name}`,
   pyModule,
   acceptsDevice: false,
-  doc: `${doc} Takes a transformers.T5Config.`,
+  doc: (init) => `${doc} Takes a transformers.T5Config. Init: ${init}.`,
+  init: t5Init,
   signature: { config: cfg(name) },
   build (a, ctx) {
     const c = a.config

@@ -4665,7 +4665,7 @@ export type TorchNnTransformer = {
 /**
  * transformers.models.bert.modeling_bert.BertEmbeddings
  *
- * transformers.models.bert.modeling_bert.BertEmbeddings(config). word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings (type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros. Default init: none yet (transformers' _init_weights is not replayed).
+ * transformers.models.bert.modeling_bert.BertEmbeddings(config). word_embeddings (vocab_size, hidden_size), position_embeddings (max_position_embeddings, hidden_size), token_type_embeddings (type_vocab_size, hidden_size), LayerNorm; non-persistent int64 buffers position_ids = arange (1, max_position_embeddings) and token_type_ids = zeros.
  */
 export type TransformersModelsBertModelingBertBertEmbeddings = {
     class: 'BertEmbeddings' | 'transformers.models.bert.modeling_bert.BertEmbeddings';
@@ -4897,7 +4897,7 @@ export type TransformersModelsBertModelingBertBertEncoder = {
 /**
  * transformers.BertModel
  *
- * transformers.BertModel(config, add_pooling_layer). The bare BERT encoder: embeddings, encoder, pooler (add_pooling_layer). Takes a transformers.BertConfig.
+ * transformers.BertModel(config, add_pooling_layer). The bare BERT encoder: embeddings, encoder, pooler (add_pooling_layer). Takes a transformers.BertConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; the prediction head's bias zeros.
  */
 export type TransformersBertModel = {
     class: 'BertModel' | 'transformers.BertModel';
@@ -4941,7 +4941,7 @@ export type TransformersModelsBertModelingBertBertPredictionHeadTransform = {
 /**
  * transformers.models.bert.modeling_bert.BertLMPredictionHead
  *
- * transformers.models.bert.modeling_bert.BertLMPredictionHead(config). bias (vocab_size), transform, decoder Linear(hidden_size, vocab_size).
+ * transformers.models.bert.modeling_bert.BertLMPredictionHead(config). bias (vocab_size), torch.zeros at construction; transform, decoder Linear(hidden_size, vocab_size).
  */
 export type TransformersModelsBertModelingBertBertLmPredictionHead = {
     class: 'BertLMPredictionHead' | 'transformers.models.bert.modeling_bert.BertLMPredictionHead';
@@ -4981,7 +4981,7 @@ export type TransformersModelsBertModelingBertBertOnlyMlmHead = {
 /**
  * transformers.BertForMaskedLM
  *
- * transformers.BertForMaskedLM(config). BERT with a masked-language-modelling head: BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig.
+ * transformers.BertForMaskedLM(config). BERT with a masked-language-modelling head: BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; the prediction head's bias zeros.
  */
 export type TransformersBertForMaskedLm = {
     class: 'BertForMaskedLM' | 'transformers.BertForMaskedLM';
@@ -5001,7 +5001,7 @@ export type TransformersBertForMaskedLm = {
 /**
  * transformers.BertLMHeadModel
  *
- * transformers.BertLMHeadModel(config). BERT as a causal language model (is_decoder): BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig.
+ * transformers.BertLMHeadModel(config). BERT as a causal language model (is_decoder): BertModel (no pooler) as bert, and cls.predictions; with tie_word_embeddings, cls.predictions.decoder.weight is bert.embeddings.word_embeddings.weight and cls.predictions.decoder.bias is cls.predictions.bias. Takes a transformers.BertConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; the prediction head's bias zeros.
  */
 export type TransformersBertLmHeadModel = {
     class: 'BertLMHeadModel' | 'transformers.BertLMHeadModel';
@@ -6953,7 +6953,7 @@ export type TransformersModelsT5ModelingT5T5Block = {
 /**
  * transformers.models.t5.modeling_t5.T5Stack
  *
- * transformers.models.t5.modeling_t5.T5Stack(config, is_decoder). embed_tokens (vocab_size, d_model), block (num_layers T5Blocks; num_decoder_layers in the decoder), final_layer_norm.
+ * transformers.models.t5.modeling_t5.T5Stack(config, is_decoder). embed_tokens (vocab_size, d_model), block (num_layers T5Blocks; num_decoder_layers in the decoder), final_layer_norm. A PreTrainedModel of its own: its post_init initializes it when built. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones (std initializer_factor); then norms initializer_factor, shared N(0, factor), and per module factor-scaled normals (q: factor / sqrt(d_model * d_kv), k, v, wi, relative_attention_bias: factor / sqrt(d_model), o: factor / sqrt(num_heads * d_kv), wo: factor / sqrt(d_ff)).
  */
 export type TransformersModelsT5ModelingT5T5Stack = {
     class: 'T5Stack' | 'transformers.models.t5.modeling_t5.T5Stack';
@@ -6977,7 +6977,7 @@ export type TransformersModelsT5ModelingT5T5Stack = {
 /**
  * transformers.T5Model
  *
- * transformers.T5Model(config). The bare T5 encoder-decoder: shared (vocab_size, d_model), encoder and decoder T5Stacks. Takes a transformers.T5Config.
+ * transformers.T5Model(config). The bare T5 encoder-decoder: shared (vocab_size, d_model), encoder and decoder T5Stacks. Takes a transformers.T5Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones (std initializer_factor); then norms initializer_factor, shared N(0, factor), and per module factor-scaled normals (q: factor / sqrt(d_model * d_kv), k, v, wi, relative_attention_bias: factor / sqrt(d_model), o: factor / sqrt(num_heads * d_kv), wo: factor / sqrt(d_ff)).
  */
 export type TransformersT5Model = {
     class: 'T5Model' | 'transformers.T5Model';
@@ -6997,7 +6997,7 @@ export type TransformersT5Model = {
 /**
  * transformers.T5ForConditionalGeneration
  *
- * transformers.T5ForConditionalGeneration(config). T5Model plus lm_head (vocab_size, d_model), tied to shared. Takes a transformers.T5Config.
+ * transformers.T5ForConditionalGeneration(config). T5Model plus lm_head (vocab_size, d_model), tied to shared. Takes a transformers.T5Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones (std initializer_factor); then norms initializer_factor, shared N(0, factor), and per module factor-scaled normals (q: factor / sqrt(d_model * d_kv), k, v, wi, relative_attention_bias: factor / sqrt(d_model), o: factor / sqrt(num_heads * d_kv), wo: factor / sqrt(d_ff)).
  */
 export type TransformersT5ForConditionalGeneration = {
     class: 'T5ForConditionalGeneration' | 'transformers.T5ForConditionalGeneration';
@@ -7017,7 +7017,7 @@ export type TransformersT5ForConditionalGeneration = {
 /**
  * transformers.T5EncoderModel
  *
- * transformers.T5EncoderModel(config). shared and the encoder T5Stack only. Takes a transformers.T5Config.
+ * transformers.T5EncoderModel(config). shared and the encoder T5Stack only. Takes a transformers.T5Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones (std initializer_factor); then norms initializer_factor, shared N(0, factor), and per module factor-scaled normals (q: factor / sqrt(d_model * d_kv), k, v, wi, relative_attention_bias: factor / sqrt(d_model), o: factor / sqrt(num_heads * d_kv), wo: factor / sqrt(d_ff)).
  */
 export type TransformersT5EncoderModel = {
     class: 'T5EncoderModel' | 'transformers.T5EncoderModel';
