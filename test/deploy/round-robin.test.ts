@@ -1,8 +1,9 @@
 // The deployment end to end, through nginx's round-robin (test/deploy/topology.ts: two replicas, one
 // Redis with AOF, a shared MATERIA_DATA_DIR): every answer is the same whichever replica gives it, and
 // stays the same, ETags included, after a replica is killed with SIGKILL and started again and after
-// Redis restarts. Each request goes through the proxy four times (both replicas answer: the proxy adds
-// which one did) and to each replica directly.
+// Redis restarts. The whole test runs on one Redis and on a 3-master Redis Cluster. Each request goes
+// through the proxy four times (both replicas answer: the proxy adds which one did) and to each
+// replica directly.
 // Materializations are store records (docs/materialization-records.md): another replica serves a
 // reproducible one lazily from its record, and an uploaded one from MATERIA_DATA_DIR.
 import t, { type Test } from 'tap'
@@ -79,11 +80,17 @@ function readsOf (m: Mat): Array<{ req: Req, status: number }> {
   ]
 }
 
-t.test('two replicas, Redis and nginx on loopback: one service whichever replica answers', { timeout: 600_000 }, async (t) => {
+for (const redis of ['single', 'cluster'] as const) {
+  t.test(`two replicas, ${redis === 'single' ? 'Redis' : 'a 3-master Redis Cluster'} and nginx on loopback: one service whichever replica answers`, { timeout: 600_000 }, async (t) => {
+    await oneService(t, redis)
+  })
+}
+
+async function oneService (t: Test, redis: 'single' | 'cluster'): Promise<void> {
   let topo: Topology
   try {
     // the reads below are a few thousand requests of one tenant: more than the default rate limit a minute
-    topo = await startTopology({ upstreamHeader: true, env: { MATERIA_RATE_LIMIT: '0' } })
+    topo = await startTopology({ upstreamHeader: true, env: { MATERIA_RATE_LIMIT: '0' }, redis })
   } catch (err) {
     t.fail(`the topology did not start: ${(err as Error).message}`)
     return
@@ -187,7 +194,7 @@ t.test('two replicas, Redis and nginx on loopback: one service whichever replica
     await t.test(`${STORE}: the same from every replica, same ETags`, async (t) => { await checkMaterializations(t) })
   })
 
-  await t.test('Redis restarted (AOF)', async (t) => {
+  await t.test(`${redis === 'single' ? 'Redis' : 'every master of the cluster'} restarted (AOF)`, async (t) => {
     await topo.restartRedis()
     await t.test('sessions and modules survive, the same from every replica', async (t) => { await checkShared(t) })
     await t.test(`${STORE}: survive, the same from every replica, same ETags`, async (t) => { await checkMaterializations(t) })
@@ -230,7 +237,7 @@ t.test('two replicas, Redis and nginx on loopback: one service whichever replica
     t.match(last.body.status, /^(failed|ready)$/)
     await topo.restartReplica(0)
   })
-})
+}
 
 async function residentBytes (topo: Topology, index: number): Promise<number> {
   const text = (await send(topo.replicas[index]?.port ?? 0, 'GET', '/metrics')).body.toString()

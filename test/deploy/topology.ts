@@ -11,6 +11,7 @@ import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startCluster, type RedisCluster } from '../store/redis-servers.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const serverEntry = join(root, 'src/server.ts')
@@ -99,6 +100,7 @@ export interface Topology {
   /** nginx, round-robin over the replicas */
   proxyPort: number
   replicas: Replica[]
+  /** the Redis port (with a cluster: its first master) */
   redisPort: number
   dataDir: string
   /** the key every replica accepts (MATERIA_API_KEYS), and the header that sends it */
@@ -108,7 +110,7 @@ export interface Topology {
   killReplica: (index: number) => Promise<void>
   /** starts a killed (or running: killed first) replica again on its port, and waits for /readyz */
   restartReplica: (index: number) => Promise<void>
-  /** SHUTDOWN of Redis (SIGTERM: the append-only file is flushed) and a start on the same files; waits until every replica is ready again */
+  /** SHUTDOWN of Redis, or of every master of the cluster (SIGTERM: the append-only files are flushed), and a start on the same files; waits until every replica is ready again */
   restartRedis: () => Promise<void>
   /** the tail of every process's output */
   logs: () => string
@@ -120,6 +122,8 @@ export interface TopologyOptions {
   env?: Record<string, string>
   /** add UPSTREAM_HEADER to every answer through nginx (tests; a deployment would not show its addresses) */
   upstreamHeader?: boolean
+  /** one redis-server (the default), or a 3-master Redis Cluster the replicas reach by REDIS_CLUSTER_NODES; AOF on either way */
+  redis?: 'single' | 'cluster'
 }
 
 /** nginx's configuration: a main context of the harness's own around deploy/nginx.conf, made local. */
@@ -203,7 +207,13 @@ export async function startTopology (options: TopologyOptions = {}): Promise<Top
 
   const procs: { redis?: Proc, nginx?: Proc, replicas: Array<Proc | undefined> } = { replicas: [] }
 
+  let cluster: RedisCluster | undefined
   const startRedis = async (): Promise<void> => {
+    if (options.redis === 'cluster') {
+      if (cluster === undefined) cluster = await startCluster({ appendonly: true })
+      else await cluster.restart()
+      return
+    }
     const p = new Proc('redis-server', 'redis-server', ['--bind', '127.0.0.1', '--port', String(redisPort), '--dir', redisDir,
       '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--logfile', ''], childEnv())
     procs.redis = p
@@ -213,7 +223,9 @@ export async function startTopology (options: TopologyOptions = {}): Promise<Top
   const startReplica = async (r: Replica): Promise<void> => {
     procs.replicas[r.index] = await serviceProcess(`replica-${r.index + 1}`, r.port, {
       MATERIA_STORE: 'redis',
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      ...(cluster !== undefined
+        ? { REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') }
+        : { REDIS_URL: `redis://127.0.0.1:${redisPort}` }),
       MATERIA_DATA_DIR: dataDir,
       MATERIA_API_KEYS: apiKey,
       ...options.env
@@ -235,6 +247,7 @@ export async function startTopology (options: TopologyOptions = {}): Promise<Top
     await procs.nginx?.kill('SIGTERM')
     await Promise.all(procs.replicas.map(async (p) => await p?.kill('SIGKILL')))
     await procs.redis?.kill('SIGKILL')
+    await cluster?.close()
     rmSync(dir, { recursive: true, force: true })
   }
 
@@ -262,7 +275,7 @@ export async function startTopology (options: TopologyOptions = {}): Promise<Top
   return {
     proxyPort,
     replicas,
-    redisPort,
+    redisPort: cluster?.nodes[0]?.port ?? redisPort,
     dataDir,
     apiKey,
     auth: { authorization: `Bearer ${apiKey}` },
@@ -273,7 +286,7 @@ export async function startTopology (options: TopologyOptions = {}): Promise<Top
       await startReplica(r)
     },
     restartRedis: async () => {
-      await procs.redis?.kill('SIGTERM')
+      if (cluster === undefined) await procs.redis?.kill('SIGTERM')
       await startRedis()
       // ioredis reconnects by itself, with a growing delay between tries
       const end = Date.now() + 60_000

@@ -78,11 +78,13 @@ export interface RedisCluster {
   nodes: Array<{ host: string, port: number }>
   /** the server of each master, by port (to stop one) */
   servers: Map<number, RedisServer>
+  /** stops every master (SIGTERM: an append-only file is flushed) and starts them again on their files; waits for cluster_state:ok */
+  restart: () => Promise<void>
   close: () => Promise<void>
 }
 
-/** A Redis Cluster of three masters without replicas, every slot assigned and cluster_state:ok on each node. */
-export async function startCluster (): Promise<RedisCluster> {
+/** A Redis Cluster of three masters without replicas, every slot assigned and cluster_state:ok on each node; `appendonly` turns on each master's AOF. */
+export async function startCluster (options: { appendonly?: boolean } = {}): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'materia-cluster-'))
   const servers: RedisServer[] = []
   const close = async (): Promise<void> => {
@@ -94,12 +96,23 @@ export async function startCluster (): Promise<RedisCluster> {
     const ports = [await freePort(), await freePort(), await freePort()]
     const buses = [await freePort(), await freePort(), await freePort()]
     servers.push(...await Promise.all(ports.map(async (port, i) => await startRedis(['--cluster-enabled', 'yes', '--cluster-port', String(buses[i]),
-      '--cluster-config-file', `nodes-${port}.conf`, '--appendonly', 'no'], port, dir))))
+      '--cluster-config-file', `nodes-${port}.conf`, '--appendonly', options.appendonly === true ? 'yes' : 'no',
+      '--appendfilename', `appendonly-${port}.aof`, '--appenddirname', `aof-${port}`], port, dir))))
     await run('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'])
-    for (const s of servers) await poll(`cluster_state:ok on ${s.port}`, async () => (await redisCli(s.port, 'cluster', 'info')).includes('cluster_state:ok'))
+    await clusterOk(servers)
   } catch (err) {
     await close()
     throw err
   }
-  return { nodes: servers.map((s) => ({ host: '127.0.0.1', port: s.port })), servers: new Map(servers.map((s) => [s.port, s])), close }
+  const restart = async (): Promise<void> => {
+    await Promise.all(servers.map(async (s) => { await s.stop() }))
+    // each master reads its nodes-<port>.conf again: the same cluster, the same slots
+    await Promise.all(servers.map(async (s) => { await s.start() }))
+    await clusterOk(servers)
+  }
+  return { nodes: servers.map((s) => ({ host: '127.0.0.1', port: s.port })), servers: new Map(servers.map((s) => [s.port, s])), restart, close }
+}
+
+async function clusterOk (servers: RedisServer[]): Promise<void> {
+  for (const s of servers) await poll(`cluster_state:ok on ${s.port}`, async () => (await redisCli(s.port, 'cluster', 'info')).includes('cluster_state:ok'))
 }
