@@ -222,6 +222,31 @@ await eachStore('DELETE on either replica frees the memory on both', async (t, c
   t.same(json(await call(b, `/v1/sessions/${sid}/materializations`)).materializations, [], 'nothing listed')
 })
 
+/** `store` as a replica whose subscriber missed every deletion message (it was reconnecting): its end listeners never run. */
+const deaf = (store: SessionStore): SessionStore => new Proxy(store, {
+  get (target, key) {
+    if (key === 'onMaterializationEnd') return () => {}
+    const v = Reflect.get(target, key, target) as unknown
+    return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+  }
+})
+
+await eachStore('a deletion a replica did not hear frees its copy at the next request for it', async (t, c) => {
+  const a = await replica(t, deaf(c.storeFor()))
+  const b = await replica(t, c.storeFor())
+  const { sid, mid } = await moduleOn(a, SPEC)
+  const id = await made(a, `/v1/sessions/${sid}/modules/${mid}/materializations`, { init: 'ones' })
+  t.ok(a.app.materializations.residentBytes > 0, 'A holds it')
+  t.equal((await call(b, `/v1/sessions/${sid}/materializations/${id}`, { method: 'DELETE' })).status, 204, 'deleted on B')
+  await sleep(200)
+  t.equal(a.app.materializations.count, 1, 'A heard nothing and still holds it')
+  const got = await call(a, `/v1/sessions/${sid}/materializations/${id}/safetensors`)
+  t.equal(got.status, 404, 'A does not serve bytes of a deleted materialization')
+  t.equal(json(got).code, 'MATERIA_ERR_MATERIALIZATION_NOT_FOUND')
+  await until('A\'s memory is back', () => a.app.materializations.residentBytes === 0)
+  t.equal(a.app.materializations.count, 0)
+})
+
 await eachStore('a module or a session deleted on B frees what A and B hold for it', async (t, c) => {
   const a = await replica(t, c.storeFor())
   const b = await replica(t, c.storeFor())

@@ -318,11 +318,17 @@ export function createMaterializer (app: FastifyInstance): Materializer {
     },
 
     async find (request, sessionId, id) {
-      const session = await app.requireSession(request, sessionId)
+      // the record decides, even for a copy held here: a deletion whose message this replica missed
+      // (its subscriber was reconnecting) frees the copy at its next request; read beside the session
+      // check, so it costs no round trip
+      const [session, stored] = await Promise.all([app.requireSession(request, sessionId), store.getMaterialization(sessionId, id)])
+      if (stored === undefined) {
+        if (registry.delete(session.id, id)) app.log.info({ materializationId: id }, 'its record is gone: the copy held here is freed')
+        throw notFound(id)
+      }
       const held = registry.get(session.id, id)
       if (held !== undefined) return held
-      const stored = await store.getMaterialization(session.id, id)
-      const r = stored !== undefined ? await resolve(stored) : undefined
+      const r = await resolve(stored)
       if (r === undefined) throw notFound(id)
       if (r.status === 'ready') return await open(request, r)
       return { id: r.id, sessionId: r.sessionId, record: r, plan: await planOfRecord(r) }
