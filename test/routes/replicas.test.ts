@@ -19,6 +19,9 @@ import { HEARTBEAT_TTL_MS } from '../../src/plugins/app/replica.js'
 import { OWNER_STOPPED } from '../../src/plugins/app/materializer/materializer.js'
 import { assertErrorBody, redisUrl, safetensorsTensors, testConfig, until } from '../helper.js'
 
+// two replicas per case, each built twice (memory, Redis), and a fill left to die: longer than .taprc's timeout for one file on a busy runner
+t.setTimeout(600_000)
+
 interface StoreCase {
   name: string
   /** the store a replica uses (one shared instance, or one connection each to the same Redis) */
