@@ -24,6 +24,14 @@ async function loadSheddingPlugin (app: FastifyInstance): Promise<void> {
     [underPressure.TYPE_HEAP_USED_BYTES]: (v) => `heap in use ${mib(v)} is above ${mib(maxHeapBytes)} (MATERIA_MAX_HEAP_BYTES)`,
     [underPressure.TYPE_RSS_BYTES]: (v) => `resident set ${mib(v)} is above ${mib(maxRssBytes)} (MATERIA_MAX_RSS_BYTES)`
   }
+  // Booting blocks the loop (route serializers and the OpenAPI document are compiled while the
+  // app gets ready, ~1.5 s): that stall lands in the first samples, and would shed the first
+  // requests of an idle replica. Event-loop delay counts from two samples after the server
+  // listens (after ready, for an app that only takes injected requests); heap and RSS at once.
+  let countDelayFrom = Infinity
+  const quietFromNow = async (): Promise<void> => { countDelayFrom = performance.now() + 2 * SAMPLE_MS }
+  app.addHook('onReady', quietFromNow)
+  app.addHook('onListen', quietFromNow)
   await app.register(underPressure, {
     maxEventLoopDelay,
     maxHeapUsedBytes: maxHeapBytes,
@@ -36,6 +44,7 @@ async function loadSheddingPlugin (app: FastifyInstance): Promise<void> {
       // interval, e.g. while the app boots) as an infinite delay; the stalled tick lands in the next
       // sample, which sheds if the stall was real, so an empty sample alone sheds nothing
       if (type === underPressure.TYPE_EVENT_LOOP_DELAY && !Number.isFinite(value)) return
+      if (type === underPressure.TYPE_EVENT_LOOP_DELAY && performance.now() < countDelayFrom) return
       request.log.warn({ type, value }, 'shedding load')
       throw materiaError('overloaded', { reason: why[type]?.(value ?? 0) ?? type, seconds: RETRY_AFTER_S }, { 'retry-after': String(RETRY_AFTER_S) })
     }
