@@ -29,6 +29,7 @@ import skipInitRoutes from '../routes/skip-init.js'
 import pretrainedRoutes from '../routes/pretrained.js'
 import hubRoutes from '../routes/hub.js'
 import web from './plugins/web.js'
+import { cachingSerializerFactory } from './http/serializer-cache.js'
 
 export interface AppOptions {
   config: Config
@@ -67,7 +68,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID()
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } }
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    schemaController: { compilersFactory: { buildSerializer: cachingSerializerFactory } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
