@@ -1,5 +1,5 @@
-// Issue 9's reproductions, measured against any tree of this repository (before and after the
-// fixes), for the before/after table in bench/issue-9.md. The tree's root is the first argument:
+// The hardening reproductions, measured against any tree of this repository (before and after the
+// fixes), for the before/after table in bench/hardening.md. The tree's root is the first argument:
 // the app is imported from `${root}/src/app.js` and `${root}/src/config.js`, and configured only with
 // variables both trees read (variables a tree does not know are ignored by it).
 //
@@ -21,7 +21,7 @@
 //   header      a ~100 MB safetensors header of 1.66M entries into Linear(2, 2): time, peak RSS, error body size
 //   sigterm     src/server.ts as a process; a 16 MB random-bytes upload is rejected, then SIGTERM:
 //               exit code, time, whether 'shutdown complete' was logged (within 15 s)
-// Run: npx tsx bench/issue-9-repro.ts <tree root> [case,case,…]   (all cases: about 6–9 min)
+// Run: npx tsx bench/hardening-repro.ts <tree root> [case,case,…]   (all cases: about 6–9 min)
 import { spawn } from 'node:child_process'
 import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
