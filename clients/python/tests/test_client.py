@@ -249,3 +249,30 @@ def test_a_string_spec_is_sent_as_python() -> None:
 @pytest.mark.parametrize("text,n", [("5GB", 5 * 10**9), ("5GiB", 5 * 2**30), ("500MB", 5 * 10**8), ("100kib", 102400), (123, 123), ("77", 77)])
 def test_sizes_read_as_transformers_reads_them(text: Any, n: int) -> None:
     assert materia.parse_size(text) == n
+
+
+def test_a_transformers_model_saves_the_directory_save_pretrained_writes(s: materia.Session, tmp_path: Any) -> None:
+    import transformers
+
+    config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": 96, "hidden_size": 32,
+              "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "tie_word_embeddings": True}
+    x = s.build({"config": config}).materialize(init="default", seed=7)
+    files = x.save_pretrained(tmp_path / "ours")
+    assert [os.path.basename(f) for f in files] == ["config.json", "generation_config.json", "model.safetensors"]
+
+    torch.manual_seed(7)
+    ref = transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.for_model(**config))
+    ref.save_pretrained(tmp_path / "ref")
+    assert sorted(os.listdir(tmp_path / "ref")) == sorted(os.listdir(tmp_path / "ours"))
+    for name in os.listdir(tmp_path / "ref"):
+        with open(tmp_path / "ref" / name, "rb") as a, open(tmp_path / "ours" / name, "rb") as b:
+            assert a.read() == b.read(), f"{name}: byte for byte"
+    loaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "ours")
+    assert loaded.lm_head.weight is loaded.model.embed_tokens.weight, "tied again by from_pretrained"
+    assert_same(loaded.state_dict(), ref.state_dict())
+
+    sharded = x.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
+    assert [os.path.basename(f) for f in sharded][:2] == ["config.json", "generation_config.json"]
+    assert "model.safetensors.index.json" in [os.path.basename(f) for f in sharded]
+    assert_same(transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "sharded").state_dict(), ref.state_dict())

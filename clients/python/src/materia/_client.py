@@ -384,6 +384,20 @@ class Materialization:
             written.insert(0, index_path)
         return written
 
-    def save_pretrained(self, save_directory: Union[str, "os.PathLike[str]"], max_shard_size: Union[int, str] = "5GB") -> List[str]:
-        """The weights as ``model.save_pretrained(save_directory, max_shard_size=…)`` writes them."""
-        return self.download(save_directory, shards=max_shard_size)
+    def save_pretrained(self, save_directory: Union[str, "os.PathLike[str]"], max_shard_size: Optional[Union[int, str]] = None) -> List[str]:
+        """The directory ``model.save_pretrained(save_directory, max_shard_size=…)`` writes. A ``transformers`` model
+        gets every file transformers 5.18 writes (``config.json``, ``generation_config.json`` when it can generate,
+        the weights with tied ones left out; ``max_shard_size`` defaults to transformers' ``"50GB"``), ready for
+        ``from_pretrained``. Any other module gets its weights only, sharded at ``max_shard_size`` (default ``"5GB"``).
+        Returns the files written."""
+        params = {} if max_shard_size is None else {"maxShardBytes": parse_size(max_shard_size)}
+        try:
+            listing = self.client.request("GET", f"{self.path}/pretrained", params=params).json()
+        except MateriaError as e:
+            if e.code != "MATERIA_ERR_PRETRAINED_UNAVAILABLE":
+                raise
+            return self.download(save_directory, shards="5GB" if max_shard_size is None else max_shard_size)
+        target = os.fspath(save_directory)
+        os.makedirs(target, exist_ok=True)
+        return [self._stream_to(os.path.join(target, f["name"]), f"{self.path}/pretrained/{quote(f['name'])}", params)
+                for f in listing["files"]]
