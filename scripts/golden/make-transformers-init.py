@@ -120,6 +120,8 @@ def cases():
     add("bert-lm-head-untied-cross", cls_form("BertLMHeadModel", "BertConfig", **bert, is_decoder=True, add_cross_attention=True,
                                               tie_word_embeddings=False))
     add("bert-shorthand-bf16", {"config": {**bert, "model_type": "bert", "architectures": ["BertForMaskedLM"], "torch_dtype": "bfloat16"}})
+    add("bert-sequence-classification", cls_form("BertForSequenceClassification", "BertConfig", **bert, num_labels=3))
+    add("bert-token-classification", cls_form("BertForTokenClassification", "BertConfig", **bert, initializer_range=0.05))
     # T5: each stack is a PreTrainedModel of its own; factor-scaled normals per module, shared drawn last
     t5 = {"vocab_size": 96, "d_model": 64, "d_kv": 16, "d_ff": 112, "num_layers": 2, "num_heads": 4}
     add("t5-conditional-generation", cls_form("T5ForConditionalGeneration", "T5Config", **t5, num_decoder_layers=3))

@@ -178,6 +178,11 @@ def cases():
                                            "torch_dtype": "float16", "position_embedding_type": "absolute"}})
     add("bert-shorthand-model", {"config": {**bert, "model_type": "bert", "architectures": ["BertModel"]}})
     add("bert-shorthand-no-arch", {"config": {**bert, "model_type": "bert"}})
+    add("bert-sequence-classification", cls_form("BertForSequenceClassification", "BertConfig", **bert, num_labels=3))
+    add("bert-token-classification", cls_form("BertForTokenClassification", "BertConfig", **bert, classifier_dropout=0.2, num_labels=5))
+    add("bert-shorthand-sequence-classification-labels", {"config": {**bert, "model_type": "bert",
+                                                                     "architectures": ["BertForSequenceClassification"],
+                                                                     "id2label": {"0": "NEG", "1": "NEU", "2": "POS", "3": "MIX"}}})
     add("err-bert-heads-divide", cls_form("BertModel", "BertConfig", **{**bert, "hidden_size": 66}))
     add("err-bert-dropout-type", cls_form("BertModel", "BertConfig", hidden_dropout_prob="x"))
     # T5: shared embedding tied into both stacks and lm_head, relative attention bias on block 0 only

@@ -1,4 +1,5 @@
-// transformers/models/bert: BertConfig, and BertModel, BertForMaskedLM, BertLMHeadModel with their
+// transformers/models/bert: BertConfig, and BertModel, BertForMaskedLM, BertLMHeadModel,
+// BertForSequenceClassification and BertForTokenClassification with their
 // parts: word, position and token-type embeddings with two int64 non-persistent buffers
 // (position_ids, token_type_ids), post-LayerNorm encoder layers, a pooler, and an MLM head whose
 // decoder shares the word embeddings (and its bias the head's own bias).
@@ -258,9 +259,39 @@ const withMlmHead = (name: string, doc: string): AnyModuleDef => defineModule({
 
 const maskedLm = withMlmHead('BertForMaskedLM', 'BERT with a masked-language-modelling head:')
 const lmHeadModel = withMlmHead('BertLMHeadModel', 'BERT as a causal language model (is_decoder):')
+
+/**
+ * BertForSequenceClassification (on the pooled output) and BertForTokenClassification (per token,
+ * no pooler): bert, dropout, classifier Linear(hidden_size, num_labels), where num_labels is
+ * len(config.id2label) (PretrainedConfig makes LABEL_0…LABEL_{n-1} from num_labels, default 2).
+ */
+const withClassifier = (name: string, doc: string, pooler: boolean): AnyModuleDef => defineModule({
+  name,
+  qualname: `transformers.${name}`,
+  pyModule,
+  acceptsDevice: false,
+  doc: (init) => `${doc} BertModel${pooler ? '' : ' (no pooler)'} as bert, dropout (classifier_dropout, else hidden_dropout_prob), ` +
+    `classifier Linear(hidden_size, num_labels); num_labels is len(id2label), from num_labels (default 2). Takes a transformers.BertConfig. Init: ${init}.`,
+  init: bertInit,
+  signature: { config: cfg(name) },
+  build (a, ctx) {
+    const c = a.config
+    const labels = c.values.id2label
+    const numLabels = labels !== null && typeof labels === 'object' ? Object.keys(labels).length : 0
+    const p = c.values.classifier_dropout ?? c.values.hidden_dropout_prob
+    return {
+      children: [['bert', ctx.make(model.name, [c], { add_pooling_layer: pooler })], ['dropout', ctx.make('Dropout', [p])],
+        ['classifier', linear(ctx, c.values.hidden_size, numLabels)]]
+    }
+  }
+})
+const sequenceClassification = withClassifier('BertForSequenceClassification', 'BERT with a sequence classification head on the pooled output:', true)
+const tokenClassification = withClassifier('BertForTokenClassification', 'BERT with a token classification head:', false)
 // BertModel's _no_split_modules; the head classes set None, and post_init() adds their bert's
-for (const m of [model, maskedLm, lmHeadModel]) registerModelFacts(m.qualname, { noSplitModules: [embeddings.name, layer.name] })
+for (const m of [model, maskedLm, lmHeadModel, sequenceClassification, tokenClassification]) {
+  registerModelFacts(m.qualname, { noSplitModules: [embeddings.name, layer.name] })
+}
 
 export const defs: AnyModuleDef[] = [embeddings, selfAttention, crossAttention, selfOutput, intermediate, output, pooler, attention, layer,
   encoder, model, transform, predictionHead, mlmHead,
-  maskedLm, lmHeadModel]
+  maskedLm, lmHeadModel, sequenceClassification, tokenClassification]
