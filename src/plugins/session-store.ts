@@ -47,7 +47,16 @@ async function connectRedis (config: Config): Promise<{ store: SessionStore, cli
     client.disconnect()
     throw new Error(`MATERIA_STORE=redis: cannot reach ${where} (${(cause ?? err as Error).message})`)
   }
-  return { store: new RedisSessionStore(client, { prefix: config.redisPrefix }), client }
+  const store = new RedisSessionStore(client, { prefix: config.redisPrefix })
+  // serve only once other replicas' deletions are heard: pub/sub does not replay what came before
+  let timer: NodeJS.Timeout | undefined
+  const listening = await Promise.race([store.listening, new Promise<false>((resolve) => { timer = setTimeout(() => { resolve(false) }, options.connectTimeout) })])
+  clearTimeout(timer)
+  if (!listening) {
+    await store.close()
+    throw new Error(`MATERIA_STORE=redis: cannot subscribe to announcements on ${where}`)
+  }
+  return { store, client }
 }
 
 /** `store`: one the caller made and closes (buildApp's `store`), instead of the one the config names. */

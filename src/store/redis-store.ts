@@ -188,6 +188,11 @@ export class RedisSessionStore implements SessionStore {
   private readonly seen = new Map<string, SessionRecord>()
   private readonly timer: NodeJS.Timeout
   private readonly subscriber: RedisClient
+  /**
+   * Settles once the first subscription is live (false if it failed; the subscriber resubscribes
+   * when it reconnects): an announcement published before then is not heard by this store.
+   */
+  readonly listening: Promise<boolean>
   /** marks this store's own announcements, whose listeners already ran when the delete returned */
   private readonly self = randomBytes(9).toString('base64url')
 
@@ -201,7 +206,7 @@ export class RedisSessionStore implements SessionStore {
       else this.materializationEnded(message)
     })
     this.subscriber.on('error', () => {}) // reconnects (and resubscribes) by itself; the main client's errors reach callers
-    void this.subscriber.subscribe(this.sessionChannel, this.materializationChannel).catch(() => {})
+    this.listening = this.subscriber.subscribe(this.sessionChannel, this.materializationChannel).then(() => true, () => false)
     this.timer = setInterval(() => { void this.sweep().catch(() => {}) }, opts.sweepIntervalMs ?? 1000)
     this.timer.unref()
   }

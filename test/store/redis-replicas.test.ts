@@ -84,6 +84,19 @@ t.test('MATERIA_STORE=redis with no Redis stops the boot with the URL, password 
     { message: /^MATERIA_STORE=redis: cannot reach Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:1\/0 / })
 })
 
+t.test('a Redis user that may not subscribe stops the boot: a replica would miss the others\' deletions', async (t) => {
+  const admin = new Redis(redisUrl())
+  const user = `materia-test-${randomBytes(6).toString('hex')}`
+  // every command and key, no pub/sub channel
+  await admin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '+@all', 'resetchannels')
+  t.teardown(async () => { await admin.call('ACL', 'DELUSER', user); admin.disconnect() })
+  const url = new URL(redisUrl())
+  url.username = user
+  url.password = 'pw'
+  await t.rejects(buildApp({ config: testConfig({ LOG_LEVEL: 'silent', MATERIA_STORE: 'redis', REDIS_URL: url.href }) }),
+    { message: /^MATERIA_STORE=redis: cannot subscribe to announcements on Redis at redis:\/\/materia-test-[0-9a-f]+:\*\*\*@/ })
+})
+
 t.test('two replicas over HTTP: a module made on A is served by B; deleting the session on B frees A\'s memory', async (t) => {
   // a prefix of this test's own: the replicas share it, other test files do not
   const env = { MATERIA_STORE: 'redis', REDIS_URL: redisUrl(), MATERIA_REDIS_PREFIX: `materia-test-${randomBytes(6).toString('hex')}:` }

@@ -299,6 +299,8 @@ for (const [kind, make] of Object.entries(stores)) {
     const heardB: string[] = []
     a.onMaterializationEnd((m) => heardA.push(`${m.sessionId}/${m.id}`))
     if (b !== a) b.onMaterializationEnd((m) => heardB.push(`${m.sessionId}/${m.id}`))
+    // pub/sub has no replay: B hears what is published once its subscription is live
+    for (const store of [a, b]) if (store instanceof RedisSessionStore) t.equal(await store.listening, true, 'subscribed')
     const s = await a.createSession('public', 60)
     for (const id of ['mat_1', 'mat_2', 'mat_3']) await a.putMaterialization(mat(s.id, id))
     const deleted = await a.deleteMaterialization(s.id, 'mat_1')
