@@ -157,6 +157,7 @@ t.test('explorer in chromium: spec, table, totals, memory, treemap, materialize,
   }
   const leaves = await page.$$eval(`${q('treemap')} g.leaf`, (gs) => gs.map((g) => g.getAttribute('data-path')))
   t.same(leaves.sort(), mod.tensors.map((x) => x.name).sort(), 'one treemap cell per tensor')
+  t.equal(await page.$eval(q('kv-cache'), (e) => e.hasAttribute('hidden')), true, 'an LSTM has no key/value cache card')
 
   // materialize: seeded default init, polled to ready
   await page.select(q('init'), 'default')
@@ -187,6 +188,38 @@ t.test('explorer in chromium: spec, table, totals, memory, treemap, materialize,
   t.ok(shardFiles.length > 1, `${shardFiles.length} shards`)
   t.same(await downloaded('model.safetensors.index.json'), index, 'the index')
   for (const f of shardFiles) t.same(await downloaded(f), await bytes(`${mat.safetensors}/${f}?maxShardBytes=2000`), f)
+
+  // a decoder from its config.json: the key/value cache card, then again for a batch and tokens typed
+  type Kv = { kvCache: { batchSize: number, sequenceLength: number, dtype: string, byDtype: Record<string, number> } }
+  const llama = { config: { model_type: 'llama', vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 256, torch_dtype: 'bfloat16' } }
+  const kvRows = async (): Promise<Record<string, string | null>> => Object.fromEntries(await page.$$eval(`${q('kv-cache')} tbody tr`,
+    (trs) => trs.map((tr) => [tr.getAttribute('data-dtype'), tr.querySelector('[data-field="nbytes"]')?.getAttribute('title') ?? null])))
+  const wantRows = (kv: Kv['kvCache']): Record<string, string> => Object.fromEntries(Object.entries(kv.byDtype).map(([d, n]) => [d, `${n} bytes`]))
+  await enterSpec(JSON.stringify(llama), 'ctrl-enter')
+  await page.waitForSelector(`${q('kv-cache')}:not([hidden])`)
+  const kvDefault = (await api<Kv>('POST', '/v1/estimate', llama)).kvCache
+  t.same(await kvRows(), wantRows(kvDefault), 'the cache per dtype is the API\'s, at its default batch and tokens')
+  t.same([await page.$eval(q('kv-batch'), (e) => (e as unknown as Field).value), await page.$eval(q('kv-tokens'), (e) => (e as unknown as Field).value)],
+    [String(kvDefault.batchSize), String(kvDefault.sequenceLength)], 'the inputs show the batch and tokens it counts')
+  t.equal(await page.$eval(`${q('kv-cache')} tr.as-built`, (e) => e.getAttribute('data-dtype')), 'bfloat16', 'the dtype the model was built in is marked')
+  const kvTyped = (await api<Kv>('POST', '/v1/estimate?batchSize=4&sequenceLength=1000', llama)).kvCache
+  t.not(kvTyped.byDtype.float32, kvDefault.byDtype.float32)
+  for (const [id, value] of [['kv-batch', '4'], ['kv-tokens', '1000']] as const) {
+    await page.$eval(q(id), (e) => { (e as unknown as Field).value = '' })
+    await page.type(q(id), value)
+    await page.keyboard.press('Tab')
+  }
+  await page.waitForFunction((sel, want) => document.querySelector(sel)?.textContent?.includes(want) === true, {}, `${q('kv-cache')} [data-field="shape"]`, '4 × 1,000 tokens')
+  t.same(await kvRows(), wantRows(kvTyped), 'batch 4, 1000 tokens: the API\'s figures')
+  await page.$eval(q('kv-batch'), (e) => { (e as unknown as Field).value = '' })
+  await page.type(q('kv-batch'), '0')
+  await page.keyboard.press('Tab')
+  t.match(await errorShown(), 'MATERIA_ERR_VALIDATION', 'a batch of 0: the service\'s refusal, shown')
+  await page.$eval(q('kv-batch'), (e) => { (e as unknown as Field).value = '' })
+  await page.type(q('kv-batch'), '2')
+  await page.keyboard.press('Tab')
+  await page.waitForSelector(`${q('error')}[hidden]`)
+  t.match(await text(`${q('kv-cache')} [data-field="shape"]`), '2 × 1,000 tokens', 'a valid batch again: the error goes, the card follows')
 
   // an error: the service's message, shown as it is
   await enterSpec('{"class": "Linear", "args": [5]}', 'ctrl-enter')

@@ -25,12 +25,28 @@ export interface Module {
 
 export interface DtypeEstimate { numel: number, nbytes: number, largestTensor: number, trainingAdam: number }
 
+/** What DynamicCache holds after `sequenceLength` tokens of `batchSize` sequences (decoders only). */
+export interface KvCache {
+  batchSize: number
+  sequenceLength: number
+  layers: number
+  slidingLayers: number
+  slidingWindow: number | null
+  kvHeads: number
+  headDim: number
+  tokensHeld: number
+  dtype: string
+  nbytes: number
+  byDtype: Record<string, number>
+}
+
 export interface Estimate {
   class: string
   totals: { numel: number, nbytes: number }
   byDtype: Record<string, DtypeEstimate>
   largestTensor: { name: string, nbytes: number } | null
   training: { adam: number }
+  kvCache?: KvCache
 }
 
 export interface SignatureParam {

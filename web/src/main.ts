@@ -1,8 +1,9 @@
 // The explorer page: a spec (typed, or from the catalog form) is built in a session of its own
 // (POST /v1/sessions/{id}/modules) and estimated (POST /v1/estimate); the answers fill the tensor
-// table, totals, memory per dtype and the treemap. Materialize polls a `wait: false` fill for its
+// table, totals, memory per dtype, the key/value cache of a decoder (for a batch and a token count
+// the user sets) and the treemap. Materialize polls a `wait: false` fill for its
 // progress; download fetches the safetensors file or its shards.
-import { Api, ApiError, type Estimate, type Materialization, type Module, type ModuleClass } from './api.js'
+import { Api, ApiError, type Estimate, type KvCache, type Materialization, type Module, type ModuleClass } from './api.js'
 import { classForm, formSpec } from './catalog-form.js'
 import { byId, h } from './dom.js'
 import { formatBytes, formatCount, formatShape } from './format.js'
@@ -30,6 +31,11 @@ const el = {
   results: byId<HTMLElement>('results'),
   totals: byId<HTMLElement>('totals'),
   memory: byId<HTMLElement>('memory'),
+  kvCache: byId<HTMLElement>('kv-cache'),
+  kvForm: byId<HTMLFormElement>('kv-form'),
+  kvBatch: byId<HTMLInputElement>('kv-batch'),
+  kvTokens: byId<HTMLInputElement>('kv-tokens'),
+  kvResult: byId<HTMLElement>('kv-result'),
   treemap: byId<HTMLElement>('treemap'),
   tensors: byId<HTMLTableElement>('tensors'),
   tensorNote: byId<HTMLElement>('tensor-note'),
@@ -48,6 +54,9 @@ let materialization: Materialization | undefined
 let catalog: ModuleClass[] = []
 let evaluation: AbortController | undefined
 let run = 0
+/** the body of the spec on show, estimated again when the cache's batch or tokens change */
+let shownBody: unknown
+let kvRun = 0
 
 function showError (err: unknown): void {
   if (err instanceof DOMException && err.name === 'AbortError') return
@@ -97,6 +106,7 @@ async function evaluate (): Promise<void> {
     // one module at a time in the page's session: the one it replaces is deleted (with its memory)
     if (previous !== undefined && sessionId !== undefined) api.send('DELETE', `/v1/sessions/${sessionId}/modules/${previous.id}`).catch(() => {})
     clearError()
+    shownBody = body
     render(mod, est)
     setStatus(`${mod.class}: ${formatCount(mod.tensors.length)} tensors, ${formatBytes(mod.totals.nbytes)}`)
   } catch (err) {
@@ -137,6 +147,7 @@ function render (mod: Module, est: Estimate): void {
       h('td', { 'data-field': 'adam', title: `${d.trainingAdam} bytes` }, formatBytes(d.trainingAdam)))))
   ), h('p', { class: 'note' }, `As built: ${formatBytes(est.totals.nbytes)}; training with Adam: ${formatBytes(est.training.adam)} (weights, gradients, two moments per trainable element, plus buffers).`))
 
+  renderKvCache(est.kvCache, true)
   el.treemap.replaceChildren(treemapSvg(bytesTree(tensors)))
 
   const rows = tensors.slice(0, MAX_ROWS).map((t) => h('tr', { 'data-name': t.name },
@@ -148,6 +159,40 @@ function render (mod: Module, est: Estimate): void {
     h('td', {}, t.tiedTo ?? '')))
   el.tensors.tBodies[0]?.replaceChildren(...rows)
   el.tensorNote.textContent = tensors.length > MAX_ROWS ? `The first ${formatCount(MAX_ROWS)} of ${formatCount(tensors.length)} tensors.` : ''
+}
+
+/** The cache card: shown for decoders; `fresh` (a new spec) takes the service's batch and tokens. */
+function renderKvCache (kv: KvCache | undefined, fresh: boolean): void {
+  el.kvCache.hidden = kv === undefined
+  if (kv === undefined) return
+  if (fresh) {
+    el.kvBatch.value = String(kv.batchSize)
+    el.kvTokens.value = String(kv.sequenceLength)
+  }
+  const sliding = kv.slidingLayers === 0 ? '' : `, ${kv.slidingLayers} of them sliding (window ${kv.slidingWindow ?? '—'})`
+  el.kvResult.replaceChildren(h('table', {},
+    h('thead', {}, h('tr', {}, h('th', {}, 'cache dtype'), h('th', {}, 'keys and values'))),
+    h('tbody', {}, ...Object.entries(kv.byDtype).map(([dtype, n]) => h('tr', { 'data-dtype': dtype, class: dtype === kv.dtype ? 'as-built' : undefined },
+      h('th', {}, dtype === kv.dtype ? `${dtype} (as built)` : dtype),
+      h('td', { 'data-field': 'nbytes', title: `${n} bytes` }, formatBytes(n)))))
+  ), h('p', { class: 'note', 'data-field': 'shape' }, `${formatCount(kv.batchSize)} × ${formatCount(kv.sequenceLength)} tokens: ${kv.layers} layers${sliding}, ` +
+    `${kv.kvHeads} key/value heads of ${kv.headDim}; ${formatCount(kv.tokensHeld)} token-layers held per sequence (DynamicCache).`))
+}
+
+/** The cache again for the batch and tokens typed, from the service. */
+async function estimateKvCache (): Promise<void> {
+  const batch = el.kvBatch.value.trim()
+  const tokens = el.kvTokens.value.trim()
+  if (shownBody === undefined || batch === '' || tokens === '') return
+  const mine = ++kvRun
+  try {
+    const est = await api.json<Estimate>('POST', `/v1/estimate?batchSize=${encodeURIComponent(batch)}&sequenceLength=${encodeURIComponent(tokens)}`, shownBody)
+    if (mine !== kvRun) return
+    clearError()
+    renderKvCache(est.kvCache, false)
+  } catch (err) {
+    if (mine === kvRun) showError(err)
+  }
 }
 
 async function materialize (): Promise<void> {
@@ -264,6 +309,8 @@ el.spec.addEventListener('input', () => {
   typing = setTimeout(() => { void evaluate() }, TYPING_PAUSE_MS)
 })
 el.evaluate.addEventListener('click', () => { void evaluate() })
+el.kvForm.addEventListener('change', () => { void estimateKvCache() })
+el.kvForm.addEventListener('submit', (e) => { e.preventDefault(); void estimateKvCache() })
 el.materialize.addEventListener('click', () => { void materialize() })
 el.download.addEventListener('click', () => { void download() })
 el.init.addEventListener('change', () => { el.seed.disabled = el.init.value !== 'default' })
