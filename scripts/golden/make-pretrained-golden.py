@@ -75,6 +75,9 @@ def cases():
         # BERT: the decoder's weight and bias tied (both left out); a classifier with its labels in config.json
         ("bert-masked-lm", cls_form("BertForMaskedLM", "BertConfig", **TINY), []),
         ("bert-sequence-classification", cls_form("BertForSequenceClassification", "BertConfig", **TINY, num_labels=3), []),
+        ("llama-sequence-classification", cls_form("LlamaForSequenceClassification", "LlamaConfig", **TINY, num_labels=1), []),
+        ("gpt2-sequence-classification", cls_form("GPT2ForSequenceClassification", "GPT2Config", n_embd=16, n_layer=2, n_head=4,
+                                                  vocab_size=32, n_positions=16), []),
         # mixtures of experts: save_pretrained writes the fused experts per expert, in dot_natural_key order
         # (11 layers, so layers.10 sorts after layers.9)
         ("mixtral-11-layers", cls_form("MixtralForCausalLM", "MixtralConfig", **{**TINY, "num_hidden_layers": 11},

@@ -114,6 +114,10 @@ def cases():
     add("gpt2-shorthand-bf16", {"config": {"model_type": "gpt2", "vocab_size": 96, "hidden_size": 48, "num_hidden_layers": 1,
                                            "num_attention_heads": 3, "max_position_embeddings": 16, "torch_dtype": "bfloat16"}})
     # BERT: LayerNorms with biases, the MLM head's own bias, the decoder tied to the word embeddings
+    # sequence classification: score drawn by _init_weights like every Linear
+    add("llama-sequence-classification", cls_form("LlamaForSequenceClassification", "LlamaConfig", **SMALL, num_labels=1))
+    add("gemma3-text-sequence-classification", cls_form("Gemma3TextForSequenceClassification", "Gemma3TextConfig", **g3, num_labels=3))
+    add("gpt2-sequence-classification", cls_form("GPT2ForSequenceClassification", "GPT2Config", **GPT))
     bert = {**SMALL, "max_position_embeddings": 24, "type_vocab_size": 3}
     add("bert-model", cls_form("BertModel", "BertConfig", **bert))
     add("bert-masked-lm", cls_form("BertForMaskedLM", "BertConfig", **bert, pad_token_id=5, initializer_range=0.1))

@@ -167,6 +167,13 @@ def cases():
     add("err-gemma3-rope-missing-factor", cls_form("Gemma3TextModel", "Gemma3TextConfig", **g3,
                                                    rope_scaling={"rope_type": "linear"}))
     # BERT: learned positions and token types, int64 position_ids / token_type_ids buffers, pooler
+    # sequence classification: the bare model and score (num_labels, hidden) without bias
+    add("llama-sequence-classification", cls_form("LlamaForSequenceClassification", "LlamaConfig", **SMALL, num_labels=1))
+    add("mixtral-sequence-classification", cls_form("MixtralForSequenceClassification", "MixtralConfig", **moe, num_local_experts=4))
+    add("gemma3-text-sequence-classification", cls_form("Gemma3TextForSequenceClassification", "Gemma3TextConfig", **g3, num_labels=3))
+    add("gpt2-sequence-classification", cls_form("GPT2ForSequenceClassification", "GPT2Config", **gpt, num_labels=4))
+    add("qwen2-shorthand-sequence-classification", {"config": {**SMALL, "model_type": "qwen2", "architectures": ["Qwen2ForSequenceClassification"],
+                                                               "id2label": {"0": "bad", "1": "good"}}})
     bert = {"vocab_size": 96, "hidden_size": 64, "intermediate_size": 112, "num_hidden_layers": 2, "num_attention_heads": 4,
             "max_position_embeddings": 40}
     add("bert-model", cls_form("BertModel", "BertConfig", **bert))

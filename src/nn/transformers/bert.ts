@@ -6,7 +6,7 @@
 import { arg } from '../args.js'
 import { argError } from '../bind-args.js'
 import { type AnyModuleDef, buffer, type BuildContext, defineModule, type ModuleNode, parameter } from '../define.js'
-import { field, type ConfigDef, type ConfigValue, intAttr } from './config.js'
+import { field, type ConfigDef, type ConfigValue, intAttr, numLabels } from './config.js'
 import { configArg } from './decoder.js'
 import { constOf, INIT_WEIGHTS_DOC, type InitWeightsExtra, pretrainedInit } from './init.js'
 import { registerModelFacts } from './model-facts.js'
@@ -276,12 +276,10 @@ const withClassifier = (name: string, doc: string, pooler: boolean): AnyModuleDe
   signature: { config: cfg(name) },
   build (a, ctx) {
     const c = a.config
-    const labels = c.values.id2label
-    const numLabels = labels !== null && typeof labels === 'object' ? Object.keys(labels).length : 0
     const p = c.values.classifier_dropout ?? c.values.hidden_dropout_prob
     return {
       children: [['bert', ctx.make(model.name, [c], { add_pooling_layer: pooler })], ['dropout', ctx.make('Dropout', [p])],
-        ['classifier', linear(ctx, c.values.hidden_size, numLabels)]]
+        ['classifier', linear(ctx, c.values.hidden_size, numLabels(c))]]
     }
   }
 })

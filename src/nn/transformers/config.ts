@@ -233,6 +233,12 @@ export function intAttr (c: ConfigValue, name: string): number {
   return argError(`'${c.def.name}' attribute '${name}' must be an int, not ${pyTypeName(v)}`)
 }
 
+/** PretrainedConfig.num_labels: len(id2label), which the config made from num_labels (default 2). */
+export function numLabels (c: ConfigValue): number {
+  const labels = c.values.id2label
+  return labels !== null && typeof labels === 'object' ? Object.keys(labels).length : 0
+}
+
 /** getattr(config, name, default) */
 export function attr (c: ConfigValue, name: string, def?: unknown): unknown {
   return Object.hasOwn(c.values, name) ? c.values[name] : def

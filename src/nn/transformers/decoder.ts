@@ -6,7 +6,7 @@ import { DEFAULT_DTYPE, type DType } from '../../tensor/dtype.js'
 import { arg } from '../args.js'
 import { argError, bindAndCoerce, type Coerce } from '../bind-args.js'
 import { type AnyModuleDef, type BuildContext, buffer, defineModule, type ModuleNode, parameter } from '../define.js'
-import { attr, type ConfigDef, type ConfigValue, intAttr, isConfigValue } from './config.js'
+import { attr, type ConfigDef, type ConfigValue, intAttr, isConfigValue, numLabels } from './config.js'
 import { constOf, INIT_WEIGHTS_DOC, initializerRange, type InitWeightsExtra, normalOf, pretrainedInit } from './init.js'
 import { registerModelFacts } from './model-facts.js'
 import { invFreq } from './rope.js'
@@ -295,13 +295,36 @@ export function decoderFamily (f: DecoderFamily): AnyModuleDef[] {
     }
   })
 
+  // GenericForSequenceClassification: the bare model (AutoModel.from_config) and score, Linear(hidden_size, num_labels) without bias
+  const classifierName = modelName.replace(/Model$/, 'ForSequenceClassification')
+  const sequenceClassification = defineModule({
+    name: classifierName,
+    qualname: `transformers.${classifierName}`,
+    pyModule,
+    acceptsDevice: false,
+    doc: (init) => `${modelName} as model, plus score (num_labels, hidden_size) without bias; num_labels is len(id2label), from num_labels ` +
+      `(default 2). Takes a transformers.${f.config.name}. Init: ${init}.`,
+    init: modelInit,
+    signature: { config: cfg(classifierName) },
+    build (a, ctx) {
+      const c = a.config
+      return {
+        children: [
+          ['model', ctx.make(model.name, [c])],
+          ['score', ctx.make('Linear', [c.values.hidden_size, numLabels(c)], { bias: false, ...factory(ctx) })]
+        ]
+      }
+    }
+  })
+  registerModelFacts(sequenceClassification.qualname, { noSplitModules: [layer.name] })
+
   const facts = {
     noSplitModules: [layer.name],
     cache: (c: ConfigValue) => ({ layers: intAttr(c, 'num_hidden_layers'), kvHeads: intAttr(c, 'num_key_value_heads'), headDim: headDim(c, f.headDimOr === true) })
   }
   registerModelFacts(model.qualname, facts)
   registerModelFacts(causalLm.qualname, facts)
-  return [rmsNorm, rotary, mlp, ...moeDefs, ...(f.gemma === true ? [scaledEmbedding] : []), attention, layer, model, causalLm]
+  return [rmsNorm, rotary, mlp, ...moeDefs, ...(f.gemma === true ? [scaledEmbedding] : []), attention, layer, model, causalLm, sequenceClassification]
 }
 
 /** torch.empty in __init__: the values come from the model's _init_weights. */

@@ -3,7 +3,7 @@
 import { arg } from '../args.js'
 import { argError } from '../bind-args.js'
 import { type AnyModuleDef, defineModule, type ModuleNode, parameter } from '../define.js'
-import { field, type ConfigDef, type ConfigValue, intAttr } from './config.js'
+import { field, type ConfigDef, type ConfigValue, intAttr, numLabels } from './config.js'
 import { configArg } from './decoder.js'
 import { constOf, INIT_WEIGHTS_DOC, initializerRange, type InitWeightsExtra, normalOf, pretrainedInit } from './init.js'
 import { registerModelFacts } from './model-facts.js'
@@ -193,9 +193,28 @@ const lmHead = defineModule({
   }
 })
 
+const sequenceClassification = defineModule({
+  name: 'GPT2ForSequenceClassification',
+  qualname: 'transformers.GPT2ForSequenceClassification',
+  pyModule,
+  acceptsDevice: false,
+  doc: (init) => 'GPT2Model as transformer, plus score (num_labels, n_embd) without bias; num_labels is len(id2label), from num_labels ' +
+    `(default 2). Takes a transformers.GPT2Config. Init: ${init}.`,
+  init: gpt2Init,
+  signature: { config: cfg('GPT2ForSequenceClassification') },
+  build (a, ctx) {
+    const c = a.config
+    return {
+      children: [['transformer', ctx.make(model.name, [c])],
+        ['score', ctx.make('Linear', [c.values.n_embd, numLabels(c)], { bias: false, dtype: ctx.defaultDtype })]]
+    }
+  }
+})
+
 // GPT-2's attention keeps n_head heads of n_embd / n_head for keys and values
 const gpt2Facts = { noSplitModules: [block.name], cache: (c: ConfigValue) => ({ layers: n(c).layers, kvHeads: intAttr(c, 'n_head'), headDim: Math.trunc(n(c).h / intAttr(c, 'n_head')) }) }
 registerModelFacts(model.qualname, gpt2Facts)
 registerModelFacts(lmHead.qualname, gpt2Facts)
+registerModelFacts(sequenceClassification.qualname, { noSplitModules: [block.name] })
 
-export const defs: AnyModuleDef[] = [conv1d, attention, mlp, block, model, lmHead]
+export const defs: AnyModuleDef[] = [conv1d, attention, mlp, block, model, lmHead, sequenceClassification]

@@ -5247,6 +5247,26 @@ export type TransformersGemma2ForCausalLm = {
 };
 
 /**
+ * transformers.Gemma2ForSequenceClassification
+ *
+ * transformers.Gemma2ForSequenceClassification(config). Gemma2Model as model, plus score (num_labels, hidden_size) without bias; num_labels is len(id2label), from num_labels (default 2). Takes a transformers.Gemma2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones, then RMSNorm weights zeros.
+ */
+export type TransformersGemma2ForSequenceClassification = {
+    class: 'Gemma2ForSequenceClassification' | 'transformers.Gemma2ForSequenceClassification';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
  * transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm
  *
  * transformers.models.gemma3.modeling_gemma3.Gemma3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.zeros at construction.
@@ -5435,6 +5455,26 @@ export type TransformersGemma3ForCausalLm = {
 };
 
 /**
+ * transformers.Gemma3TextForSequenceClassification
+ *
+ * transformers.Gemma3TextForSequenceClassification(config). Gemma3TextModel as model, plus score (num_labels, hidden_size) without bias; num_labels is len(id2label), from num_labels (default 2). Takes a transformers.Gemma3TextConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones, then RMSNorm weights zeros.
+ */
+export type TransformersGemma3TextForSequenceClassification = {
+    class: 'Gemma3TextForSequenceClassification' | 'transformers.Gemma3TextForSequenceClassification';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Gemma3TextConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
  * transformers.pytorch_utils.Conv1D
  *
  * transformers.pytorch_utils.Conv1D(nf, nx). A linear layer with its weight transposed (GPT-2): weight (nx, nf), bias (nf); weight N(0, 0.02), bias zeros.
@@ -5561,6 +5601,26 @@ export type TransformersGpt2Model = {
  */
 export type TransformersGpt2LmHeadModel = {
     class: 'GPT2LMHeadModel' | 'transformers.GPT2LMHeadModel';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: GPT2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.GPT2ForSequenceClassification
+ *
+ * transformers.GPT2ForSequenceClassification(config). GPT2Model as transformer, plus score (num_labels, n_embd) without bias; num_labels is len(id2label), from num_labels (default 2). Takes a transformers.GPT2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; Conv1D weights N(0, initializer_range), then each c_proj weight N(0, initializer_range / sqrt(2 * n_layer)).
+ */
+export type TransformersGpt2ForSequenceClassification = {
+    class: 'GPT2ForSequenceClassification' | 'transformers.GPT2ForSequenceClassification';
     /**
      * Positional arguments, in order: config.
      */
@@ -5731,6 +5791,26 @@ export type TransformersLlamaForCausalLm = {
 };
 
 /**
+ * transformers.LlamaForSequenceClassification
+ *
+ * transformers.LlamaForSequenceClassification(config). LlamaModel as model, plus score (num_labels, hidden_size) without bias; num_labels is len(id2label), from num_labels (default 2). Takes a transformers.LlamaConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
+ */
+export type TransformersLlamaForSequenceClassification = {
+    class: 'LlamaForSequenceClassification' | 'transformers.LlamaForSequenceClassification';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: LlamaConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
  * transformers.models.mistral.modeling_mistral.MistralRMSNorm
  *
  * transformers.models.mistral.modeling_mistral.MistralRMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
@@ -5873,6 +5953,26 @@ export type TransformersMistralModel = {
  */
 export type TransformersMistralForCausalLm = {
     class: 'MistralForCausalLM' | 'transformers.MistralForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MistralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.MistralForSequenceClassification
+ *
+ * transformers.MistralForSequenceClassification(config). MistralModel as model, plus score (num_labels, hidden_size) without bias; num_labels is len(id2label), from num_labels (default 2). Takes a transformers.MistralConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
+ */
+export type TransformersMistralForSequenceClassification = {
+    class: 'MistralForSequenceClassification' | 'transformers.MistralForSequenceClassification';
     /**
      * Positional arguments, in order: config.
      */
@@ -6103,6 +6203,26 @@ export type TransformersMixtralForCausalLm = {
 };
 
 /**
+ * transformers.MixtralForSequenceClassification
+ *
+ * transformers.MixtralForSequenceClassification(config). MixtralModel as model, plus score (num_labels, hidden_size) without bias; num_labels is len(id2label), from num_labels (default 2). Takes a transformers.MixtralConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; expert and router weights N(0, initializer_range).
+ */
+export type TransformersMixtralForSequenceClassification = {
+    class: 'MixtralForSequenceClassification' | 'transformers.MixtralForSequenceClassification';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: MixtralConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
  * transformers.models.phi3.modeling_phi3.Phi3RMSNorm
  *
  * transformers.models.phi3.modeling_phi3.Phi3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
@@ -6245,6 +6365,26 @@ export type TransformersPhi3Model = {
  */
 export type TransformersPhi3ForCausalLm = {
     class: 'Phi3ForCausalLM' | 'transformers.Phi3ForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Phi3Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Phi3ForSequenceClassification
+ *
+ * transformers.Phi3ForSequenceClassification(config). Phi3Model as model, plus score (num_labels, hidden_size) without bias; num_labels is len(id2label), from num_labels (default 2). Takes a transformers.Phi3Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
+ */
+export type TransformersPhi3ForSequenceClassification = {
+    class: 'Phi3ForSequenceClassification' | 'transformers.Phi3ForSequenceClassification';
     /**
      * Positional arguments, in order: config.
      */
@@ -6415,6 +6555,26 @@ export type TransformersQwen2ForCausalLm = {
 };
 
 /**
+ * transformers.Qwen2ForSequenceClassification
+ *
+ * transformers.Qwen2ForSequenceClassification(config). Qwen2Model as model, plus score (num_labels, hidden_size) without bias; num_labels is len(id2label), from num_labels (default 2). Takes a transformers.Qwen2Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
+ */
+export type TransformersQwen2ForSequenceClassification = {
+    class: 'Qwen2ForSequenceClassification' | 'transformers.Qwen2ForSequenceClassification';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen2Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
  * transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm
  *
  * transformers.models.qwen3.modeling_qwen3.Qwen3RMSNorm(hidden_size, eps). Root-mean-square layer norm. weight: (hidden_size,), torch.ones at construction.
@@ -6557,6 +6717,26 @@ export type TransformersQwen3Model = {
  */
 export type TransformersQwen3ForCausalLm = {
     class: 'Qwen3ForCausalLM' | 'transformers.Qwen3ForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3Config
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Qwen3ForSequenceClassification
+ *
+ * transformers.Qwen3ForSequenceClassification(config). Qwen3Model as model, plus score (num_labels, hidden_size) without bias; num_labels is len(id2label), from num_labels (default 2). Takes a transformers.Qwen3Config. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones.
+ */
+export type TransformersQwen3ForSequenceClassification = {
+    class: 'Qwen3ForSequenceClassification' | 'transformers.Qwen3ForSequenceClassification';
     /**
      * Positional arguments, in order: config.
      */
@@ -6773,6 +6953,26 @@ export type TransformersQwen3MoeModel = {
  */
 export type TransformersQwen3MoeForCausalLm = {
     class: 'Qwen3MoeForCausalLM' | 'transformers.Qwen3MoeForCausalLM';
+    /**
+     * Positional arguments, in order: config.
+     */
+    args?: Array<SpecArgument>;
+    kwargs?: {
+        /**
+         * config: Qwen3MoeConfig
+         */
+        config?: unknown;
+    };
+    ties?: Array<Array<string>>;
+};
+
+/**
+ * transformers.Qwen3MoeForSequenceClassification
+ *
+ * transformers.Qwen3MoeForSequenceClassification(config). Qwen3MoeModel as model, plus score (num_labels, hidden_size) without bias; num_labels is len(id2label), from num_labels (default 2). Takes a transformers.Qwen3MoeConfig. Init: constructor init, then _init_weights over the tree: Linear and Embedding weights N(0, initializer_range) (padding_idx row zeroed), biases zeros, norms ones; expert and router weights N(0, initializer_range).
+ */
+export type TransformersQwen3MoeForSequenceClassification = {
+    class: 'Qwen3MoeForSequenceClassification' | 'transformers.Qwen3MoeForSequenceClassification';
     /**
      * Positional arguments, in order: config.
      */
@@ -7297,7 +7497,7 @@ export type SkipInitResult = {
  *
  * A constructor argument as JSON: a number, string, boolean or null, a list or tuple (array), a dict (object), or, wherever PyTorch takes a module, a nested module spec (typed by its class's component).
  */
-export type SpecArgument = number | null | string | boolean | Array<SpecListItem> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | TransformersModelsBertModelingBertBertEmbeddings | TransformersModelsBertModelingBertBertSelfAttention | TransformersModelsBertModelingBertBertCrossAttention | TransformersModelsBertModelingBertBertSelfOutput | TransformersModelsBertModelingBertBertIntermediate | TransformersModelsBertModelingBertBertOutput | TransformersModelsBertModelingBertBertPooler | TransformersModelsBertModelingBertBertAttention | TransformersModelsBertModelingBertBertLayer | TransformersModelsBertModelingBertBertEncoder | TransformersBertModel | TransformersModelsBertModelingBertBertPredictionHeadTransform | TransformersModelsBertModelingBertBertLmPredictionHead | TransformersModelsBertModelingBertBertOnlyMlmHead | TransformersBertForMaskedLm | TransformersBertLmHeadModel | TransformersBertForSequenceClassification | TransformersBertForTokenClassification | TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm | TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Mlp | TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Attention | TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer | TransformersGemma2Model | TransformersGemma2ForCausalLm | TransformersModelsGemma3ModelingGemma3Gemma3RmsNorm | TransformersModelsGemma3ModelingGemma3Gemma3RotaryEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Mlp | TransformersModelsGemma3ModelingGemma3Gemma3TextScaledWordEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Attention | TransformersModelsGemma3ModelingGemma3Gemma3DecoderLayer | TransformersGemma3TextModel | TransformersGemma3ForCausalLm | TransformersPytorchUtilsConv1d | TransformersModelsGpt2ModelingGpt2Gpt2Attention | TransformersModelsGpt2ModelingGpt2Gpt2Mlp | TransformersModelsGpt2ModelingGpt2Gpt2Block | TransformersGpt2Model | TransformersGpt2LmHeadModel | TransformersModelsLlamaModelingLlamaLlamaRmsNorm | TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding | TransformersModelsLlamaModelingLlamaLlamaMlp | TransformersModelsLlamaModelingLlamaLlamaAttention | TransformersModelsLlamaModelingLlamaLlamaDecoderLayer | TransformersLlamaModel | TransformersLlamaForCausalLm | TransformersModelsMistralModelingMistralMistralRmsNorm | TransformersModelsMistralModelingMistralMistralRotaryEmbedding | TransformersModelsMistralModelingMistralMistralMlp | TransformersModelsMistralModelingMistralMistralAttention | TransformersModelsMistralModelingMistralMistralDecoderLayer | TransformersMistralModel | TransformersMistralForCausalLm | TransformersModelsMixtralModelingMixtralMixtralRmsNorm | TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding | TransformersModelsMixtralModelingMixtralMixtralMlp | TransformersModelsMixtralModelingMixtralMixtralTopKRouter | TransformersModelsMixtralModelingMixtralMixtralExperts | TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock | TransformersModelsMixtralModelingMixtralMixtralAttention | TransformersModelsMixtralModelingMixtralMixtralDecoderLayer | TransformersMixtralModel | TransformersMixtralForCausalLm | TransformersModelsPhi3ModelingPhi3Phi3RmsNorm | TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding | TransformersModelsPhi3ModelingPhi3Phi3Mlp | TransformersModelsPhi3ModelingPhi3Phi3Attention | TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer | TransformersPhi3Model | TransformersPhi3ForCausalLm | TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm | TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding | TransformersModelsQwen2ModelingQwen2Qwen2Mlp | TransformersModelsQwen2ModelingQwen2Qwen2Attention | TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer | TransformersQwen2Model | TransformersQwen2ForCausalLm | TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm | TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding | TransformersModelsQwen3ModelingQwen3Qwen3Mlp | TransformersModelsQwen3ModelingQwen3Qwen3Attention | TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer | TransformersQwen3Model | TransformersQwen3ForCausalLm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer | TransformersQwen3MoeModel | TransformersQwen3MoeForCausalLm | TransformersModelsT5ModelingT5T5LayerNorm | TransformersModelsT5ModelingT5T5DenseActDense | TransformersModelsT5ModelingT5T5DenseGatedActDense | TransformersModelsT5ModelingT5T5LayerFf | TransformersModelsT5ModelingT5T5Attention | TransformersModelsT5ModelingT5T5LayerSelfAttention | TransformersModelsT5ModelingT5T5LayerCrossAttention | TransformersModelsT5ModelingT5T5Block | TransformersModelsT5ModelingT5T5Stack | TransformersT5Model | TransformersT5ForConditionalGeneration | TransformersT5EncoderModel | {
+export type SpecArgument = number | null | string | boolean | Array<SpecListItem> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | TransformersModelsBertModelingBertBertEmbeddings | TransformersModelsBertModelingBertBertSelfAttention | TransformersModelsBertModelingBertBertCrossAttention | TransformersModelsBertModelingBertBertSelfOutput | TransformersModelsBertModelingBertBertIntermediate | TransformersModelsBertModelingBertBertOutput | TransformersModelsBertModelingBertBertPooler | TransformersModelsBertModelingBertBertAttention | TransformersModelsBertModelingBertBertLayer | TransformersModelsBertModelingBertBertEncoder | TransformersBertModel | TransformersModelsBertModelingBertBertPredictionHeadTransform | TransformersModelsBertModelingBertBertLmPredictionHead | TransformersModelsBertModelingBertBertOnlyMlmHead | TransformersBertForMaskedLm | TransformersBertLmHeadModel | TransformersBertForSequenceClassification | TransformersBertForTokenClassification | TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm | TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Mlp | TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Attention | TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer | TransformersGemma2Model | TransformersGemma2ForCausalLm | TransformersGemma2ForSequenceClassification | TransformersModelsGemma3ModelingGemma3Gemma3RmsNorm | TransformersModelsGemma3ModelingGemma3Gemma3RotaryEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Mlp | TransformersModelsGemma3ModelingGemma3Gemma3TextScaledWordEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Attention | TransformersModelsGemma3ModelingGemma3Gemma3DecoderLayer | TransformersGemma3TextModel | TransformersGemma3ForCausalLm | TransformersGemma3TextForSequenceClassification | TransformersPytorchUtilsConv1d | TransformersModelsGpt2ModelingGpt2Gpt2Attention | TransformersModelsGpt2ModelingGpt2Gpt2Mlp | TransformersModelsGpt2ModelingGpt2Gpt2Block | TransformersGpt2Model | TransformersGpt2LmHeadModel | TransformersGpt2ForSequenceClassification | TransformersModelsLlamaModelingLlamaLlamaRmsNorm | TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding | TransformersModelsLlamaModelingLlamaLlamaMlp | TransformersModelsLlamaModelingLlamaLlamaAttention | TransformersModelsLlamaModelingLlamaLlamaDecoderLayer | TransformersLlamaModel | TransformersLlamaForCausalLm | TransformersLlamaForSequenceClassification | TransformersModelsMistralModelingMistralMistralRmsNorm | TransformersModelsMistralModelingMistralMistralRotaryEmbedding | TransformersModelsMistralModelingMistralMistralMlp | TransformersModelsMistralModelingMistralMistralAttention | TransformersModelsMistralModelingMistralMistralDecoderLayer | TransformersMistralModel | TransformersMistralForCausalLm | TransformersMistralForSequenceClassification | TransformersModelsMixtralModelingMixtralMixtralRmsNorm | TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding | TransformersModelsMixtralModelingMixtralMixtralMlp | TransformersModelsMixtralModelingMixtralMixtralTopKRouter | TransformersModelsMixtralModelingMixtralMixtralExperts | TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock | TransformersModelsMixtralModelingMixtralMixtralAttention | TransformersModelsMixtralModelingMixtralMixtralDecoderLayer | TransformersMixtralModel | TransformersMixtralForCausalLm | TransformersMixtralForSequenceClassification | TransformersModelsPhi3ModelingPhi3Phi3RmsNorm | TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding | TransformersModelsPhi3ModelingPhi3Phi3Mlp | TransformersModelsPhi3ModelingPhi3Phi3Attention | TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer | TransformersPhi3Model | TransformersPhi3ForCausalLm | TransformersPhi3ForSequenceClassification | TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm | TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding | TransformersModelsQwen2ModelingQwen2Qwen2Mlp | TransformersModelsQwen2ModelingQwen2Qwen2Attention | TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer | TransformersQwen2Model | TransformersQwen2ForCausalLm | TransformersQwen2ForSequenceClassification | TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm | TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding | TransformersModelsQwen3ModelingQwen3Qwen3Mlp | TransformersModelsQwen3ModelingQwen3Qwen3Attention | TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer | TransformersQwen3Model | TransformersQwen3ForCausalLm | TransformersQwen3ForSequenceClassification | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer | TransformersQwen3MoeModel | TransformersQwen3MoeForCausalLm | TransformersQwen3MoeForSequenceClassification | TransformersModelsT5ModelingT5T5LayerNorm | TransformersModelsT5ModelingT5T5DenseActDense | TransformersModelsT5ModelingT5T5DenseGatedActDense | TransformersModelsT5ModelingT5T5LayerFf | TransformersModelsT5ModelingT5T5Attention | TransformersModelsT5ModelingT5T5LayerSelfAttention | TransformersModelsT5ModelingT5T5LayerCrossAttention | TransformersModelsT5ModelingT5T5Block | TransformersModelsT5ModelingT5T5Stack | TransformersT5Model | TransformersT5ForConditionalGeneration | TransformersT5EncoderModel | {
     [key: string]: SpecArgument;
 };
 
@@ -7306,7 +7506,7 @@ export type SpecArgument = number | null | string | boolean | Array<SpecListItem
  *
  * An item of a list or tuple argument: a SpecArgument whose own lists hold numbers, strings, booleans or nulls.
  */
-export type SpecListItem = number | null | string | boolean | Array<number | null | string | boolean> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | TransformersModelsBertModelingBertBertEmbeddings | TransformersModelsBertModelingBertBertSelfAttention | TransformersModelsBertModelingBertBertCrossAttention | TransformersModelsBertModelingBertBertSelfOutput | TransformersModelsBertModelingBertBertIntermediate | TransformersModelsBertModelingBertBertOutput | TransformersModelsBertModelingBertBertPooler | TransformersModelsBertModelingBertBertAttention | TransformersModelsBertModelingBertBertLayer | TransformersModelsBertModelingBertBertEncoder | TransformersBertModel | TransformersModelsBertModelingBertBertPredictionHeadTransform | TransformersModelsBertModelingBertBertLmPredictionHead | TransformersModelsBertModelingBertBertOnlyMlmHead | TransformersBertForMaskedLm | TransformersBertLmHeadModel | TransformersBertForSequenceClassification | TransformersBertForTokenClassification | TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm | TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Mlp | TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Attention | TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer | TransformersGemma2Model | TransformersGemma2ForCausalLm | TransformersModelsGemma3ModelingGemma3Gemma3RmsNorm | TransformersModelsGemma3ModelingGemma3Gemma3RotaryEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Mlp | TransformersModelsGemma3ModelingGemma3Gemma3TextScaledWordEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Attention | TransformersModelsGemma3ModelingGemma3Gemma3DecoderLayer | TransformersGemma3TextModel | TransformersGemma3ForCausalLm | TransformersPytorchUtilsConv1d | TransformersModelsGpt2ModelingGpt2Gpt2Attention | TransformersModelsGpt2ModelingGpt2Gpt2Mlp | TransformersModelsGpt2ModelingGpt2Gpt2Block | TransformersGpt2Model | TransformersGpt2LmHeadModel | TransformersModelsLlamaModelingLlamaLlamaRmsNorm | TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding | TransformersModelsLlamaModelingLlamaLlamaMlp | TransformersModelsLlamaModelingLlamaLlamaAttention | TransformersModelsLlamaModelingLlamaLlamaDecoderLayer | TransformersLlamaModel | TransformersLlamaForCausalLm | TransformersModelsMistralModelingMistralMistralRmsNorm | TransformersModelsMistralModelingMistralMistralRotaryEmbedding | TransformersModelsMistralModelingMistralMistralMlp | TransformersModelsMistralModelingMistralMistralAttention | TransformersModelsMistralModelingMistralMistralDecoderLayer | TransformersMistralModel | TransformersMistralForCausalLm | TransformersModelsMixtralModelingMixtralMixtralRmsNorm | TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding | TransformersModelsMixtralModelingMixtralMixtralMlp | TransformersModelsMixtralModelingMixtralMixtralTopKRouter | TransformersModelsMixtralModelingMixtralMixtralExperts | TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock | TransformersModelsMixtralModelingMixtralMixtralAttention | TransformersModelsMixtralModelingMixtralMixtralDecoderLayer | TransformersMixtralModel | TransformersMixtralForCausalLm | TransformersModelsPhi3ModelingPhi3Phi3RmsNorm | TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding | TransformersModelsPhi3ModelingPhi3Phi3Mlp | TransformersModelsPhi3ModelingPhi3Phi3Attention | TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer | TransformersPhi3Model | TransformersPhi3ForCausalLm | TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm | TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding | TransformersModelsQwen2ModelingQwen2Qwen2Mlp | TransformersModelsQwen2ModelingQwen2Qwen2Attention | TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer | TransformersQwen2Model | TransformersQwen2ForCausalLm | TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm | TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding | TransformersModelsQwen3ModelingQwen3Qwen3Mlp | TransformersModelsQwen3ModelingQwen3Qwen3Attention | TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer | TransformersQwen3Model | TransformersQwen3ForCausalLm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer | TransformersQwen3MoeModel | TransformersQwen3MoeForCausalLm | TransformersModelsT5ModelingT5T5LayerNorm | TransformersModelsT5ModelingT5T5DenseActDense | TransformersModelsT5ModelingT5T5DenseGatedActDense | TransformersModelsT5ModelingT5T5LayerFf | TransformersModelsT5ModelingT5T5Attention | TransformersModelsT5ModelingT5T5LayerSelfAttention | TransformersModelsT5ModelingT5T5LayerCrossAttention | TransformersModelsT5ModelingT5T5Block | TransformersModelsT5ModelingT5T5Stack | TransformersT5Model | TransformersT5ForConditionalGeneration | TransformersT5EncoderModel | {
+export type SpecListItem = number | null | string | boolean | Array<number | null | string | boolean> | TorchNnLinear | TorchNnModulesLinearNonDynamicallyQuantizableLinear | TorchNnBilinear | TorchNnIdentity | TorchNnConv1d | TorchNnConv2d | TorchNnConv3d | TorchNnConvTranspose1d | TorchNnConvTranspose2d | TorchNnConvTranspose3d | TorchNnEmbedding | TorchNnEmbeddingBag | TorchNnLayerNorm | TorchNnGroupNorm | TorchNnRmsNorm | TorchNnLocalResponseNorm | TorchNnCrossMapLrn2d | TorchNnBatchNorm1d | TorchNnBatchNorm2d | TorchNnBatchNorm3d | TorchNnSyncBatchNorm | TorchNnInstanceNorm1d | TorchNnInstanceNorm2d | TorchNnInstanceNorm3d | TorchNnReLu | TorchNnReLu6 | TorchNnRReLu | TorchNnHardtanh | TorchNnGelu | TorchNnSiLu | TorchNnMish | TorchNnTanh | TorchNnSigmoid | TorchNnHardswish | TorchNnHardsigmoid | TorchNnElu | TorchNnCelu | TorchNnSelu | TorchNnGlu | TorchNnLeakyReLu | TorchNnSoftplus | TorchNnSoftsign | TorchNnSoftmax | TorchNnLogSoftmax | TorchNnSoftmin | TorchNnSoftmax2d | TorchNnTanhshrink | TorchNnThreshold | TorchNnHardshrink | TorchNnSoftshrink | TorchNnLogSigmoid | TorchNnPReLu | TorchNnDropout | TorchNnDropout1d | TorchNnDropout2d | TorchNnDropout3d | TorchNnAlphaDropout | TorchNnFeatureAlphaDropout | TorchNnMaxPool1d | TorchNnMaxPool2d | TorchNnMaxPool3d | TorchNnAvgPool1d | TorchNnAvgPool2d | TorchNnAvgPool3d | TorchNnAdaptiveAvgPool1d | TorchNnAdaptiveAvgPool2d | TorchNnAdaptiveAvgPool3d | TorchNnAdaptiveMaxPool1d | TorchNnAdaptiveMaxPool2d | TorchNnAdaptiveMaxPool3d | TorchNnLpPool1d | TorchNnLpPool2d | TorchNnLpPool3d | TorchNnFractionalMaxPool2d | TorchNnFractionalMaxPool3d | TorchNnMaxUnpool1d | TorchNnMaxUnpool2d | TorchNnMaxUnpool3d | TorchNnZeroPad1d | TorchNnZeroPad2d | TorchNnZeroPad3d | TorchNnConstantPad1d | TorchNnConstantPad2d | TorchNnConstantPad3d | TorchNnReflectionPad1d | TorchNnReflectionPad2d | TorchNnReflectionPad3d | TorchNnReplicationPad1d | TorchNnReplicationPad2d | TorchNnReplicationPad3d | TorchNnCircularPad1d | TorchNnCircularPad2d | TorchNnCircularPad3d | TorchNnSequential | TorchNnModuleList | TorchNnModuleDict | TorchNnModule | TorchNnFlatten | TorchNnUnflatten | TorchNnUpsample | TorchNnUpsamplingNearest2d | TorchNnUpsamplingBilinear2d | TorchNnPixelShuffle | TorchNnPixelUnshuffle | TorchNnChannelShuffle | TorchNnCosineSimilarity | TorchNnPairwiseDistance | TorchNnFold | TorchNnUnfold | TorchNnRnn | TorchNnLstm | TorchNnGru | TorchNnRnnCell | TorchNnLstmCell | TorchNnGruCell | TorchNnMultiheadAttention | TorchNnTransformerEncoderLayer | TorchNnTransformerDecoderLayer | TorchNnTransformerEncoder | TorchNnTransformerDecoder | TorchNnTransformer | TransformersModelsBertModelingBertBertEmbeddings | TransformersModelsBertModelingBertBertSelfAttention | TransformersModelsBertModelingBertBertCrossAttention | TransformersModelsBertModelingBertBertSelfOutput | TransformersModelsBertModelingBertBertIntermediate | TransformersModelsBertModelingBertBertOutput | TransformersModelsBertModelingBertBertPooler | TransformersModelsBertModelingBertBertAttention | TransformersModelsBertModelingBertBertLayer | TransformersModelsBertModelingBertBertEncoder | TransformersBertModel | TransformersModelsBertModelingBertBertPredictionHeadTransform | TransformersModelsBertModelingBertBertLmPredictionHead | TransformersModelsBertModelingBertBertOnlyMlmHead | TransformersBertForMaskedLm | TransformersBertLmHeadModel | TransformersBertForSequenceClassification | TransformersBertForTokenClassification | TransformersModelsGemma2ModelingGemma2Gemma2RmsNorm | TransformersModelsGemma2ModelingGemma2Gemma2RotaryEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Mlp | TransformersModelsGemma2ModelingGemma2Gemma2TextScaledWordEmbedding | TransformersModelsGemma2ModelingGemma2Gemma2Attention | TransformersModelsGemma2ModelingGemma2Gemma2DecoderLayer | TransformersGemma2Model | TransformersGemma2ForCausalLm | TransformersGemma2ForSequenceClassification | TransformersModelsGemma3ModelingGemma3Gemma3RmsNorm | TransformersModelsGemma3ModelingGemma3Gemma3RotaryEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Mlp | TransformersModelsGemma3ModelingGemma3Gemma3TextScaledWordEmbedding | TransformersModelsGemma3ModelingGemma3Gemma3Attention | TransformersModelsGemma3ModelingGemma3Gemma3DecoderLayer | TransformersGemma3TextModel | TransformersGemma3ForCausalLm | TransformersGemma3TextForSequenceClassification | TransformersPytorchUtilsConv1d | TransformersModelsGpt2ModelingGpt2Gpt2Attention | TransformersModelsGpt2ModelingGpt2Gpt2Mlp | TransformersModelsGpt2ModelingGpt2Gpt2Block | TransformersGpt2Model | TransformersGpt2LmHeadModel | TransformersGpt2ForSequenceClassification | TransformersModelsLlamaModelingLlamaLlamaRmsNorm | TransformersModelsLlamaModelingLlamaLlamaRotaryEmbedding | TransformersModelsLlamaModelingLlamaLlamaMlp | TransformersModelsLlamaModelingLlamaLlamaAttention | TransformersModelsLlamaModelingLlamaLlamaDecoderLayer | TransformersLlamaModel | TransformersLlamaForCausalLm | TransformersLlamaForSequenceClassification | TransformersModelsMistralModelingMistralMistralRmsNorm | TransformersModelsMistralModelingMistralMistralRotaryEmbedding | TransformersModelsMistralModelingMistralMistralMlp | TransformersModelsMistralModelingMistralMistralAttention | TransformersModelsMistralModelingMistralMistralDecoderLayer | TransformersMistralModel | TransformersMistralForCausalLm | TransformersMistralForSequenceClassification | TransformersModelsMixtralModelingMixtralMixtralRmsNorm | TransformersModelsMixtralModelingMixtralMixtralRotaryEmbedding | TransformersModelsMixtralModelingMixtralMixtralMlp | TransformersModelsMixtralModelingMixtralMixtralTopKRouter | TransformersModelsMixtralModelingMixtralMixtralExperts | TransformersModelsMixtralModelingMixtralMixtralSparseMoeBlock | TransformersModelsMixtralModelingMixtralMixtralAttention | TransformersModelsMixtralModelingMixtralMixtralDecoderLayer | TransformersMixtralModel | TransformersMixtralForCausalLm | TransformersMixtralForSequenceClassification | TransformersModelsPhi3ModelingPhi3Phi3RmsNorm | TransformersModelsPhi3ModelingPhi3Phi3RotaryEmbedding | TransformersModelsPhi3ModelingPhi3Phi3Mlp | TransformersModelsPhi3ModelingPhi3Phi3Attention | TransformersModelsPhi3ModelingPhi3Phi3DecoderLayer | TransformersPhi3Model | TransformersPhi3ForCausalLm | TransformersPhi3ForSequenceClassification | TransformersModelsQwen2ModelingQwen2Qwen2RmsNorm | TransformersModelsQwen2ModelingQwen2Qwen2RotaryEmbedding | TransformersModelsQwen2ModelingQwen2Qwen2Mlp | TransformersModelsQwen2ModelingQwen2Qwen2Attention | TransformersModelsQwen2ModelingQwen2Qwen2DecoderLayer | TransformersQwen2Model | TransformersQwen2ForCausalLm | TransformersQwen2ForSequenceClassification | TransformersModelsQwen3ModelingQwen3Qwen3RmsNorm | TransformersModelsQwen3ModelingQwen3Qwen3RotaryEmbedding | TransformersModelsQwen3ModelingQwen3Qwen3Mlp | TransformersModelsQwen3ModelingQwen3Qwen3Attention | TransformersModelsQwen3ModelingQwen3Qwen3DecoderLayer | TransformersQwen3Model | TransformersQwen3ForCausalLm | TransformersQwen3ForSequenceClassification | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRmsNorm | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeRotaryEmbedding | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeMlp | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeTopKRouter | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeExperts | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeSparseMoeBlock | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeAttention | TransformersModelsQwen3MoeModelingQwen3MoeQwen3MoeDecoderLayer | TransformersQwen3MoeModel | TransformersQwen3MoeForCausalLm | TransformersQwen3MoeForSequenceClassification | TransformersModelsT5ModelingT5T5LayerNorm | TransformersModelsT5ModelingT5T5DenseActDense | TransformersModelsT5ModelingT5T5DenseGatedActDense | TransformersModelsT5ModelingT5T5LayerFf | TransformersModelsT5ModelingT5T5Attention | TransformersModelsT5ModelingT5T5LayerSelfAttention | TransformersModelsT5ModelingT5T5LayerCrossAttention | TransformersModelsT5ModelingT5T5Block | TransformersModelsT5ModelingT5T5Stack | TransformersT5Model | TransformersT5ForConditionalGeneration | TransformersT5EncoderModel | {
     [key: string]: SpecArgument;
 };
 
