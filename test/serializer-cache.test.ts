@@ -22,6 +22,17 @@ t.test('equal inputs share one serializer; different inputs do not', async (t) =
   t.equal(other({ thing: { n: 5 } }), '{"thing":{"n":"5"}}', 'and it follows its own shared schemas')
 })
 
+t.test('after the cache of shared sets is cleared, an old compiler and a new set never share serializers', async (t) => {
+  const old = cachingSerializerFactory({ Thing: { $id: 'Thing', type: 'object', properties: { n: { type: 'integer' } } } }, {})
+  // 64 more distinct shared sets: the cache of sets is cleared on the way
+  let last = old
+  for (let i = 0; i < 64; i++) last = cachingSerializerFactory({ Thing: { $id: 'Thing', type: 'object', properties: { n: { type: 'string' } } }, [`S${i}`]: { $id: `S${i}`, type: 'object' } }, {})
+  const newer = last(route(refSchema))
+  const older = old(route(refSchema))
+  t.equal(older({ thing: { n: 5 } }), '{"thing":{"n":5}}', 'the old compiler follows its own shared schemas')
+  t.equal(newer({ thing: { n: 5 } }), '{"thing":{"n":"5"}}', 'the new one its own')
+})
+
 t.test('a cached serializer writes what fast-json-stringify writes', async (t) => {
   const plain = SerializerSelector()(shared, {})(route(refSchema))
   const cached = cachingSerializerFactory(shared, {})(route(refSchema))

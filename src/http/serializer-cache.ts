@@ -11,6 +11,7 @@ type Compiler = ReturnType<Factory>
 
 const compiled = new Map<string, ReturnType<Compiler>>()
 const sharedIds = new Map<string, number>()
+let nextSharedId = 0
 /** Bounds the cache: each distinct shared-schema set brings at most its routes' schemas. */
 const MAX_SERIALIZERS = 10_000
 const MAX_SHARED_SETS = 64
@@ -24,7 +25,9 @@ export const cachingSerializerFactory: Factory = (externalSchemas, options) => {
   let sharedId = sharedIds.get(shared)
   if (sharedId === undefined) {
     if (sharedIds.size >= MAX_SHARED_SETS) { sharedIds.clear(); compiled.clear() }
-    sharedId = sharedIds.size
+    // never reused after a clear: a compiler handed out before it keeps its id, and must not share
+    // keys with a different set that came after
+    sharedId = nextSharedId++
     sharedIds.set(shared, sharedId)
   }
   return (route) => {
